@@ -1,0 +1,60 @@
+//! Command-line arguments (clap derive). The contract is design.md "Command line".
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "stackgen", version, about = "Compile stack.toml into deterministic Kubernetes manifests for a durable, sharded, HA Prometheus + Thanos stack")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Render the stack: YAML on stdout, or one file per object with -o DIR.
+    Render {
+        /// The stack file; `-` reads standard input.
+        #[arg(default_value = "stack.toml")]
+        stack: String,
+        /// Write one file per object plus kustomization.yaml into DIR (atomically).
+        #[arg(short = 'o', long = "output", value_name = "DIR", conflicts_with = "check")]
+        output: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = RenderFormat::Manifests)]
+        format: RenderFormat,
+        /// Compare with a committed render (a file or an -o directory); exit 1 with a diff when stale.
+        #[arg(long, value_name = "FILE|DIR")]
+        check: Option<String>,
+        /// With -o: remove files stackgen wrote earlier that this render no longer has.
+        #[arg(long, requires = "output")]
+        prune: bool,
+    },
+    /// Check stack files and report every problem.
+    Lint {
+        /// Stack files; `-` reads standard input.
+        #[arg(default_value = "stack.toml")]
+        stacks: Vec<String>,
+        #[arg(long, value_enum, default_value_t = LintFormat::Human)]
+        format: LintFormat,
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Print the JSON Schema of stack.toml.
+    Schema,
+    /// Print the long explanation of a diagnostic code (SG101 or no-persistent-storage); `list` lists them.
+    Explain { code: String },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenderFormat {
+    Manifests,
+    HelmValues,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    Human,
+    Json,
+    Github,
+}

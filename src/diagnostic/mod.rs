@@ -1,0 +1,79 @@
+//! One diagnostic model for every stage (TOML syntax, JSON Schema, model, lint, render)
+//! and its renderers. The field names of [`Diagnostic`] in JSON output are public API.
+
+mod codes;
+pub mod render;
+
+use std::ops::Range;
+
+pub use codes::{Code, Rule, RULES};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A problem found in a stack file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    /// Byte range in the source; `0..0` means "the file as a whole".
+    pub span: Range<usize>,
+    /// The key path, as a JSON pointer (`/storage/nfs/server`), when known.
+    pub path: Option<String>,
+    pub help: Option<String>,
+    /// Other places that take part (the other side of a conflict).
+    pub related: Vec<(Range<usize>, String)>,
+    /// Never show the source text around this diagnostic (it may hold a secret).
+    pub redact: bool,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, message: impl Into<String>, span: Range<usize>) -> Self {
+        Diagnostic {
+            code,
+            severity: code.rule().severity,
+            message: message.into(),
+            span,
+            path: None,
+            help: None,
+            related: Vec::new(),
+            redact: false,
+        }
+    }
+    /// An error, whatever the rule's default severity.
+    pub fn error(code: Code, message: impl Into<String>, span: Range<usize>) -> Self {
+        let mut d = Self::new(code, message, span);
+        d.severity = Severity::Error;
+        d
+    }
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+    #[must_use]
+    pub fn with_related(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
+        self.related.push((span, label.into()));
+        self
+    }
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Diagnostics in file order, errors before warnings at the same place.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        (a.span.start, a.severity, a.code, &a.message).cmp(&(b.span.start, b.severity, b.code, &b.message))
+    });
+}

@@ -1,0 +1,179 @@
+//! Lint rules over a validated stack: warnings about choices that are legal but lose data
+//! or surprise operators. Each rule reports at the key that causes it; codes and long
+//! texts live in the registry (`diagnostic/codes.rs`).
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::{Backend, ReclaimPolicy, Stack};
+use crate::source::Parsed;
+
+const GIB: u64 = 1 << 30;
+const WEEK_MS: u64 = 7 * 86_400_000;
+
+struct Out<'a> {
+    parsed: &'a Parsed,
+    diags: Vec<Diagnostic>,
+}
+
+impl Out<'_> {
+    fn at(&mut self, code: Code, ptr: &str, msg: String, help: &str) {
+        let place = self.parsed.place(ptr);
+        let span = if self.parsed.has(ptr) { place.value } else { place.key };
+        self.diags.push(Diagnostic::new(code, msg, span).with_help(help).with_path(ptr));
+    }
+}
+
+/// All lint findings for a valid stack.
+pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
+    let mut o = Out { parsed, diags: Vec::new() };
+    let s = stack;
+    let p = &s.prometheus;
+    match &s.storage.backend {
+        Backend::Ephemeral => o.at(
+            Code::Ephemeral,
+            "/storage/backend",
+            "backend = \"ephemeral\": Prometheus data is an emptyDir and is lost on every restart".into(),
+            "use a persistent backend unless this is a throw-away stack",
+        ),
+        Backend::Nfs { .. } | Backend::NfsProvisioner { .. } => o.at(
+            Code::NfsTsdb,
+            "/storage/backend",
+            "NFS is not a supported filesystem for the Prometheus TSDB".into(),
+            "prefer local SSDs, iSCSI, Ceph RBD or a block StorageClass; see `stackgen explain SG102`",
+        ),
+        _ => {}
+    }
+    if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
+        o.at(
+            Code::RootProvisioner,
+            "/storage/nfs/provisioner",
+            "the NFS subdir provisioner runs as root; the namespace enforces Pod Security \"baseline\", not \"restricted\"".into(),
+            "prefer static NFS PVs (provisioner = false) or a CSI driver",
+        );
+    }
+    if s.storage.reclaim_policy == ReclaimPolicy::Delete && p.retention.millis() > WEEK_MS && !matches!(s.storage.backend, Backend::Ephemeral) {
+        o.at(
+            Code::ReclaimDelete,
+            "/storage/reclaim_policy",
+            format!("reclaim_policy = \"Delete\" with {} of retention: deleting a claim deletes the history", p.retention),
+            "keep reclaim_policy = \"Retain\" for long-lived data",
+        );
+    }
+    if let Some(size) = s.storage.size {
+        if let Some(rs) = p.retention_size {
+            let ptr = "/prometheus/retention_size";
+            if rs >= size {
+                let mut d = Diagnostic::error(
+                    Code::RetentionSize,
+                    format!("retention_size {} is not below the volume size {}: the disk fills before Prometheus deletes blocks", rs.prometheus(), size.quantity()),
+                    parsed.place(ptr).value,
+                )
+                .with_help(format!("use retention_size = \"auto\" ({}) or at most 85% of the volume", size.percent_floor(85).prometheus()))
+                .with_path(ptr);
+                d.related.push((parsed.place("/storage/size").value, "volume size set here".into()));
+                o.diags.push(d);
+            } else if rs.get() as f64 > size.get() as f64 * 0.85 {
+                o.at(
+                    Code::RetentionSize,
+                    ptr,
+                    format!("retention_size {} is over 85% of the volume {}: little room is left for the WAL and compaction", rs.prometheus(), size.quantity()),
+                    "the Prometheus docs recommend at most 80-85% of the disk; retention_size = \"auto\" picks 85%",
+                );
+                if let Some(d) = o.diags.last_mut() {
+                    d.severity = crate::diagnostic::Severity::Warning;
+                }
+            }
+        }
+        if let Some(rate) = p.ingestion_rate {
+            let per_shard = rate as f64 / f64::from(s.sharding.shards);
+            let need = per_shard * (p.retention.millis() as f64 / 1000.0) * 2.0;
+            let limit = p.retention_size.map_or(size.get(), crate::model::Bytes::get) as f64;
+            if need > limit {
+                o.at(
+                    Code::DiskEstimate,
+                    "/prometheus/ingestion_rate",
+                    format!(
+                        "{} of retention at {:.0} samples/s per shard needs about {:.0} GiB per volume; {} holds {:.0} GiB",
+                        p.retention,
+                        per_shard,
+                        need / GIB as f64,
+                        if p.retention_size.is_some() { "retention_size" } else { "the volume" },
+                        limit / GIB as f64
+                    ),
+                    "raise [storage] size, add shards, or shorten retention",
+                );
+            }
+        }
+        if size.get() < GIB {
+            o.at(Code::SmallVolume, "/storage/size", format!("volume size {} is under 1Gi", size.quantity()), "Prometheus needs room for the WAL and 2h blocks");
+        }
+    }
+    if s.sharding.shards > 1 && s.thanos.is_none() {
+        o.at(
+            Code::ShardsWithoutThanos,
+            "/sharding/shards",
+            format!("{} shards and no [thanos]: no single place sees all series", s.sharding.shards),
+            "add [thanos] for a global Query; Grafana gets one datasource per shard meanwhile",
+        );
+    }
+    if let Some(t) = &s.thanos {
+        let c = &t.compactor;
+        if c.retention_raw.millis() != 0 && c.retention_raw.millis() < 40 * 3_600_000 {
+            o.at(Code::CompactorRetention, "/thanos/compactor/retention_raw", format!("retention_raw {} is under 40h: raw data is deleted before it is downsampled to 5m", c.retention_raw), "use at least 40h, or 0d to keep it forever");
+        }
+        if c.retention_5m.millis() != 0 && c.retention_5m.millis() < 10 * 86_400_000 {
+            o.at(Code::CompactorRetention, "/thanos/compactor/retention_5m", format!("retention_5m {} is under 10d: 5m data is deleted before it is downsampled to 1h", c.retention_5m), "use at least 10d, or 0d to keep it forever");
+        }
+    }
+    let aux = s.alertmanager.is_some() || s.grafana.is_some() || s.thanos.is_some();
+    if aux && s.storage.backend.is_static() && s.storage.component_class.is_none() {
+        o.at(
+            Code::ComponentEphemeral,
+            "/storage/backend",
+            "on a static backend, Alertmanager, Grafana and Thanos volumes are emptyDir without component_class".into(),
+            "set [storage] component_class to an existing StorageClass",
+        );
+    }
+    if let Some(g) = &s.grafana {
+        if g.admin_secret.is_none() {
+            o.at(Code::GrafanaAdmin, "/grafana", "Grafana has no admin_secret and starts with admin/admin".into(), "set admin_secret to a Secret with admin-user and admin-password");
+        }
+    }
+    o.diags
+}
+
+/// Values that look like credentials, wherever they are. The message names the key,
+/// never the value.
+pub fn secret_values(parsed: &Parsed) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    scan(&parsed.json, String::new(), parsed, &mut out);
+    out
+}
+
+fn looks_secret(s: &str) -> bool {
+    let b = s.as_bytes();
+    let aws = b.windows(20).any(|w| (w.starts_with(b"AKIA") || w.starts_with(b"ASIA")) && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    aws || s.contains("-----BEGIN") || ["ghp_", "gho_", "glpat-", "xoxb-", "xoxp-", "sk_live_"].iter().any(|p| s.contains(p))
+}
+
+fn scan(v: &serde_json::Value, ptr: String, parsed: &Parsed, out: &mut Vec<Diagnostic>) {
+    match v {
+        serde_json::Value::String(s) if looks_secret(s) => {
+            let mut d = Diagnostic::new(Code::SecretValue, format!("the value of `{}` looks like a credential", ptr.trim_start_matches('/').replace('/', ".")), parsed.place(&ptr).key)
+                .with_help("remove it; put credentials in a Secret and reference it by name")
+                .with_path(ptr);
+            d.redact = true;
+            out.push(d);
+        }
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                scan(v, format!("{ptr}/{}", crate::source::pointer_escape(k)), parsed, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                scan(v, format!("{ptr}/{i}"), parsed, out);
+            }
+        }
+        _ => {}
+    }
+}

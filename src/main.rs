@@ -1,0 +1,143 @@
+//! The `stackgen` binary: parse arguments, call the library, print, map to exit codes
+//! (0 ok, 1 lint errors / stale --check / differences, 2 bad usage or unreadable input).
+
+mod cli;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Cli, Command, LintFormat, RenderFormat};
+use stackgen::diagnostic::{self, render as drender, Diagnostic, RULES};
+use stackgen::source::Source;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+fn print_human(src: &Source, diags: &[Diagnostic]) {
+    if !diags.is_empty() {
+        eprint!("{}", drender::human(src, diags, color_stderr()));
+    }
+}
+
+fn run(cli: Cli) -> std::io::Result<u8> {
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    match cli.command {
+        Command::Schema => {
+            stdout.write_all(stackgen::model::schema::SCHEMA_TEXT.as_bytes())?;
+        }
+        Command::Explain { code } => {
+            if code == "list" {
+                for r in RULES {
+                    writeln!(stdout, "{}  {:<26} {:<8} {}", r.id, r.name, format!("{:?}", r.severity).to_lowercase(), r.summary)?;
+                }
+            } else if let Some(r) = diagnostic::Code::lookup(&code) {
+                writeln!(stdout, "{} ({}): {}\nseverity: {}\n\n{}", r.id, r.name, r.summary, format!("{:?}", r.severity).to_lowercase(), r.explain)?;
+            } else {
+                eprintln!("error: unknown code `{code}`; `stackgen explain list` lists them");
+                return Ok(2);
+            }
+        }
+        Command::Lint { stacks, format, deny_warnings } => {
+            let mut worst = 0u8;
+            let mut json = Vec::new();
+            for path in &stacks {
+                let src = match stackgen::load(path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error[SG006]: {e}");
+                        worst = 2;
+                        continue;
+                    }
+                };
+                let diags = match stackgen::check(&src) {
+                    Ok(c) => c.warnings,
+                    Err(d) => d,
+                };
+                if diags.iter().any(Diagnostic::is_error) || (deny_warnings && !diags.is_empty()) {
+                    worst = worst.max(1);
+                }
+                match format {
+                    LintFormat::Human => print_human(&src, &diags),
+                    LintFormat::Github => stdout.write_all(drender::github(&src, &diags).as_bytes())?,
+                    LintFormat::Json => {
+                        for d in &diags {
+                            json.push(serde_json::to_value(drender::to_json(&src, d)).expect("serializable"));
+                        }
+                    }
+                }
+            }
+            if format == LintFormat::Json {
+                serde_json::to_writer_pretty(&mut stdout, &json)?;
+                writeln!(stdout)?;
+            }
+            stdout.flush()?;
+            return Ok(worst);
+        }
+        Command::Render { stack, output, format, check, prune } => {
+            let src = match stackgen::load(&stack) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error[SG006]: {e}");
+                    return Ok(2);
+                }
+            };
+            let checked = match stackgen::check(&src) {
+                Ok(c) => c,
+                Err(diags) => {
+                    print_human(&src, &diags);
+                    return Ok(1);
+                }
+            };
+            print_human(&src, &checked.warnings);
+            if format == RenderFormat::HelmValues {
+                eprintln!("error: --format helm-values is not available yet");
+                return Ok(2);
+            }
+            let objs = stackgen::render::render(&checked.stack);
+            if let Some(path) = check {
+                let (same, diff) = stackgen::output::check(&objs, std::path::Path::new(&path))?;
+                if same {
+                    return Ok(0);
+                }
+                stdout.write_all(diff.as_bytes())?;
+                stdout.flush()?;
+                eprintln!("{path} is stale: run `stackgen render {stack}` and commit the result");
+                return Ok(1);
+            }
+            match output {
+                Some(dir) => {
+                    let files = stackgen::output::files(&objs);
+                    let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
+                    eprintln!("wrote {} files to {dir}", files.len());
+                    for p in pruned {
+                        eprintln!("pruned {dir}/{p}");
+                    }
+                }
+                None => stdout.write_all(stackgen::render::to_yaml(&objs).as_bytes())?,
+            }
+        }
+    }
+    stdout.flush()?;
+    Ok(0)
+}

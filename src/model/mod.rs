@@ -1,0 +1,297 @@
+//! The validated model of a stack. Render code accepts only these types, so a stack that
+//! failed validation cannot reach it. `validate` turns the raw serde types into them,
+//! reporting every problem with the span of the offending key.
+
+pub mod raw;
+pub mod schema;
+pub mod units;
+mod validate;
+
+use std::collections::BTreeMap;
+
+pub use units::{Bytes, Duration, K8sName, Quantity};
+pub use validate::validate;
+
+pub const DEFAULT_PROMETHEUS_IMAGE: &str = "quay.io/prometheus/prometheus";
+pub const DEFAULT_PROMETHEUS_VERSION: &str = "v3.5.0";
+pub const DEFAULT_THANOS_IMAGE: &str = "quay.io/thanos/thanos";
+pub const DEFAULT_THANOS_VERSION: &str = "v0.39.2";
+pub const DEFAULT_ALERTMANAGER_IMAGE: &str = "quay.io/prometheus/alertmanager";
+pub const DEFAULT_ALERTMANAGER_VERSION: &str = "v0.28.1";
+pub const DEFAULT_GRAFANA_IMAGE: &str = "docker.io/grafana/grafana";
+pub const DEFAULT_GRAFANA_VERSION: &str = "12.1.1";
+pub const DEFAULT_NFS_PROVISIONER_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-subdir-external-provisioner:v4.0.2";
+/// The Kubernetes minor versions stackgen targets; 1.33 is the oldest (k8s-openapi v1_33).
+pub const KUBERNETES_VERSIONS: [&str; 5] = ["1.33", "1.34", "1.35", "1.36", "1.37"];
+/// Longest stack name whose derived object names always fit in 63 characters.
+pub const MAX_STACK_NAME: usize = 30;
+/// Thanos block duration; local retention must hold three of them.
+pub const THANOS_MIN_RETENTION_MS: u64 = 6 * 3_600_000;
+
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub repository: String,
+    pub tag: String,
+    pub digest: Option<String>,
+}
+
+impl Image {
+    pub fn reference(&self) -> String {
+        match &self.digest {
+            Some(d) => format!("{}:{}@{}", self.repository, self.tag, d),
+            None => format!("{}:{}", self.repository, self.tag),
+        }
+    }
+    /// Major version from a `vMAJOR.MINOR.PATCH` tag, if it has one.
+    pub fn major(&self) -> Option<u32> {
+        self.tag.trim_start_matches('v').split('.').next()?.parse().ok()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub name: K8sName,
+    pub namespace: K8sName,
+    pub kubernetes_version: String,
+    pub labels: BTreeMap<String, String>,
+    pub prometheus: Prometheus,
+    pub storage: Storage,
+    pub sharding: Sharding,
+    pub thanos: Option<Thanos>,
+    pub alertmanager: Option<Alertmanager>,
+    pub grafana: Option<Grafana>,
+    pub scrape: Vec<ScrapeJob>,
+    pub kubernetes: KubernetesJobs,
+}
+
+impl Stack {
+    /// Prometheus pods in all: shards x replicas.
+    pub fn pod_count(&self) -> u32 {
+        u32::from(self.sharding.shards) * self.prometheus.replicas
+    }
+    /// The external label that tells HA replicas apart.
+    pub fn replica_label(&self) -> &str {
+        self.thanos.as_ref().map_or("prometheus_replica", |t| t.replica_label.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Prometheus {
+    pub image: Image,
+    pub replicas: u32,
+    pub retention: Duration,
+    pub retention_size: Option<Bytes>,
+    pub scrape_interval: Duration,
+    pub evaluation_interval: Duration,
+    pub scrape_timeout: Duration,
+    pub external_labels: BTreeMap<String, String>,
+    pub resources: Resources,
+    pub run_as_user: i64,
+    pub fs_group: i64,
+    pub ingestion_rate: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resources {
+    pub cpu: Quantity,
+    pub memory: Quantity,
+    pub memory_limit: Quantity,
+    pub cpu_limit: Option<Quantity>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReclaimPolicy {
+    Retain,
+    Delete,
+}
+
+impl ReclaimPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReclaimPolicy::Retain => "Retain",
+            ReclaimPolicy::Delete => "Delete",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub backend: Backend,
+    /// Size of each Prometheus volume; for ephemeral, the emptyDir size limit if given.
+    pub size: Option<Bytes>,
+    pub reclaim_policy: ReclaimPolicy,
+    /// Class for Alertmanager, Grafana, Store Gateway and Compactor volumes when the
+    /// Prometheus backend is static.
+    pub component_class: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// Static local PVs, one per node, pinned by nodeAffinity.
+    Local { path: String, nodes: Vec<String> },
+    /// Static NFS PVs, one directory per pod under `path`.
+    Nfs { server: String, path: String },
+    /// The NFS subdir external provisioner and its StorageClass.
+    NfsProvisioner { server: String, path: String, image: String },
+    /// Static iSCSI PVs, one per LUN.
+    Iscsi { target_portal: String, iqn: String, luns: Vec<i32>, fs_type: String },
+    /// Claims on an existing Ceph class (Rook).
+    CephClass { class: String },
+    /// A ceph-csi RBD StorageClass defined by stackgen.
+    CephCsi { class: String, provisioner: String, cluster_id: String, pool: String, secret: String, secret_namespace: String },
+    /// Claims on any existing class.
+    Class { name: String },
+    /// emptyDir: development only.
+    Ephemeral,
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Local { .. } => "local",
+            Backend::Nfs { .. } | Backend::NfsProvisioner { .. } => "nfs",
+            Backend::Iscsi { .. } => "iscsi",
+            Backend::CephClass { .. } | Backend::CephCsi { .. } => "ceph",
+            Backend::Class { .. } => "class",
+            Backend::Ephemeral => "ephemeral",
+        }
+    }
+    /// Backends whose PVs stackgen writes itself, bound one-to-one by selector.
+    pub fn is_static(&self) -> bool {
+        matches!(self, Backend::Local { .. } | Backend::Nfs { .. } | Backend::Iscsi { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Sharding {
+    pub shards: u16,
+    pub source_labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjstoreKind {
+    S3,
+    Gcs,
+    Azure,
+    AliyunOss,
+    Cos,
+    Swift,
+    Filesystem,
+}
+
+impl ObjstoreKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "s3" => Self::S3,
+            "gcs" => Self::Gcs,
+            "azure" => Self::Azure,
+            "aliyunoss" => Self::AliyunOss,
+            "cos" => Self::Cos,
+            "swift" => Self::Swift,
+            "filesystem" => Self::Filesystem,
+            _ => return None,
+        })
+    }
+    /// The `type` as Thanos spells it (it upper-cases before matching).
+    pub fn thanos_type(self) -> &'static str {
+        match self {
+            Self::S3 => "S3",
+            Self::Gcs => "GCS",
+            Self::Azure => "AZURE",
+            Self::AliyunOss => "ALIYUNOSS",
+            Self::Cos => "COS",
+            Self::Swift => "SWIFT",
+            Self::Filesystem => "FILESYSTEM",
+        }
+    }
+    /// The non-secret keys of stack.toml's [thanos.objstore] this provider reads, as
+    /// (stack.toml key, Thanos config key, required).
+    pub fn plain_keys(self) -> &'static [(&'static str, &'static str, bool)] {
+        match self {
+            Self::S3 => &[("bucket", "bucket", true), ("endpoint", "endpoint", true), ("region", "region", false), ("insecure", "insecure", false), ("signature_version2", "signature_version2", false)],
+            Self::Gcs => &[("bucket", "bucket", true)],
+            Self::Azure => &[("storage_account", "storage_account", true), ("container", "container", true), ("endpoint", "endpoint", false)],
+            Self::AliyunOss => &[("endpoint", "endpoint", true), ("bucket", "bucket", true)],
+            Self::Cos => &[("bucket", "bucket", true), ("region", "region", true), ("app_id", "app_id", true), ("endpoint", "endpoint", false)],
+            Self::Swift => &[("auth_url", "auth_url", true), ("username", "username", true), ("project_name", "project_name", false), ("region_name", "region_name", false), ("container_name", "container_name", true)],
+            Self::Filesystem => &[("directory", "directory", true)],
+        }
+    }
+    /// Credential keys of the Thanos config, each filled from the same-named key of
+    /// `credentials_secret` through an environment variable (Thanos substitutes `$(VAR)`
+    /// in objstore config files since v0.22). GCS takes a mounted key file instead.
+    pub fn secret_keys(self) -> &'static [&'static str] {
+        match self {
+            Self::S3 => &["access_key", "secret_key"],
+            Self::Gcs | Self::Filesystem => &[],
+            Self::Azure => &["storage_account_key"],
+            Self::AliyunOss => &["access_key_id", "access_key_secret"],
+            Self::Cos => &["secret_id", "secret_key"],
+            Self::Swift => &["password"],
+        }
+    }
+    /// Whether Thanos can run without credentials_secret (cloud identity chains).
+    pub fn credentials_optional(self) -> bool {
+        matches!(self, Self::S3 | Self::Gcs | Self::Azure | Self::Filesystem)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Objstore {
+    pub kind: ObjstoreKind,
+    /// Non-secret config keys in Thanos' spelling, in a fixed order.
+    pub config: Vec<(&'static str, serde_json::Value)>,
+    pub prefix: Option<String>,
+    pub credentials_secret: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Thanos {
+    pub image: Image,
+    pub replica_label: String,
+    pub objstore: Objstore,
+    pub query_replicas: u32,
+    pub store_replicas: u32,
+    pub store_size: Bytes,
+    pub compactor: Compactor,
+}
+
+#[derive(Debug, Clone)]
+pub struct Compactor {
+    pub retention_raw: Duration,
+    pub retention_5m: Duration,
+    pub retention_1h: Duration,
+    pub size: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct Alertmanager {
+    pub image: Image,
+    pub replicas: u32,
+    pub size: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grafana {
+    pub image: Image,
+    pub size: Bytes,
+    pub admin_secret: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScrapeJob {
+    pub job: String,
+    pub targets: Vec<String>,
+    pub metrics_path: String,
+    pub scheme: String,
+    pub scrape_interval: Option<Duration>,
+    pub labels: BTreeMap<String, String>,
+    pub sharded: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct KubernetesJobs {
+    pub discovery: bool,
+    pub control_plane: bool,
+    pub cluster_domain: String,
+}

@@ -1,0 +1,221 @@
+//! The raw shape of stack.toml, exactly as written: every key optional where the
+//! contract gives a default, unknown keys rejected. The JSON Schema in
+//! `schemas/stack.schema.json` describes the same shape; a test keeps them in step.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub type Labels = BTreeMap<String, String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    pub stack: RawMeta,
+    pub prometheus: Option<RawPrometheus>,
+    pub storage: Option<RawStorage>,
+    pub sharding: Option<RawSharding>,
+    pub thanos: Option<RawThanos>,
+    pub alertmanager: Option<RawComponent>,
+    pub grafana: Option<RawGrafana>,
+    #[serde(default)]
+    pub scrape: Vec<RawScrape>,
+    pub kubernetes: Option<RawKubernetes>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMeta {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub kubernetes_version: Option<String>,
+    pub labels: Option<Labels>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    pub replicas: Option<u32>,
+    pub retention: Option<String>,
+    pub retention_size: Option<String>,
+    pub scrape_interval: Option<String>,
+    pub evaluation_interval: Option<String>,
+    pub scrape_timeout: Option<String>,
+    pub external_labels: Option<Labels>,
+    pub resources: Option<RawResources>,
+    pub run_as_user: Option<i64>,
+    pub fs_group: Option<i64>,
+    pub ingestion_rate: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub memory_limit: Option<String>,
+    pub cpu_limit: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub backend: String,
+    pub size: Option<String>,
+    pub reclaim_policy: Option<String>,
+    pub component_class: Option<String>,
+    pub local: Option<RawLocal>,
+    pub nfs: Option<RawNfs>,
+    pub iscsi: Option<RawIscsi>,
+    pub ceph: Option<RawCeph>,
+    pub class: Option<RawClass>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocal {
+    pub path: String,
+    pub nodes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNfs {
+    pub server: String,
+    pub path: String,
+    pub provisioner: Option<bool>,
+    pub provisioner_image: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIscsi {
+    pub target_portal: String,
+    pub iqn: String,
+    pub luns: Vec<i32>,
+    pub fs_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCeph {
+    pub storage_class: Option<String>,
+    pub cluster_id: Option<String>,
+    pub pool: Option<String>,
+    pub secret: Option<String>,
+    pub secret_namespace: Option<String>,
+    pub provisioner: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClass {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSharding {
+    pub shards: Option<u32>,
+    pub source_labels: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThanos {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub replica_label: Option<String>,
+    pub objstore: RawObjstore,
+    pub query: Option<RawReplicas>,
+    pub store: Option<RawStore>,
+    pub compactor: Option<RawCompactor>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawObjstore {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub credentials_secret: Option<String>,
+    pub replica_label: Option<String>,
+    pub prefix: Option<String>,
+    pub bucket: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub insecure: Option<bool>,
+    pub signature_version2: Option<bool>,
+    pub storage_account: Option<String>,
+    pub container: Option<String>,
+    pub app_id: Option<String>,
+    pub auth_url: Option<String>,
+    pub username: Option<String>,
+    pub project_name: Option<String>,
+    pub region_name: Option<String>,
+    pub container_name: Option<String>,
+    pub directory: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReplicas {
+    pub replicas: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub replicas: Option<u32>,
+    pub storage_size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCompactor {
+    pub retention_raw: Option<String>,
+    pub retention_5m: Option<String>,
+    pub retention_1h: Option<String>,
+    pub storage_size: Option<String>,
+    pub replicas: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawComponent {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub replicas: Option<u32>,
+    pub storage_size: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrafana {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub storage_size: Option<String>,
+    pub admin_secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrape {
+    pub job: String,
+    pub static_targets: Vec<String>,
+    pub metrics_path: Option<String>,
+    pub scheme: Option<String>,
+    pub scrape_interval: Option<String>,
+    pub labels: Option<Labels>,
+    pub sharding: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKubernetes {
+    pub discovery: Option<bool>,
+    pub cluster_domain: Option<String>,
+    pub control_plane: Option<bool>,
+}

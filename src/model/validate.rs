@@ -1,0 +1,569 @@
+//! Raw stack → validated [`Stack`]. Everything the schema cannot say (cross-key rules,
+//! counts, formats that need arithmetic) is checked here, each problem reported at the
+//! span of the key it concerns. Warnings are the lint module's business; this module
+//! reports only what makes a stack impossible to render correctly.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::raw::{RawObjstore, RawStack};
+use super::units::{self, parse_volume_size, Bytes, Duration, K8sName, Quantity};
+use super::*;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::source::Parsed;
+
+struct Ctx<'a> {
+    parsed: &'a Parsed,
+    diags: Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, code: Code, ptr: &str, msg: impl Into<String>, help: impl Into<String>) {
+        let place = self.parsed.place(ptr);
+        let span = if self.parsed.has(ptr) { place.value } else { place.key };
+        self.diags.push(Diagnostic::error(code, msg, span).with_help(help).with_path(ptr));
+    }
+    fn err_key(&mut self, code: Code, ptr: &str, msg: impl Into<String>, help: impl Into<String>) {
+        let place = self.parsed.place(ptr);
+        self.diags.push(Diagnostic::error(code, msg, place.key).with_help(help).with_path(ptr));
+    }
+    fn duration(&mut self, ptr: &str, v: Option<&String>, default: &str) -> Duration {
+        let text = v.map_or(default, String::as_str);
+        match text.parse() {
+            Ok(d) => d,
+            Err(e) => {
+                self.err(Code::InvalidValue, ptr, e, "Prometheus durations: 15d, 6h, 1h30m");
+                Duration::from_millis(0)
+            }
+        }
+    }
+    fn volume(&mut self, ptr: &str, v: Option<&String>, default: &str) -> Bytes {
+        match parse_volume_size(v.map_or(default, String::as_str)) {
+            Ok(b) => b,
+            Err(e) => {
+                self.err(Code::InvalidValue, ptr, e, "binary units: 1Ti, 500Gi");
+                Bytes::new(1)
+            }
+        }
+    }
+    fn quantity(&mut self, ptr: &str, v: Option<&String>, default: &str) -> Quantity {
+        match v.map_or(default, String::as_str).parse() {
+            Ok(q) => q,
+            Err(e) => {
+                self.err(Code::InvalidValue, ptr, e, "Kubernetes quantities: 500m, 2, 8Gi");
+                "0".parse().expect("0 is a quantity")
+            }
+        }
+    }
+}
+
+fn image(repo: Option<&String>, default_repo: &str, tag: Option<&String>, default_tag: &str, digest: Option<&String>) -> Image {
+    Image {
+        repository: repo.map_or(default_repo, String::as_str).to_string(),
+        tag: tag.map_or(default_tag, String::as_str).to_string(),
+        digest: digest.cloned(),
+    }
+}
+
+/// Turn a schema-valid raw stack into the validated model, or every reason it cannot be.
+pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic>> {
+    let mut cx = Ctx { parsed, diags: Vec::new() };
+
+    // [stack]
+    let name: K8sName = match raw.stack.name.parse() {
+        Ok(n) => n,
+        Err(e) => {
+            cx.err(Code::InvalidValue, "/stack/name", e, "lower-case letters, digits and `-`: prod-eu-1");
+            "invalid".parse().expect("valid")
+        }
+    };
+    if name.as_str().len() > MAX_STACK_NAME {
+        cx.err(
+            Code::NameTooLong,
+            "/stack/name",
+            format!("stack name `{name}` is {} characters; at most {MAX_STACK_NAME} keep every object name within 63", name.as_str().len()),
+            "shorten the name; it prefixes every object (`<name>-prometheus-shard-0`)",
+        );
+    }
+    let namespace: K8sName = raw.stack.namespace.as_deref().unwrap_or("monitoring").parse().unwrap_or_else(|e| {
+        cx.err(Code::InvalidValue, "/stack/namespace", e, "a DNS-1123 label such as `monitoring`");
+        "monitoring".parse().expect("valid")
+    });
+    let kubernetes_version = raw.stack.kubernetes_version.clone().unwrap_or_else(|| KUBERNETES_VERSIONS[0].to_string());
+    let labels = raw.stack.labels.clone().unwrap_or_default();
+    for k in labels.keys() {
+        if k.starts_with("app.kubernetes.io/") || k.starts_with("stackgen.dev/") {
+            cx.err_key(
+                Code::InvalidValue,
+                &format!("/stack/labels/{}", crate::source::pointer_escape(k)),
+                format!("label `{k}` is set by stackgen itself"),
+                "choose another key; stackgen owns app.kubernetes.io/* and stackgen.dev/*",
+            );
+        }
+    }
+
+    // [prometheus]
+    let rp = raw.prometheus.as_ref();
+    let default_p = super::raw::RawPrometheus::default();
+    let p = rp.unwrap_or(&default_p);
+    let replicas = p.replicas.unwrap_or(1);
+    let retention = cx.duration("/prometheus/retention", p.retention.as_ref(), "15d");
+    if retention.millis() == 0 {
+        cx.err(Code::InvalidValue, "/prometheus/retention", "retention of 0 keeps no data", "set a retention such as 15d");
+    }
+    let scrape_interval = cx.duration("/prometheus/scrape_interval", p.scrape_interval.as_ref(), "30s");
+    let evaluation_interval = cx.duration("/prometheus/evaluation_interval", p.evaluation_interval.as_ref(), "30s");
+    let default_timeout = if scrape_interval.millis() < 10_000 { scrape_interval.as_str().to_string() } else { "10s".to_string() };
+    let scrape_timeout = cx.duration("/prometheus/scrape_timeout", p.scrape_timeout.as_ref(), &default_timeout);
+    for (ptr, d) in [("/prometheus/scrape_interval", &scrape_interval), ("/prometheus/evaluation_interval", &evaluation_interval)] {
+        if d.millis() == 0 {
+            cx.err(Code::InvalidValue, ptr, "an interval of 0 is not allowed", "e.g. 30s");
+        }
+    }
+    if scrape_timeout.millis() > scrape_interval.millis() {
+        cx.err(
+            Code::InvalidValue,
+            "/prometheus/scrape_timeout",
+            format!("scrape_timeout {scrape_timeout} is longer than scrape_interval {scrape_interval}"),
+            "Prometheus refuses a timeout above the interval",
+        );
+    }
+    let res = p.resources.as_ref();
+    let cpu = cx.quantity("/prometheus/resources/cpu", res.and_then(|r| r.cpu.as_ref()), "1");
+    let memory = cx.quantity("/prometheus/resources/memory", res.and_then(|r| r.memory.as_ref()), "4Gi");
+    let memory_limit = match res.and_then(|r| r.memory_limit.as_ref()) {
+        Some(m) => cx.quantity("/prometheus/resources/memory_limit", Some(m), "0"),
+        None => memory.clone(),
+    };
+    if memory_limit.value() < memory.value() {
+        cx.err(
+            Code::InvalidValue,
+            "/prometheus/resources/memory_limit",
+            format!("memory_limit {} is below the request {}", memory_limit.as_str(), memory.as_str()),
+            "the limit must be at least the request",
+        );
+    }
+    let cpu_limit = res.and_then(|r| r.cpu_limit.as_ref()).map(|c| cx.quantity("/prometheus/resources/cpu_limit", Some(c), "0"));
+    let run_as_user = p.run_as_user.unwrap_or(1000);
+    let fs_group = p.fs_group.unwrap_or(2000);
+    if run_as_user == 0 {
+        cx.err(Code::RootUser, "/prometheus/run_as_user", "run_as_user = 0 runs Prometheus as root", "use the uid that owns the TSDB files, e.g. 1000 (seed 000 used chown -R 1000:2000)");
+    }
+    if fs_group == 0 {
+        cx.err(Code::RootUser, "/prometheus/fs_group", "fs_group = 0 gives the volume to the root group", "use a non-root group, e.g. 2000");
+    }
+    let mut external_labels = p.external_labels.clone().unwrap_or_default();
+
+    // [storage]
+    let backend_name = raw.storage.as_ref().map_or("ephemeral", |s| s.backend.as_str());
+    if raw.storage.is_none() {
+        cx.err_key(
+            Code::MissingKey,
+            "",
+            "no [storage] section: Prometheus data would be lost on every restart",
+            "add [storage] with backend = \"local\" | \"nfs\" | \"iscsi\" | \"ceph\" | \"class\"; or backend = \"ephemeral\" for a throw-away stack",
+        );
+    }
+    let st = raw.storage.as_ref();
+    let reclaim_policy = match st.and_then(|s| s.reclaim_policy.as_deref()) {
+        Some("Delete") => ReclaimPolicy::Delete,
+        _ => ReclaimPolicy::Retain,
+    };
+    let size = match st.and_then(|s| s.size.as_ref()) {
+        Some(s) => Some(cx.volume("/storage/size", Some(s), "1Gi")),
+        None if backend_name == "ephemeral" => None,
+        None => {
+            cx.err_key(Code::MissingKey, "/storage", "missing key `size` in [storage]", "add size = \"500Gi\": the size of each Prometheus volume");
+            None
+        }
+    };
+    // Exactly the backend's own table may be present.
+    for t in ["local", "nfs", "iscsi", "ceph", "class"] {
+        let present = st.is_some_and(|s| match t {
+            "local" => s.local.is_some(),
+            "nfs" => s.nfs.is_some(),
+            "iscsi" => s.iscsi.is_some(),
+            "ceph" => s.ceph.is_some(),
+            _ => s.class.is_some(),
+        });
+        let ptr = format!("/storage/{t}");
+        if present && t != backend_name {
+            cx.err_key(
+                Code::NoStorageTable,
+                &ptr,
+                format!("[storage.{t}] is given but backend = \"{backend_name}\""),
+                format!("set backend = \"{t}\", or remove [storage.{t}]"),
+            );
+        } else if !present && t == backend_name {
+            cx.err(
+                Code::MissingKey,
+                "/storage/backend",
+                format!("backend = \"{t}\" needs a [storage.{t}] table"),
+                match t {
+                    "local" => "add [storage.local] with path and nodes",
+                    "nfs" => "add [storage.nfs] with server and path",
+                    "iscsi" => "add [storage.iscsi] with target_portal, iqn and luns",
+                    "ceph" => "add [storage.ceph] with storage_class (existing class) or cluster_id, pool and secret",
+                    _ => "add [storage.class] with name",
+                },
+            );
+        }
+    }
+    let shards = raw.sharding.as_ref().and_then(|s| s.shards).unwrap_or(1);
+    let shards = u16::try_from(shards).unwrap_or(u16::MAX);
+    let pods = u32::from(shards) * replicas;
+    let backend = match backend_name {
+        "local" => match st.and_then(|s| s.local.as_ref()) {
+            Some(l) => {
+                dupes(&mut cx, "/storage/local/nodes", &l.nodes, "node");
+                if (l.nodes.len() as u32) < pods {
+                    cx.err(
+                        Code::VolumeCount,
+                        "/storage/local/nodes",
+                        format!("{} node(s) for {pods} Prometheus pods ({shards} shard(s) x {replicas} replica(s)): each pod needs a local volume of its own", l.nodes.len()),
+                        format!("list {pods} nodes, or lower shards/replicas; extra pods would stay Pending"),
+                    );
+                }
+                Backend::Local { path: l.path.clone(), nodes: l.nodes.clone() }
+            }
+            None => Backend::Ephemeral,
+        },
+        "nfs" => match st.and_then(|s| s.nfs.as_ref()) {
+            Some(n) if n.provisioner.unwrap_or(false) => Backend::NfsProvisioner {
+                server: n.server.clone(),
+                path: n.path.clone(),
+                image: n.provisioner_image.clone().unwrap_or_else(|| DEFAULT_NFS_PROVISIONER_IMAGE.to_string()),
+            },
+            Some(n) => Backend::Nfs { server: n.server.clone(), path: n.path.trim_end_matches('/').to_string() },
+            None => Backend::Ephemeral,
+        },
+        "iscsi" => match st.and_then(|s| s.iscsi.as_ref()) {
+            Some(i) => {
+                let luns: Vec<String> = i.luns.iter().map(ToString::to_string).collect();
+                dupes(&mut cx, "/storage/iscsi/luns", &luns, "LUN");
+                if (i.luns.len() as u32) < pods {
+                    cx.err(
+                        Code::VolumeCount,
+                        "/storage/iscsi/luns",
+                        format!("{} LUN(s) for {pods} Prometheus pods ({shards} shard(s) x {replicas} replica(s)): each pod needs a LUN of its own", i.luns.len()),
+                        format!("list {pods} LUNs, or lower shards/replicas"),
+                    );
+                }
+                Backend::Iscsi {
+                    target_portal: i.target_portal.clone(),
+                    iqn: i.iqn.clone(),
+                    luns: i.luns.clone(),
+                    fs_type: i.fs_type.clone().unwrap_or_else(|| "ext4".into()),
+                }
+            }
+            None => Backend::Ephemeral,
+        },
+        "ceph" => match st.and_then(|s| s.ceph.as_ref()) {
+            Some(c) => {
+                let csi = [&c.cluster_id, &c.pool, &c.secret];
+                if csi.iter().all(|v| v.is_some()) {
+                    Backend::CephCsi {
+                        class: c.storage_class.clone().unwrap_or_else(|| format!("{namespace}-{name}-ceph-rbd")),
+                        provisioner: c.provisioner.clone().unwrap_or_else(|| "rbd.csi.ceph.com".into()),
+                        cluster_id: c.cluster_id.clone().unwrap_or_default(),
+                        pool: c.pool.clone().unwrap_or_default(),
+                        secret: c.secret.clone().unwrap_or_default(),
+                        secret_namespace: c.secret_namespace.clone().unwrap_or_else(|| namespace.to_string()),
+                    }
+                } else if csi.iter().any(|v| v.is_some()) || c.provisioner.is_some() || c.secret_namespace.is_some() {
+                    cx.err_key(
+                        Code::MissingKey,
+                        "/storage/ceph",
+                        "a ceph-csi StorageClass needs cluster_id, pool and secret together",
+                        "give all three to define an rbd.csi.ceph.com class, or only storage_class to use an existing one",
+                    );
+                    Backend::Ephemeral
+                } else if let Some(class) = &c.storage_class {
+                    Backend::CephClass { class: class.clone() }
+                } else {
+                    cx.err_key(
+                        Code::MissingKey,
+                        "/storage/ceph",
+                        "[storage.ceph] needs storage_class, or cluster_id, pool and secret",
+                        "storage_class = \"rook-ceph-block\" uses Rook's class",
+                    );
+                    Backend::Ephemeral
+                }
+            }
+            None => Backend::Ephemeral,
+        },
+        "class" => match st.and_then(|s| s.class.as_ref()) {
+            Some(c) => Backend::Class { name: c.name.clone() },
+            None => Backend::Ephemeral,
+        },
+        _ => Backend::Ephemeral,
+    };
+
+    let retention_size = match p.retention_size.as_deref().unwrap_or("auto") {
+        "none" => None,
+        "auto" => match (&backend, size) {
+            (Backend::Ephemeral, _) | (_, None) => None,
+            (_, Some(s)) => Some(s.percent_floor(85)),
+        },
+        other => match units::parse_prometheus_bytes(other) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                cx.err(Code::InvalidValue, "/prometheus/retention_size", e, "e.g. 700GiB, auto or none");
+                None
+            }
+        },
+    };
+
+    // [sharding]
+    let source_labels = raw
+        .sharding
+        .as_ref()
+        .and_then(|s| s.source_labels.clone())
+        .unwrap_or_else(|| vec!["__address__".to_string()]);
+
+    // [thanos]
+    let thanos = raw.thanos.as_ref().map(|t| {
+        let label_a = t.replica_label.as_ref();
+        let label_b = t.objstore.replica_label.as_ref();
+        if let (Some(a), Some(b)) = (label_a, label_b) {
+            if a != b {
+                cx.err(
+                    Code::ReplicaLabel,
+                    "/thanos/objstore/replica_label",
+                    format!("replica_label is `{a}` in [thanos] and `{b}` in [thanos.objstore]"),
+                    "write it once, in [thanos]: Prometheus, Query and Compactor must agree",
+                );
+            }
+        }
+        let replica_label = label_a.or(label_b).cloned().unwrap_or_else(|| "prometheus_replica".into());
+        let replica_ptr = if label_a.is_some() { "/thanos/replica_label" } else { "/thanos/objstore/replica_label" };
+        if external_labels.contains_key(&replica_label) {
+            cx.err(
+                Code::ReplicaLabel,
+                &format!("/prometheus/external_labels/{replica_label}"),
+                format!("external label `{replica_label}` is the replica label, which stackgen sets per pod"),
+                "remove it from external_labels; every replica must carry a distinct value",
+            );
+        }
+        if replica_label == "shard" {
+            cx.err(Code::ReplicaLabel, replica_ptr, "the replica label cannot be `shard`, which stackgen sets per shard", "keep the default prometheus_replica");
+        }
+        if retention.millis() < THANOS_MIN_RETENTION_MS {
+            cx.err(
+                Code::ThanosRetention,
+                "/prometheus/retention",
+                format!("retention {retention} is under 6h: the sidecar uploads 2h blocks and needs three of them locally"),
+                "set retention to at least 6h (the default 15d is fine)",
+            );
+        }
+        let objstore = objstore(&mut cx, &t.objstore);
+        let c = t.compactor.as_ref();
+        let compactor = Compactor {
+            retention_raw: cx.duration("/thanos/compactor/retention_raw", c.and_then(|c| c.retention_raw.as_ref()), "0d"),
+            retention_5m: cx.duration("/thanos/compactor/retention_5m", c.and_then(|c| c.retention_5m.as_ref()), "0d"),
+            retention_1h: cx.duration("/thanos/compactor/retention_1h", c.and_then(|c| c.retention_1h.as_ref()), "0d"),
+            size: cx.volume("/thanos/compactor/storage_size", c.and_then(|c| c.storage_size.as_ref()), "50Gi"),
+        };
+        if c.and_then(|c| c.replicas) == Some(0) {
+            cx.err(Code::InvalidValue, "/thanos/compactor/replicas", "the compactor cannot be switched off while Thanos is on", "remove replicas: stackgen runs exactly one compactor");
+        }
+        Thanos {
+            image: image(t.image.as_ref(), DEFAULT_THANOS_IMAGE, t.version.as_ref(), DEFAULT_THANOS_VERSION, None),
+            replica_label,
+            objstore,
+            query_replicas: t.query.as_ref().and_then(|q| q.replicas).unwrap_or(2),
+            store_replicas: t.store.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            store_size: cx.volume("/thanos/store/storage_size", t.store.as_ref().and_then(|s| s.storage_size.as_ref()), "10Gi"),
+            compactor,
+        }
+    });
+    // Prometheus 3 expands ${VAR} in external label values; a literal `$` is `$$`.
+    for v in external_labels.values_mut() {
+        *v = v.replace('$', "$$");
+    }
+
+    let alertmanager = raw.alertmanager.as_ref().map(|a| Alertmanager {
+        image: image(a.image.as_ref(), DEFAULT_ALERTMANAGER_IMAGE, a.version.as_ref(), DEFAULT_ALERTMANAGER_VERSION, None),
+        replicas: a.replicas.unwrap_or(1),
+        size: cx.volume("/alertmanager/storage_size", a.storage_size.as_ref(), "1Gi"),
+    });
+    let grafana = raw.grafana.as_ref().map(|g| Grafana {
+        image: image(g.image.as_ref(), DEFAULT_GRAFANA_IMAGE, g.version.as_ref(), DEFAULT_GRAFANA_VERSION, None),
+        size: cx.volume("/grafana/storage_size", g.storage_size.as_ref(), "10Gi"),
+        admin_secret: g.admin_secret.clone(),
+    });
+
+    // [[scrape]]
+    let mut builtin: BTreeSet<String> = BTreeSet::new();
+    let k = raw.kubernetes.as_ref();
+    let kubernetes = KubernetesJobs {
+        discovery: k.and_then(|k| k.discovery).unwrap_or(true),
+        control_plane: k.and_then(|k| k.control_plane).unwrap_or(false),
+        cluster_domain: k.and_then(|k| k.cluster_domain.clone()).unwrap_or_else(|| "cluster.local".into()),
+    };
+    for j in crate::render::prometheus::builtin_job_names(&kubernetes, alertmanager.is_some()) {
+        builtin.insert(j.to_string());
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut scrape = Vec::new();
+    for (i, s) in raw.scrape.iter().enumerate() {
+        let ptr = format!("/scrape/{i}/job");
+        if let Some(first) = seen.insert(&s.job, i) {
+            let first_span = cx.parsed.place(&format!("/scrape/{first}/job")).value;
+            let place = cx.parsed.place(&ptr);
+            cx.diags.push(
+                Diagnostic::error(Code::DuplicateJob, format!("scrape job `{}` is defined twice", s.job), place.value)
+                    .with_related(first_span, "first defined here")
+                    .with_help("give each [[scrape]] a distinct job")
+                    .with_path(ptr.clone()),
+            );
+        } else if builtin.contains(&s.job) {
+            cx.err(Code::DuplicateJob, &ptr, format!("scrape job `{}` clashes with a built-in job", s.job), "rename the job");
+        }
+        for (n, t) in s.static_targets.iter().enumerate() {
+            if !valid_target(t) {
+                cx.err(
+                    Code::ScrapeTarget,
+                    &format!("/scrape/{i}/static_targets/{n}"),
+                    format!("target `{t}` is not host:port"),
+                    "write host:port, without scheme or path: \"10.0.0.1:9100\"",
+                );
+            }
+        }
+        let interval = s.scrape_interval.as_ref().map(|v| cx.duration(&format!("/scrape/{i}/scrape_interval"), Some(v), "30s"));
+        if let Some(iv) = &interval {
+            if iv.millis() < scrape_timeout.millis() {
+                cx.err(
+                    Code::InvalidValue,
+                    &format!("/scrape/{i}/scrape_interval"),
+                    format!("scrape_interval {iv} is shorter than the scrape timeout {scrape_timeout}"),
+                    "raise it, or lower [prometheus] scrape_timeout",
+                );
+            }
+        }
+        scrape.push(ScrapeJob {
+            job: s.job.clone(),
+            targets: s.static_targets.clone(),
+            metrics_path: s.metrics_path.clone().unwrap_or_else(|| "/metrics".into()),
+            scheme: s.scheme.clone().unwrap_or_else(|| "http".into()),
+            scrape_interval: interval,
+            labels: s.labels.clone().unwrap_or_default(),
+            sharded: s.sharding.unwrap_or(true),
+        });
+    }
+
+    if cx.diags.is_empty() {
+        Ok(Stack {
+            name,
+            namespace,
+            kubernetes_version,
+            labels,
+            prometheus: Prometheus {
+                image: image(p.image.as_ref(), DEFAULT_PROMETHEUS_IMAGE, p.version.as_ref(), DEFAULT_PROMETHEUS_VERSION, p.image_digest.as_ref()),
+                replicas,
+                retention,
+                retention_size,
+                scrape_interval,
+                evaluation_interval,
+                scrape_timeout,
+                external_labels,
+                resources: Resources { cpu, memory, memory_limit, cpu_limit },
+                run_as_user,
+                fs_group,
+                ingestion_rate: p.ingestion_rate,
+            },
+            storage: Storage { backend, size, reclaim_policy, component_class: st.and_then(|s| s.component_class.clone()) },
+            sharding: Sharding { shards, source_labels },
+            thanos,
+            alertmanager,
+            grafana,
+            scrape,
+            kubernetes,
+        })
+    } else {
+        Err(cx.diags)
+    }
+}
+
+fn dupes(cx: &mut Ctx<'_>, ptr: &str, items: &[String], what: &str) {
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, it) in items.iter().enumerate() {
+        if let Some(f) = first.insert(it, i) {
+            let fs = cx.parsed.place(&format!("{ptr}/{f}")).value;
+            let place = cx.parsed.place(&format!("{ptr}/{i}"));
+            cx.diags.push(
+                Diagnostic::error(Code::DuplicateVolume, format!("{what} `{it}` is listed twice"), place.value)
+                    .with_related(fs, "first listed here")
+                    .with_help(format!("each {what} can back only one Prometheus volume"))
+                    .with_path(format!("{ptr}/{i}")),
+            );
+        }
+    }
+}
+
+fn valid_target(t: &str) -> bool {
+    let Some((host, port)) = t.rsplit_once(':') else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    !host.is_empty()
+        && !host.contains(['/', ' ', '\t'])
+        && port.parse::<u16>().is_ok_and(|p| p > 0)
+}
+
+fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
+    let kind = ObjstoreKind::parse(&o.kind).unwrap_or(ObjstoreKind::Filesystem);
+    let given: Vec<(&str, Option<serde_json::Value>)> = vec![
+        ("bucket", o.bucket.clone().map(Into::into)),
+        ("endpoint", o.endpoint.clone().map(Into::into)),
+        ("region", o.region.clone().map(Into::into)),
+        ("insecure", o.insecure.map(Into::into)),
+        ("signature_version2", o.signature_version2.map(Into::into)),
+        ("storage_account", o.storage_account.clone().map(Into::into)),
+        ("container", o.container.clone().map(Into::into)),
+        ("app_id", o.app_id.clone().map(Into::into)),
+        ("auth_url", o.auth_url.clone().map(Into::into)),
+        ("username", o.username.clone().map(Into::into)),
+        ("project_name", o.project_name.clone().map(Into::into)),
+        ("region_name", o.region_name.clone().map(Into::into)),
+        ("container_name", o.container_name.clone().map(Into::into)),
+        ("directory", o.directory.clone().map(Into::into)),
+    ];
+    let keys = kind.plain_keys();
+    let mut config = Vec::new();
+    for (k, v) in &given {
+        let ptr = format!("/thanos/objstore/{k}");
+        match (keys.iter().find(|(sk, _, _)| sk == k), v) {
+            (None, Some(_)) => {
+                let names: Vec<&str> = keys.iter().map(|(k, _, _)| *k).collect();
+                cx.err_key(
+                    Code::ObjstoreKey,
+                    &ptr,
+                    format!("type = \"{}\" does not read `{k}`; Thanos would ignore it or refuse the config", o.kind),
+                    format!("{} reads: {}", o.kind, names.join(", ")),
+                );
+            }
+            (Some((_, thanos_key, _)), Some(v)) => config.push((*thanos_key, v.clone())),
+            _ => {}
+        }
+    }
+    for (k, _, required) in keys {
+        if *required && !given.iter().any(|(g, v)| g == k && v.is_some()) {
+            cx.err_key(
+                Code::MissingKey,
+                "/thanos/objstore",
+                format!("type = \"{}\" needs `{k}` in [thanos.objstore]", o.kind),
+                format!("add {k} = \"...\""),
+            );
+        }
+    }
+    if o.credentials_secret.is_none() && !kind.credentials_optional() {
+        cx.err_key(
+            Code::MissingKey,
+            "/thanos/objstore",
+            format!("type = \"{}\" needs credentials_secret: Thanos has no other way to get its keys", o.kind),
+            format!(
+                "create a Secret with the keys {} and set credentials_secret to its name",
+                kind.secret_keys().join(", ")
+            ),
+        );
+    }
+    Objstore { kind, config, prefix: o.prefix.clone(), credentials_secret: o.credentials_secret.clone() }
+}

@@ -1,0 +1,428 @@
+//! Prometheus: RBAC for Kubernetes discovery, and per shard a ConfigMap with its
+//! prometheus.yml, a headless Service and a StatefulSet. Sharding follows the Prometheus
+//! Operator exactly (promcfg.go `appendShardingRelabelingWithLabel`): hash the source
+//! labels into `__tmp_hash` unless already set, `hashmod` by the shard count, keep this
+//! shard, and keep every target labelled `__tmp_disable_sharding` on every shard.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Affinity, ConfigMap, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, ServiceAccount,
+    WeightedPodAffinityTerm,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use md5::{Digest, Md5};
+use serde_json::{json, Value};
+
+use super::k8s::{self, meta};
+use super::{storage, thanos, yaml, Names, Object};
+use crate::model::{KubernetesJobs, Stack};
+
+pub const WEB_PORT: i32 = 9090;
+const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/// Prometheus' `hashmod`: md5 of the value, its last 8 bytes as a big-endian u64,
+/// modulo `modulus` (relabel.go). `value` is the `;`-joined source label values.
+pub fn hashmod(value: &str, modulus: u64) -> u64 {
+    let sum = Md5::digest(value.as_bytes());
+    let mut tail = [0u8; 8];
+    tail.copy_from_slice(&sum[8..16]);
+    u64::from_be_bytes(tail) % modulus
+}
+
+/// The shard that scrapes a static target, as the generated relabels decide it: the
+/// source label values joined with `;` (only `__address__` is known before discovery).
+pub fn shard_of_target(stack: &Stack, address: &str, job_labels: &BTreeMap<String, String>) -> u64 {
+    let joined: Vec<&str> = stack
+        .sharding
+        .source_labels
+        .iter()
+        .map(|l| if l == "__address__" { address } else { job_labels.get(l).map_or("", String::as_str) })
+        .collect();
+    hashmod(&joined.join(";"), u64::from(stack.sharding.shards))
+}
+
+/// Names of the jobs stackgen writes itself.
+pub fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&'static str> {
+    let mut v = vec!["prometheus"];
+    if k.discovery {
+        v.extend(["kubernetes-apiservers", "kubernetes-nodes", "kubernetes-cadvisor", "kubernetes-pods", "kubernetes-service-endpoints"]);
+    }
+    if k.control_plane {
+        v.extend(["kube-etcd", "kube-scheduler", "kube-controller-manager"]);
+    }
+    if alertmanager {
+        v.push("alertmanager");
+    }
+    v
+}
+
+fn sharding_relabels(stack: &Stack, shard: u16) -> Vec<Value> {
+    let mut src: Vec<Value> = stack.sharding.source_labels.iter().map(|l| json!(l)).collect();
+    src.push(json!("__tmp_hash"));
+    vec![
+        json!({"source_labels": src, "target_label": "__tmp_hash", "regex": "(.+);", "replacement": "$1", "action": "replace"}),
+        json!({"source_labels": ["__tmp_hash"], "target_label": "__tmp_hash", "modulus": stack.sharding.shards, "action": "hashmod"}),
+        json!({"source_labels": ["__tmp_hash", "__tmp_disable_sharding"], "regex": format!("{shard};|.+;.+"), "action": "keep"}),
+    ]
+}
+
+fn sd(role: &str, namespaces: Option<&[&str]>) -> Value {
+    let mut v = json!({"role": role});
+    if let Some(ns) = namespaces {
+        v["namespaces"] = json!({"names": ns});
+    }
+    json!([v])
+}
+
+fn in_cluster_tls(insecure: bool) -> Value {
+    let mut v = json!({"ca_file": format!("{SA_DIR}/ca.crt")});
+    if insecure {
+        // Kubelet and control-plane serving certificates are often self-signed.
+        v["insecure_skip_verify"] = json!(true);
+    }
+    v
+}
+
+fn bearer() -> Value {
+    json!({"type": "Bearer", "credentials_file": format!("{SA_DIR}/token")})
+}
+
+/// The prometheus.yml of one shard, as a JSON value (emitted through yaml.rs).
+pub fn config(n: &Names<'_>, shard: u16) -> Value {
+    let s = n.stack;
+    let p = &s.prometheus;
+    let mut external = serde_json::Map::new();
+    for (k, v) in &p.external_labels {
+        external.insert(k.clone(), json!(v));
+    }
+    if s.sharding.shards > 1 {
+        // Distinct external labels per shard keep Thanos block groups apart (pitfall 12).
+        external.insert("shard".into(), json!(shard.to_string()));
+    }
+    // Expanded by Prometheus 3 from the Downward API (2.x needs expand-external-labels).
+    external.insert(s.replica_label().to_string(), json!("${POD_NAME}"));
+    let mut global = json!({
+        "scrape_interval": p.scrape_interval.as_str(),
+        "scrape_timeout": p.scrape_timeout.as_str(),
+        "evaluation_interval": p.evaluation_interval.as_str(),
+        "external_labels": external,
+    });
+    let _ = &mut global;
+    let mut jobs = Vec::new();
+    // Each Prometheus scrapes itself; opted out of sharding so every shard does.
+    jobs.push(json!({
+        "job_name": "prometheus",
+        "static_configs": [{"targets": [format!("localhost:{WEB_PORT}")], "labels": {"__tmp_disable_sharding": "true"}}],
+    }));
+    if s.kubernetes.discovery {
+        jobs.push(json!({
+            "job_name": "kubernetes-apiservers",
+            "scheme": "https",
+            "authorization": bearer(),
+            "tls_config": in_cluster_tls(false),
+            "kubernetes_sd_configs": sd("endpointslice", Some(&["default"])),
+            "relabel_configs": [{
+                "source_labels": ["__meta_kubernetes_namespace", "__meta_kubernetes_service_name", "__meta_kubernetes_endpointslice_port_name"],
+                "regex": "default;kubernetes;https", "action": "keep"
+            }],
+        }));
+        for (job, path) in [("kubernetes-nodes", "/metrics"), ("kubernetes-cadvisor", "/metrics/cadvisor")] {
+            jobs.push(json!({
+                "job_name": job,
+                "scheme": "https",
+                "metrics_path": path,
+                "authorization": bearer(),
+                "tls_config": in_cluster_tls(true),
+                "kubernetes_sd_configs": sd("node", None),
+                "relabel_configs": [{"regex": "__meta_kubernetes_node_label_(.+)", "action": "labelmap"}],
+            }));
+        }
+        jobs.push(json!({
+            "job_name": "kubernetes-pods",
+            "kubernetes_sd_configs": sd("pod", None),
+            "relabel_configs": annotated_relabels("pod"),
+        }));
+        jobs.push(json!({
+            "job_name": "kubernetes-service-endpoints",
+            "kubernetes_sd_configs": sd("endpointslice", None),
+            "relabel_configs": annotated_relabels("service"),
+        }));
+    }
+    if s.kubernetes.control_plane {
+        for (job, component, port, scheme) in [
+            ("kube-etcd", "etcd", 2381, "http"),
+            ("kube-scheduler", "kube-scheduler", 10259, "https"),
+            ("kube-controller-manager", "kube-controller-manager", 10257, "https"),
+        ] {
+            let mut j = json!({
+                "job_name": job,
+                "scheme": scheme,
+                "kubernetes_sd_configs": sd("pod", Some(&["kube-system"])),
+                "relabel_configs": [
+                    {"source_labels": ["__meta_kubernetes_pod_label_component"], "regex": component, "action": "keep"},
+                    {"source_labels": ["__meta_kubernetes_pod_ip"], "regex": "(.+)", "replacement": format!("$1:{port}"), "target_label": "__address__", "action": "replace"},
+                    {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node", "action": "replace"},
+                ],
+            });
+            if scheme == "https" {
+                j["authorization"] = bearer();
+                j["tls_config"] = in_cluster_tls(true);
+            }
+            jobs.push(j);
+        }
+    }
+    if let Some(am) = &s.alertmanager {
+        jobs.push(json!({
+            "job_name": "alertmanager",
+            "static_configs": [{"targets": alertmanager_targets(n, am.replicas)}],
+        }));
+    }
+    for j in &s.scrape {
+        let mut labels = serde_json::Map::new();
+        for (k, v) in &j.labels {
+            labels.insert(k.clone(), json!(v));
+        }
+        if !j.sharded {
+            labels.insert("__tmp_disable_sharding".into(), json!("true"));
+        }
+        let mut sc = json!({"targets": j.targets});
+        if !labels.is_empty() {
+            sc["labels"] = Value::Object(labels);
+        }
+        let mut job = json!({"job_name": j.job, "scheme": j.scheme, "metrics_path": j.metrics_path});
+        if let Some(iv) = &j.scrape_interval {
+            job["scrape_interval"] = json!(iv.as_str());
+        }
+        job["static_configs"] = json!([sc]);
+        jobs.push(job);
+    }
+    if s.sharding.shards > 1 {
+        for job in &mut jobs {
+            let rc = job.as_object_mut().expect("job is a map").entry("relabel_configs").or_insert_with(|| json!([]));
+            rc.as_array_mut().expect("relabel_configs is a list").extend(sharding_relabels(s, shard));
+        }
+    }
+    let mut cfg = json!({"global": global});
+    if let Some(am) = &s.alertmanager {
+        let mut drop = vec![s.replica_label().to_string()];
+        if s.sharding.shards > 1 {
+            drop.push("shard".into());
+        }
+        cfg["alerting"] = json!({
+            // HA replicas send the same alert; without the replica label they dedupe.
+            "alert_relabel_configs": [{"regex": format!("^({})$", drop.join("|")), "action": "labeldrop"}],
+            "alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": alertmanager_targets(n, am.replicas)}]}],
+        });
+    }
+    cfg["scrape_configs"] = Value::Array(jobs);
+    cfg
+}
+
+/// Each Alertmanager pod by its stable DNS name: Prometheus must send to all of them.
+fn alertmanager_targets(n: &Names<'_>, replicas: u32) -> Vec<String> {
+    let svc = n.obj("alertmanager");
+    (0..replicas).map(|i| format!("{svc}-{i}.{}:9093", n.svc_fqdn(&svc))).collect()
+}
+
+/// The prometheus.io/scrape annotation convention, for pods or services.
+fn annotated_relabels(what: &str) -> Value {
+    let a = format!("__meta_kubernetes_{what}_annotation");
+    let mut v = vec![
+        json!({"source_labels": [format!("{a}_prometheus_io_scrape")], "regex": "true", "action": "keep"}),
+        json!({"source_labels": [format!("{a}_prometheus_io_scheme")], "regex": "(https?)", "target_label": "__scheme__", "action": "replace"}),
+        json!({"source_labels": [format!("{a}_prometheus_io_path")], "regex": "(.+)", "target_label": "__metrics_path__", "action": "replace"}),
+        json!({"source_labels": ["__address__", format!("{a}_prometheus_io_port")], "regex": "([^:]+)(?::\\d+)?;(\\d+)", "replacement": "$1:$2", "target_label": "__address__", "action": "replace"}),
+        json!({"regex": format!("__meta_kubernetes_{what}_label_(.+)"), "action": "labelmap"}),
+        json!({"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace", "action": "replace"}),
+    ];
+    if what == "pod" {
+        v.push(json!({"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod", "action": "replace"}));
+        // Pods that are not running have no target worth scraping.
+        v.push(json!({"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "Pending|Succeeded|Failed|Completed", "action": "drop"}));
+    } else {
+        v.push(json!({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service", "action": "replace"}));
+    }
+    Value::Array(v)
+}
+
+pub fn config_yaml(n: &Names<'_>, shard: u16) -> String {
+    yaml::to_string(&config(n, shard))
+}
+
+fn checksum(text: &str) -> String {
+    format!("{:x}", Md5::digest(text.as_bytes()))
+}
+
+pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
+    let s = n.stack;
+    let ns = n.ns();
+    let sa = n.obj("prometheus");
+    let needs_api = s.kubernetes.discovery || s.kubernetes.control_plane;
+    let labels = n.labels("prometheus", "server", None);
+    out.push(Object::new(&ServiceAccount {
+        metadata: meta(&sa, Some(&ns), labels.clone()),
+        automount_service_account_token: Some(needs_api),
+        ..Default::default()
+    }));
+    if needs_api {
+        let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
+            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let cr = n.cluster("prometheus");
+        out.push(Object::new(&ClusterRole {
+            metadata: meta(&cr, None, labels.clone()),
+            // Discovery objects only: no Secrets, no writes.
+            rules: Some(vec![
+                rule(&[""], &["nodes", "pods", "services", "endpoints"], &["get", "list", "watch"]),
+                rule(&["discovery.k8s.io"], &["endpointslices"], &["get", "list", "watch"]),
+                rule(&[""], &["nodes/metrics"], &["get"]),
+                PolicyRule { non_resource_urls: Some(vec!["/metrics".into()]), verbs: vec!["get".into()], ..Default::default() },
+            ]),
+            ..Default::default()
+        }));
+        out.push(Object::new(&ClusterRoleBinding {
+            metadata: meta(&cr, None, labels.clone()),
+            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: cr.clone() },
+            subjects: Some(vec![Subject { kind: "ServiceAccount".into(), name: sa.clone(), namespace: Some(ns.clone()), ..Default::default() }]),
+        }));
+    }
+    for shard in 0..s.sharding.shards {
+        shard_objects(n, shard, out);
+    }
+}
+
+fn shard_objects(n: &Names<'_>, shard: u16, out: &mut Vec<Object>) {
+    let s = n.stack;
+    let p = &s.prometheus;
+    let ns = n.ns();
+    let name = n.shard(shard);
+    let labels = n.labels("prometheus", "server", Some(shard));
+    let sel = n.selector("prometheus", Some(shard));
+    let config = config_yaml(n, shard);
+    let sum = checksum(&config);
+    let mut data = BTreeMap::new();
+    data.insert("prometheus.yml".to_string(), config);
+    out.push(Object::new(&ConfigMap { metadata: meta(&name, Some(&ns), labels.clone()), data: Some(data), ..Default::default() }));
+
+    let mut ports = vec![k8s::service_port("web", WEB_PORT)];
+    if s.thanos.is_some() {
+        ports.push(k8s::service_port("grpc", thanos::GRPC_PORT));
+    }
+    out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), ports, true));
+
+    let mut args = vec![
+        "--config.file=/etc/prometheus/prometheus.yml".to_string(),
+        "--storage.tsdb.path=/prometheus".to_string(),
+        format!("--storage.tsdb.retention.time={}", p.retention),
+    ];
+    if let Some(size) = p.retention_size {
+        args.push(format!("--storage.tsdb.retention.size={}", size.prometheus()));
+    }
+    args.push(format!("--web.listen-address=:{WEB_PORT}"));
+    if s.thanos.is_some() {
+        // The sidecar uploads 2h blocks; Thanos compacts, Prometheus must not.
+        args.push("--storage.tsdb.min-block-duration=2h".into());
+        args.push("--storage.tsdb.max-block-duration=2h".into());
+    }
+    if p.image.major().is_some_and(|m| m < 3) {
+        args.push("--enable-feature=expand-external-labels".into());
+    }
+    let mut c = k8s::container("prometheus", p.image.reference(), args);
+    c.ports = Some(vec![k8s::port("web", WEB_PORT)]);
+    c.env = Some(vec![k8s::env_field("POD_NAME", "metadata.name")]);
+    c.resources = Some(k8s::resources(
+        p.resources.cpu.as_str(),
+        p.resources.memory.as_str(),
+        p.resources.memory_limit.as_str(),
+        p.resources.cpu_limit.as_ref().map(|q| q.as_str()),
+    ));
+    // Replaying the WAL of a large TSDB takes minutes: the startup probe allows an hour
+    // before liveness takes over.
+    c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
+    c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
+    c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
+    c.volume_mounts = Some(vec![k8s::mount("config", "/etc/prometheus", true), k8s::mount("data", "/prometheus", false)]);
+
+    let mut containers = vec![c];
+    let mut volumes = vec![k8s::config_map_volume("config", &name)];
+    if s.thanos.is_some() {
+        let (sidecar, extra) = thanos::sidecar(n);
+        containers.push(sidecar);
+        volumes.extend(extra);
+    }
+    let claim = storage::prometheus_claim(n, shard);
+    if claim.is_none() {
+        volumes.push(k8s::empty_dir("data", s.storage.size));
+    }
+    let mut annotations = BTreeMap::new();
+    annotations.insert("checksum/config".to_string(), sum);
+    let needs_api = s.kubernetes.discovery || s.kubernetes.control_plane;
+    let pod = PodSpec {
+        service_account_name: Some(n.obj("prometheus")),
+        automount_service_account_token: Some(needs_api),
+        security_context: Some(k8s::pod_security(p.run_as_user, p.fs_group)),
+        // Prometheus flushes the head block on shutdown.
+        termination_grace_period_seconds: Some(600),
+        affinity: Some(spread(sel.clone())),
+        containers,
+        volumes: Some(volumes),
+        ..Default::default()
+    };
+    out.push(Object::new(&StatefulSet {
+        metadata: meta(&name, Some(&ns), labels.clone()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(p.replicas as i32),
+            service_name: Some(name.clone()),
+            pod_management_policy: Some("Parallel".into()),
+            selector: k8s::selector(sel.clone()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(pod),
+            },
+            volume_claim_templates: claim.map(|c| vec![c]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    if p.replicas > 1 {
+        out.push(pdb(&name, &ns, labels, sel));
+    }
+}
+
+/// Prefer to spread the pods of one selector over nodes.
+pub fn spread(sel: BTreeMap<String, String>) -> Affinity {
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                weight: 100,
+                pod_affinity_term: PodAffinityTerm {
+                    label_selector: Some(k8s::selector(sel)),
+                    topology_key: "kubernetes.io/hostname".into(),
+                    ..Default::default()
+                },
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn pdb(name: &str, ns: &str, labels: BTreeMap<String, String>, sel: BTreeMap<String, String>) -> Object {
+    Object::new(&PodDisruptionBudget {
+        metadata: meta(name, Some(ns), labels),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(k8s::selector(sel)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,221 @@
+//! Alertmanager and Grafana. Their config files come from minijinja templates under
+//! `templates/` (strict undefined), and each rendered file is parsed back before it is
+//! embedded, so a template mistake fails in tests, not in a cluster.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, PodSpec, PodTemplateSpec, ServiceAccount, Volume};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde_json::json;
+
+use super::k8s::{self, meta};
+use super::prometheus::{pdb, spread};
+use super::{storage, Names, Object};
+
+const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
+const DATASOURCES_TEMPLATE: &str = include_str!("../../templates/grafana-datasources.yaml.j2");
+
+/// Render a template strictly and check that the result is YAML.
+pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> String {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    let mut text = env.render_str(source, minijinja::Value::from(minijinja::value::Serde(&ctx))).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    text.push('\n');
+    if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(&text) {
+        panic!("template {name} rendered invalid YAML: {e}\n{text}");
+    }
+    text
+}
+
+fn checksum(text: &str) -> String {
+    use md5::{Digest, Md5};
+    format!("{:x}", Md5::digest(text.as_bytes()))
+}
+
+pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
+    let s = n.stack;
+    let ns = n.ns();
+    if s.alertmanager.is_some() || s.grafana.is_some() {
+        out.push(Object::new(&ServiceAccount {
+            metadata: meta(&n.obj("ui"), Some(&ns), n.labels("stackgen", "ui", None)),
+            automount_service_account_token: Some(false),
+            ..Default::default()
+        }));
+    }
+    if s.alertmanager.is_some() {
+        alertmanager(n, out);
+    }
+    if s.grafana.is_some() {
+        grafana(n, out);
+    }
+}
+
+fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
+    let am = n.stack.alertmanager.as_ref().expect("enabled");
+    let ns = n.ns();
+    let name = n.obj("alertmanager");
+    let labels = n.labels("alertmanager", "alertmanager", None);
+    let sel = n.selector("alertmanager", None);
+    let config = render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}));
+    let sum = checksum(&config);
+    let mut data = BTreeMap::new();
+    data.insert("alertmanager.yml".to_string(), config);
+    out.push(Object::new(&ConfigMap { metadata: meta(&name, Some(&ns), labels.clone()), data: Some(data), ..Default::default() }));
+
+    let mut svc = match k8s::service(&name, &ns, labels.clone(), sel.clone(), vec![k8s::service_port("web", 9093), k8s::service_port("cluster", 9094)], true).value {
+        v => v,
+    };
+    // Peers must find each other before they are ready.
+    svc["spec"]["publishNotReadyAddresses"] = json!(true);
+    out.push(Object { kind: "Service".into(), namespace: Some(ns.clone()), name: name.clone(), value: svc });
+
+    let mut args = vec![
+        "--config.file=/etc/alertmanager/alertmanager.yml".to_string(),
+        "--storage.path=/alertmanager".into(),
+        "--web.listen-address=:9093".into(),
+        "--cluster.listen-address=0.0.0.0:9094".into(),
+        "--cluster.advertise-address=$(POD_IP):9094".into(),
+    ];
+    for i in 0..am.replicas {
+        args.push(format!("--cluster.peer={name}-{i}.{}:9094", n.svc_fqdn(&name)));
+    }
+    let mut c = k8s::container("alertmanager", am.image.reference(), args);
+    c.env = Some(vec![k8s::env_field("POD_IP", "status.podIP")]);
+    c.ports = Some(vec![k8s::port("web", 9093), k8s::port("cluster", 9094)]);
+    c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", None));
+    c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
+    c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
+    c.volume_mounts = Some(vec![k8s::mount("config", "/etc/alertmanager", true), k8s::mount("data", "/alertmanager", false)]);
+    let mut volumes = vec![k8s::config_map_volume("config", &name)];
+    let claims = match storage::component_class(n) {
+        Some(class) => Some(vec![k8s::claim("data", None, sel.clone(), &class, am.size, None)]),
+        None => {
+            volumes.push(k8s::empty_dir("data", Some(am.size)));
+            None
+        }
+    };
+    let mut annotations = BTreeMap::new();
+    annotations.insert("checksum/config".to_string(), sum);
+    annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
+    annotations.insert("prometheus.io/port".to_string(), "9093".to_string());
+    out.push(Object::new(&StatefulSet {
+        metadata: meta(&name, Some(&ns), labels.clone()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(am.replicas as i32),
+            service_name: Some(name.clone()),
+            pod_management_policy: Some("Parallel".into()),
+            selector: k8s::selector(sel.clone()),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(n.obj("ui")),
+                    automount_service_account_token: Some(false),
+                    security_context: Some(k8s::pod_security(65534, 65534)),
+                    affinity: Some(spread(sel.clone())),
+                    containers: vec![c],
+                    volumes: Some(volumes),
+                    ..Default::default()
+                }),
+            },
+            volume_claim_templates: claims,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    if am.replicas > 1 {
+        out.push(pdb(&name, &ns, labels, sel));
+    }
+}
+
+fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
+    let s = n.stack;
+    let g = s.grafana.as_ref().expect("enabled");
+    let ns = n.ns();
+    let name = n.obj("grafana");
+    let labels = n.labels("grafana", "grafana", None);
+    let sel = n.selector("grafana", None);
+    // Thanos Query when Thanos is on; else one datasource per shard.
+    let datasources: Vec<serde_json::Value> = if s.thanos.is_some() {
+        vec![json!({"name": "Thanos", "uid": "thanos", "url": format!("http://{}:10902", n.svc_fqdn(&n.obj("thanos-query"))), "default": true})]
+    } else {
+        (0..s.sharding.shards)
+            .map(|i| {
+                let label = if s.sharding.shards == 1 { "Prometheus".to_string() } else { format!("Prometheus shard {i}") };
+                let uid = if s.sharding.shards == 1 { "prometheus".to_string() } else { format!("prometheus-shard-{i}") };
+                json!({"name": label, "uid": uid, "url": format!("http://{}:9090", n.svc_fqdn(&n.shard(i))), "default": i == 0})
+            })
+            .collect()
+    };
+    let text = render_template(
+        "grafana-datasources.yaml",
+        DATASOURCES_TEMPLATE,
+        json!({"datasources": datasources, "scrape_interval": s.prometheus.scrape_interval.as_str()}),
+    );
+    let sum = checksum(&text);
+    let cm = n.obj("grafana-datasources");
+    let mut data = BTreeMap::new();
+    data.insert("datasources.yaml".to_string(), text);
+    out.push(Object::new(&ConfigMap { metadata: meta(&cm, Some(&ns), labels.clone()), data: Some(data), ..Default::default() }));
+    out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), vec![k8s::service_port("http", 3000)], false));
+
+    let mut volumes = vec![k8s::config_map_volume("datasources", &cm), k8s::empty_dir("tmp", None)];
+    match storage::component_class(n) {
+        Some(class) => {
+            out.push(Object::new(&k8s::claim(&name, Some(&ns), labels.clone(), &class, g.size, None)));
+            volumes.push(Volume {
+                name: "data".into(),
+                persistent_volume_claim: Some(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource { claim_name: name.clone(), ..Default::default() }),
+                ..Default::default()
+            });
+        }
+        None => volumes.push(k8s::empty_dir("data", Some(g.size))),
+    }
+    let mut c = k8s::container("grafana", g.image.reference(), Vec::new());
+    c.args = None;
+    let mut env = vec![
+        k8s::env_value("GF_PATHS_DATA", "/var/lib/grafana"),
+        k8s::env_value("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+        k8s::env_value("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+        k8s::env_value("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+    ];
+    if let Some(secret) = &g.admin_secret {
+        env.push(k8s::env_secret("GF_SECURITY_ADMIN_USER", secret, "admin-user"));
+        env.push(k8s::env_secret("GF_SECURITY_ADMIN_PASSWORD", secret, "admin-password"));
+    }
+    c.env = Some(env);
+    c.ports = Some(vec![k8s::port("http", 3000)]);
+    c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", None));
+    c.readiness_probe = Some(k8s::http_probe("/api/health", "http", 10, 3));
+    c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
+    c.volume_mounts = Some(vec![
+        k8s::mount("data", "/var/lib/grafana", false),
+        k8s::mount("datasources", "/etc/grafana/provisioning/datasources", true),
+        k8s::mount("tmp", "/tmp", false),
+    ]);
+    let mut annotations = BTreeMap::new();
+    annotations.insert("checksum/config".to_string(), sum);
+    out.push(Object::new(&Deployment {
+        metadata: meta(&name, Some(&ns), labels.clone()),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            selector: k8s::selector(sel),
+            // A ReadWriteOnce volume cannot attach to the new pod while the old one runs
+            // (Multi-Attach error, pitfall 8): stop first, then start.
+            strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..Default::default() }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(n.obj("ui")),
+                    automount_service_account_token: Some(false),
+                    security_context: Some(k8s::pod_security(472, 472)),
+                    containers: vec![c],
+                    volumes: Some(volumes),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+}

@@ -1,0 +1,235 @@
+//! The one place that writes YAML.
+//!
+//! Objects are built as typed k8s-openapi structs, turned into `serde_json::Value`, and
+//! written here. This is a narrow emitter for JSON-shaped data, not a general YAML
+//! library: block style, two-space indentation, sequences at their key's indentation
+//! (as kubectl prints them), and a deliberately conservative scalar policy. A string is
+//! written plain only when it is made of characters that can never change its meaning
+//! (no YAML 1.1 booleans, no numbers, no indicators); everything else is double-quoted
+//! with JSON escapes, which YAML's double-quoted style accepts; multi-line text is a
+//! literal block. Round-trip tests parse every output back with serde-saphyr and
+//! compare it with the value it came from.
+//!
+//! Why not serde-saphyr's serializer: it measured 12-18 ms for the 64-shard stack here,
+//! three times the whole render budget (design.md "Budgets", BENCHMARKS.md); this runs
+//! at memcpy-like speed because it decides quoting from a byte scan.
+
+use serde_json::Value;
+
+/// Append one YAML document (without the `---` separator) for `v`.
+pub fn write_document(out: &mut String, v: &Value) {
+    match v {
+        Value::Object(m) if !m.is_empty() => write_map(out, m, 0),
+        Value::Array(a) if !a.is_empty() => write_seq(out, a, 0),
+        other => {
+            write_scalar(out, other, 0);
+            out.push('\n');
+        }
+    }
+}
+
+/// A multi-document stream: `---` before every document after the first.
+pub fn to_stream<'a>(docs: impl IntoIterator<Item = &'a Value>) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    for (i, d) in docs.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        write_document(&mut out, d);
+    }
+    out
+}
+
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::with_capacity(1024);
+    write_document(&mut out, v);
+    out
+}
+
+fn indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push(' ');
+    }
+}
+
+fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, ind: usize) {
+    let mut first = true;
+    for (k, v) in m {
+        // The first key of a map that is a sequence item shares the `- ` line.
+        if !first {
+            indent(out, ind);
+        }
+        first = false;
+        write_key(out, k);
+        out.push(':');
+        write_value_after_key(out, v, ind);
+    }
+}
+
+/// Write the value that follows `key:` (the colon is already written).
+fn write_value_after_key(out: &mut String, v: &Value, ind: usize) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            indent(out, ind + 2);
+            write_map(out, m, ind + 2);
+        }
+        Value::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            write_seq(out, a, ind);
+        }
+        other => {
+            out.push(' ');
+            write_scalar(out, other, ind);
+            out.push('\n');
+        }
+    }
+}
+
+fn write_seq(out: &mut String, a: &[Value], ind: usize) {
+    for item in a {
+        indent(out, ind);
+        out.push_str("- ");
+        match item {
+            Value::Object(m) if !m.is_empty() => write_map(out, m, ind + 2),
+            Value::Array(inner) if !inner.is_empty() => {
+                // `- - x`: the nested sequence starts on the same line.
+                let mut tmp = String::new();
+                write_seq(&mut tmp, inner, ind + 2);
+                out.push_str(tmp.trim_start_matches(' '));
+            }
+            other => {
+                write_scalar(out, other, ind);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn write_key(out: &mut String, k: &str) {
+    if is_plain_safe(k) {
+        out.push_str(k);
+    } else {
+        push_quoted(out, k);
+    }
+}
+
+fn write_scalar(out: &mut String, v: &Value, ind: usize) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => write_string(out, s, ind),
+        Value::Object(_) => out.push_str("{}"),
+        Value::Array(_) => out.push_str("[]"),
+    }
+}
+
+fn write_string(out: &mut String, s: &str, ind: usize) {
+    if is_plain_safe(s) {
+        out.push_str(s);
+    } else if is_block_safe(s) {
+        // Literal block: `|` keeps exactly one final newline, `|-` none.
+        out.push_str(if s.ends_with('\n') { "|" } else { "|-" });
+        let body = s.strip_suffix('\n').unwrap_or(s);
+        for line in body.split('\n') {
+            out.push('\n');
+            if !line.is_empty() {
+                indent(out, ind + 2);
+                out.push_str(line);
+            }
+        }
+    } else {
+        push_quoted(out, s);
+    }
+}
+
+fn push_quoted(out: &mut String, s: &str) {
+    // JSON string escapes are valid in YAML double-quoted scalars.
+    out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+}
+
+/// Words that YAML 1.1 or 1.2 read as something other than a string.
+const RESERVED: &[&str] = &[
+    "y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+    "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+];
+
+/// Plain only if every byte is in a small safe set and the word cannot be read as a
+/// bool, null or number. Digits first, `.`, `-` and `+` first, and anything with `: ` or
+/// ` #` are quoted.
+pub fn is_plain_safe(s: &str) -> bool {
+    let b = s.as_bytes();
+    let Some(&first) = b.first() else { return false };
+    // `--flag` is plain; `-1`, `- x` and `-.inf` are not.
+    let dash_word = first == b'-' && b.len() > 1 && (b[1] == b'-' || b[1].is_ascii_alphabetic());
+    if !(first.is_ascii_alphabetic() || first == b'/' || first == b'_' || dash_word) {
+        return false;
+    }
+    let last = b[b.len() - 1];
+    if last == b':' || last == b' ' {
+        return false;
+    }
+    if RESERVED.contains(&s) {
+        return false;
+    }
+    let mut prev = 0u8;
+    for &c in b {
+        let ok = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-' | b'@' | b'=' | b'+' | b':' | b' ');
+        if !ok || (prev == b':' && c == b' ') || (prev == b' ' && (c == b'#' || c == b' ')) {
+            return false;
+        }
+        prev = c;
+    }
+    true
+}
+
+/// A literal block can hold the text exactly: printable, no CR or tabs, does not start
+/// with a space or newline (that would need an indentation indicator), at most one
+/// trailing newline, and no line with trailing spaces that editors strip.
+fn is_block_safe(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\n'])
+        && !s.ends_with("\n\n")
+        && !s.chars().any(|c| c.is_control() && c != '\n')
+        && !s.split('\n').any(|l| l.ends_with(' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn roundtrip(v: &Value) {
+        let text = to_string(v);
+        let back: Value = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(&back, v, "round trip of\n{text}");
+    }
+
+    #[test]
+    fn tricky_scalars_round_trip() {
+        for s in [
+            "on", "yes", "No", "0777", "", " lead", "trail ", "a: b", "a #b", "#x", "-x", "1e3", ".5", "0x1F",
+            "2001-12-14", "1:20", "$(SECRET)", "${POD_NAME}", "(.+);", "0;|.+;.+", "multi\nline\n", "multi\nline",
+            "x\n\n", "\nlead", "tab\there", "ünïcödé", "quote\"d", "back\\slash", "*alias", "&anchor", "!tag",
+            "%p", "@at", "`tick", "a  b", "null", "~", "sum by (job) (rate(x[5m]))\n  > 1\n",
+        ] {
+            roundtrip(&json!({ "k": s, s: [s, {"n": s}] }));
+        }
+    }
+
+    #[test]
+    fn structures_round_trip() {
+        roundtrip(&json!({"a": [], "b": {}, "c": [[1, 2], [], [{"x": null}]], "d": {"e": [true, false, 1.5, -3]}}));
+        roundtrip(&json!([{"a": 1}, [1, [2]], "s"]));
+    }
+
+    #[test]
+    fn plain_policy() {
+        assert!(is_plain_safe("quay.io/prometheus/prometheus:v3.5.0"));
+        assert!(is_plain_safe("app.kubernetes.io/name"));
+        assert!(!is_plain_safe("10.0.0.5"));
+        assert!(!is_plain_safe("on"));
+        assert_eq!(to_string(&json!({"a": "x\ny\n"})), "a: |\n  x\n  y\n");
+    }
+}
