@@ -22,7 +22,7 @@ pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
         let mut group_items: Vec<Group<'_>> = Vec::new();
         let group = if d.redact || src.text.is_empty() || (d.span == (0..0) && d.related.is_empty()) {
             let (l, c) = src.line_col(d.span.start);
-            title.element(annotate_snippets::Origin::path(src.name.as_str()).line(l).char_column(c - 1))
+            title.element(annotate_snippets::Origin::path(src.name.as_str()).line(l).char_column(c))
         } else {
             let mut snippet = Snippet::source(src.text.as_str()).path(src.name.as_str()).fold(true);
             let span = if d.span.is_empty() { d.span.start..(d.span.start + 1).min(src.text.len()) } else { d.span.clone() };

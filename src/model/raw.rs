@@ -63,9 +63,9 @@ pub struct RawResources {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
-    pub backend: String,
+    pub backend: RawBackend,
     pub size: Option<String>,
-    pub reclaim_policy: Option<String>,
+    pub reclaim_policy: Option<RawReclaim>,
     pub component_class: Option<String>,
     pub local: Option<RawLocal>,
     pub nfs: Option<RawNfs>,
@@ -96,7 +96,7 @@ pub struct RawIscsi {
     pub target_portal: String,
     pub iqn: String,
     pub luns: Vec<i32>,
-    pub fs_type: Option<String>,
+    pub fs_type: Option<RawFsType>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,7 +139,7 @@ pub struct RawThanos {
 #[serde(deny_unknown_fields)]
 pub struct RawObjstore {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RawObjstoreKind,
     pub credentials_secret: Option<String>,
     pub replica_label: Option<String>,
     pub prefix: Option<String>,
@@ -206,7 +206,7 @@ pub struct RawScrape {
     pub job: String,
     pub static_targets: Vec<String>,
     pub metrics_path: Option<String>,
-    pub scheme: Option<String>,
+    pub scheme: Option<RawScheme>,
     pub scrape_interval: Option<String>,
     pub labels: Option<Labels>,
     pub sharding: Option<bool>,
@@ -218,4 +218,60 @@ pub struct RawKubernetes {
     pub discovery: Option<bool>,
     pub cluster_domain: Option<String>,
     pub control_plane: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawBackend {
+    Local,
+    Nfs,
+    Iscsi,
+    Ceph,
+    Class,
+    Ephemeral,
+}
+
+impl RawBackend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Nfs => "nfs",
+            Self::Iscsi => "iscsi",
+            Self::Ceph => "ceph",
+            Self::Class => "class",
+            Self::Ephemeral => "ephemeral",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RawReclaim {
+    Retain,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawFsType {
+    Ext4,
+    Xfs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawScheme {
+    Http,
+    Https,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawObjstoreKind {
+    S3,
+    Gcs,
+    Azure,
+    Aliyunoss,
+    Cos,
+    Swift,
+    Filesystem,
 }

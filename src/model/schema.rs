@@ -171,6 +171,15 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
             }
             _ => Diagnostic::new(Code::InvalidValue, format!("`{key}`: {err}"), place.value).with_path(ptr.clone()),
         };
+        let d = if d.help.is_none() {
+            let desc = node_at(&ptr).and_then(|n| n.get("description")).and_then(Value::as_str);
+            match desc {
+                Some(desc) => d.with_help(format!("{key}: {desc}")),
+                None => d.with_help(help_for(ref_name(&ptr))),
+            }
+        } else {
+            d
+        };
         out.push(d);
     }
     out

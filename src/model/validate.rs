@@ -89,6 +89,14 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         "monitoring".parse().expect("valid")
     });
     let kubernetes_version = raw.stack.kubernetes_version.clone().unwrap_or_else(|| KUBERNETES_VERSIONS[0].to_string());
+    if !KUBERNETES_VERSIONS.contains(&kubernetes_version.as_str()) {
+        cx.err(
+            Code::UnsupportedVersion,
+            "/stack/kubernetes_version",
+            format!("Kubernetes {kubernetes_version} is not a version stackgen targets"),
+            format!("use one of {}", KUBERNETES_VERSIONS.join(", ")),
+        );
+    }
     let labels = raw.stack.labels.clone().unwrap_or_default();
     for k in labels.keys() {
         if k.starts_with("app.kubernetes.io/") || k.starts_with("stackgen.dev/") {
@@ -106,6 +114,13 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     let default_p = super::raw::RawPrometheus::default();
     let p = rp.unwrap_or(&default_p);
     let replicas = p.replicas.unwrap_or(1);
+    range(&mut cx, "/prometheus/replicas", p.replicas, 1, 16);
+    range(&mut cx, "/sharding/shards", raw.sharding.as_ref().and_then(|s| s.shards), 1, 1024);
+    for (ptr, labels) in [("/prometheus/external_labels", p.external_labels.as_ref())] {
+        for k in labels.into_iter().flat_map(|m| m.keys()) {
+            label_name(&mut cx, &format!("{ptr}/{}", crate::source::pointer_escape(k)), k);
+        }
+    }
     let retention = cx.duration("/prometheus/retention", p.retention.as_ref(), "15d");
     if retention.millis() == 0 {
         cx.err(Code::InvalidValue, "/prometheus/retention", "retention of 0 keeps no data", "set a retention such as 15d");
@@ -164,8 +179,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         );
     }
     let st = raw.storage.as_ref();
-    let reclaim_policy = match st.and_then(|s| s.reclaim_policy.as_deref()) {
-        Some("Delete") => ReclaimPolicy::Delete,
+    let reclaim_policy = match st.and_then(|s| s.reclaim_policy) {
+        Some(super::raw::RawReclaim::Delete) => ReclaimPolicy::Delete,
         _ => ReclaimPolicy::Retain,
     };
     let size = match st.and_then(|s| s.size.as_ref()) {
@@ -252,7 +267,10 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                     target_portal: i.target_portal.clone(),
                     iqn: i.iqn.clone(),
                     luns: i.luns.clone(),
-                    fs_type: i.fs_type.clone().unwrap_or_else(|| "ext4".into()),
+                    fs_type: match i.fs_type {
+                        Some(super::raw::RawFsType::Xfs) => "xfs".into(),
+                        _ => "ext4".into(),
+                    },
                 }
             }
             None => Backend::Ephemeral,
@@ -337,7 +355,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         let replica_label = label_a.or(label_b).cloned().unwrap_or_else(|| "prometheus_replica".into());
         let replica_ptr = if label_a.is_some() { "/thanos/replica_label" } else { "/thanos/objstore/replica_label" };
         if external_labels.contains_key(&replica_label) {
-            cx.err(
+            cx.err_key(
                 Code::ReplicaLabel,
                 &format!("/prometheus/external_labels/{replica_label}"),
                 format!("external label `{replica_label}` is the replica label, which stackgen sets per pod"),
@@ -444,7 +462,10 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             job: s.job.clone(),
             targets: s.static_targets.clone(),
             metrics_path: s.metrics_path.clone().unwrap_or_else(|| "/metrics".into()),
-            scheme: s.scheme.clone().unwrap_or_else(|| "http".into()),
+            scheme: match s.scheme {
+                Some(super::raw::RawScheme::Https) => "https".into(),
+                _ => "http".into(),
+            },
             scrape_interval: interval,
             labels: s.labels.clone().unwrap_or_default(),
             sharded: s.sharding.unwrap_or(true),
@@ -484,6 +505,23 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     }
 }
 
+fn range(cx: &mut Ctx<'_>, ptr: &str, v: Option<u32>, min: u32, max: u32) {
+    if let Some(v) = v {
+        if v < min || v > max {
+            cx.err(Code::InvalidValue, ptr, format!("{v} is outside {min}..={max}"), format!("use a value from {min} to {max}"));
+        }
+    }
+}
+
+/// Prometheus label names: `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn label_name(cx: &mut Ctx<'_>, ptr: &str, name: &str) {
+    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !ok {
+        cx.err_key(Code::InvalidValue, ptr, format!("`{name}` is not a Prometheus label name"), "label names match [a-zA-Z_][a-zA-Z0-9_]*");
+    }
+}
+
 fn dupes(cx: &mut Ctx<'_>, ptr: &str, items: &[String], what: &str) {
     let mut first: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, it) in items.iter().enumerate() {
@@ -509,7 +547,17 @@ fn valid_target(t: &str) -> bool {
 }
 
 fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
-    let kind = ObjstoreKind::parse(&o.kind).unwrap_or(ObjstoreKind::Filesystem);
+    use super::raw::RawObjstoreKind as K;
+    let kind = match o.kind {
+        K::S3 => ObjstoreKind::S3,
+        K::Gcs => ObjstoreKind::Gcs,
+        K::Azure => ObjstoreKind::Azure,
+        K::Aliyunoss => ObjstoreKind::AliyunOss,
+        K::Cos => ObjstoreKind::Cos,
+        K::Swift => ObjstoreKind::Swift,
+        K::Filesystem => ObjstoreKind::Filesystem,
+    };
+    let kind_name = kind.thanos_type().to_lowercase();
     let given: Vec<(&str, Option<serde_json::Value>)> = vec![
         ("bucket", o.bucket.clone().map(Into::into)),
         ("endpoint", o.endpoint.clone().map(Into::into)),
@@ -536,8 +584,8 @@ fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
                 cx.err_key(
                     Code::ObjstoreKey,
                     &ptr,
-                    format!("type = \"{}\" does not read `{k}`; Thanos would ignore it or refuse the config", o.kind),
-                    format!("{} reads: {}", o.kind, names.join(", ")),
+                    format!("type = \"{}\" does not read `{k}`; Thanos would ignore it or refuse the config", kind_name),
+                    format!("{kind_name} reads: {}", names.join(", ")),
                 );
             }
             (Some((_, thanos_key, _)), Some(v)) => config.push((*thanos_key, v.clone())),
@@ -549,7 +597,7 @@ fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
             cx.err_key(
                 Code::MissingKey,
                 "/thanos/objstore",
-                format!("type = \"{}\" needs `{k}` in [thanos.objstore]", o.kind),
+                format!("type = \"{}\" needs `{k}` in [thanos.objstore]", kind_name),
                 format!("add {k} = \"...\""),
             );
         }
@@ -558,7 +606,7 @@ fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
         cx.err_key(
             Code::MissingKey,
             "/thanos/objstore",
-            format!("type = \"{}\" needs credentials_secret: Thanos has no other way to get its keys", o.kind),
+            format!("type = \"{}\" needs credentials_secret: Thanos has no other way to get its keys", kind_name),
             format!(
                 "create a Secret with the keys {} and set credentials_secret to its name",
                 kind.secret_keys().join(", ")

@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_stackgen"))
+}
+
+/// Every example stack, sorted.
+pub fn stacks() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("stacks"))
+        .expect("stacks/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn stem(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().to_string()
+}
+
+pub fn golden_path(stack: &Path) -> PathBuf {
+    root().join("golden").join(format!("{}.yaml", stem(stack)))
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Find an external tool. Missing: the test fails under CI=true and is skipped (with a
+/// loud message) elsewhere.
+pub fn tool(name: &str) -> Option<PathBuf> {
+    let venv = std::env::var("STACKGEN_VENV").unwrap_or_else(|_| "/tmp/stackgen-validators".into());
+    let mut candidates = vec![PathBuf::from(&venv).join("bin").join(name)];
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join(name)));
+    }
+    if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
+        return Some(found);
+    }
+    if in_ci() {
+        panic!("{name} is required under CI=true but was not found (run scripts/install-test-deps.sh)");
+    }
+    eprintln!("SKIPPED: {name} not found; run scripts/install-test-deps.sh (this would fail under CI=true)");
+    None
+}
+
+pub fn render_stack(stack: &Path) -> String {
+    let src = stackgen::load(stack.to_str().unwrap()).unwrap();
+    let checked = stackgen::check(&src).unwrap_or_else(|d| panic!("{} does not check: {d:?}", stack.display()));
+    stackgen::render_manifests(&checked.stack)
+}
+
+pub fn check_text(name: &str, text: &str) -> stackgen::model::Stack {
+    let src = stackgen::source::Source::new(name, text);
+    stackgen::check(&src).unwrap_or_else(|d| panic!("{name} does not check: {d:#?}")).stack
+}
+
+pub fn docs(yaml: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple(yaml).expect("rendered YAML parses")
+}
+
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("command runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// The Prometheus configs of a render: (ConfigMap name, parsed config).
+pub fn prometheus_configs(docs: &[Value]) -> Vec<(String, Value)> {
+    let mut v = Vec::new();
+    for d in docs {
+        if d["kind"] == "ConfigMap" {
+            if let Some(text) = d["data"]["prometheus.yml"].as_str() {
+                let cfg: Value = serde_saphyr::from_str(text).expect("prometheus.yml parses");
+                v.push((d["metadata"]["name"].as_str().unwrap().to_string(), cfg));
+            }
+        }
+    }
+    v
+}
