@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "stackgen", version, about = "Compile stack.toml into deterministic Kubernetes manifests for a durable, sharded, HA Prometheus + Thanos stack")]
+#[command(
+    name = "stackgen",
+    version,
+    about = "Compile stack.toml into deterministic Kubernetes manifests for a durable, sharded, HA Prometheus + Thanos stack"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

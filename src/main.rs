@@ -49,10 +49,25 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         Command::Explain { code } => {
             if code == "list" {
                 for r in RULES {
-                    writeln!(stdout, "{}  {:<26} {:<8} {}", r.id, r.name, format!("{:?}", r.severity).to_lowercase(), r.summary)?;
+                    writeln!(
+                        stdout,
+                        "{}  {:<26} {:<8} {}",
+                        r.id,
+                        r.name,
+                        format!("{:?}", r.severity).to_lowercase(),
+                        r.summary
+                    )?;
                 }
             } else if let Some(r) = diagnostic::Code::lookup(&code) {
-                writeln!(stdout, "{} ({}): {}\nseverity: {}\n\n{}", r.id, r.name, r.summary, format!("{:?}", r.severity).to_lowercase(), r.explain)?;
+                writeln!(
+                    stdout,
+                    "{} ({}): {}\nseverity: {}\n\n{}",
+                    r.id,
+                    r.name,
+                    r.summary,
+                    format!("{:?}", r.severity).to_lowercase(),
+                    r.explain
+                )?;
             } else {
                 eprintln!("error: unknown code `{code}`; `stackgen explain list` lists them");
                 return Ok(2);

@@ -72,7 +72,9 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> s
         let mut entries: Vec<_> = fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
         entries.sort();
         for path in entries {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                continue;
+            };
             if files.contains_key(&name) || !name.ends_with(".yaml") || !path.is_file() {
                 continue;
             }

@@ -34,7 +34,10 @@ fn static_pvs_bind_their_claims() {
         let pods = model.pod_count() as usize;
         assert_eq!(pvs.len(), pods, "{}: one PV per Prometheus pod", stem(&stack));
         let mut claimed = BTreeSet::new();
-        for sts in docs.iter().filter(|d| d["kind"] == "StatefulSet" && d["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus") {
+        for sts in docs
+            .iter()
+            .filter(|d| d["kind"] == "StatefulSet" && d["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus")
+        {
             let name = sts["metadata"]["name"].as_str().unwrap();
             let ns = sts["metadata"]["namespace"].as_str().unwrap();
             let replicas = sts["spec"]["replicas"].as_u64().unwrap();
@@ -51,7 +54,11 @@ fn static_pvs_bind_their_claims() {
                         let labels_ok = sel.iter().all(|(k, v)| &pv["metadata"]["labels"][k] == v);
                         let cap_ok = bytes(spec["capacity"]["storage"].as_str().unwrap())
                             >= bytes(tpl["spec"]["resources"]["requests"]["storage"].as_str().unwrap());
-                        let modes_ok = tpl["spec"]["accessModes"].as_array().unwrap().iter().all(|m| spec["accessModes"].as_array().unwrap().contains(m));
+                        let modes_ok = tpl["spec"]["accessModes"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|m| spec["accessModes"].as_array().unwrap().contains(m));
                         let ref_ok = spec["claimRef"]["name"] == claim.as_str() && spec["claimRef"]["namespace"] == ns;
                         class_ok && labels_ok && cap_ok && modes_ok && ref_ok
                     })
@@ -70,7 +77,9 @@ fn static_pvs_bind_their_claims() {
                     assert_eq!(term["key"], "kubernetes.io/hostname");
                     assert_eq!(term["operator"], "In");
                 }
-                "iscsi" => assert!(spec["iscsi"]["lun"].is_number() && spec["iscsi"]["iqn"].is_string()),
+                "iscsi" => {
+                    assert!(spec["iscsi"]["lun"].is_number() && spec["iscsi"]["iqn"].is_string())
+                }
                 "nfs" => assert!(spec["nfs"]["server"].is_string()),
                 _ => unreachable!(),
             }
@@ -89,7 +98,12 @@ fn local_pvs_are_pinned_to_distinct_nodes() {
     let nodes: BTreeSet<String> = docs(&text)
         .iter()
         .filter(|d| d["kind"] == "PersistentVolume")
-        .map(|pv| pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0].as_str().unwrap().to_string())
+        .map(|pv| {
+            pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(nodes.len(), 2);
 }
@@ -97,8 +111,11 @@ fn local_pvs_are_pinned_to_distinct_nodes() {
 #[test]
 fn nfs_pvs_have_a_directory_each() {
     let text = std::fs::read_to_string(root().join("golden/static-nfs.yaml")).unwrap();
-    let paths: BTreeSet<String> =
-        docs(&text).iter().filter(|d| d["kind"] == "PersistentVolume").map(|pv| pv["spec"]["nfs"]["path"].as_str().unwrap().to_string()).collect();
+    let paths: BTreeSet<String> = docs(&text)
+        .iter()
+        .filter(|d| d["kind"] == "PersistentVolume")
+        .map(|pv| pv["spec"]["nfs"]["path"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(paths.len(), 2, "two pods, two directories: {paths:?}");
 }
 
@@ -115,9 +132,14 @@ fn dynamic_claims_have_no_selector() {
             };
             for c in claims {
                 let class = c["spec"]["storageClassName"].as_str().expect("every claim names its class");
-                let is_static_class = class.ends_with("-local") || class.ends_with("-nfs-static") || class.ends_with("-iscsi");
+                let is_static_class =
+                    class.ends_with("-local") || class.ends_with("-nfs-static") || class.ends_with("-iscsi");
                 if !(model.storage.backend.is_static() && is_static_class) {
-                    assert!(c["spec"].get("selector").is_none(), "{}: a selector blocks dynamic provisioning ({class})", stem(&stack));
+                    assert!(
+                        c["spec"].get("selector").is_none(),
+                        "{}: a selector blocks dynamic provisioning ({class})",
+                        stem(&stack)
+                    );
                 }
             }
         }

@@ -24,7 +24,11 @@ fn goldens_match() {
         let want = std::fs::read_to_string(&path).unwrap_or_default();
         if want != got {
             let diff = stackgen::output::unified(&path.display().to_string(), &want, &got);
-            failures.push(format!("{} is stale:\n{}", path.display(), diff.lines().take(80).collect::<Vec<_>>().join("\n")));
+            failures.push(format!(
+                "{} is stale:\n{}",
+                path.display(),
+                diff.lines().take(80).collect::<Vec<_>>().join("\n")
+            ));
         }
     }
     // The tree as a whole: no golden without its stack.

@@ -49,7 +49,8 @@ fn render_reports_each_fixture_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     for f in all() {
         let out_dir = tmp.path().join(stem(&f));
-        let (code, stdout, stderr) = run(Command::new(bin()).arg("render").arg(&f).arg("-o").arg(&out_dir).env("NO_COLOR", "1"));
+        let (code, stdout, stderr) =
+            run(Command::new(bin()).arg("render").arg(&f).arg("-o").arg(&out_dir).env("NO_COLOR", "1"));
         assert_eq!(code, 1, "{}: exit code\n{stderr}", f.display());
         assert!(!stderr.contains("panicked"), "{}: {stderr}", f.display());
         assert!(stdout.is_empty(), "{}: nothing on stdout", f.display());
@@ -72,7 +73,13 @@ fn lint_json_reports_the_same() {
         let got: Vec<(String, usize, usize)> = diags
             .iter()
             .filter(|d| d["severity"] == "error")
-            .map(|d| (d["code"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap() as usize, d["column"].as_u64().unwrap() as usize))
+            .map(|d| {
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["line"].as_u64().unwrap() as usize,
+                    d["column"].as_u64().unwrap() as usize,
+                )
+            })
             .collect();
         assert_eq!(got, expectations(&f), "{}", f.display());
     }
@@ -88,7 +95,11 @@ fn secrets_are_never_echoed() {
             }
             for format in ["human", "json", "github"] {
                 let (_, out, err) = run(Command::new(bin()).args(["lint", "--format", format]).arg(&f));
-                assert!(!out.contains(secret) && !err.contains(secret), "{} leaks a secret in {format} output", f.display());
+                assert!(
+                    !out.contains(secret) && !err.contains(secret),
+                    "{} leaks a secret in {format} output",
+                    f.display()
+                );
             }
         }
     }

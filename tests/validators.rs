@@ -16,11 +16,14 @@ fn kube_version(stack: &std::path::Path) -> String {
 
 #[test]
 fn kubernetes_validate_strict() {
-    let Some(kv) = tool("kubernetes-validate") else { return };
+    let Some(kv) = tool("kubernetes-validate") else {
+        return;
+    };
     let mut failures = Vec::new();
     for stack in stacks() {
         let golden = golden_path(&stack);
-        let (code, out, err) = run(Command::new(&kv).args(["--strict", "--quiet", "-k", &kube_version(&stack)]).arg(&golden));
+        let (code, out, err) =
+            run(Command::new(&kv).args(["--strict", "--quiet", "-k", &kube_version(&stack)]).arg(&golden));
         if code != 0 {
             failures.push(format!("{}: {out}{err}", golden.display()));
         }
@@ -47,7 +50,9 @@ fn strip_sd(cfg: &mut Value) -> Vec<Value> {
 
 #[test]
 fn promtool_check_config() {
-    let Some(promtool) = tool("promtool") else { return };
+    let Some(promtool) = tool("promtool") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
@@ -84,7 +89,8 @@ fn kubernetes_sd_blocks_match_prometheus_schema() {
     for stack in stacks() {
         let text = std::fs::read_to_string(golden_path(&stack)).unwrap();
         for (name, cfg) in prometheus_configs(&docs(&text)) {
-            let errors: Vec<String> = validator.iter_errors(&cfg).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+            let errors: Vec<String> =
+                validator.iter_errors(&cfg).map(|e| format!("{} at {}", e, e.instance_path())).collect();
             assert!(errors.is_empty(), "{}/{name} against prometheus.json: {errors:#?}", stem(&stack));
             for job in cfg["scrape_configs"].as_array().unwrap() {
                 for sd in job["kubernetes_sd_configs"].as_array().into_iter().flatten() {
@@ -98,8 +104,10 @@ fn kubernetes_sd_blocks_match_prometheus_schema() {
                             if let Some(rest) = l.strip_prefix("__meta_kubernetes_") {
                                 let ok = rest.starts_with("namespace")
                                     || rest.starts_with(&format!("{role}_"))
-                                    || (role == "endpointslice" && (rest.starts_with("service_") || rest.starts_with("pod_")))
-                                    || (role == "endpoints" && (rest.starts_with("service_") || rest.starts_with("pod_")));
+                                    || (role == "endpointslice"
+                                        && (rest.starts_with("service_") || rest.starts_with("pod_")))
+                                    || (role == "endpoints"
+                                        && (rest.starts_with("service_") || rest.starts_with("pod_")));
                                 assert!(ok, "{l} is not a meta label of role {role}");
                             }
                         }

@@ -25,7 +25,8 @@ pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
             title.element(annotate_snippets::Origin::path(src.name.as_str()).line(l).char_column(c))
         } else {
             let mut snippet = Snippet::source(src.text.as_str()).path(src.name.as_str()).fold(true);
-            let span = if d.span.is_empty() { d.span.start..(d.span.start + 1).min(src.text.len()) } else { d.span.clone() };
+            let span =
+                if d.span.is_empty() { d.span.start..(d.span.start + 1).min(src.text.len()) } else { d.span.clone() };
             snippet = snippet.annotation(AnnotationKind::Primary.span(span));
             for (sp, label) in &d.related {
                 snippet = snippet.annotation(AnnotationKind::Context.span(sp.clone()).label(label.as_str()));

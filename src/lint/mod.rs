@@ -50,11 +50,17 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
             "prefer static NFS PVs (provisioner = false) or a CSI driver",
         );
     }
-    if s.storage.reclaim_policy == ReclaimPolicy::Delete && p.retention.millis() > WEEK_MS && !matches!(s.storage.backend, Backend::Ephemeral) {
+    if s.storage.reclaim_policy == ReclaimPolicy::Delete
+        && p.retention.millis() > WEEK_MS
+        && !matches!(s.storage.backend, Backend::Ephemeral)
+    {
         o.at(
             Code::ReclaimDelete,
             "/storage/reclaim_policy",
-            format!("reclaim_policy = \"Delete\" with {} of retention: deleting a claim deletes the history", p.retention),
+            format!(
+                "reclaim_policy = \"Delete\" with {} of retention: deleting a claim deletes the history",
+                p.retention
+            ),
             "keep reclaim_policy = \"Retain\" for long-lived data",
         );
     }
@@ -104,7 +110,12 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
             }
         }
         if size.get() < GIB {
-            o.at(Code::SmallVolume, "/storage/size", format!("volume size {} is under 1Gi", size.quantity()), "Prometheus needs room for the WAL and 2h blocks");
+            o.at(
+                Code::SmallVolume,
+                "/storage/size",
+                format!("volume size {} is under 1Gi", size.quantity()),
+                "Prometheus needs room for the WAL and 2h blocks",
+            );
         }
     }
     if s.sharding.shards > 1 && s.thanos.is_none() {
@@ -118,10 +129,26 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
     if let Some(t) = &s.thanos {
         let c = &t.compactor;
         if c.retention_raw.millis() != 0 && c.retention_raw.millis() < 40 * 3_600_000 {
-            o.at(Code::CompactorRetention, "/thanos/compactor/retention_raw", format!("retention_raw {} is under 40h: raw data is deleted before it is downsampled to 5m", c.retention_raw), "use at least 40h, or 0d to keep it forever");
+            o.at(
+                Code::CompactorRetention,
+                "/thanos/compactor/retention_raw",
+                format!(
+                    "retention_raw {} is under 40h: raw data is deleted before it is downsampled to 5m",
+                    c.retention_raw
+                ),
+                "use at least 40h, or 0d to keep it forever",
+            );
         }
         if c.retention_5m.millis() != 0 && c.retention_5m.millis() < 10 * 86_400_000 {
-            o.at(Code::CompactorRetention, "/thanos/compactor/retention_5m", format!("retention_5m {} is under 10d: 5m data is deleted before it is downsampled to 1h", c.retention_5m), "use at least 10d, or 0d to keep it forever");
+            o.at(
+                Code::CompactorRetention,
+                "/thanos/compactor/retention_5m",
+                format!(
+                    "retention_5m {} is under 10d: 5m data is deleted before it is downsampled to 1h",
+                    c.retention_5m
+                ),
+                "use at least 10d, or 0d to keep it forever",
+            );
         }
     }
     let aux = s.alertmanager.is_some() || s.grafana.is_some() || s.thanos.is_some();
@@ -135,7 +162,12 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
     }
     if let Some(g) = &s.grafana {
         if g.admin_secret.is_none() {
-            o.at(Code::GrafanaAdmin, "/grafana", "Grafana has no admin_secret and starts with admin/admin".into(), "set admin_secret to a Secret with admin-user and admin-password");
+            o.at(
+                Code::GrafanaAdmin,
+                "/grafana",
+                "Grafana has no admin_secret and starts with admin/admin".into(),
+                "set admin_secret to a Secret with admin-user and admin-password",
+            );
         }
     }
     o.diags
@@ -151,16 +183,24 @@ pub fn secret_values(parsed: &Parsed) -> Vec<Diagnostic> {
 
 fn looks_secret(s: &str) -> bool {
     let b = s.as_bytes();
-    let aws = b.windows(20).any(|w| (w.starts_with(b"AKIA") || w.starts_with(b"ASIA")) && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
-    aws || s.contains("-----BEGIN") || ["ghp_", "gho_", "glpat-", "xoxb-", "xoxp-", "sk_live_"].iter().any(|p| s.contains(p))
+    let aws = b.windows(20).any(|w| {
+        (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
+            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    });
+    aws || s.contains("-----BEGIN")
+        || ["ghp_", "gho_", "glpat-", "xoxb-", "xoxp-", "sk_live_"].iter().any(|p| s.contains(p))
 }
 
 fn scan(v: &serde_json::Value, ptr: String, parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     match v {
         serde_json::Value::String(s) if looks_secret(s) => {
-            let mut d = Diagnostic::new(Code::SecretValue, format!("the value of `{}` looks like a credential", ptr.trim_start_matches('/').replace('/', ".")), parsed.place(&ptr).key)
-                .with_help("remove it; put credentials in a Secret and reference it by name")
-                .with_path(ptr);
+            let mut d = Diagnostic::new(
+                Code::SecretValue,
+                format!("the value of `{}` looks like a credential", ptr.trim_start_matches('/').replace('/', ".")),
+                parsed.place(&ptr).key,
+            )
+            .with_help("remove it; put credentials in a Secret and reference it by name")
+            .with_path(ptr);
             d.redact = true;
             out.push(d);
         }

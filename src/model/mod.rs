@@ -138,7 +138,14 @@ pub enum Backend {
     /// Claims on an existing Ceph class (Rook).
     CephClass { class: String },
     /// A ceph-csi RBD StorageClass defined by stackgen.
-    CephCsi { class: String, provisioner: String, cluster_id: String, pool: String, secret: String, secret_namespace: String },
+    CephCsi {
+        class: String,
+        provisioner: String,
+        cluster_id: String,
+        pool: String,
+        secret: String,
+        secret_namespace: String,
+    },
     /// Claims on any existing class.
     Class { name: String },
     /// emptyDir: development only.
@@ -208,12 +215,33 @@ impl ObjstoreKind {
     /// (stack.toml key, Thanos config key, required).
     pub fn plain_keys(self) -> &'static [(&'static str, &'static str, bool)] {
         match self {
-            Self::S3 => &[("bucket", "bucket", true), ("endpoint", "endpoint", true), ("region", "region", false), ("insecure", "insecure", false), ("signature_version2", "signature_version2", false)],
+            Self::S3 => &[
+                ("bucket", "bucket", true),
+                ("endpoint", "endpoint", true),
+                ("region", "region", false),
+                ("insecure", "insecure", false),
+                ("signature_version2", "signature_version2", false),
+            ],
             Self::Gcs => &[("bucket", "bucket", true)],
-            Self::Azure => &[("storage_account", "storage_account", true), ("container", "container", true), ("endpoint", "endpoint", false)],
+            Self::Azure => &[
+                ("storage_account", "storage_account", true),
+                ("container", "container", true),
+                ("endpoint", "endpoint", false),
+            ],
             Self::AliyunOss => &[("endpoint", "endpoint", true), ("bucket", "bucket", true)],
-            Self::Cos => &[("bucket", "bucket", true), ("region", "region", true), ("app_id", "app_id", true), ("endpoint", "endpoint", false)],
-            Self::Swift => &[("auth_url", "auth_url", true), ("username", "username", true), ("project_name", "project_name", false), ("region_name", "region_name", false), ("container_name", "container_name", true)],
+            Self::Cos => &[
+                ("bucket", "bucket", true),
+                ("region", "region", true),
+                ("app_id", "app_id", true),
+                ("endpoint", "endpoint", false),
+            ],
+            Self::Swift => &[
+                ("auth_url", "auth_url", true),
+                ("username", "username", true),
+                ("project_name", "project_name", false),
+                ("region_name", "region_name", false),
+                ("container_name", "container_name", true),
+            ],
             Self::Filesystem => &[("directory", "directory", true)],
         }
     }

@@ -17,9 +17,21 @@ pub const SCHEMA_TEXT: &str = include_str!("../../schemas/stack.schema.json");
 /// Keys that hold a credential. Writing one in stack.toml is SG111, never SG002, and its
 /// value is never shown.
 pub const CREDENTIAL_KEYS: &[&str] = &[
-    "access_key", "secret_key", "session_token", "password", "service_account", "storage_account_key",
-    "storage_connection_string", "client_secret", "access_key_id", "access_key_secret", "secret_id",
-    "token", "api_key", "admin_password", "application_credential_secret",
+    "access_key",
+    "secret_key",
+    "session_token",
+    "password",
+    "service_account",
+    "storage_account_key",
+    "storage_connection_string",
+    "client_secret",
+    "access_key_id",
+    "access_key_secret",
+    "secret_id",
+    "token",
+    "api_key",
+    "admin_password",
+    "application_credential_secret",
 ];
 
 pub fn schema_json() -> &'static Value {
@@ -133,10 +145,15 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
             }
             ValidationErrorKind::Enum { options } => {
                 let got = err.instance().as_str().unwrap_or_default().to_string();
-                let opts: Vec<&str> = options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+                let opts: Vec<&str> =
+                    options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 let list = opts.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
-                let mut d = Diagnostic::new(Code::InvalidValue, format!("`{key}` cannot be `{got}`; it takes one of {list}"), place.value)
-                    .with_path(ptr.clone());
+                let mut d = Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("`{key}` cannot be `{got}`; it takes one of {list}"),
+                    place.value,
+                )
+                .with_path(ptr.clone());
                 d.help = Some(match (did_you_mean(&got.to_lowercase(), &opts), got.as_str()) {
                     (_, "oss" | "OSS") => "Thanos spells Alibaba OSS `aliyunoss`".to_string(),
                     (Some(s), _) => format!("did you mean `{s}`?"),
@@ -150,25 +167,32 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                 Diagnostic::new(Code::InvalidValue, msg, place.value).with_help(help).with_path(ptr.clone())
             }
             ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                Diagnostic::new(Code::InvalidValue, format!("`{key}` must be at least {limit}"), place.value).with_path(ptr.clone())
-            }
-            ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
-                Diagnostic::new(Code::InvalidValue, format!("`{key}` must be at most {limit}"), place.value).with_path(ptr.clone())
-            }
-            ValidationErrorKind::MinItems { .. } => {
-                Diagnostic::new(Code::InvalidValue, format!("`{key}` cannot be empty"), place.value).with_path(ptr.clone())
-            }
-            ValidationErrorKind::MinLength { .. } => {
-                Diagnostic::new(Code::InvalidValue, format!("`{key}` cannot be empty"), place.value).with_path(ptr.clone())
-            }
-            ValidationErrorKind::MaxLength { limit } => {
-                Diagnostic::new(Code::InvalidValue, format!("`{key}` is longer than {limit} characters"), place.value).with_path(ptr.clone())
-            }
-            ValidationErrorKind::PropertyNames { .. } => {
-                Diagnostic::new(Code::InvalidValue, format!("`{key}` has a key that is not a valid label name"), place.value)
-                    .with_help("label names match [a-zA-Z_][a-zA-Z0-9_]* (Kubernetes label keys: prefix/name)")
+                Diagnostic::new(Code::InvalidValue, format!("`{key}` must be at least {limit}"), place.value)
                     .with_path(ptr.clone())
             }
+            ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+                Diagnostic::new(Code::InvalidValue, format!("`{key}` must be at most {limit}"), place.value)
+                    .with_path(ptr.clone())
+            }
+            ValidationErrorKind::MinItems { .. } => {
+                Diagnostic::new(Code::InvalidValue, format!("`{key}` cannot be empty"), place.value)
+                    .with_path(ptr.clone())
+            }
+            ValidationErrorKind::MinLength { .. } => {
+                Diagnostic::new(Code::InvalidValue, format!("`{key}` cannot be empty"), place.value)
+                    .with_path(ptr.clone())
+            }
+            ValidationErrorKind::MaxLength { limit } => {
+                Diagnostic::new(Code::InvalidValue, format!("`{key}` is longer than {limit} characters"), place.value)
+                    .with_path(ptr.clone())
+            }
+            ValidationErrorKind::PropertyNames { .. } => Diagnostic::new(
+                Code::InvalidValue,
+                format!("`{key}` has a key that is not a valid label name"),
+                place.value,
+            )
+            .with_help("label names match [a-zA-Z_][a-zA-Z0-9_]* (Kubernetes label keys: prefix/name)")
+            .with_path(ptr.clone()),
             _ => Diagnostic::new(Code::InvalidValue, format!("`{key}`: {err}"), place.value).with_path(ptr.clone()),
         };
         let d = if d.help.is_none() {

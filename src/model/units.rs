@@ -199,7 +199,9 @@ pub fn parse_prometheus_bytes(s: &str) -> Result<Bytes, String> {
 /// two things is the kind of mistake this tool exists to stop.
 pub fn parse_volume_size(s: &str) -> Result<Bytes, String> {
     let bad = || {
-        format!("`{s}` is not a volume size: use a binary unit, e.g. `1Ti`, `500Gi` or `500GiB` (units: Ki Mi Gi Ti Pi Ei)")
+        format!(
+            "`{s}` is not a volume size: use a binary unit, e.g. `1Ti`, `500Gi` or `500GiB` (units: Ki Mi Gi Ti Pi Ei)"
+        )
     };
     let (n, unit) = parse_number_unit(s).ok_or_else(bad)?;
     let unit = unit.strip_suffix('B').unwrap_or(unit);

@@ -56,7 +56,13 @@ impl Ctx<'_> {
     }
 }
 
-fn image(repo: Option<&String>, default_repo: &str, tag: Option<&String>, default_tag: &str, digest: Option<&String>) -> Image {
+fn image(
+    repo: Option<&String>,
+    default_repo: &str,
+    tag: Option<&String>,
+    default_tag: &str,
+    digest: Option<&String>,
+) -> Image {
     Image {
         repository: repo.map_or(default_repo, String::as_str).to_string(),
         tag: tag.map_or(default_tag, String::as_str).to_string(),
@@ -80,7 +86,10 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         cx.err(
             Code::NameTooLong,
             "/stack/name",
-            format!("stack name `{name}` is {} characters; at most {MAX_STACK_NAME} keep every object name within 63", name.as_str().len()),
+            format!(
+                "stack name `{name}` is {} characters; at most {MAX_STACK_NAME} keep every object name within 63",
+                name.as_str().len()
+            ),
             "shorten the name; it prefixes every object (`<name>-prometheus-shard-0`)",
         );
     }
@@ -123,13 +132,21 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     }
     let retention = cx.duration("/prometheus/retention", p.retention.as_ref(), "15d");
     if retention.millis() == 0 {
-        cx.err(Code::InvalidValue, "/prometheus/retention", "retention of 0 keeps no data", "set a retention such as 15d");
+        cx.err(
+            Code::InvalidValue,
+            "/prometheus/retention",
+            "retention of 0 keeps no data",
+            "set a retention such as 15d",
+        );
     }
     let scrape_interval = cx.duration("/prometheus/scrape_interval", p.scrape_interval.as_ref(), "30s");
     let evaluation_interval = cx.duration("/prometheus/evaluation_interval", p.evaluation_interval.as_ref(), "30s");
-    let default_timeout = if scrape_interval.millis() < 10_000 { scrape_interval.as_str().to_string() } else { "10s".to_string() };
+    let default_timeout =
+        if scrape_interval.millis() < 10_000 { scrape_interval.as_str().to_string() } else { "10s".to_string() };
     let scrape_timeout = cx.duration("/prometheus/scrape_timeout", p.scrape_timeout.as_ref(), &default_timeout);
-    for (ptr, d) in [("/prometheus/scrape_interval", &scrape_interval), ("/prometheus/evaluation_interval", &evaluation_interval)] {
+    for (ptr, d) in
+        [("/prometheus/scrape_interval", &scrape_interval), ("/prometheus/evaluation_interval", &evaluation_interval)]
+    {
         if d.millis() == 0 {
             cx.err(Code::InvalidValue, ptr, "an interval of 0 is not allowed", "e.g. 30s");
         }
@@ -157,14 +174,25 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             "the limit must be at least the request",
         );
     }
-    let cpu_limit = res.and_then(|r| r.cpu_limit.as_ref()).map(|c| cx.quantity("/prometheus/resources/cpu_limit", Some(c), "0"));
+    let cpu_limit =
+        res.and_then(|r| r.cpu_limit.as_ref()).map(|c| cx.quantity("/prometheus/resources/cpu_limit", Some(c), "0"));
     let run_as_user = p.run_as_user.unwrap_or(1000);
     let fs_group = p.fs_group.unwrap_or(2000);
     if run_as_user == 0 {
-        cx.err(Code::RootUser, "/prometheus/run_as_user", "run_as_user = 0 runs Prometheus as root", "use the uid that owns the TSDB files, e.g. 1000 (seed 000 used chown -R 1000:2000)");
+        cx.err(
+            Code::RootUser,
+            "/prometheus/run_as_user",
+            "run_as_user = 0 runs Prometheus as root",
+            "use the uid that owns the TSDB files, e.g. 1000 (seed 000 used chown -R 1000:2000)",
+        );
     }
     if fs_group == 0 {
-        cx.err(Code::RootUser, "/prometheus/fs_group", "fs_group = 0 gives the volume to the root group", "use a non-root group, e.g. 2000");
+        cx.err(
+            Code::RootUser,
+            "/prometheus/fs_group",
+            "fs_group = 0 gives the volume to the root group",
+            "use a non-root group, e.g. 2000",
+        );
     }
     let mut external_labels = p.external_labels.clone().unwrap_or_default();
 
@@ -187,7 +215,12 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         Some(s) => Some(cx.volume("/storage/size", Some(s), "1Gi")),
         None if backend_name == "ephemeral" => None,
         None => {
-            cx.err_key(Code::MissingKey, "/storage", "missing key `size` in [storage]", "add size = \"500Gi\": the size of each Prometheus volume");
+            cx.err_key(
+                Code::MissingKey,
+                "/storage",
+                "missing key `size` in [storage]",
+                "add size = \"500Gi\": the size of each Prometheus volume",
+            );
             None
         }
     };
@@ -332,11 +365,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     };
 
     // [sharding]
-    let source_labels = raw
-        .sharding
-        .as_ref()
-        .and_then(|s| s.source_labels.clone())
-        .unwrap_or_else(|| vec!["__address__".to_string()]);
+    let source_labels =
+        raw.sharding.as_ref().and_then(|s| s.source_labels.clone()).unwrap_or_else(|| vec!["__address__".to_string()]);
 
     // [thanos]
     let thanos = raw.thanos.as_ref().map(|t| {
@@ -363,26 +393,42 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             );
         }
         if replica_label == "shard" {
-            cx.err(Code::ReplicaLabel, replica_ptr, "the replica label cannot be `shard`, which stackgen sets per shard", "keep the default prometheus_replica");
+            cx.err(
+                Code::ReplicaLabel,
+                replica_ptr,
+                "the replica label cannot be `shard`, which stackgen sets per shard",
+                "keep the default prometheus_replica",
+            );
         }
         if retention.millis() < THANOS_MIN_RETENTION_MS {
             cx.err(
                 Code::ThanosRetention,
                 "/prometheus/retention",
-                format!("retention {retention} is under 6h: the sidecar uploads 2h blocks and needs three of them locally"),
+                format!(
+                    "retention {retention} is under 6h: the sidecar uploads 2h blocks and needs three of them locally"
+                ),
                 "set retention to at least 6h (the default 15d is fine)",
             );
         }
         let objstore = objstore(&mut cx, &t.objstore);
         let c = t.compactor.as_ref();
         let compactor = Compactor {
-            retention_raw: cx.duration("/thanos/compactor/retention_raw", c.and_then(|c| c.retention_raw.as_ref()), "0d"),
+            retention_raw: cx.duration(
+                "/thanos/compactor/retention_raw",
+                c.and_then(|c| c.retention_raw.as_ref()),
+                "0d",
+            ),
             retention_5m: cx.duration("/thanos/compactor/retention_5m", c.and_then(|c| c.retention_5m.as_ref()), "0d"),
             retention_1h: cx.duration("/thanos/compactor/retention_1h", c.and_then(|c| c.retention_1h.as_ref()), "0d"),
             size: cx.volume("/thanos/compactor/storage_size", c.and_then(|c| c.storage_size.as_ref()), "50Gi"),
         };
         if c.and_then(|c| c.replicas) == Some(0) {
-            cx.err(Code::InvalidValue, "/thanos/compactor/replicas", "the compactor cannot be switched off while Thanos is on", "remove replicas: stackgen runs exactly one compactor");
+            cx.err(
+                Code::InvalidValue,
+                "/thanos/compactor/replicas",
+                "the compactor cannot be switched off while Thanos is on",
+                "remove replicas: stackgen runs exactly one compactor",
+            );
         }
         Thanos {
             image: image(t.image.as_ref(), DEFAULT_THANOS_IMAGE, t.version.as_ref(), DEFAULT_THANOS_VERSION, None),
@@ -390,7 +436,11 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             objstore,
             query_replicas: t.query.as_ref().and_then(|q| q.replicas).unwrap_or(2),
             store_replicas: t.store.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            store_size: cx.volume("/thanos/store/storage_size", t.store.as_ref().and_then(|s| s.storage_size.as_ref()), "10Gi"),
+            store_size: cx.volume(
+                "/thanos/store/storage_size",
+                t.store.as_ref().and_then(|s| s.storage_size.as_ref()),
+                "10Gi",
+            ),
             compactor,
         }
     });
@@ -400,7 +450,13 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     }
 
     let alertmanager = raw.alertmanager.as_ref().map(|a| Alertmanager {
-        image: image(a.image.as_ref(), DEFAULT_ALERTMANAGER_IMAGE, a.version.as_ref(), DEFAULT_ALERTMANAGER_VERSION, None),
+        image: image(
+            a.image.as_ref(),
+            DEFAULT_ALERTMANAGER_IMAGE,
+            a.version.as_ref(),
+            DEFAULT_ALERTMANAGER_VERSION,
+            None,
+        ),
         replicas: a.replicas.unwrap_or(1),
         size: cx.volume("/alertmanager/storage_size", a.storage_size.as_ref(), "1Gi"),
     });
@@ -435,7 +491,12 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                     .with_path(ptr.clone()),
             );
         } else if builtin.contains(&s.job) {
-            cx.err(Code::DuplicateJob, &ptr, format!("scrape job `{}` clashes with a built-in job", s.job), "rename the job");
+            cx.err(
+                Code::DuplicateJob,
+                &ptr,
+                format!("scrape job `{}` clashes with a built-in job", s.job),
+                "rename the job",
+            );
         }
         for (n, t) in s.static_targets.iter().enumerate() {
             if !valid_target(t) {
@@ -447,7 +508,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                 );
             }
         }
-        let interval = s.scrape_interval.as_ref().map(|v| cx.duration(&format!("/scrape/{i}/scrape_interval"), Some(v), "30s"));
+        let interval =
+            s.scrape_interval.as_ref().map(|v| cx.duration(&format!("/scrape/{i}/scrape_interval"), Some(v), "30s"));
         if let Some(iv) = &interval {
             if iv.millis() < scrape_timeout.millis() {
                 cx.err(
@@ -479,7 +541,13 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             kubernetes_version,
             labels,
             prometheus: Prometheus {
-                image: image(p.image.as_ref(), DEFAULT_PROMETHEUS_IMAGE, p.version.as_ref(), DEFAULT_PROMETHEUS_VERSION, p.image_digest.as_ref()),
+                image: image(
+                    p.image.as_ref(),
+                    DEFAULT_PROMETHEUS_IMAGE,
+                    p.version.as_ref(),
+                    DEFAULT_PROMETHEUS_VERSION,
+                    p.image_digest.as_ref(),
+                ),
                 replicas,
                 retention,
                 retention_size,
@@ -492,7 +560,12 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                 fs_group,
                 ingestion_rate: p.ingestion_rate,
             },
-            storage: Storage { backend, size, reclaim_policy, component_class: st.and_then(|s| s.component_class.clone()) },
+            storage: Storage {
+                backend,
+                size,
+                reclaim_policy,
+                component_class: st.and_then(|s| s.component_class.clone()),
+            },
             sharding: Sharding { shards, source_labels },
             thanos,
             alertmanager,
@@ -508,7 +581,12 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
 fn range(cx: &mut Ctx<'_>, ptr: &str, v: Option<u32>, min: u32, max: u32) {
     if let Some(v) = v {
         if v < min || v > max {
-            cx.err(Code::InvalidValue, ptr, format!("{v} is outside {min}..={max}"), format!("use a value from {min} to {max}"));
+            cx.err(
+                Code::InvalidValue,
+                ptr,
+                format!("{v} is outside {min}..={max}"),
+                format!("use a value from {min} to {max}"),
+            );
         }
     }
 }
@@ -518,7 +596,12 @@ fn label_name(cx: &mut Ctx<'_>, ptr: &str, name: &str) {
     let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !ok {
-        cx.err_key(Code::InvalidValue, ptr, format!("`{name}` is not a Prometheus label name"), "label names match [a-zA-Z_][a-zA-Z0-9_]*");
+        cx.err_key(
+            Code::InvalidValue,
+            ptr,
+            format!("`{name}` is not a Prometheus label name"),
+            "label names match [a-zA-Z_][a-zA-Z0-9_]*",
+        );
     }
 }
 
@@ -539,11 +622,11 @@ fn dupes(cx: &mut Ctx<'_>, ptr: &str, items: &[String], what: &str) {
 }
 
 fn valid_target(t: &str) -> bool {
-    let Some((host, port)) = t.rsplit_once(':') else { return false };
+    let Some((host, port)) = t.rsplit_once(':') else {
+        return false;
+    };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    !host.is_empty()
-        && !host.contains(['/', ' ', '\t'])
-        && port.parse::<u16>().is_ok_and(|p| p > 0)
+    !host.is_empty() && !host.contains(['/', ' ', '\t']) && port.parse::<u16>().is_ok_and(|p| p > 0)
 }
 
 fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
@@ -584,7 +667,10 @@ fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
                 cx.err_key(
                     Code::ObjstoreKey,
                     &ptr,
-                    format!("type = \"{}\" does not read `{k}`; Thanos would ignore it or refuse the config", kind_name),
+                    format!(
+                        "type = \"{}\" does not read `{k}`; Thanos would ignore it or refuse the config",
+                        kind_name
+                    ),
                     format!("{kind_name} reads: {}", names.join(", ")),
                 );
             }

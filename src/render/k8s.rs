@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, Namespace, ObjectFieldSelector,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, Probe, ResourceRequirements,
-    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
     VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -29,7 +29,11 @@ pub fn namespace(n: &Names<'_>) -> Object {
     let mut labels = n.labels("namespace", "namespace", None);
     // Pod Security Admission: every pod of the stack meets "restricted", except the NFS
     // subdir provisioner, which mounts an NFS volume and runs as root (lint SG121).
-    let level = if matches!(n.stack.storage.backend, crate::model::Backend::NfsProvisioner { .. }) { "baseline" } else { "restricted" };
+    let level = if matches!(n.stack.storage.backend, crate::model::Backend::NfsProvisioner { .. }) {
+        "baseline"
+    } else {
+        "restricted"
+    };
     labels.insert("pod-security.kubernetes.io/enforce".into(), level.into());
     labels.insert("pod-security.kubernetes.io/warn".into(), "restricted".into());
     labels.insert("pod-security.kubernetes.io/audit".into(), "restricted".into());
@@ -85,7 +89,11 @@ pub fn container_security() -> SecurityContext {
 
 pub fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
     Probe {
-        http_get: Some(HTTPGetAction { path: Some(path.into()), port: IntOrString::String(port.into()), ..Default::default() }),
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(port.into()),
+            ..Default::default()
+        }),
         period_seconds: Some(period),
         timeout_seconds: Some(5),
         failure_threshold: Some(failures),
@@ -94,7 +102,12 @@ pub fn http_probe(path: &str, port: &str, period: i32, failures: i32) -> Probe {
 }
 
 pub fn port(name: &str, number: i32) -> ContainerPort {
-    ContainerPort { name: Some(name.into()), container_port: number, protocol: Some("TCP".into()), ..Default::default() }
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: number,
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
 }
 
 pub fn service_port(name: &str, number: i32) -> ServicePort {
@@ -129,13 +142,21 @@ pub fn service(
 }
 
 pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount { name: name.into(), mount_path: path.into(), read_only: read_only.then_some(true), ..Default::default() }
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
 }
 
 pub fn config_map_volume(name: &str, config_map: &str) -> Volume {
     Volume {
         name: name.into(),
-        config_map: Some(k8s_openapi::api::core::v1::ConfigMapVolumeSource { name: config_map.into(), ..Default::default() }),
+        config_map: Some(k8s_openapi::api::core::v1::ConfigMapVolumeSource {
+            name: config_map.into(),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

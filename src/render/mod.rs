@@ -47,7 +47,13 @@ pub struct Object {
 }
 
 impl Object {
-    pub fn new<T: Serialize + k8s_openapi::Resource + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(o: &T) -> Self {
+    pub fn new<
+        T: Serialize
+            + k8s_openapi::Resource
+            + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+    >(
+        o: &T,
+    ) -> Self {
         let meta = o.metadata();
         Object {
             kind: T::KIND.to_string(),

@@ -50,7 +50,13 @@ pub fn shard_of_target(stack: &Stack, address: &str, job_labels: &BTreeMap<Strin
 pub fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&'static str> {
     let mut v = vec!["prometheus"];
     if k.discovery {
-        v.extend(["kubernetes-apiservers", "kubernetes-nodes", "kubernetes-cadvisor", "kubernetes-pods", "kubernetes-service-endpoints"]);
+        v.extend([
+            "kubernetes-apiservers",
+            "kubernetes-nodes",
+            "kubernetes-cadvisor",
+            "kubernetes-pods",
+            "kubernetes-service-endpoints",
+        ]);
     }
     if k.control_plane {
         v.extend(["kube-etcd", "kube-scheduler", "kube-controller-manager"]);
@@ -284,14 +290,27 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
                 rule(&[""], &["nodes", "pods", "services", "endpoints"], &["get", "list", "watch"]),
                 rule(&["discovery.k8s.io"], &["endpointslices"], &["get", "list", "watch"]),
                 rule(&[""], &["nodes/metrics"], &["get"]),
-                PolicyRule { non_resource_urls: Some(vec!["/metrics".into()]), verbs: vec!["get".into()], ..Default::default() },
+                PolicyRule {
+                    non_resource_urls: Some(vec!["/metrics".into()]),
+                    verbs: vec!["get".into()],
+                    ..Default::default()
+                },
             ]),
             ..Default::default()
         }));
         out.push(Object::new(&ClusterRoleBinding {
             metadata: meta(&cr, None, labels.clone()),
-            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: cr.clone() },
-            subjects: Some(vec![Subject { kind: "ServiceAccount".into(), name: sa.clone(), namespace: Some(ns.clone()), ..Default::default() }]),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: cr.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: sa.clone(),
+                namespace: Some(ns.clone()),
+                ..Default::default()
+            }]),
         }));
     }
     for shard in 0..s.sharding.shards {
@@ -310,7 +329,11 @@ fn shard_objects(n: &Names<'_>, shard: u16, out: &mut Vec<Object>) {
     let sum = checksum(&config);
     let mut data = BTreeMap::new();
     data.insert("prometheus.yml".to_string(), config);
-    out.push(Object::new(&ConfigMap { metadata: meta(&name, Some(&ns), labels.clone()), data: Some(data), ..Default::default() }));
+    out.push(Object::new(&ConfigMap {
+        metadata: meta(&name, Some(&ns), labels.clone()),
+        data: Some(data),
+        ..Default::default()
+    }));
 
     let mut ports = vec![k8s::service_port("web", WEB_PORT)];
     if s.thanos.is_some() {
@@ -349,7 +372,8 @@ fn shard_objects(n: &Names<'_>, shard: u16, out: &mut Vec<Object>) {
     c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts = Some(vec![k8s::mount("config", "/etc/prometheus", true), k8s::mount("data", "/prometheus", false)]);
+    c.volume_mounts =
+        Some(vec![k8s::mount("config", "/etc/prometheus", true), k8s::mount("data", "/prometheus", false)]);
 
     let mut containers = vec![c];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
@@ -384,7 +408,11 @@ fn shard_objects(n: &Names<'_>, shard: u16, out: &mut Vec<Object>) {
             pod_management_policy: Some("Parallel".into()),
             selector: k8s::selector(sel.clone()),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    annotations: Some(annotations),
+                    ..Default::default()
+                }),
                 spec: Some(pod),
             },
             volume_claim_templates: claim.map(|c| vec![c]),

@@ -157,7 +157,11 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
                 Backend::Nfs { server, path } => {
                     // A directory per pod: two Prometheus servers on one TSDB corrupt it.
                     // The directory must exist on the server, owned by run_as_user:fs_group.
-                    spec.nfs = Some(NFSVolumeSource { server: server.clone(), path: format!("{path}/{pod}"), ..Default::default() });
+                    spec.nfs = Some(NFSVolumeSource {
+                        server: server.clone(),
+                        path: format!("{path}/{pod}"),
+                        ..Default::default()
+                    });
                     spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
                 }
                 Backend::Iscsi { target_portal, iqn, luns, fs_type } => {
@@ -210,10 +214,19 @@ fn nfs_provisioner(n: &Names<'_>, server: &str, path: &str, image: &str, reclaim
         ]),
         ..Default::default()
     }));
-    let subject = Subject { kind: "ServiceAccount".into(), name: name.clone(), namespace: Some(ns.clone()), ..Default::default() };
+    let subject = Subject {
+        kind: "ServiceAccount".into(),
+        name: name.clone(),
+        namespace: Some(ns.clone()),
+        ..Default::default()
+    };
     out.push(Object::new(&ClusterRoleBinding {
         metadata: meta(&cluster_name, None, labels.clone()),
-        role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: cluster_name.clone() },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: cluster_name.clone(),
+        },
         subjects: Some(vec![subject.clone()]),
     }));
     // Leader election.

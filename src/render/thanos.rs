@@ -8,7 +8,9 @@
 //! environment comes from `credentials_secret` by secretKeyRef.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, Container, PodSpec, PodTemplateSpec, SecretVolumeSource, ServiceAccount, Volume};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, PodSpec, PodTemplateSpec, SecretVolumeSource, ServiceAccount, Volume,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -55,7 +57,9 @@ pub fn objstore_config(t: &Thanos) -> Value {
 /// Environment and volumes that carry the credentials into a Thanos container.
 fn credentials(t: &Thanos, c: &mut Container, volumes: &mut Vec<Volume>) {
     let o = &t.objstore;
-    let Some(secret) = &o.credentials_secret else { return };
+    let Some(secret) = &o.credentials_secret else {
+        return;
+    };
     let env = c.env.get_or_insert_with(Vec::new);
     for key in o.kind.secret_keys() {
         env.push(k8s::env_secret(&env_name(key), secret, key));
@@ -107,7 +111,8 @@ pub fn sidecar(n: &Names<'_>) -> (Container, Vec<Volume>) {
         k8s::mount("thanos-objstore", OBJSTORE_DIR, true),
         k8s::mount("thanos-tmp", "/tmp", false),
     ]);
-    let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &n.obj("thanos-objstore")), k8s::empty_dir("thanos-tmp", None)];
+    let mut volumes =
+        vec![k8s::config_map_volume("thanos-objstore", &n.obj("thanos-objstore")), k8s::empty_dir("thanos-tmp", None)];
     credentials(t, &mut c, &mut volumes);
     (c, volumes)
 }
@@ -130,11 +135,19 @@ fn template(labels: BTreeMap<String, String>, pod: PodSpec) -> PodTemplateSpec {
     let mut annotations = BTreeMap::new();
     annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
     annotations.insert("prometheus.io/port".to_string(), HTTP_PORT.to_string());
-    PodTemplateSpec { metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }), spec: Some(pod) }
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
+        spec: Some(pod),
+    }
 }
 
 /// A work volume: a claim template on the component class, else an emptyDir.
-fn work_volume(n: &Names<'_>, component: &str, size: Bytes, volumes: &mut Vec<Volume>) -> Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>> {
+fn work_volume(
+    n: &Names<'_>,
+    component: &str,
+    size: Bytes,
+    volumes: &mut Vec<Volume>,
+) -> Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>> {
     match storage::component_class(n) {
         Some(class) => Some(vec![k8s::claim("data", None, n.selector(component, None), &class, size, None)]),
         None => {
@@ -150,7 +163,11 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let cm_name = n.obj("thanos-objstore");
     let mut data = BTreeMap::new();
     data.insert("objstore.yml".to_string(), yaml::to_string(&objstore_config(t)));
-    out.push(Object::new(&ConfigMap { metadata: meta(&cm_name, Some(&ns), n.labels("thanos", "objstore", None)), data: Some(data), ..Default::default() }));
+    out.push(Object::new(&ConfigMap {
+        metadata: meta(&cm_name, Some(&ns), n.labels("thanos", "objstore", None)),
+        data: Some(data),
+        ..Default::default()
+    }));
     out.push(Object::new(&ServiceAccount {
         metadata: meta(&n.obj("thanos"), Some(&ns), n.labels("thanos", "thanos", None)),
         automount_service_account_token: Some(false),
@@ -162,7 +179,14 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let mut sidecar_sel = BTreeMap::new();
     sidecar_sel.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
     sidecar_sel.insert("app.kubernetes.io/instance".to_string(), n.stack.name.to_string());
-    out.push(k8s::service(&sidecars, &ns, n.labels("thanos-sidecar", "sidecar", None), sidecar_sel, vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)], true));
+    out.push(k8s::service(
+        &sidecars,
+        &ns,
+        n.labels("thanos-sidecar", "sidecar", None),
+        sidecar_sel,
+        vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)],
+        true,
+    ));
 
     // Query.
     let q = n.obj("thanos-query");
@@ -181,7 +205,14 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     ];
     let mut c = base_container(n, "thanos-query", args, true);
     c.resources = Some(k8s::resources("200m", "512Mi", "1Gi", None));
-    out.push(k8s::service(&q, &ns, qlabels.clone(), qsel.clone(), vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)], false));
+    out.push(k8s::service(
+        &q,
+        &ns,
+        qlabels.clone(),
+        qsel.clone(),
+        vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)],
+        false,
+    ));
     out.push(Object::new(&Deployment {
         metadata: meta(&q, Some(&ns), qlabels.clone()),
         spec: Some(DeploymentSpec {
@@ -208,11 +239,19 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     ];
     let mut c = base_container(n, "thanos-store", args, true);
     c.resources = Some(k8s::resources("200m", "1Gi", "2Gi", None));
-    c.volume_mounts = Some(vec![k8s::mount("data", "/var/thanos/store", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
+    c.volume_mounts =
+        Some(vec![k8s::mount("data", "/var/thanos/store", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
     credentials(t, &mut c, &mut volumes);
     let claims = work_volume(n, "thanos-store", t.store_size, &mut volumes);
-    out.push(k8s::service(&store, &ns, slabels.clone(), ssel.clone(), vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)], true));
+    out.push(k8s::service(
+        &store,
+        &ns,
+        slabels.clone(),
+        ssel.clone(),
+        vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)],
+        true,
+    ));
     out.push(Object::new(&StatefulSet {
         metadata: meta(&store, Some(&ns), slabels.clone()),
         spec: Some(StatefulSetSpec {
@@ -247,7 +286,8 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     ];
     let mut c = base_container(n, "thanos-compactor", args, false);
     c.resources = Some(k8s::resources("500m", "1Gi", "4Gi", None));
-    c.volume_mounts = Some(vec![k8s::mount("data", "/var/thanos/compact", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
+    c.volume_mounts =
+        Some(vec![k8s::mount("data", "/var/thanos/compact", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
     credentials(t, &mut c, &mut volumes);
     let claims = work_volume(n, "thanos-compactor", cp.size, &mut volumes);

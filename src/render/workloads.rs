@@ -20,7 +20,9 @@ const DATASOURCES_TEMPLATE: &str = include_str!("../../templates/grafana-datasou
 pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> String {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    let mut text = env.render_str(source, minijinja::Value::from(minijinja::value::Serde(&ctx))).unwrap_or_else(|e| panic!("template {name}: {e}"));
+    let mut text = env
+        .render_str(source, minijinja::Value::from(minijinja::value::Serde(&ctx)))
+        .unwrap_or_else(|e| panic!("template {name}: {e}"));
     text.push('\n');
     if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(&text) {
         panic!("template {name} rendered invalid YAML: {e}\n{text}");
@@ -61,11 +63,21 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let sum = checksum(&config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
-    out.push(Object::new(&ConfigMap { metadata: meta(&name, Some(&ns), labels.clone()), data: Some(data), ..Default::default() }));
+    out.push(Object::new(&ConfigMap {
+        metadata: meta(&name, Some(&ns), labels.clone()),
+        data: Some(data),
+        ..Default::default()
+    }));
 
-    let mut svc = match k8s::service(&name, &ns, labels.clone(), sel.clone(), vec![k8s::service_port("web", 9093), k8s::service_port("cluster", 9094)], true).value {
-        v => v,
-    };
+    let mut svc = k8s::service(
+        &name,
+        &ns,
+        labels.clone(),
+        sel.clone(),
+        vec![k8s::service_port("web", 9093), k8s::service_port("cluster", 9094)],
+        true,
+    )
+    .value;
     // Peers must find each other before they are ready.
     svc["spec"]["publishNotReadyAddresses"] = json!(true);
     out.push(Object { kind: "Service".into(), namespace: Some(ns.clone()), name: name.clone(), value: svc });
@@ -86,7 +98,8 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", None));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts = Some(vec![k8s::mount("config", "/etc/alertmanager", true), k8s::mount("data", "/alertmanager", false)]);
+    c.volume_mounts =
+        Some(vec![k8s::mount("config", "/etc/alertmanager", true), k8s::mount("data", "/alertmanager", false)]);
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
     let claims = match storage::component_class(n) {
         Some(class) => Some(vec![k8s::claim("data", None, sel.clone(), &class, am.size, None)]),
@@ -107,7 +120,11 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
             pod_management_policy: Some("Parallel".into()),
             selector: k8s::selector(sel.clone()),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels.clone()), annotations: Some(annotations), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    annotations: Some(annotations),
+                    ..Default::default()
+                }),
                 spec: Some(PodSpec {
                     service_account_name: Some(n.obj("ui")),
                     automount_service_account_token: Some(false),
@@ -137,7 +154,9 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     let sel = n.selector("grafana", None);
     // Thanos Query when Thanos is on; else one datasource per shard.
     let datasources: Vec<serde_json::Value> = if s.thanos.is_some() {
-        vec![json!({"name": "Thanos", "uid": "thanos", "url": format!("http://{}:10902", n.svc_fqdn(&n.obj("thanos-query"))), "default": true})]
+        vec![
+            json!({"name": "Thanos", "uid": "thanos", "url": format!("http://{}:10902", n.svc_fqdn(&n.obj("thanos-query"))), "default": true}),
+        ]
     } else {
         (0..s.sharding.shards)
             .map(|i| {
@@ -156,7 +175,11 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     let cm = n.obj("grafana-datasources");
     let mut data = BTreeMap::new();
     data.insert("datasources.yaml".to_string(), text);
-    out.push(Object::new(&ConfigMap { metadata: meta(&cm, Some(&ns), labels.clone()), data: Some(data), ..Default::default() }));
+    out.push(Object::new(&ConfigMap {
+        metadata: meta(&cm, Some(&ns), labels.clone()),
+        data: Some(data),
+        ..Default::default()
+    }));
     out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), vec![k8s::service_port("http", 3000)], false));
 
     let mut volumes = vec![k8s::config_map_volume("datasources", &cm), k8s::empty_dir("tmp", None)];
@@ -165,7 +188,10 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
             out.push(Object::new(&k8s::claim(&name, Some(&ns), labels.clone(), &class, g.size, None)));
             volumes.push(Volume {
                 name: "data".into(),
-                persistent_volume_claim: Some(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource { claim_name: name.clone(), ..Default::default() }),
+                persistent_volume_claim: Some(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                    claim_name: name.clone(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             });
         }
@@ -204,7 +230,11 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
             // (Multi-Attach error, pitfall 8): stop first, then start.
             strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..Default::default() }),
             template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    annotations: Some(annotations),
+                    ..Default::default()
+                }),
                 spec: Some(PodSpec {
                     service_account_name: Some(n.obj("ui")),
                     automount_service_account_token: Some(false),

@@ -151,8 +151,8 @@ fn push_quoted(out: &mut String, s: &str) {
 
 /// Words that YAML 1.1 or 1.2 read as something other than a string.
 const RESERVED: &[&str] = &[
-    "y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
-    "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+    "y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE", "on",
+    "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
 ];
 
 /// Plain only if every byte is in a small safe set and the word cannot be read as a
@@ -160,7 +160,9 @@ const RESERVED: &[&str] = &[
 /// ` #` are quoted.
 pub fn is_plain_safe(s: &str) -> bool {
     let b = s.as_bytes();
-    let Some(&first) = b.first() else { return false };
+    let Some(&first) = b.first() else {
+        return false;
+    };
     // `--flag` is plain; `-1`, `- x` and `-.inf` are not.
     let dash_word = first == b'-' && b.len() > 1 && (b[1] == b'-' || b[1].is_ascii_alphabetic());
     if !(first.is_ascii_alphabetic() || first == b'/' || first == b'_' || dash_word) {
@@ -209,10 +211,44 @@ mod tests {
     #[test]
     fn tricky_scalars_round_trip() {
         for s in [
-            "on", "yes", "No", "0777", "", " lead", "trail ", "a: b", "a #b", "#x", "-x", "1e3", ".5", "0x1F",
-            "2001-12-14", "1:20", "$(SECRET)", "${POD_NAME}", "(.+);", "0;|.+;.+", "multi\nline\n", "multi\nline",
-            "x\n\n", "\nlead", "tab\there", "ünïcödé", "quote\"d", "back\\slash", "*alias", "&anchor", "!tag",
-            "%p", "@at", "`tick", "a  b", "null", "~", "sum by (job) (rate(x[5m]))\n  > 1\n",
+            "on",
+            "yes",
+            "No",
+            "0777",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "a #b",
+            "#x",
+            "-x",
+            "1e3",
+            ".5",
+            "0x1F",
+            "2001-12-14",
+            "1:20",
+            "$(SECRET)",
+            "${POD_NAME}",
+            "(.+);",
+            "0;|.+;.+",
+            "multi\nline\n",
+            "multi\nline",
+            "x\n\n",
+            "\nlead",
+            "tab\there",
+            "ünïcödé",
+            "quote\"d",
+            "back\\slash",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "%p",
+            "@at",
+            "`tick",
+            "a  b",
+            "null",
+            "~",
+            "sum by (job) (rate(x[5m]))\n  > 1\n",
         ] {
             roundtrip(&json!({ "k": s, s: [s, {"n": s}] }));
         }
