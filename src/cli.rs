@@ -44,6 +44,20 @@ pub enum Command {
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Compare the render with a previous render, live objects, or another stack.
+    Diff {
+        /// The stack file; `-` reads standard input.
+        #[arg(default_value = "stack.toml")]
+        stack: String,
+        /// A previous render (file or -o directory), or `-` for `kubectl get -o yaml` output on stdin.
+        #[arg(long, value_name = "FILE|DIR|-", conflicts_with = "base", required_unless_present = "base")]
+        against: Option<String>,
+        /// Another stack.toml (e.g. from the main branch) to render and compare against.
+        #[arg(long, value_name = "OLD_STACK")]
+        base: Option<String>,
+        #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+        format: DiffFormat,
+    },
     /// Print the JSON Schema of stack.toml.
     Schema,
     /// Print the long explanation of a diagnostic code (SG101 or no-persistent-storage); `list` lists them.
@@ -61,4 +75,10 @@ pub enum LintFormat {
     Human,
     Json,
     Github,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Human,
+    Json,
 }

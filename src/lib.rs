@@ -6,6 +6,7 @@
 //! [`model::Stack`], so an invalid stack cannot produce output.
 
 pub mod diagnostic;
+pub mod diff;
 pub mod lint;
 pub mod model;
 pub mod output;

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command, LintFormat, RenderFormat};
+use cli::{Cli, Command, DiffFormat, LintFormat, RenderFormat};
 use stackgen::diagnostic::{self, render as drender, Diagnostic, RULES};
 use stackgen::source::Source;
 
@@ -43,6 +43,18 @@ fn print_human(src: &Source, diags: &[Diagnostic]) {
 fn run(cli: Cli) -> std::io::Result<u8> {
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     match cli.command {
+        Command::Diff { stack, against, base, format } => {
+            let args = stackgen::diff::DiffArgs {
+                stack,
+                against,
+                base,
+                json: format == DiffFormat::Json,
+                color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+            };
+            let code = stackgen::diff::run(&args, &mut stdout, &mut std::io::stderr())?;
+            stdout.flush()?;
+            return Ok(code);
+        }
         Command::Schema => {
             stdout.write_all(stackgen::model::schema::SCHEMA_TEXT.as_bytes())?;
         }
@@ -126,8 +138,19 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             };
             print_human(&src, &checked.warnings);
             if format == RenderFormat::HelmValues {
-                eprintln!("error: --format helm-values is not available yet");
-                return Ok(2);
+                let helm = stackgen::render::helm::render(&checked.stack);
+                match output {
+                    Some(dir) => {
+                        let mut files = std::collections::BTreeMap::new();
+                        files.insert("values.yaml".to_string(), helm.values);
+                        files.insert("manifests.yaml".to_string(), helm.manifests);
+                        stackgen::output::write_dir(std::path::Path::new(&dir), &files, false)?;
+                        eprintln!("wrote values.yaml and manifests.yaml to {dir}");
+                    }
+                    None => stdout.write_all(helm.values.as_bytes())?,
+                }
+                stdout.flush()?;
+                return Ok(0);
             }
             let objs = stackgen::render::render(&checked.stack);
             if let Some(path) = check {

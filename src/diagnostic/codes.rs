@@ -185,6 +185,11 @@ keys admin-user and admin-password (the chart's random password breaks golden di
         "a value looks like a credential",
         "A string in stack.toml looks like an access key, token or private key. stackgen refuses it and \
 never prints it: credentials live in Secrets, referenced by name.";
+    HelmUnsupported = "SG125", "helm-unsupported", Warning,
+        "the kube-prometheus-stack chart cannot express part of the stack",
+        "With --format helm-values, stackgen emits values for kube-prometheus-stack plus companion \
+manifests. Some choices of a stack have no chart value (the chart renders its own Prometheus config, \
+for example); stackgen says so instead of dropping them silently.";
     RenderFailed = "SG201", "render-internal", Error,
         "stackgen produced an object that failed its own check",
         "A generated file failed to parse back. This is a bug in stackgen; please report it with the stack.";

@@ -3,6 +3,7 @@
 //! `yaml.rs` writes them. Nothing here reads the clock, the environment or a hash map,
 //! so the same stack gives the same bytes everywhere.
 
+pub mod helm;
 pub mod k8s;
 pub mod prometheus;
 pub mod storage;
