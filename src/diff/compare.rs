@@ -1,0 +1,233 @@
+//! Comparing one object: remove what the API server adds, keep only what stackgen sets
+//! (the subset rule of tanka's diff), and line the old object up with the new one so the
+//! text diff shows only real changes.
+
+use serde_json::{Map, Value};
+
+/// The annotation `kubectl apply` (client-side) records the applied object in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Metadata the API server or a controller sets: never a change.
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Annotations controllers write on objects stackgen renders.
+const SERVER_ANNOTATIONS: &[&str] = &[LAST_APPLIED, "deployment.kubernetes.io/revision"];
+
+/// Whether an object was read from a cluster rather than from a render.
+pub fn looks_live(v: &Value) -> bool {
+    let meta = &v["metadata"];
+    v.get("status").is_some() || SERVER_METADATA.iter().any(|k| meta.get(*k).is_some())
+}
+
+/// The object `kubectl apply` last applied, from its annotation, when there is one.
+pub fn last_applied(v: &Value) -> Option<Value> {
+    let text = v["metadata"]["annotations"][LAST_APPLIED].as_str()?;
+    serde_json::from_str(text).ok()
+}
+
+/// Remove status, server-set metadata and controller annotations.
+pub fn strip_server_fields(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else { return };
+    obj.remove("status");
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else { return };
+    for k in SERVER_METADATA {
+        meta.remove(*k);
+    }
+    let empty = match meta.get_mut("annotations").and_then(Value::as_object_mut) {
+        Some(a) => {
+            for k in SERVER_ANNOTATIONS {
+                a.remove(*k);
+            }
+            a.is_empty()
+        }
+        None => false,
+    };
+    if empty {
+        meta.remove("annotations");
+    }
+}
+
+/// The part of a live value that stackgen sets: for maps, only the keys present in the
+/// desired value (or in the last-applied one, so a key stackgen stopped setting shows as
+/// removed); lists element by element with the same rule; scalars as they are. A key
+/// the desired value has and the live one lacks stays missing, so it shows as a change.
+pub fn subset(live: &Value, want: Option<&Value>, last: Option<&Value>) -> Value {
+    match live {
+        Value::Object(lm) => {
+            let wm = want.and_then(Value::as_object);
+            let am = last.and_then(Value::as_object);
+            if wm.is_none() && am.is_none() {
+                return live.clone();
+            }
+            let mut out = Map::new();
+            for (k, wv) in wm.into_iter().flatten() {
+                if let Some(lv) = lm.get(k) {
+                    out.insert(k.clone(), subset(lv, Some(wv), am.and_then(|a| a.get(k))));
+                }
+            }
+            for (k, av) in am.into_iter().flatten() {
+                if !out.contains_key(k) {
+                    if let Some(lv) = lm.get(k) {
+                        out.insert(k.clone(), subset(lv, wm.and_then(|w| w.get(k)), Some(av)));
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(la) => {
+            let wa = want.and_then(Value::as_array);
+            let aa = last.and_then(Value::as_array);
+            if wa.is_none() && aa.is_none() {
+                return live.clone();
+            }
+            Value::Array(
+                la.iter()
+                    .enumerate()
+                    .map(|(i, lv)| {
+                        let w = wa.and_then(|w| w.get(i));
+                        let a = aa.and_then(|a| a.get(i));
+                        if w.is_none() && a.is_none() {
+                            lv.clone()
+                        } else {
+                            subset(lv, w, a)
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        _ => live.clone(),
+    }
+}
+
+/// Keys whose string values are Kubernetes quantities: the API server rewrites them in
+/// canonical form (`0.5` → `500m`, `1024Mi` → `1Gi`), which is no change.
+const QUANTITY_KEYS: &[&str] = &["cpu", "memory", "storage", "ephemeral-storage", "sizeLimit"];
+
+/// Give `old` the key order of `new` (recursively) and `new`'s spelling of quantities
+/// that are equal in value, so a text diff shows only what changes.
+pub fn align(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(om), Value::Object(nm)) => {
+            let mut out = Map::new();
+            for (k, nv) in nm {
+                if let Some(ov) = om.get(k) {
+                    let v = match (ov, nv) {
+                        (Value::String(a), Value::String(b))
+                            if a != b
+                                && QUANTITY_KEYS.contains(&k.as_str())
+                                && quantity(a).is_some()
+                                && quantity(a) == quantity(b) =>
+                        {
+                            nv.clone()
+                        }
+                        _ => align(ov, nv),
+                    };
+                    out.insert(k.clone(), v);
+                }
+            }
+            for (k, ov) in om {
+                if !nm.contains_key(k) {
+                    out.insert(k.clone(), ov.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        (Value::Array(oa), Value::Array(na)) => Value::Array(
+            oa.iter().enumerate().map(|(i, ov)| na.get(i).map_or_else(|| ov.clone(), |nv| align(ov, nv))).collect(),
+        ),
+        _ => old.clone(),
+    }
+}
+
+/// A Kubernetes quantity in nano-units, exactly (`500m`, `2`, `8Gi`, `1.5`, `1e3`).
+pub fn quantity(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
+    let (num, suffix) = s.split_at(end);
+    let (neg, num) = match num.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, num.strip_prefix('+').unwrap_or(num)),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() && frac.is_empty()
+        || frac.len() > 9
+        || !(int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut nano: i128 = if int.is_empty() { 0 } else { int.parse::<i128>().ok()? } * 1_000_000_000;
+    if !frac.is_empty() {
+        nano += frac.parse::<i128>().ok()? * 10i128.pow(9 - frac.len() as u32);
+    }
+    let mult: i128 = match suffix {
+        "" => 1,
+        "n" => return Some(sign(neg, nano / 1_000_000_000)),
+        "u" => return Some(sign(neg, nano / 1_000_000)),
+        "m" => return Some(sign(neg, nano / 1000)),
+        "k" => 1000,
+        "M" => 1000i128.pow(2),
+        "G" => 1000i128.pow(3),
+        "T" => 1000i128.pow(4),
+        "P" => 1000i128.pow(5),
+        "E" => 1000i128.pow(6),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        "Ei" => 1 << 60,
+        e if e.starts_with(['e', 'E']) => {
+            let exp: i32 = e[1..].parse().ok()?;
+            if !(-9..=18).contains(&exp) {
+                return None;
+            }
+            return Some(sign(
+                neg,
+                if exp >= 0 { nano * 10i128.pow(exp as u32) } else { nano / 10i128.pow((-exp) as u32) },
+            ));
+        }
+        _ => return None,
+    };
+    Some(sign(neg, nano.checked_mul(mult)?))
+}
+
+fn sign(neg: bool, v: i128) -> i128 {
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(quantity("0.5"), quantity("500m"));
+        assert_eq!(quantity("1024Mi"), quantity("1Gi"));
+        assert_eq!(quantity("1e3"), quantity("1k"));
+        assert_ne!(quantity("1G"), quantity("1Gi"));
+        assert_eq!(quantity("abc"), None);
+    }
+
+    #[test]
+    fn subset_keeps_only_desired_keys() {
+        let live = json!({"a": 1, "b": {"c": 2, "d": 3}, "l": [{"x": 1, "y": 2}], "s": 9});
+        let want = json!({"a": 1, "b": {"c": 2}, "l": [{"x": 1}], "m": 5});
+        assert_eq!(subset(&live, Some(&want), None), json!({"a": 1, "b": {"c": 2}, "l": [{"x": 1}]}));
+        let last = json!({"s": 9});
+        assert_eq!(subset(&live, Some(&want), Some(&last))["s"], json!(9));
+    }
+}

@@ -1,0 +1,114 @@
+//! Reading the "before" side of `--against`: a multi-document file, an `-o` directory
+//! (files with the stackgen header; kustomization.yaml is not an object), or live
+//! objects as `kubectl get -o yaml` prints them (a `v1` `List` with `items`), from a
+//! file or standard input.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::compare;
+use super::{Doc, Key};
+use crate::output::HEADER;
+
+/// Objects read from `--against`, and notes for stderr.
+pub struct Before {
+    pub docs: Vec<Doc>,
+    pub notes: Vec<String>,
+    index: BTreeMap<Key, usize>,
+}
+
+pub fn read(spec: &str) -> Result<Before, String> {
+    let mut before = Before { docs: Vec::new(), notes: Vec::new(), index: BTreeMap::new() };
+    if spec == "-" {
+        use std::io::Read;
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+        add_text(&mut before, "<stdin>", &text)?;
+        return Ok(before);
+    }
+    let path = Path::new(spec);
+    if path.is_dir() {
+        let mut files: Vec<_> = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot read {spec}: {e}"))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .collect();
+        files.sort();
+        let mut skipped = 0;
+        for f in files {
+            let name = f.display().to_string();
+            if f.file_name().is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).map_err(|e| format!("cannot read {name}: {e}"))?;
+            if !text.starts_with(HEADER.trim_end()) && !text.starts_with("# Rendered by stackgen") {
+                skipped += 1;
+                continue;
+            }
+            add_text(&mut before, &name, &text)?;
+        }
+        if skipped > 0 {
+            before
+                .notes
+                .push(format!("{spec}: skipped {skipped} YAML file(s) without the `# Rendered by stackgen` header"));
+        }
+        return Ok(before);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
+    add_text(&mut before, spec, &text)?;
+    Ok(before)
+}
+
+/// Parse a YAML stream (any size a cluster dump may have) into objects.
+pub fn parse_stream(name: &str, text: &str) -> Result<Vec<Value>, String> {
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_documents: 1_000_000,
+            max_nodes: 50_000_000,
+            max_events: 100_000_000,
+            max_total_scalar_bytes: 1 << 31,
+        },
+    };
+    serde_saphyr::from_multiple_with_options::<Value>(text, options)
+        .map_err(|e| format!("{name} is not valid YAML: {e}"))
+}
+
+fn add_text(before: &mut Before, name: &str, text: &str) -> Result<(), String> {
+    for (i, v) in parse_stream(name, text)?.into_iter().enumerate() {
+        add_value(before, &format!("{name}: document {}", i + 1), v, false)?;
+    }
+    Ok(())
+}
+
+fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result<(), String> {
+    if v.is_null() {
+        return Ok(());
+    }
+    if !v.is_object() {
+        return Err(format!("{at} is not a Kubernetes object (a mapping with apiVersion, kind and metadata)"));
+    }
+    let kind = v["kind"].as_str().unwrap_or_default();
+    if kind == "Kustomization" {
+        return Ok(());
+    }
+    if kind.ends_with("List") && v["items"].is_array() {
+        let Value::Array(items) = v["items"].clone() else { unreachable!() };
+        for (i, item) in items.into_iter().enumerate() {
+            add_value(before, &format!("{at}, item {}", i + 1), item, true)?;
+        }
+        return Ok(());
+    }
+    let key = Key::of(&v).ok_or_else(|| format!("{at} has no apiVersion, kind or metadata.name"))?;
+    let live = from_list || compare::looks_live(&v);
+    if let Some(&i) = before.index.get(&key) {
+        before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));
+        before.docs[i] = Doc { key, value: v, live };
+    } else {
+        before.index.insert(key.clone(), before.docs.len());
+        before.docs.push(Doc { key, value: v, live });
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! `stackgen diff`: object-by-object comparison of the render of a stack with a
+//! previous render (`--against FILE|DIR`), live objects (`--against -` fed by
+//! `kubectl get -o yaml`), or the render of another stack (`--base OLD_STACK`), with
+//! risk markers on changes Kubernetes rejects or that delete, strand or move data.
+//!
+//! Objects are keyed by apiVersion, kind, namespace and name. Live objects are reduced
+//! to what stackgen sets (tanka's subset rule, [`compare::subset`]), so server-set fields
+//! and API defaults are never a change. Exit codes as diff(1): 0 no changes, 1 changes,
+//! 2 error (unreadable input, or a stack with errors: nothing to compare).
+
+pub mod compare;
+pub mod input;
+mod report;
+pub mod risk;
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+
+use serde_json::Value;
+
+use crate::diagnostic::render as drender;
+use crate::model::Stack;
+use crate::render::{render, yaml};
+use risk::{Move, Risk, ShardView};
+
+/// Arguments of `stackgen diff`, as parsed by the CLI.
+#[derive(Debug, Clone)]
+pub struct DiffArgs {
+    /// The stack file (`-` for stdin).
+    pub stack: String,
+    /// A previous render: a file, an `-o` directory, or `-` (stdin, e.g. `kubectl get -o yaml`).
+    pub against: Option<String>,
+    /// Another stack.toml to render and compare against.
+    pub base: Option<String>,
+    /// `--format json`.
+    pub json: bool,
+    /// Colour on stdout (a terminal and no NO_COLOR).
+    pub color: bool,
+}
+
+/// Identity of an object: apiVersion, kind, namespace (none when cluster-scoped), name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl Key {
+    pub fn of(v: &Value) -> Option<Key> {
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
+        Some(Key {
+            api_version: s("/apiVersion")?,
+            kind: s("/kind")?,
+            namespace: s("/metadata/namespace"),
+            name: s("/metadata/name")?,
+        })
+    }
+    /// `Kind namespace/name` or `Kind name`.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} {ns}/{}", self.kind, self.name),
+            None => format!("{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// One object of either side.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub key: Key,
+    pub value: Value,
+    /// Read from a cluster: compared by the subset rule.
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Removed,
+    Changed,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Changed => "changed",
+        }
+    }
+}
+
+/// One object that differs.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: Key,
+    pub change: Change,
+    /// Unified diff of the YAML, before → after (changed objects only).
+    pub diff: Option<String>,
+    pub risks: Vec<Risk>,
+}
+
+/// The result of a comparison.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub stack: String,
+    /// `against` or `base`.
+    pub mode: &'static str,
+    pub before: String,
+    pub entries: Vec<Entry>,
+    pub unchanged: usize,
+    /// Live objects on the "before" side that stackgen does not manage.
+    pub ignored: usize,
+    /// Risks not about one object (shard count, storage backend).
+    pub stack_risks: Vec<Risk>,
+    pub sharding: Option<(ShardView, ShardView)>,
+    pub moves: Vec<Move>,
+}
+
+impl Report {
+    /// Every risk, object risks in object order, then stack-wide ones.
+    pub fn risks(&self) -> impl Iterator<Item = &Risk> {
+        self.entries.iter().flat_map(|e| e.risks.iter()).chain(self.stack_risks.iter())
+    }
+    pub fn has_changes(&self) -> bool {
+        !self.entries.is_empty() || !self.stack_risks.is_empty()
+    }
+    pub fn count(&self, c: Change) -> usize {
+        self.entries.iter().filter(|e| e.change == c).count()
+    }
+}
+
+fn color_stderr() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Load and check a stack; on failure print why and give the exit code (always 2:
+/// a diff that cannot be computed is an error, not a difference).
+fn checked(path: &str, err: &mut dyn Write, warnings: bool) -> std::io::Result<Result<Stack, u8>> {
+    let src = match crate::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "error[SG006]: {e}")?;
+            return Ok(Err(2));
+        }
+    };
+    match crate::check(&src) {
+        Ok(c) => {
+            if warnings && !c.warnings.is_empty() {
+                write!(err, "{}", drender::human(&src, &c.warnings, color_stderr()))?;
+            }
+            Ok(Ok(c.stack))
+        }
+        Err(diags) => {
+            write!(err, "{}", drender::human(&src, &diags, color_stderr()))?;
+            writeln!(err, "error: {path} has errors, so there is nothing to compare (exit 2)")?;
+            Ok(Err(2))
+        }
+    }
+}
+
+fn rendered(stack: &Stack) -> Vec<Doc> {
+    render(stack)
+        .into_iter()
+        .filter_map(|o| Some(Doc { key: Key::of(&o.value)?, value: o.value, live: false }))
+        .collect()
+}
+
+/// Run the diff; return the exit code (0 no changes, 1 changes, 2 error).
+pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+    let stdin_users = [Some(&args.stack), args.against.as_ref(), args.base.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| s.as_str() == "-")
+        .count();
+    if stdin_users > 1 {
+        writeln!(err, "error: only one input can be read from standard input (`-`)")?;
+        return Ok(2);
+    }
+    let new_stack = match checked(&args.stack, err, true)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let news = rendered(&new_stack);
+    let new_view = risk::view_of_stack(&new_stack);
+    let (mode, before, olds, old_view, mut stack_risks) = match (&args.base, &args.against) {
+        (Some(base), _) => {
+            let old_stack = match checked(base, err, false)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let mut stack_risks = Vec::new();
+            let (ob, nb) = (old_stack.storage.backend.name(), new_stack.storage.backend.name());
+            if ob != nb {
+                stack_risks.push(Risk {
+                    code: "storage-backend",
+                    category: risk::Category::DataLoss,
+                    object: None,
+                    path: None,
+                    message: format!(
+                        "storage backend {ob} → {nb}: Prometheus starts on new, empty volumes; the TSDB on the {ob} \
+                         volumes is not migrated (copy it first, or rely on Thanos for the history)"
+                    ),
+                    action: None,
+                });
+            }
+            ("base", base.clone(), rendered(&old_stack), Some(risk::view_of_stack(&old_stack)), stack_risks)
+        }
+        (None, Some(against)) => {
+            let b = match input::read(against) {
+                Ok(b) => b,
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    return Ok(2);
+                }
+            };
+            for n in &b.notes {
+                writeln!(err, "note: {n}")?;
+            }
+            let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), new_stack.name.as_str());
+            let label = if against == "-" { "<stdin>".to_string() } else { against.clone() };
+            ("against", label, b.docs, view, Vec::new())
+        }
+        (None, None) => {
+            writeln!(err, "error: give --against FILE|DIR|- or --base OLD_STACK")?;
+            return Ok(2);
+        }
+    };
+    let mut report = compare_docs(&args.stack, mode, &before, &news, olds, new_stack.name.as_str());
+    if let Some(old_view) = old_view {
+        let moves = risk::moves(&old_view, &new_view);
+        stack_risks.extend(risk::sharding(&old_view, &new_view, &moves, new_stack.name.as_str()));
+        report.moves = moves;
+        report.sharding = Some((old_view, new_view));
+    }
+    report.stack_risks = stack_risks;
+    if report.ignored > 0 {
+        writeln!(
+            err,
+            "note: ignored {} live object(s) that are not this stack's (no app.kubernetes.io/managed-by=stackgen and \
+             app.kubernetes.io/instance={} labels, or owned by a controller)",
+            report.ignored, new_stack.name
+        )?;
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report::json(&report))?;
+        writeln!(out)?;
+    } else {
+        out.write_all(report::human(&report, args.color).as_bytes())?;
+    }
+    Ok(u8::from(report.has_changes()))
+}
+
+/// Whether a live object belongs to this stack's render.
+fn ours(v: &Value, stack: &str) -> bool {
+    let labels = &v["metadata"]["labels"];
+    labels["app.kubernetes.io/managed-by"] == "stackgen"
+        && labels["app.kubernetes.io/instance"] == stack
+        && v["metadata"]["ownerReferences"].as_array().is_none_or(Vec::is_empty)
+}
+
+/// Compare the rendered objects (`news`, in apply order) with the "before" side.
+pub fn compare_docs(stack: &str, mode: &'static str, before: &str, news: &[Doc], olds: Vec<Doc>, name: &str) -> Report {
+    let mut old_by_key: BTreeMap<Key, Doc> = olds.into_iter().map(|d| (d.key.clone(), d)).collect();
+    let mut report = Report {
+        stack: stack.to_string(),
+        mode,
+        before: before.to_string(),
+        entries: Vec::new(),
+        unchanged: 0,
+        ignored: 0,
+        stack_risks: Vec::new(),
+        sharding: None,
+        moves: Vec::new(),
+    };
+    for new in news {
+        let Some(old) = old_by_key.remove(&new.key) else {
+            report.entries.push(Entry { key: new.key.clone(), change: Change::Added, diff: None, risks: Vec::new() });
+            continue;
+        };
+        let mut ov = old.value.clone();
+        compare::strip_server_fields(&mut ov);
+        if old.live {
+            let last = compare::last_applied(&old.value);
+            ov = compare::subset(&ov, Some(&new.value), last.as_ref());
+        }
+        let ov = compare::align(&ov, &new.value);
+        if ov == new.value {
+            report.unchanged += 1;
+            continue;
+        }
+        let title = new.key.display();
+        let (old_text, new_text) = (yaml::to_string(&ov), yaml::to_string(&new.value));
+        let diff = similar::TextDiff::from_lines(&old_text, &new_text)
+            .unified_diff()
+            .context_radius(3)
+            .header(&format!("{title} ({before})"), &format!("{title} ({stack})"))
+            .to_string();
+        let risks = risk::changed(&new.key, &ov, &new.value);
+        report.entries.push(Entry { key: new.key.clone(), change: Change::Changed, diff: Some(diff), risks });
+    }
+    for (key, old) in old_by_key {
+        if old.live && !ours(&old.value, name) {
+            report.ignored += 1;
+            continue;
+        }
+        let risks = risk::removed(&key, &old.value);
+        report.entries.push(Entry { key, change: Change::Removed, diff: None, risks });
+    }
+    report
+}

@@ -1,0 +1,568 @@
+//! Risk markers: changes Kubernetes rejects (immutable fields) and changes that delete,
+//! strand or move data (storage class or backend, reclaim policy, shorter retention,
+//! removed volumes, shard count). Shard moves of static targets are computed with
+//! stackgen's own [`hashmod`], the function the generated relabel rules run.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Key;
+use crate::model::{units::parse_prometheus_bytes, Duration, KubernetesJobs, Stack};
+use crate::render::prometheus::{builtin_job_names, hashmod, shard_of_target};
+
+/// What a risk does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Category {
+    /// The API server refuses the change: `kubectl apply` fails.
+    Rejected,
+    /// Data is deleted, or left on volumes nothing reads.
+    DataLoss,
+    /// Series move between Prometheus shards.
+    DataMoves,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Rejected => "rejected",
+            Category::DataLoss => "data-loss",
+            Category::DataMoves => "data-moves",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Risk {
+    /// Stable code: `immutable-field`, `storage-class`, `storage-backend`,
+    /// `reclaim-policy`, `retention-shorter`, `retention-size-smaller`,
+    /// `object-storage-retention-shorter`, `volume-removed`, `shard-count`, `targets-move`.
+    pub code: &'static str,
+    pub category: Category,
+    /// The object concerned; `None` for stack-wide risks.
+    pub object: Option<Key>,
+    /// JSON pointer of the field in the object.
+    pub path: Option<String>,
+    pub message: String,
+    /// What to run or do about it.
+    pub action: Option<String>,
+}
+
+fn risk(code: &'static str, category: Category, key: &Key, path: &str, message: String) -> Risk {
+    Risk {
+        code,
+        category,
+        object: Some(key.clone()),
+        path: (!path.is_empty()).then(|| path.to_string()),
+        message,
+        action: None,
+    }
+}
+
+fn show(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "(unset)".into(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn ns_flag(key: &Key) -> String {
+    key.namespace.as_ref().map(|n| format!(" -n {n}")).unwrap_or_default()
+}
+
+/// Risks of one changed object; `old` is already reduced to what stackgen sets.
+pub fn changed(key: &Key, old: &Value, new: &Value) -> Vec<Risk> {
+    let mut out = Vec::new();
+    match key.kind.as_str() {
+        "StatefulSet" => statefulset(key, old, new, &mut out),
+        "Deployment" if old.pointer("/spec/selector") != new.pointer("/spec/selector") => {
+            let mut r = risk(
+                "immutable-field",
+                Category::Rejected,
+                key,
+                "/spec/selector",
+                format!("Deployment {} changes spec.selector, which is immutable: apply fails", key.name),
+            );
+            r.action = Some(format!("kubectl delete deployment {}{}, then apply again", key.name, ns_flag(key)));
+            out.push(r);
+        }
+        "Service" => {
+            let (o, n) = (old.pointer("/spec/clusterIP"), new.pointer("/spec/clusterIP"));
+            if n.is_some() && o != n {
+                let mut r = risk(
+                    "immutable-field",
+                    Category::Rejected,
+                    key,
+                    "/spec/clusterIP",
+                    format!(
+                        "Service {} changes spec.clusterIP ({} → {}), which is immutable: apply fails",
+                        key.name,
+                        show(o),
+                        show(n)
+                    ),
+                );
+                r.action = Some(format!("kubectl delete service {}{}, then apply again", key.name, ns_flag(key)));
+                out.push(r);
+            }
+        }
+        "PersistentVolume" => pv(key, old, new, &mut out),
+        "PersistentVolumeClaim" => pvc(key, old, new, "/spec", &mut out),
+        "StorageClass" => storage_class(key, old, new, &mut out),
+        _ => {}
+    }
+    out
+}
+
+fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
+    let mut fields = Vec::new();
+    for f in ["selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy"] {
+        let p = format!("/spec/{f}");
+        if old.pointer(&p) != new.pointer(&p) {
+            fields.push(f);
+        }
+    }
+    if !fields.is_empty() {
+        let mut r = risk(
+            "immutable-field",
+            Category::Rejected,
+            key,
+            &format!("/spec/{}", fields[0]),
+            format!(
+                "StatefulSet {} changes spec.{}, immutable: apply fails. Pods and claims survive an orphaning delete; \
+                 existing claims keep their old spec (volumeClaimTemplates only shape new claims)",
+                key.name,
+                fields.join(", spec.")
+            ),
+        );
+        r.action =
+            Some(format!("kubectl delete statefulset {}{} --cascade=orphan, then apply again", key.name, ns_flag(key)));
+        out.push(r);
+    }
+    // Claim templates by name: a class change strands the data of existing claims.
+    let empty = Vec::new();
+    let olds = old.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).unwrap_or(&empty);
+    let news = new.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).unwrap_or(&empty);
+    for (i, n) in news.iter().enumerate() {
+        let name = n["metadata"]["name"].as_str().unwrap_or_default();
+        let Some(o) = olds.iter().find(|o| o["metadata"]["name"].as_str() == Some(name)) else { continue };
+        let (oc, nc) = (o.pointer("/spec/storageClassName"), n.pointer("/spec/storageClassName"));
+        if oc != nc {
+            out.push(risk(
+                "storage-class",
+                Category::DataLoss,
+                key,
+                &format!("/spec/volumeClaimTemplates/{i}/spec/storageClassName"),
+                format!(
+                    "claims `{name}-{}-<ordinal>` change StorageClass {} → {}: existing claims stay on {} and new ones \
+                     start empty on {}; the data is not migrated, and deleting the old claims deletes it",
+                    key.name,
+                    show(oc),
+                    show(nc),
+                    show(oc),
+                    show(nc)
+                ),
+            ));
+        }
+    }
+    // Prometheus retention.
+    let (ot, nt) = (arg(old, "--storage.tsdb.retention.time"), arg(new, "--storage.tsdb.retention.time"));
+    if let (Some(o), Some(n)) =
+        (ot.and_then(|s| s.parse::<Duration>().ok()), nt.and_then(|s| s.parse::<Duration>().ok()))
+    {
+        if n.millis() > 0 && n.millis() < o.millis() {
+            out.push(risk(
+                "retention-shorter",
+                Category::DataLoss,
+                key,
+                "/spec/template/spec/containers",
+                format!(
+                    "Prometheus retention {} → {}: blocks older than {} are deleted after the rollout",
+                    o.as_str(),
+                    n.as_str(),
+                    n.as_str()
+                ),
+            ));
+        }
+    }
+    let (os, ns) = (arg(old, "--storage.tsdb.retention.size"), arg(new, "--storage.tsdb.retention.size"));
+    let (osz, nsz) = (os.and_then(|s| parse_prometheus_bytes(s).ok()), ns.and_then(|s| parse_prometheus_bytes(s).ok()));
+    if let Some(n) = nsz {
+        if osz.is_none_or(|o| n.get() < o.get()) && (osz.is_some() || ot.is_some()) {
+            out.push(risk(
+                "retention-size-smaller",
+                Category::DataLoss,
+                key,
+                "/spec/template/spec/containers",
+                format!(
+                    "Prometheus retention size {} → {}: the oldest blocks over the limit are deleted",
+                    os.unwrap_or("(none)"),
+                    ns.unwrap_or_default()
+                ),
+            ));
+        }
+    }
+    // Thanos Compactor retention in object storage; 0d keeps forever.
+    for res in ["raw", "5m", "1h"] {
+        let flag = format!("--retention.resolution-{res}");
+        let ms = |v: &Value| {
+            arg(v, &flag).and_then(|s| s.parse::<Duration>().ok()).map(|d| {
+                if d.millis() == 0 {
+                    u64::MAX
+                } else {
+                    d.millis()
+                }
+            })
+        };
+        if let (Some(o), Some(n)) = (ms(old), ms(new)) {
+            if n < o {
+                out.push(risk(
+                    "object-storage-retention-shorter",
+                    Category::DataLoss,
+                    key,
+                    "/spec/template/spec/containers",
+                    format!(
+                        "Thanos Compactor {res} retention {} → {}: older blocks are deleted from object storage",
+                        arg(old, &flag).unwrap_or_default(),
+                        arg(new, &flag).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// The value of `--flag=value` in any container of a pod template.
+fn arg<'a>(v: &'a Value, flag: &str) -> Option<&'a str> {
+    let containers = v.pointer("/spec/template/spec/containers")?.as_array()?;
+    containers.iter().filter_map(|c| c["args"].as_array()).flatten().find_map(|a| {
+        let s = a.as_str()?;
+        s.strip_prefix(flag)?.strip_prefix('=')
+    })
+}
+
+const PV_MUTABLE: &[&str] =
+    &["persistentVolumeReclaimPolicy", "capacity", "claimRef", "storageClassName", "mountOptions", "accessModes"];
+
+fn pv(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
+    let empty = serde_json::Map::new();
+    let os = old["spec"].as_object().unwrap_or(&empty);
+    let ns = new["spec"].as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = os.keys().chain(ns.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let fixed: Vec<&str> = keys
+        .iter()
+        .filter(|k| !PV_MUTABLE.contains(&k.as_str()) && os.get(**k) != ns.get(**k))
+        .map(|k| k.as_str())
+        .collect();
+    if !fixed.is_empty() {
+        let mut r = risk(
+            "immutable-field",
+            Category::Rejected,
+            key,
+            &format!("/spec/{}", fixed[0]),
+            format!(
+                "PersistentVolume {} changes spec.{}: a PV's volume source is immutable, apply fails",
+                key.name,
+                fixed.join(", spec.")
+            ),
+        );
+        r.action = Some(format!(
+            "kubectl delete pv {} (kept until its claim is deleted; with Retain the data stays on the backend), then apply again and let the claim re-bind",
+            key.name
+        ));
+        out.push(r);
+    }
+    let (oc, nc) = (os.get("storageClassName"), ns.get("storageClassName"));
+    if oc != nc {
+        out.push(risk(
+            "storage-class",
+            Category::DataLoss,
+            key,
+            "/spec/storageClassName",
+            format!(
+                "PersistentVolume {} changes StorageClass {} → {}: claims of the old class no longer match it",
+                key.name,
+                show(oc),
+                show(nc)
+            ),
+        ));
+    }
+    reclaim(
+        key,
+        os.get("persistentVolumeReclaimPolicy"),
+        ns.get("persistentVolumeReclaimPolicy"),
+        "/spec/persistentVolumeReclaimPolicy",
+        out,
+    );
+    if os.get("claimRef") != ns.get("claimRef") && os.contains_key("claimRef") {
+        out.push(risk(
+            "volume-rebind",
+            Category::DataMoves,
+            key,
+            "/spec/claimRef",
+            format!("PersistentVolume {} is bound to another claim: its data goes to a different pod", key.name),
+        ));
+    }
+}
+
+fn reclaim(key: &Key, old: Option<&Value>, new: Option<&Value>, path: &str, out: &mut Vec<Risk>) {
+    let o = old.and_then(Value::as_str).unwrap_or("Delete");
+    let n = new.and_then(Value::as_str).unwrap_or("Delete");
+    if o == "Retain" && n == "Delete" {
+        out.push(risk(
+            "reclaim-policy",
+            Category::DataLoss,
+            key,
+            path,
+            format!(
+                "{} {}: reclaim policy Retain → Delete: deleting a claim now deletes the volume and its data",
+                key.kind, key.name
+            ),
+        ));
+    }
+}
+
+fn pvc(key: &Key, old: &Value, new: &Value, base: &str, out: &mut Vec<Risk>) {
+    let strip = |v: &Value| {
+        let mut s = v.pointer(base).cloned().unwrap_or(Value::Null);
+        if let Some(m) = s.as_object_mut() {
+            m.remove("resources");
+            m.remove("volumeAttributesClassName");
+        }
+        s
+    };
+    let size = |v: &Value| {
+        v.pointer(&format!("{base}/resources/requests/storage"))
+            .and_then(Value::as_str)
+            .and_then(super::compare::quantity)
+    };
+    let mut why = Vec::new();
+    if strip(old) != strip(new) {
+        why.push("its spec (only the storage request may grow)".to_string());
+    }
+    if let (Some(o), Some(n)) = (size(old), size(new)) {
+        if n < o {
+            why.push("a smaller storage request (claims never shrink)".to_string());
+        }
+    }
+    if !why.is_empty() {
+        let mut r = risk(
+            "immutable-field",
+            Category::Rejected,
+            key,
+            base,
+            format!("PersistentVolumeClaim {} changes {}: apply fails", key.name, why.join(" and ")),
+        );
+        r.action = Some(format!(
+            "copy the data to a new claim; deleting claim {}{} deletes or releases its volume",
+            key.name,
+            ns_flag(key)
+        ));
+        out.push(r);
+    }
+    let (oc, nc) = (old.pointer(&format!("{base}/storageClassName")), new.pointer(&format!("{base}/storageClassName")));
+    if oc != nc {
+        out.push(risk(
+            "storage-class",
+            Category::DataLoss,
+            key,
+            &format!("{base}/storageClassName"),
+            format!(
+                "PersistentVolumeClaim {} changes StorageClass {} → {}: the data stays on the old volume",
+                key.name,
+                show(oc),
+                show(nc)
+            ),
+        ));
+    }
+}
+
+fn storage_class(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
+    let fixed: Vec<&str> = ["provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"]
+        .into_iter()
+        .filter(|f| old.get(*f) != new.get(*f))
+        .collect();
+    if !fixed.is_empty() {
+        let mut r = risk(
+            "immutable-field",
+            Category::Rejected,
+            key,
+            &format!("/{}", fixed[0]),
+            format!("StorageClass {} changes {}, immutable: apply fails", key.name, fixed.join(", ")),
+        );
+        r.action = Some(format!(
+            "kubectl delete storageclass {}, then apply again (existing volumes keep what they were provisioned with)",
+            key.name
+        ));
+        out.push(r);
+    }
+    reclaim(key, old.get("reclaimPolicy"), new.get("reclaimPolicy"), "/reclaimPolicy", out);
+}
+
+/// Risks of an object the new render no longer has.
+pub fn removed(key: &Key, old: &Value) -> Vec<Risk> {
+    let msg = match key.kind.as_str() {
+        "PersistentVolumeClaim" => format!(
+            "PersistentVolumeClaim {} is removed: a pruning apply (kubectl apply --prune, Argo CD or Flux prune) deletes it, and with reclaim policy Delete its volume and data",
+            key.name
+        ),
+        "PersistentVolume" => format!(
+            "PersistentVolume {} is removed: with reclaim policy {} its data is {}",
+            key.name,
+            show(old.pointer("/spec/persistentVolumeReclaimPolicy")),
+            if old.pointer("/spec/persistentVolumeReclaimPolicy").and_then(Value::as_str) == Some("Retain") {
+                "kept on the backend but nothing binds it"
+            } else {
+                "deleted when it is released"
+            }
+        ),
+        "StatefulSet" if old.pointer("/spec/volumeClaimTemplates").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) => {
+            format!(
+                "StatefulSet {} is removed: its claims stay (retention policy Retain) but nothing reads them; data not uploaded to object storage is stranded",
+                key.name
+            )
+        }
+        _ => return Vec::new(),
+    };
+    vec![risk("volume-removed", Category::DataLoss, key, "", msg)]
+}
+
+/// How static targets are spread over shards.
+#[derive(Debug, Clone)]
+pub struct ShardView {
+    pub shards: u64,
+    pub source_labels: Vec<String>,
+    /// (job, target) → shard, for sharded static targets of [[scrape]] jobs.
+    pub assign: BTreeMap<(String, String), u64>,
+}
+
+pub fn view_of_stack(stack: &Stack) -> ShardView {
+    let mut assign = BTreeMap::new();
+    for j in stack.scrape.iter().filter(|j| j.sharded) {
+        for t in &j.targets {
+            assign.insert((j.job.clone(), t.clone()), shard_of_target(stack, t, &j.labels));
+        }
+    }
+    ShardView { shards: u64::from(stack.sharding.shards), source_labels: stack.sharding.source_labels.clone(), assign }
+}
+
+/// The sharding of a previous render or of live objects: the hashmod `modulus` and
+/// source labels of the first shard's prometheus.yml, and its static targets; or, with
+/// no config, the number of shard StatefulSets.
+pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Clone, stack: &str) -> Option<ShardView> {
+    let prefix = format!("{stack}-prometheus-shard-");
+    let shard_no = |k: &Key| k.name.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok());
+    let config = objs
+        .clone()
+        .filter(|(k, v)| k.kind == "ConfigMap" && shard_no(k).is_some() && v["data"]["prometheus.yml"].is_string())
+        .min_by_key(|(k, _)| shard_no(k));
+    let Some((_, cm)) = config else {
+        let max = objs.filter(|(k, _)| k.kind == "StatefulSet").filter_map(|(k, _)| shard_no(k)).max()?;
+        return Some(ShardView { shards: max + 1, source_labels: vec!["__address__".into()], assign: BTreeMap::new() });
+    };
+    let cfg: Value = serde_saphyr::from_str(cm["data"]["prometheus.yml"].as_str()?).ok()?;
+    let jobs = cfg["scrape_configs"].as_array()?;
+    let mut shards = 1;
+    let mut source_labels = vec!["__address__".to_string()];
+    for rc in jobs.iter().filter_map(|j| j["relabel_configs"].as_array()).flatten() {
+        if rc["action"] == "hashmod" {
+            shards = rc["modulus"].as_u64().unwrap_or(1).max(1);
+        }
+        if rc["action"] == "replace" && rc["target_label"] == "__tmp_hash" {
+            if let Some(src) = rc["source_labels"].as_array() {
+                source_labels =
+                    src.iter().filter_map(Value::as_str).filter(|s| *s != "__tmp_hash").map(String::from).collect();
+            }
+        }
+    }
+    let all = KubernetesJobs { discovery: true, control_plane: true, cluster_domain: String::new() };
+    let builtin = builtin_job_names(&all, true);
+    let mut assign = BTreeMap::new();
+    for j in jobs {
+        let job = j["job_name"].as_str().unwrap_or_default();
+        if builtin.contains(&job) {
+            continue;
+        }
+        for sc in j["static_configs"].as_array().into_iter().flatten() {
+            if sc["labels"].get("__tmp_disable_sharding").is_some() {
+                continue;
+            }
+            for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                let joined: Vec<&str> = source_labels
+                    .iter()
+                    .map(|l| if l == "__address__" { t } else { sc["labels"][l].as_str().unwrap_or("") })
+                    .collect();
+                let shard = if shards > 1 { hashmod(&joined.join(";"), shards) } else { 0 };
+                assign.insert((job.to_string(), t.to_string()), shard);
+            }
+        }
+    }
+    Some(ShardView { shards, source_labels, assign })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Move {
+    pub job: String,
+    pub target: String,
+    pub from: u64,
+    pub to: u64,
+}
+
+pub fn moves(old: &ShardView, new: &ShardView) -> Vec<Move> {
+    old.assign
+        .iter()
+        .filter_map(|((job, target), &from)| {
+            let &to = new.assign.get(&(job.clone(), target.clone()))?;
+            (to != from).then(|| Move { job: job.clone(), target: target.clone(), from, to })
+        })
+        .collect()
+}
+
+/// The stack-wide risk of a shard count or sharding change.
+pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -> Option<Risk> {
+    let common = old.assign.keys().filter(|k| new.assign.contains_key(*k)).count();
+    if old.shards != new.shards {
+        let mut msg = format!("shard count {} → {}", old.shards, new.shards);
+        let (lo, hi) = (old.shards.min(new.shards), old.shards.max(new.shards));
+        let names: Vec<String> = (lo..hi).map(|i| format!("{stack}-prometheus-shard-{i}")).collect();
+        if new.shards > old.shards {
+            msg.push_str(&format!(": StatefulSet(s) {} added", names.join(", ")));
+        } else {
+            msg.push_str(&format!(
+                ": StatefulSet(s) {} removed (their volumes keep data nothing serves)",
+                names.join(", ")
+            ));
+        }
+        msg.push_str(&format!(
+            "; every shard's hashmod changes and series move between shards: {} of {common} static targets move; \
+             their history stays on the old shard (queryable through Thanos Query, otherwise split)",
+            moved.len()
+        ));
+        return Some(Risk {
+            code: "shard-count",
+            category: Category::DataMoves,
+            object: None,
+            path: None,
+            message: msg,
+            action: None,
+        });
+    }
+    if !moved.is_empty() {
+        return Some(Risk {
+            code: "targets-move",
+            category: Category::DataMoves,
+            object: None,
+            path: None,
+            message: format!(
+                "sharding source labels {:?} → {:?}: {} of {common} static targets move to another shard",
+                old.source_labels,
+                new.source_labels,
+                moved.len()
+            ),
+            action: None,
+        });
+    }
+    None
+}
