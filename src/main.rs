@@ -138,6 +138,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             };
             print_human(&src, &checked.warnings);
             if format == RenderFormat::HelmValues {
+                print_human(&src, &stackgen::render::helm::unsupported(&checked.stack));
                 let helm = stackgen::render::helm::render(&checked.stack);
                 match output {
                     Some(dir) => {
