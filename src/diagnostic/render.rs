@@ -25,11 +25,11 @@ pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
             title.element(annotate_snippets::Origin::path(src.name.as_str()).line(l).char_column(c))
         } else {
             let mut snippet = Snippet::source(src.text.as_str()).path(src.name.as_str()).fold(true);
-            let span =
-                if d.span.is_empty() { d.span.start..(d.span.start + 1).min(src.text.len()) } else { d.span.clone() };
+            let span = char_span(&src.text, &d.span);
             snippet = snippet.annotation(AnnotationKind::Primary.span(span));
             for (sp, label) in &d.related {
-                snippet = snippet.annotation(AnnotationKind::Context.span(sp.clone()).label(label.as_str()));
+                snippet =
+                    snippet.annotation(AnnotationKind::Context.span(char_span(&src.text, sp)).label(label.as_str()));
             }
             title.element(snippet)
         };
@@ -47,6 +47,23 @@ pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
         let _ = writeln!(out, "{}: {errors} error(s), {warnings} warning(s)", src.name);
     }
     out
+}
+
+/// A span on character boundaries within the text, at least one character wide where the
+/// text allows (an empty span would draw no caret).
+fn char_span(text: &str, span: &std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let mut start = span.start.min(text.len());
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = span.end.clamp(start, text.len());
+    if end == start && end < text.len() {
+        end += 1;
+    }
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end
 }
 
 /// The public JSON shape of one diagnostic.

@@ -62,6 +62,8 @@ pub struct Stack {
     pub grafana: Option<Grafana>,
     pub scrape: Vec<ScrapeJob>,
     pub kubernetes: KubernetesJobs,
+    /// Default-deny NetworkPolicies plus the flows the stack needs.
+    pub network_policies: bool,
 }
 
 impl Stack {

@@ -21,6 +21,13 @@ pub struct RawStack {
     #[serde(default)]
     pub scrape: Vec<RawScrape>,
     pub kubernetes: Option<RawKubernetes>,
+    pub security: Option<RawSecurity>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSecurity {
+    pub network_policies: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,6 +135,7 @@ pub struct RawSharding {
 pub struct RawThanos {
     pub version: Option<String>,
     pub image: Option<String>,
+    pub image_digest: Option<String>,
     pub replica_label: Option<String>,
     pub objstore: RawObjstore,
     pub query: Option<RawReplicas>,
@@ -187,6 +195,7 @@ pub struct RawCompactor {
 pub struct RawComponent {
     pub version: Option<String>,
     pub image: Option<String>,
+    pub image_digest: Option<String>,
     pub replicas: Option<u32>,
     pub storage_size: Option<String>,
 }
@@ -196,6 +205,7 @@ pub struct RawComponent {
 pub struct RawGrafana {
     pub version: Option<String>,
     pub image: Option<String>,
+    pub image_digest: Option<String>,
     pub storage_size: Option<String>,
     pub admin_secret: Option<String>,
 }

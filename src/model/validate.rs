@@ -431,7 +431,13 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             );
         }
         Thanos {
-            image: image(t.image.as_ref(), DEFAULT_THANOS_IMAGE, t.version.as_ref(), DEFAULT_THANOS_VERSION, None),
+            image: image(
+                t.image.as_ref(),
+                DEFAULT_THANOS_IMAGE,
+                t.version.as_ref(),
+                DEFAULT_THANOS_VERSION,
+                t.image_digest.as_ref(),
+            ),
             replica_label,
             objstore,
             query_replicas: t.query.as_ref().and_then(|q| q.replicas).unwrap_or(2),
@@ -455,13 +461,19 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             DEFAULT_ALERTMANAGER_IMAGE,
             a.version.as_ref(),
             DEFAULT_ALERTMANAGER_VERSION,
-            None,
+            a.image_digest.as_ref(),
         ),
         replicas: a.replicas.unwrap_or(1),
         size: cx.volume("/alertmanager/storage_size", a.storage_size.as_ref(), "1Gi"),
     });
     let grafana = raw.grafana.as_ref().map(|g| Grafana {
-        image: image(g.image.as_ref(), DEFAULT_GRAFANA_IMAGE, g.version.as_ref(), DEFAULT_GRAFANA_VERSION, None),
+        image: image(
+            g.image.as_ref(),
+            DEFAULT_GRAFANA_IMAGE,
+            g.version.as_ref(),
+            DEFAULT_GRAFANA_VERSION,
+            g.image_digest.as_ref(),
+        ),
         size: cx.volume("/grafana/storage_size", g.storage_size.as_ref(), "10Gi"),
         admin_secret: g.admin_secret.clone(),
     });
@@ -572,6 +584,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             grafana,
             scrape,
             kubernetes,
+            network_policies: raw.security.as_ref().and_then(|s| s.network_policies).unwrap_or(true),
         })
     } else {
         Err(cx.diags)

@@ -5,7 +5,9 @@
 
 pub mod helm;
 pub mod k8s;
+pub mod network;
 pub mod prometheus;
+pub mod scanners;
 pub mod storage;
 pub mod thanos;
 pub mod workloads;
@@ -133,6 +135,8 @@ pub fn render(stack: &Stack) -> Vec<Object> {
         thanos::objects(&n, &mut objs);
     }
     workloads::objects(&n, &mut objs);
+    network::objects(&n, &mut objs);
+    scanners::annotate(&mut objs);
     sort(&mut objs);
     objs
 }

@@ -262,7 +262,7 @@ fn nfs_provisioner(n: &Names<'_>, server: &str, path: &str, image: &str, reclaim
         k8s::env_value("NFS_PATH", path),
     ]);
     c.volume_mounts = Some(vec![k8s::mount("nfs-root", "/persistentvolumes", false)]);
-    c.resources = Some(k8s::resources("10m", "32Mi", "128Mi", None));
+    c.resources = Some(k8s::resources("10m", "32Mi", "128Mi", Some("100m")));
     // The provisioner creates and chowns directories on the share as root; this is the
     // one container of the stack that cannot be restricted (namespace enforces baseline).
     if let Some(sc) = c.security_context.as_mut() {
@@ -284,6 +284,7 @@ fn nfs_provisioner(n: &Names<'_>, server: &str, path: &str, image: &str, reclaim
                 metadata: Some(meta_pod(labels)),
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
+                    automount_service_account_token: Some(true),
                     security_context: Some(pod_sc),
                     containers: vec![c],
                     volumes: Some(vec![Volume {

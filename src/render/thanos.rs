@@ -24,7 +24,8 @@ pub const GRPC_PORT: i32 = 10901;
 pub const HTTP_PORT: i32 = 10902;
 const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
 const GCS_DIR: &str = "/etc/thanos/gcs";
-const THANOS_UID: i64 = 1001;
+/// nobody: Thanos needs no identity of its own, and a high UID keeps clear of host users.
+const THANOS_UID: i64 = 65534;
 
 fn thanos<'a>(n: &Names<'a>) -> &'a Thanos {
     n.stack.thanos.as_ref().expect("called only with Thanos on")
@@ -105,7 +106,7 @@ pub fn sidecar(n: &Names<'_>) -> (Container, Vec<Volume>) {
         objstore_flag(),
     ];
     let mut c = base_container(n, "thanos-sidecar", args, true);
-    c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", None));
+    c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", Some("1")));
     c.volume_mounts = Some(vec![
         k8s::mount("data", "/prometheus", false),
         k8s::mount("thanos-objstore", OBJSTORE_DIR, true),
@@ -204,7 +205,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         format!("--endpoint=dnssrv+_grpc._tcp.{}", n.svc_fqdn(&store)),
     ];
     let mut c = base_container(n, "thanos-query", args, true);
-    c.resources = Some(k8s::resources("200m", "512Mi", "1Gi", None));
+    c.resources = Some(k8s::resources("200m", "512Mi", "1Gi", Some("2")));
     out.push(k8s::service(
         &q,
         &ns,
@@ -238,7 +239,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         objstore_flag(),
     ];
     let mut c = base_container(n, "thanos-store", args, true);
-    c.resources = Some(k8s::resources("200m", "1Gi", "2Gi", None));
+    c.resources = Some(k8s::resources("200m", "1Gi", "2Gi", Some("2")));
     c.volume_mounts =
         Some(vec![k8s::mount("data", "/var/thanos/store", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
@@ -285,7 +286,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         "--delete-delay=48h".into(),
     ];
     let mut c = base_container(n, "thanos-compactor", args, false);
-    c.resources = Some(k8s::resources("500m", "1Gi", "4Gi", None));
+    c.resources = Some(k8s::resources("500m", "1Gi", "4Gi", Some("2")));
     c.volume_mounts =
         Some(vec![k8s::mount("data", "/var/thanos/compact", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];

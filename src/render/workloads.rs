@@ -95,7 +95,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let mut c = k8s::container("alertmanager", am.image.reference(), args);
     c.env = Some(vec![k8s::env_field("POD_IP", "status.podIP")]);
     c.ports = Some(vec![k8s::port("web", 9093), k8s::port("cluster", 9094)]);
-    c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", None));
+    c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", Some("500m")));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
     c.volume_mounts =
@@ -205,20 +205,32 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         k8s::env_value("GF_ANALYTICS_REPORTING_ENABLED", "false"),
         k8s::env_value("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
     ];
-    if let Some(secret) = &g.admin_secret {
-        env.push(k8s::env_secret("GF_SECURITY_ADMIN_USER", secret, "admin-user"));
-        env.push(k8s::env_secret("GF_SECURITY_ADMIN_PASSWORD", secret, "admin-password"));
-    }
-    c.env = Some(env);
-    c.ports = Some(vec![k8s::port("http", 3000)]);
-    c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", None));
-    c.readiness_probe = Some(k8s::http_probe("/api/health", "http", 10, 3));
-    c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
-    c.volume_mounts = Some(vec![
+    let mut mounts = vec![
         k8s::mount("data", "/var/lib/grafana", false),
         k8s::mount("datasources", "/etc/grafana/provisioning/datasources", true),
         k8s::mount("tmp", "/tmp", false),
-    ]);
+    ];
+    if let Some(secret) = &g.admin_secret {
+        // Grafana reads `<VAR>__FILE` from a file: the password never enters the
+        // environment.
+        env.push(k8s::env_value("GF_SECURITY_ADMIN_USER__FILE", "/etc/grafana/admin/admin-user"));
+        env.push(k8s::env_value("GF_SECURITY_ADMIN_PASSWORD__FILE", "/etc/grafana/admin/admin-password"));
+        mounts.push(k8s::mount("admin", "/etc/grafana/admin", true));
+        volumes.push(Volume {
+            name: "admin".into(),
+            secret: Some(k8s_openapi::api::core::v1::SecretVolumeSource {
+                secret_name: Some(secret.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    c.env = Some(env);
+    c.ports = Some(vec![k8s::port("http", 3000)]);
+    c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", Some("1")));
+    c.readiness_probe = Some(k8s::http_probe("/api/health", "http", 10, 3));
+    c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
+    c.volume_mounts = Some(mounts);
     let mut annotations = BTreeMap::new();
     annotations.insert("checksum/config".to_string(), sum);
     out.push(Object::new(&Deployment {
@@ -238,7 +250,7 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
                 spec: Some(PodSpec {
                     service_account_name: Some(n.obj("ui")),
                     automount_service_account_token: Some(false),
-                    security_context: Some(k8s::pod_security(472, 472)),
+                    security_context: Some(k8s::pod_security(65534, 65534)),
                     containers: vec![c],
                     volumes: Some(volumes),
                     ..Default::default()

@@ -1,0 +1,193 @@
+//! NetworkPolicies (`[security] network_policies`, on by default): deny everything to and
+//! from the stack's pods, then allow exactly the flows the stack needs:
+//! DNS for every pod; Query → sidecars and Store Gateways on gRPC; Grafana → Query or
+//! Prometheus; Prometheus → Alertmanager, and Prometheus scraping every stack pod's
+//! metrics port; Alertmanager peers gossiping; users → Grafana. Components that must
+//! reach things outside the stack whose addresses stackgen cannot know (scrape targets
+//! and the API server for Prometheus, object storage for Thanos, receivers for
+//! Alertmanager, the NFS server for the provisioner) get unrestricted egress.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::k8s::{meta, selector};
+use super::{thanos, Names, Object};
+use crate::model::Backend;
+
+fn port(n: i32, proto: &str) -> NetworkPolicyPort {
+    NetworkPolicyPort { port: Some(IntOrString::Int(n)), protocol: Some(proto.into()), ..Default::default() }
+}
+
+fn tcp(ports: &[i32]) -> Vec<NetworkPolicyPort> {
+    ports.iter().map(|p| port(*p, "TCP")).collect()
+}
+
+/// Pods of one component of this stack.
+fn pods(n: &Names<'_>, name: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer { pod_selector: Some(selector(n.selector(name, None))), ..Default::default() }
+}
+
+fn from(peers: Vec<NetworkPolicyPeer>, ports: Vec<NetworkPolicyPort>) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule { from: Some(peers), ports: Some(ports) }
+}
+
+fn to(peers: Vec<NetworkPolicyPeer>, ports: Vec<NetworkPolicyPort>) -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule { to: Some(peers), ports: Some(ports) }
+}
+
+/// Any destination: for flows to addresses outside the stack that stackgen cannot know.
+fn anywhere() -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule::default()
+}
+
+fn policy(
+    n: &Names<'_>,
+    name: &str,
+    pod_selector: BTreeMap<String, String>,
+    ingress: Option<Vec<NetworkPolicyIngressRule>>,
+    egress: Option<Vec<NetworkPolicyEgressRule>>,
+) -> Object {
+    let mut types = Vec::new();
+    if ingress.is_some() {
+        types.push("Ingress".to_string());
+    }
+    if egress.is_some() {
+        types.push("Egress".to_string());
+    }
+    Object::new(&NetworkPolicy {
+        metadata: meta(&n.obj(name), Some(&n.ns()), n.labels("network-policy", "network-policy", None)),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(pod_selector)),
+            policy_types: Some(types),
+            ingress,
+            egress,
+        }),
+    })
+}
+
+/// Selector of every pod of the stack.
+fn all_pods(n: &Names<'_>) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("app.kubernetes.io/instance".to_string(), n.stack.name.to_string());
+    m.insert("app.kubernetes.io/part-of".to_string(), "stackgen".to_string());
+    m
+}
+
+pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
+    let s = n.stack;
+    if !s.network_policies {
+        return;
+    }
+    let thanos_on = s.thanos.is_some();
+    // Deny all, both ways, for every pod of the stack.
+    out.push(policy(n, "default-deny", all_pods(n), Some(Vec::new()), Some(Vec::new())));
+    // DNS for everyone.
+    let dns = NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some([("kubernetes.io/metadata.name".to_string(), "kube-system".to_string())].into()),
+            ..Default::default()
+        }),
+        pod_selector: Some(LabelSelector {
+            match_labels: Some([("k8s-app".to_string(), "kube-dns".to_string())].into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    out.push(policy(
+        n,
+        "allow-dns",
+        all_pods(n),
+        None,
+        Some(vec![to(vec![dns], vec![port(53, "UDP"), port(53, "TCP")])]),
+    ));
+
+    let prom = pods(n, "prometheus");
+    // Prometheus: scraped by nobody but itself (localhost); queried by Grafana and,
+    // through the sidecar, by Query. Egress anywhere: targets and the API server.
+    let mut ingress = Vec::new();
+    if s.grafana.is_some() && !thanos_on {
+        ingress.push(from(vec![pods(n, "grafana")], tcp(&[super::prometheus::WEB_PORT])));
+    }
+    if thanos_on {
+        ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[thanos::GRPC_PORT])));
+        ingress.push(from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT])));
+    }
+    out.push(policy(n, "prometheus", n.selector("prometheus", None), Some(ingress), Some(vec![anywhere()])));
+
+    if thanos_on {
+        out.push(policy(
+            n,
+            "thanos-query",
+            n.selector("thanos-query", None),
+            Some({
+                let mut v = vec![from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT]))];
+                if s.grafana.is_some() {
+                    v.push(from(vec![pods(n, "grafana")], tcp(&[thanos::HTTP_PORT])));
+                }
+                v
+            }),
+            Some(vec![to(vec![prom.clone(), pods(n, "thanos-store")], tcp(&[thanos::GRPC_PORT]))]),
+        ));
+        out.push(policy(
+            n,
+            "thanos-store",
+            n.selector("thanos-store", None),
+            Some(vec![
+                from(vec![pods(n, "thanos-query")], tcp(&[thanos::GRPC_PORT])),
+                from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT])),
+            ]),
+            Some(vec![anywhere()]),
+        ));
+        out.push(policy(
+            n,
+            "thanos-compactor",
+            n.selector("thanos-compactor", None),
+            Some(vec![from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT]))]),
+            Some(vec![anywhere()]),
+        ));
+    }
+    if s.alertmanager.is_some() {
+        let am = pods(n, "alertmanager");
+        out.push(policy(
+            n,
+            "alertmanager",
+            n.selector("alertmanager", None),
+            Some(vec![
+                from(vec![prom.clone()], tcp(&[9093])),
+                from(vec![am.clone()], vec![port(9094, "TCP"), port(9094, "UDP")]),
+            ]),
+            // Receivers (mail, chat, webhooks) live anywhere.
+            Some(vec![anywhere()]),
+        ));
+    }
+    if s.grafana.is_some() {
+        let upstream = if thanos_on {
+            to(vec![pods(n, "thanos-query")], tcp(&[thanos::HTTP_PORT]))
+        } else {
+            to(vec![prom.clone()], tcp(&[super::prometheus::WEB_PORT]))
+        };
+        out.push(policy(
+            n,
+            "grafana",
+            n.selector("grafana", None),
+            // Users reach Grafana from wherever they are.
+            Some(vec![NetworkPolicyIngressRule { from: None, ports: Some(tcp(&[3000])) }]),
+            Some(vec![upstream]),
+        ));
+    }
+    if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
+        out.push(policy(
+            n,
+            "nfs-provisioner",
+            n.selector("nfs-provisioner", None),
+            Some(Vec::new()),
+            Some(vec![anywhere()]),
+        ));
+    }
+}
