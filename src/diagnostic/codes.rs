@@ -67,7 +67,8 @@ units (`1Ti`, `500Gi`); names are DNS-1123 labels; enumerations accept only the 
 backend's own table (`[storage.nfs]` for backend = \"nfs\"), `[thanos.objstore]` when Thanos is on.";
     Unreadable = "SG006", "unreadable-input", Error,
         "the stack file cannot be read",
-        "The file does not exist, is not readable, or is not UTF-8. stackgen exits with code 2.";
+        "The file does not exist, is not readable, or is not UTF-8 text. stackgen exits with code 2 (bad usage or \
+unreadable input), distinct from 1 (the stack has errors), so CI can tell a broken pipeline from a broken stack.";
     NameTooLong = "SG007", "name-too-long", Error,
         "the stack name makes object names too long",
         "Every object is named `<stack>-<component>`; StatefulSet pods add `-shard-<n>-<ordinal>` and \
@@ -148,20 +149,30 @@ downsampled (pitfall 14). 0d means keep forever.";
 there is silently ignored: stackgen accepts only the keys each provider reads.";
     DuplicateJob = "SG115", "duplicate-job", Error,
         "two scrape jobs share a name",
-        "Prometheus refuses a configuration with two scrape_configs of the same job_name.";
+        "Prometheus refuses a configuration with two scrape_configs of the same job_name (\"found multiple scrape \
+configs with job name\"), and the whole server fails to start. stackgen writes built-in jobs too (prometheus, \
+kubernetes-*, kube-etcd, kube-scheduler, kube-controller-manager, alertmanager); a [[scrape]] job must not reuse \
+their names.\n\nExample:\n    [[scrape]]\n    job = \"kubernetes-pods\"   # clashes with the built-in job; name it \"pods-extra\"";
     UnsupportedVersion = "SG116", "unsupported-kubernetes", Error,
         "a Kubernetes version stackgen does not target",
-        "stackgen emits API versions for Kubernetes 1.33 and later (k8s-openapi v1_33).";
+        "stackgen emits API versions and validates output for Kubernetes 1.33 and later (k8s-openapi feature v1_33, \
+the oldest cluster supported); kubernetes-validate checks every render against the version named here. Older \
+clusters lack APIs the output relies on, and 1.31 removed the in-tree rbd volume.\n\nFix: kubernetes_version = \"1.33\" \
+(or a newer minor stackgen lists in `stackgen schema`).";
     InTreeRbd = "SG117", "in-tree-rbd", Error,
         "the in-tree rbd volume is gone",
         "Kubernetes removed the in-tree Ceph RBD volume plugin in 1.31 (kubernetes#124546, pitfall 16). \
 stackgen emits claims on a ceph-csi (`rbd.csi.ceph.com`) or Rook class instead.";
     ScrapeTarget = "SG118", "scrape-target", Error,
         "a static target is not host:port",
-        "static_targets are Prometheus `targets`: `host:port` without a scheme or path.";
+        "static_targets are Prometheus `targets`: `host:port` without a scheme or path. Prometheus would otherwise \
+refuse the config or scrape a wrong address; the scheme and path go in `scheme` and `metrics_path`.\n\nExample:\n    \
+static_targets = [\"http://10.0.0.1:9100/metrics\"]   # write \"10.0.0.1:9100\"";
     SmallVolume = "SG119", "volume-too-small", Warning,
         "a volume size is very small",
-        "A Prometheus volume under 1Gi holds little more than the WAL.";
+        "A Prometheus volume under 1Gi holds little more than the WAL and a few 2h blocks: retention by size will \
+delete history within hours, or the disk fills during compaction. Size volumes from the ingestion rate \
+(samples/s x retention x ~2 bytes, see SG107).";
     NoStorageTable = "SG120", "backend-table", Error,
         "the storage backend and its table disagree",
         "Each backend reads its own table: backend = \"nfs\" reads [storage.nfs]. A table for another \
@@ -192,5 +203,6 @@ manifests. Some choices of a stack have no chart value (the chart renders its ow
 for example); stackgen says so instead of dropping them silently.";
     RenderFailed = "SG201", "render-internal", Error,
         "stackgen produced an object that failed its own check",
-        "A generated file failed to parse back. This is a bug in stackgen; please report it with the stack.";
+        "Every file stackgen renders from a template (Alertmanager config, Grafana provisioning) is parsed back before \
+it is embedded. A failure means a bug in stackgen, not in your stack; please report it with the stack file.";
 }

@@ -148,14 +148,20 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                 let opts: Vec<&str> =
                     options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 let list = opts.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
-                let mut d = Diagnostic::new(
-                    Code::InvalidValue,
-                    format!("`{key}` cannot be `{got}`; it takes one of {list}"),
-                    place.value,
-                )
-                .with_path(ptr.clone());
+                let code = match (ptr.as_str(), got.as_str()) {
+                    ("/stack/kubernetes_version", _) => Code::UnsupportedVersion,
+                    ("/storage/backend", "rbd") => Code::InTreeRbd,
+                    _ => Code::InvalidValue,
+                };
+                let mut d = Diagnostic::new(code, format!("`{key}` cannot be `{got}`; it takes one of {list}"), place.value)
+                    .with_path(ptr.clone());
                 d.help = Some(match (did_you_mean(&got.to_lowercase(), &opts), got.as_str()) {
                     (_, "oss" | "OSS") => "Thanos spells Alibaba OSS `aliyunoss`".to_string(),
+                    (_, "rbd") => {
+                        "the in-tree rbd volume was removed in Kubernetes 1.31: use backend = \"ceph\" (ceph-csi or Rook)"
+                            .to_string()
+                    }
+                    (_, "rbd") => "the in-tree rbd volume was removed in Kubernetes 1.31: use backend = \"ceph\" (ceph-csi or Rook)".to_string(),
                     (Some(s), _) => format!("did you mean `{s}`?"),
                     (None, _) => format!("use one of {list}"),
                 });
@@ -290,6 +296,11 @@ fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
         .with_path(ptr);
         d.redact = true;
         return d;
+    }
+    if key == "rbd" && table_ptr == "/storage" {
+        return Diagnostic::new(Code::InTreeRbd, "[storage.rbd]: the in-tree rbd volume was removed in Kubernetes 1.31", place.key)
+            .with_help("use backend = \"ceph\" with [storage.ceph]: an existing Rook class or a ceph-csi (rbd.csi.ceph.com) class")
+            .with_path(ptr);
     }
     let known = known_keys(table_ptr);
     let mut d = Diagnostic::new(Code::UnknownKey, format!("unknown key `{key}` {where_}"), place.key).with_path(ptr);
