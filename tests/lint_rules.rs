@@ -71,7 +71,12 @@ fn every_rule_has_a_fixture_and_its_snapshot_matches() {
     // Every rule a stack file can trigger has its fixture (SG006 is an I/O error, SG125
     // comes from --format helm-values, SG201 is an internal error).
     for r in RULES.iter().filter(|r| !matches!(r.id, "SG006" | "SG125" | "SG201")) {
-        assert!(files.iter().any(|f| stem(f).starts_with(r.id)), "rule {} ({}) has no fixture in tests/lint/", r.id, r.name);
+        assert!(
+            files.iter().any(|f| stem(f).starts_with(r.id)),
+            "rule {} ({}) has no fixture in tests/lint/",
+            r.id,
+            r.name
+        );
         assert!(r.explain.len() > 80, "rule {} needs a real explanation", r.id);
     }
     assert!(RULES.len() >= 25);

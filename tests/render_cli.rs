@@ -21,11 +21,13 @@ fn output_dir_has_one_file_per_object_and_a_kustomization() {
     assert!(stdout.is_empty(), "nothing on stdout with -o");
     let golden = std::fs::read_to_string(golden_path(&stack())).unwrap();
     let objects = docs(&golden);
-    let k: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(out.join("kustomization.yaml")).unwrap()).unwrap();
+    let k: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(out.join("kustomization.yaml")).unwrap()).unwrap();
     let resources: Vec<&str> = k["resources"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(resources.len(), objects.len());
     for (r, o) in resources.iter().zip(&objects) {
-        let want = format!("{}-{}.yaml", o["kind"].as_str().unwrap().to_lowercase(), o["metadata"]["name"].as_str().unwrap());
+        let want =
+            format!("{}-{}.yaml", o["kind"].as_str().unwrap().to_lowercase(), o["metadata"]["name"].as_str().unwrap());
         assert_eq!(*r, want);
         let text = std::fs::read_to_string(out.join(r)).unwrap();
         assert!(text.starts_with(stackgen::output::HEADER));
@@ -35,7 +37,11 @@ fn output_dir_has_one_file_per_object_and_a_kustomization() {
     // --check against the directory.
     let (code, _, err) = run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg(&out));
     assert_eq!(code, 0, "{err}");
-    std::fs::write(out.join("service-ha-grafana.yaml"), "# Rendered by stackgen from stack.toml; edit the stack, not this file.\nkind: Service\n").unwrap();
+    std::fs::write(
+        out.join("service-ha-grafana.yaml"),
+        "# Rendered by stackgen from stack.toml; edit the stack, not this file.\nkind: Service\n",
+    )
+    .unwrap();
     let (code, diff, _) = run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg(&out));
     assert_eq!(code, 1);
     assert!(diff.contains("service-ha-grafana.yaml (committed)") && diff.contains("+apiVersion: v1"), "{diff}");
@@ -43,17 +49,24 @@ fn output_dir_has_one_file_per_object_and_a_kustomization() {
 
 #[test]
 fn check_against_a_file() {
-    let (code, out, err) = run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg(golden_path(&stack())));
+    let (code, out, err) =
+        run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg(golden_path(&stack())));
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     let tmp = tempfile::NamedTempFile::new().unwrap();
-    let stale = std::fs::read_to_string(golden_path(&stack())).unwrap().replace("retention.time=2d", "retention.time=1d");
+    let stale =
+        std::fs::read_to_string(golden_path(&stack())).unwrap().replace("retention.time=2d", "retention.time=1d");
     std::fs::write(tmp.path(), stale).unwrap();
     let (code, out, err) = run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg(tmp.path()));
     assert_eq!(code, 1);
-    assert!(out.contains("-        - --storage.tsdb.retention.time=1d") && out.contains("+        - --storage.tsdb.retention.time=2d"), "{out}");
+    assert!(
+        out.contains("-        - --storage.tsdb.retention.time=1d")
+            && out.contains("+        - --storage.tsdb.retention.time=2d"),
+        "{out}"
+    );
     assert!(err.contains("is stale"));
     // A missing committed render is stale too.
-    let (code, _, _) = run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg("/nonexistent/manifests.yaml"));
+    let (code, _, _) =
+        run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg("/nonexistent/manifests.yaml"));
     assert_eq!(code, 1);
 }
 
@@ -102,8 +115,13 @@ fn snapshot(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn stdin_is_a_stack() {
     use std::io::Write;
-    let mut child =
-        Command::new(bin()).args(["render", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(bin())
+        .args(["render", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(&std::fs::read(stack()).unwrap()).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());

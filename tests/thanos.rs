@@ -39,7 +39,10 @@ const TYPES: &[(&str, &str)] = &[
     ("azure", "storage_account = \"acct\"\ncontainer = \"c\""),
     ("aliyunoss", "bucket = \"b\"\nendpoint = \"oss-cn-hangzhou.aliyuncs.com\""),
     ("cos", "bucket = \"b\"\nregion = \"ap-beijing\"\napp_id = \"1250000000\""),
-    ("swift", "auth_url = \"https://keystone:5000/v3\"\nusername = \"thanos\"\ncontainer_name = \"c\"\nproject_name = \"p\""),
+    (
+        "swift",
+        "auth_url = \"https://keystone:5000/v3\"\nusername = \"thanos\"\ncontainer_name = \"c\"\nproject_name = \"p\"",
+    ),
     ("filesystem", "directory = \"/var/thanos\""),
 ];
 
@@ -76,7 +79,11 @@ fn thanos_flags_are_documented() {
             let allowed = known.get(&component).unwrap_or_else(|| panic!("unknown Thanos component {component}"));
             for arg in c["args"].as_array().unwrap().iter().skip(1) {
                 let flag = arg.as_str().unwrap().split('=').next().unwrap();
-                assert!(allowed.contains(flag), "{}: `{flag}` is not a documented flag of thanos {component}", stem(&stack));
+                assert!(
+                    allowed.contains(flag),
+                    "{}: `{flag}` is not a documented flag of thanos {component}",
+                    stem(&stack)
+                );
                 seen.insert(component.clone());
             }
         }
@@ -87,9 +94,10 @@ fn thanos_flags_are_documented() {
 #[test]
 fn objstore_configs_use_only_documented_keys_and_no_secrets() {
     let keys = objstore_keys();
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("../shared/reference-data/schemas/thanos-objstore.json")).unwrap())
-            .unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("../shared/reference-data/schemas/thanos-objstore.json")).unwrap(),
+    )
+    .unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     for (kind, plain) in TYPES {
         for secret in [true, false] {
@@ -109,7 +117,11 @@ fn objstore_configs_use_only_documented_keys_and_no_secrets() {
                 assert!(allowed.contains(k), "{kind}: Thanos does not read `{k}`");
                 if stackgen::model::schema::CREDENTIAL_KEYS.contains(&k.as_str()) {
                     let placeholder = format!("$(OBJSTORE_{})", k.to_uppercase());
-                    assert_eq!(v.as_str(), Some(placeholder.as_str()), "{kind}: credential `{k}` must be a placeholder");
+                    assert_eq!(
+                        v.as_str(),
+                        Some(placeholder.as_str()),
+                        "{kind}: credential `{k}` must be a placeholder"
+                    );
                 }
             }
             // Every placeholder is filled from the Secret in every Thanos container that
@@ -122,7 +134,8 @@ fn objstore_configs_use_only_documented_keys_and_no_secrets() {
                     c["env"].as_array().into_iter().flatten().map(|e| (e["name"].as_str().unwrap(), e)).collect();
                 for (k, _) in cfg["config"].as_object().unwrap() {
                     if stackgen::model::schema::CREDENTIAL_KEYS.contains(&k.as_str()) {
-                        let e = env.get(format!("OBJSTORE_{}", k.to_uppercase()).as_str()).expect("env for placeholder");
+                        let e =
+                            env.get(format!("OBJSTORE_{}", k.to_uppercase()).as_str()).expect("env for placeholder");
                         assert_eq!(e["valueFrom"]["secretKeyRef"]["name"], "objstore-creds");
                         assert_eq!(e["valueFrom"]["secretKeyRef"]["key"], k.as_str());
                     }
@@ -153,7 +166,9 @@ fn replica_label_agrees_everywhere() {
     }
     let args: Vec<String> = thanos_containers(&docs)
         .iter()
-        .flat_map(|(_, c)| c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect::<Vec<_>>())
+        .flat_map(|(_, c)| {
+            c["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect::<Vec<_>>()
+        })
         .collect();
     assert!(args.contains(&"--query.replica-label=replica".to_string()));
     assert!(args.contains(&"--deduplication.replica-label=replica".to_string()));
@@ -168,7 +183,8 @@ fn replica_label_agrees_everywhere() {
         }
     }
     // Exactly one compactor.
-    let compactors: Vec<&Value> = docs.iter().filter(|d| d["metadata"]["name"] == "t-thanos-compactor" && d["kind"] == "StatefulSet").collect();
+    let compactors: Vec<&Value> =
+        docs.iter().filter(|d| d["metadata"]["name"] == "t-thanos-compactor" && d["kind"] == "StatefulSet").collect();
     assert_eq!(compactors.len(), 1);
     assert_eq!(compactors[0]["spec"]["replicas"], 1);
 }
@@ -182,11 +198,17 @@ fn query_discovers_sidecars_and_stores_by_dns_srv() {
         q["args"].as_array().unwrap().iter().filter_map(|a| a.as_str().unwrap().strip_prefix("--endpoint=")).collect();
     assert_eq!(
         endpoints,
-        ["dnssrv+_grpc._tcp.t-thanos-sidecar.monitoring.svc.cluster.local", "dnssrv+_grpc._tcp.t-thanos-store.monitoring.svc.cluster.local"]
+        [
+            "dnssrv+_grpc._tcp.t-thanos-sidecar.monitoring.svc.cluster.local",
+            "dnssrv+_grpc._tcp.t-thanos-store.monitoring.svc.cluster.local"
+        ]
     );
     for svc in ["t-thanos-sidecar", "t-thanos-store"] {
         let s = docs.iter().find(|d| d["kind"] == "Service" && d["metadata"]["name"] == svc).unwrap();
         assert_eq!(s["spec"]["clusterIP"], "None", "{svc} is headless");
-        assert!(s["spec"]["ports"].as_array().unwrap().iter().any(|p| p["name"] == "grpc"), "{svc} names its grpc port for SRV");
+        assert!(
+            s["spec"]["ports"].as_array().unwrap().iter().any(|p| p["name"] == "grpc"),
+            "{svc} names its grpc port for SRV"
+        );
     }
 }

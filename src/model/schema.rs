@@ -153,15 +153,15 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                     ("/storage/backend", "rbd") => Code::InTreeRbd,
                     _ => Code::InvalidValue,
                 };
-                let mut d = Diagnostic::new(code, format!("`{key}` cannot be `{got}`; it takes one of {list}"), place.value)
-                    .with_path(ptr.clone());
+                let mut d =
+                    Diagnostic::new(code, format!("`{key}` cannot be `{got}`; it takes one of {list}"), place.value)
+                        .with_path(ptr.clone());
                 d.help = Some(match (did_you_mean(&got.to_lowercase(), &opts), got.as_str()) {
                     (_, "oss" | "OSS") => "Thanos spells Alibaba OSS `aliyunoss`".to_string(),
                     (_, "rbd") => {
                         "the in-tree rbd volume was removed in Kubernetes 1.31: use backend = \"ceph\" (ceph-csi or Rook)"
                             .to_string()
                     }
-                    (_, "rbd") => "the in-tree rbd volume was removed in Kubernetes 1.31: use backend = \"ceph\" (ceph-csi or Rook)".to_string(),
                     (Some(s), _) => format!("did you mean `{s}`?"),
                     (None, _) => format!("use one of {list}"),
                 });
@@ -298,9 +298,15 @@ fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
         return d;
     }
     if key == "rbd" && table_ptr == "/storage" {
-        return Diagnostic::new(Code::InTreeRbd, "[storage.rbd]: the in-tree rbd volume was removed in Kubernetes 1.31", place.key)
-            .with_help("use backend = \"ceph\" with [storage.ceph]: an existing Rook class or a ceph-csi (rbd.csi.ceph.com) class")
-            .with_path(ptr);
+        return Diagnostic::new(
+            Code::InTreeRbd,
+            "[storage.rbd]: the in-tree rbd volume was removed in Kubernetes 1.31",
+            place.key,
+        )
+        .with_help(
+            "use backend = \"ceph\" with [storage.ceph]: an existing Rook class or a ceph-csi (rbd.csi.ceph.com) class",
+        )
+        .with_path(ptr);
     }
     let known = known_keys(table_ptr);
     let mut d = Diagnostic::new(Code::UnknownKey, format!("unknown key `{key}` {where_}"), place.key).with_path(ptr);

@@ -123,6 +123,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     let default_p = super::raw::RawPrometheus::default();
     let p = rp.unwrap_or(&default_p);
     let replicas = p.replicas.unwrap_or(1);
+    formats(&mut cx, raw);
     range(&mut cx, "/prometheus/replicas", p.replicas, 1, 16);
     range(&mut cx, "/sharding/shards", raw.sharding.as_ref().and_then(|s| s.shards), 1, 1024);
     for (ptr, labels) in [("/prometheus/external_labels", p.external_labels.as_ref())] {
@@ -588,6 +589,116 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         })
     } else {
         Err(cx.diags)
+    }
+}
+
+/// Formats the JSON Schema also checks, repeated here so that the typed model on its
+/// own rejects every stack the schema rejects (tests/invalid.rs keeps them in step).
+fn formats(cx: &mut Ctx<'_>, raw: &RawStack) {
+    let digest = |s: &str| {
+        s.strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+    };
+    let subdomain = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric()
+    };
+    let tag = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 128
+            && !s.starts_with(['.', '-'])
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    };
+    let bad = |cx: &mut Ctx<'_>, ptr: &str, ok: bool, what: &str| {
+        if !ok {
+            cx.err(
+                Code::InvalidValue,
+                ptr,
+                format!("`{}` is not {what}", ptr.trim_start_matches('/').replace('/', ".")),
+                format!("write {what}"),
+            );
+        }
+    };
+    let p = raw.prometheus.as_ref();
+    let t = raw.thanos.as_ref();
+    for (ptr, d) in [
+        ("/prometheus/image_digest", p.and_then(|p| p.image_digest.as_deref())),
+        ("/thanos/image_digest", t.and_then(|t| t.image_digest.as_deref())),
+        ("/alertmanager/image_digest", raw.alertmanager.as_ref().and_then(|a| a.image_digest.as_deref())),
+        ("/grafana/image_digest", raw.grafana.as_ref().and_then(|g| g.image_digest.as_deref())),
+    ] {
+        if let Some(d) = d {
+            bad(cx, ptr, digest(d), "an image digest: sha256: and 64 lower-case hex digits");
+        }
+    }
+    for (ptr, v) in [
+        ("/prometheus/version", p.and_then(|p| p.version.as_deref())),
+        ("/thanos/version", t.and_then(|t| t.version.as_deref())),
+        ("/alertmanager/version", raw.alertmanager.as_ref().and_then(|a| a.version.as_deref())),
+        ("/grafana/version", raw.grafana.as_ref().and_then(|g| g.version.as_deref())),
+    ] {
+        if let Some(v) = v {
+            bad(cx, ptr, tag(v), "an image tag such as v3.5.0");
+        }
+    }
+    let st = raw.storage.as_ref();
+    let mut names = vec![
+        ("/storage/component_class", st.and_then(|s| s.component_class.clone())),
+        ("/storage/class/name", st.and_then(|s| s.class.as_ref().map(|c| c.name.clone()))),
+        ("/storage/ceph/storage_class", st.and_then(|s| s.ceph.as_ref().and_then(|c| c.storage_class.clone()))),
+        ("/storage/ceph/secret", st.and_then(|s| s.ceph.as_ref().and_then(|c| c.secret.clone()))),
+        ("/thanos/objstore/credentials_secret", t.and_then(|t| t.objstore.credentials_secret.clone())),
+        ("/grafana/admin_secret", raw.grafana.as_ref().and_then(|g| g.admin_secret.clone())),
+    ];
+    names.retain(|(_, v)| v.is_some());
+    for (ptr, v) in names {
+        bad(cx, ptr, subdomain(&v.unwrap_or_default()), "a Kubernetes object name (DNS-1123 subdomain)");
+    }
+    if let Some(l) = st.and_then(|s| s.local.as_ref()) {
+        bad(cx, "/storage/local/path", l.path.starts_with('/') && l.path.len() > 1, "an absolute path");
+        bad(cx, "/storage/local/nodes", !l.nodes.is_empty(), "a non-empty list of node names");
+        for (i, n) in l.nodes.iter().enumerate() {
+            bad(cx, &format!("/storage/local/nodes/{i}"), subdomain(n), "a node name");
+        }
+    }
+    if let Some(n) = st.and_then(|s| s.nfs.as_ref()) {
+        bad(cx, "/storage/nfs/path", n.path.starts_with('/'), "an absolute exported path");
+        bad(cx, "/storage/nfs/server", !n.server.is_empty() && !n.server.contains(['/', ' ']), "a server address");
+    }
+    if let Some(i) = st.and_then(|s| s.iscsi.as_ref()) {
+        bad(
+            cx,
+            "/storage/iscsi/iqn",
+            i.iqn.starts_with("iqn.") || i.iqn.starts_with("eui."),
+            "an iSCSI qualified name (iqn.YYYY-MM.domain:name)",
+        );
+        bad(cx, "/storage/iscsi/luns", !i.luns.is_empty(), "a non-empty list of LUNs");
+        for (k, l) in i.luns.iter().enumerate() {
+            bad(cx, &format!("/storage/iscsi/luns/{k}"), (0..=16383).contains(l), "a LUN from 0 to 16383");
+        }
+    }
+    if let Some(t) = t {
+        range(cx, "/thanos/query/replicas", t.query.as_ref().and_then(|q| q.replicas), 1, 32);
+        range(cx, "/thanos/store/replicas", t.store.as_ref().and_then(|q| q.replicas), 1, 32);
+        range(cx, "/thanos/compactor/replicas", t.compactor.as_ref().and_then(|q| q.replicas), 0, 1);
+    }
+    range(cx, "/alertmanager/replicas", raw.alertmanager.as_ref().and_then(|a| a.replicas), 1, 9);
+    for (i, s) in raw.scrape.iter().enumerate() {
+        let ok = !s.job.is_empty()
+            && s.job.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+        bad(cx, &format!("/scrape/{i}/job"), ok, "a job name of letters, digits, `_.:-`");
+        if let Some(mp) = &s.metrics_path {
+            bad(cx, &format!("/scrape/{i}/metrics_path"), mp.starts_with('/'), "a path starting with /");
+        }
+        for k in s.labels.iter().flat_map(|m| m.keys()) {
+            label_name(cx, &format!("/scrape/{i}/labels/{}", crate::source::pointer_escape(k)), k);
+        }
+    }
+    for (i, l) in raw.sharding.iter().flat_map(|s| s.source_labels.iter().flatten()).enumerate() {
+        label_name(cx, &format!("/sharding/source_labels/{i}"), l);
     }
 }
 
