@@ -60,6 +60,24 @@ pub enum Command {
     },
     /// Print the JSON Schema of stack.toml.
     Schema,
+    /// Print a commented stack.toml to start from (or write it with -o FILE).
+    Init {
+        /// Where Prometheus keeps its TSDB.
+        #[arg(long, value_enum, default_value_t = InitBackend::Class)]
+        backend: InitBackend,
+        /// Add Thanos (sidecar, Query, Store Gateway, Compactor) with S3 object storage.
+        #[arg(long)]
+        thanos: bool,
+        /// The stack name: a DNS-1123 label of at most 30 characters.
+        #[arg(long, default_value = stackgen::init::DEFAULT_NAME, value_parser = parse_name)]
+        name: String,
+        /// Write the file instead of printing it; an existing file is kept unless --force.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<String>,
+        /// With -o: replace an existing file.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
     /// Print the long explanation of a diagnostic code (SG101 or no-persistent-storage); `list` lists them.
     Explain { code: String },
 }
@@ -75,6 +93,42 @@ pub enum LintFormat {
     Human,
     Json,
     Github,
+    /// SARIF 2.1.0, one log for all files (GitHub code scanning).
+    Sarif,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitBackend {
+    /// Static local PVs, one per node.
+    Local,
+    /// Static NFS PVs (lint warns: NFS is not a supported TSDB filesystem).
+    Nfs,
+    /// Static iSCSI PVs, one per LUN.
+    Iscsi,
+    /// Ceph RBD through CSI (Rook's class or ceph-csi).
+    Ceph,
+    /// Any existing StorageClass.
+    Class,
+    /// emptyDir (lint warns: history is lost on restart).
+    Ephemeral,
+}
+
+impl From<InitBackend> for stackgen::init::Backend {
+    fn from(b: InitBackend) -> Self {
+        use stackgen::init::Backend as B;
+        match b {
+            InitBackend::Local => B::Local,
+            InitBackend::Nfs => B::Nfs,
+            InitBackend::Iscsi => B::Iscsi,
+            InitBackend::Ceph => B::Ceph,
+            InitBackend::Class => B::Class,
+            InitBackend::Ephemeral => B::Ephemeral,
+        }
+    }
+}
+
+fn parse_name(s: &str) -> Result<String, String> {
+    stackgen::init::check_name(s).map(|()| s.to_string())
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

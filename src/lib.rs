@@ -7,6 +7,7 @@
 
 pub mod diagnostic;
 pub mod diff;
+pub mod init;
 pub mod lint;
 pub mod model;
 pub mod output;

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Cli, Command, DiffFormat, LintFormat, RenderFormat};
-use stackgen::diagnostic::{self, render as drender, Diagnostic, RULES};
+use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diagnostic, RULES};
 use stackgen::source::Source;
 
 fn main() -> ExitCode {
@@ -40,6 +40,26 @@ fn print_human(src: &Source, diags: &[Diagnostic]) {
     }
 }
 
+/// Write a new file: without `force`, fail with `AlreadyExists` rather than replace one
+/// (`create_new`, so a file appearing meanwhile is not clobbered either); with `force`,
+/// replace an existing file atomically through a temporary file in the same directory,
+/// keeping its permissions (a temporary file is created 0600).
+fn write_new(path: &std::path::Path, text: &str, force: bool) -> std::io::Result<()> {
+    if let (true, Ok(meta)) = (force, std::fs::metadata(path)) {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(text.as_bytes())?;
+        tmp.as_file().set_permissions(meta.permissions())?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 fn run(cli: Cli) -> std::io::Result<u8> {
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     match cli.command {
@@ -57,6 +77,25 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         }
         Command::Schema => {
             stdout.write_all(stackgen::model::schema::SCHEMA_TEXT.as_bytes())?;
+        }
+        Command::Init { backend, thanos, name, output, force } => {
+            let text = stackgen::init::init(backend.into(), thanos, &name);
+            let Some(path) = output else {
+                stdout.write_all(text.as_bytes())?;
+                stdout.flush()?;
+                return Ok(0);
+            };
+            match write_new(std::path::Path::new(&path), &text, force) {
+                Ok(()) => eprintln!("wrote {path}; replace its REPLACE placeholders, then run `stackgen lint {path}`"),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    eprintln!("error: {path} already exists; pass --force to overwrite it");
+                    return Ok(2);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot write {path}: {e}");
+                    return Ok(2);
+                }
+            }
         }
         Command::Explain { code } => {
             if code == "list" {
@@ -88,11 +127,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
         Command::Lint { stacks, format, deny_warnings } => {
             let mut worst = 0u8;
             let mut json = Vec::new();
+            let mut sarif = drender_sarif::SarifLog::new();
             for path in &stacks {
                 let src = match stackgen::load(path) {
                     Ok(s) => s,
                     Err(e) => {
                         eprintln!("error[SG006]: {e}");
+                        if format == LintFormat::Sarif {
+                            sarif.unreadable(path, &e);
+                        }
                         worst = 2;
                         continue;
                     }
@@ -112,11 +155,17 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                             json.push(serde_json::to_value(drender::to_json(&src, d)).expect("serializable"));
                         }
                     }
+                    LintFormat::Sarif => sarif.add(&src, &diags),
                 }
             }
-            if format == LintFormat::Json {
-                serde_json::to_writer_pretty(&mut stdout, &json)?;
-                writeln!(stdout)?;
+            // json and sarif are one document for the whole call, printed even when empty.
+            match format {
+                LintFormat::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &json)?;
+                    writeln!(stdout)?;
+                }
+                LintFormat::Sarif => stdout.write_all(sarif.to_json_string().as_bytes())?,
+                LintFormat::Human | LintFormat::Github => {}
             }
             stdout.flush()?;
             return Ok(worst);

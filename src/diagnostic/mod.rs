@@ -3,6 +3,7 @@
 
 mod codes;
 pub mod render;
+pub mod sarif;
 
 use std::ops::Range;
 
