@@ -6,4 +6,4 @@ scripts/install-test-deps.sh
 export STACKGEN_VENV=${STACKGEN_VENV:-/tmp/stackgen-validators}
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked --release
+cargo test --locked
