@@ -46,10 +46,14 @@ pub fn to_string(v: &Value) -> String {
     out
 }
 
-fn indent(out: &mut String, n: usize) {
-    for _ in 0..n {
-        out.push(' ');
+const SPACES: &str = "                                                                ";
+
+fn indent(out: &mut String, mut n: usize) {
+    while n > SPACES.len() {
+        out.push_str(SPACES);
+        n -= SPACES.len();
     }
+    out.push_str(&SPACES[..n]);
 }
 
 fn write_map(out: &mut String, m: &serde_json::Map<String, Value>, ind: usize) {
@@ -118,7 +122,10 @@ fn write_scalar(out: &mut String, v: &Value, ind: usize) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            use std::fmt::Write;
+            write!(out, "{n}").expect("writing to a String cannot fail");
+        }
         Value::String(s) => write_string(out, s, ind),
         Value::Object(_) => out.push_str("{}"),
         Value::Array(_) => out.push_str("[]"),
@@ -144,9 +151,37 @@ fn write_string(out: &mut String, s: &str, ind: usize) {
     }
 }
 
+/// A double-quoted scalar with JSON's escapes (valid in YAML double-quoted style),
+/// byte for byte what `serde_json::to_string` writes, without its allocation.
 fn push_quoted(out: &mut String, s: &str) {
-    // JSON string escapes are valid in YAML double-quoted scalars.
-    out.push_str(&serde_json::to_string(s).expect("strings serialize"));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// Words that YAML 1.1 or 1.2 read as something other than a string.
@@ -258,6 +293,19 @@ mod tests {
     fn structures_round_trip() {
         roundtrip(&json!({"a": [], "b": {}, "c": [[1, 2], [], [{"x": null}]], "d": {"e": [true, false, 1.5, -3]}}));
         roundtrip(&json!([{"a": 1}, [1, [2]], "s"]));
+    }
+
+    #[test]
+    fn quoting_matches_json() {
+        let all: String = (0u8..0x80).map(char::from).collect();
+        for s in [all.as_str(), "", "plain", "ünïcödé \u{2028} \u{7f}", "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}"] {
+            let mut out = String::new();
+            push_quoted(&mut out, s);
+            assert_eq!(out, serde_json::to_string(s).unwrap());
+        }
+        let mut out = String::new();
+        indent(&mut out, 150);
+        assert_eq!(out, " ".repeat(150));
     }
 
     #[test]
