@@ -222,7 +222,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                         eprintln!("pruned {dir}/{p}");
                     }
                 }
-                None => stdout.write_all(stackgen::render::to_yaml(&objs).as_bytes())?,
+                None => {
+                    let text = stackgen::render::to_yaml(&objs);
+                    stdout.write_all(text.as_bytes())?;
+                    stdout.flush()?;
+                    // The process ends next: freeing the object trees is measurable work
+                    // (BENCHMARKS.md) that the OS does for free.
+                    std::mem::forget(objs);
+                    std::mem::forget(text);
+                }
             }
         }
     }

@@ -313,19 +313,33 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             }]),
         }));
     }
-    // The configs of the shards differ only in the shard number: build the tree once
-    // and set that number per shard (what `config(n, shard)` builds, without rebuilding
-    // a few hundred nodes 64 times).
+    // The configs of the shards differ only in the shard number. Build and emit the
+    // config once with a sentinel in its place, then substitute the number per shard:
+    // the sentinel starts with a digit and holds only plain characters, so it is quoted
+    // exactly as a shard number is, and the substitution gives the bytes that emitting
+    // `config(n, shard)` would (a unit test checks it). The checksum of the template plus
+    // the shard number identifies each shard's config as well as hashing every copy.
+    if s.sharding.shards <= 1 {
+        let text = yaml::to_string(&config(n, 0));
+        let sum = checksum(&text);
+        shard_objects(n, 0, text, sum, out);
+        return;
+    }
     let mut cfg = config(n, 0);
+    set_config_shard(&mut cfg, s, SHARD_SENTINEL);
+    let template = yaml::to_string(&cfg);
+    let sum = checksum(&template);
     for shard in 0..s.sharding.shards {
-        set_config_shard(&mut cfg, s, shard);
-        shard_objects(n, shard, yaml::to_string(&cfg), out);
+        let text = template.replace(SHARD_SENTINEL, &shard.to_string());
+        shard_objects(n, shard, text, format!("{sum}-{shard}"), out);
     }
 }
 
-/// Turn `config(n, k)` into `config(n, shard)`: the `shard` external label and the
-/// `keep` regex of the sharding relabels that end every job.
-fn set_config_shard(cfg: &mut Value, s: &Stack, shard: u16) {
+const SHARD_SENTINEL: &str = "0stackgen-shard-sentinel0";
+
+/// Set the `shard` external label and the `keep` regex of the sharding relabels that
+/// end every job to `shard`.
+fn set_config_shard(cfg: &mut Value, s: &Stack, shard: &str) {
     if s.sharding.shards <= 1 {
         return;
     }
@@ -337,14 +351,13 @@ fn set_config_shard(cfg: &mut Value, s: &Stack, shard: u16) {
     }
 }
 
-fn shard_objects(n: &Names<'_>, shard: u16, config: String, out: &mut Vec<Object>) {
+fn shard_objects(n: &Names<'_>, shard: u16, config: String, sum: String, out: &mut Vec<Object>) {
     let s = n.stack;
     let p = &s.prometheus;
     let ns = n.ns();
     let name = n.shard(shard);
     let labels = n.labels("prometheus", "server", Some(shard));
     let sel = n.selector("prometheus", Some(shard));
-    let sum = checksum(&config);
     let mut data = BTreeMap::new();
     data.insert("prometheus.yml".to_string(), config);
     out.push(Object::new(&ConfigMap {
@@ -486,9 +499,13 @@ mod tests {
             let stack = crate::check(&src).expect("valid").stack;
             let n = Names { stack: &stack };
             let mut cfg = config(&n, 0);
+            set_config_shard(&mut cfg, &stack, SHARD_SENTINEL);
+            let template = yaml::to_string(&cfg);
             for shard in (0..shards).rev() {
-                set_config_shard(&mut cfg, &stack, shard);
-                assert_eq!(yaml::to_string(&cfg), config_yaml(&n, shard));
+                // What objects() embeds is exactly what emitting config(n, shard) gives.
+                let text =
+                    if shards > 1 { template.replace(SHARD_SENTINEL, &shard.to_string()) } else { template.clone() };
+                assert_eq!(text, config_yaml(&n, shard));
             }
         }
     }
