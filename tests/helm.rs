@@ -34,45 +34,13 @@ fn model(stack: &Path) -> stackgen::model::Stack {
 
 #[test]
 fn helm_goldens_match() {
-    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
-    assert!(!(update && in_ci()), "UPDATE_GOLDEN is refused under CI: goldens are re-blessed by a person");
-    std::fs::create_dir_all(helm_dir()).unwrap();
-    let mut failures = Vec::new();
-    let mut expected = BTreeSet::new();
+    let mut golden = GoldenDir::new(helm_dir());
     for stack in stacks() {
         let out = helm::render(&model(&stack));
-        for (path, got) in [(golden_values(&stack), out.values), (golden_manifests(&stack), out.manifests)] {
-            expected.insert(path.file_name().unwrap().to_string_lossy().to_string());
-            if update {
-                std::fs::write(&path, &got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != got {
-                let diff = stackgen::output::unified(&path.display().to_string(), &want, &got);
-                failures.push(format!(
-                    "{} is stale:\n{}",
-                    path.display(),
-                    diff.lines().take(80).collect::<Vec<_>>().join("\n")
-                ));
-            }
-        }
+        golden.compare(&format!("{}.values.yaml", stem(&stack)), &out.values);
+        golden.compare(&format!("{}.manifests.yaml", stem(&stack)), &out.manifests);
     }
-    for e in std::fs::read_dir(helm_dir()).unwrap().filter_map(Result::ok) {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name.ends_with(".yaml") && !expected.contains(&name) {
-            if update {
-                std::fs::remove_file(e.path()).unwrap();
-            } else {
-                failures.push(format!("golden/helm/{name} has no stack in stacks/"));
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{}\n\nIf the change is intended, re-bless: UPDATE_GOLDEN=1 cargo test --test helm",
-        failures.join("\n\n")
-    );
+    golden.finish("helm");
 }
 
 /// Allowed paths of the fixture: exact paths and `X.*` prefixes.

@@ -290,28 +290,7 @@ fn sidecar_credentials(kind: ObjstoreKind, secret: &str) -> (Value, Vec<Value>) 
 /// sharding relabels to them and keeps targets labelled `__tmp_disable_sharding` on
 /// every shard.
 fn scrape_jobs(s: &Stack) -> Vec<Value> {
-    s.scrape
-        .iter()
-        .map(|j| {
-            let mut labels = Map::new();
-            for (k, v) in &j.labels {
-                labels.insert(k.clone(), json!(v));
-            }
-            if !j.sharded {
-                labels.insert("__tmp_disable_sharding".into(), json!("true"));
-            }
-            let mut sc = json!({"targets": j.targets});
-            if !labels.is_empty() {
-                sc["labels"] = Value::Object(labels);
-            }
-            let mut job = json!({"job_name": j.job, "scheme": j.scheme, "metrics_path": j.metrics_path});
-            if let Some(iv) = &j.scrape_interval {
-                job["scrape_interval"] = json!(iv.as_str());
-            }
-            job["static_configs"] = json!([sc]);
-            job
-        })
-        .collect()
+    s.scrape.iter().map(super::prometheus::static_job).collect()
 }
 
 fn alertmanager_values(n: &Names<'_>) -> Value {

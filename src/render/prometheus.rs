@@ -188,25 +188,7 @@ pub fn config(n: &Names<'_>, shard: u16) -> Value {
             "static_configs": [{"targets": alertmanager_targets(n, am.replicas)}],
         }));
     }
-    for j in &s.scrape {
-        let mut labels = serde_json::Map::new();
-        for (k, v) in &j.labels {
-            labels.insert(k.clone(), json!(v));
-        }
-        if !j.sharded {
-            labels.insert("__tmp_disable_sharding".into(), json!("true"));
-        }
-        let mut sc = json!({"targets": j.targets});
-        if !labels.is_empty() {
-            sc["labels"] = Value::Object(labels);
-        }
-        let mut job = json!({"job_name": j.job, "scheme": j.scheme, "metrics_path": j.metrics_path});
-        if let Some(iv) = &j.scrape_interval {
-            job["scrape_interval"] = json!(iv.as_str());
-        }
-        job["static_configs"] = json!([sc]);
-        jobs.push(job);
-    }
+    jobs.extend(s.scrape.iter().map(static_job));
     if s.sharding.shards > 1 {
         for job in &mut jobs {
             let rc = job.as_object_mut().expect("job is a map").entry("relabel_configs").or_insert_with(|| json!([]));
@@ -227,6 +209,28 @@ pub fn config(n: &Names<'_>, shard: u16) -> Value {
     }
     cfg["scrape_configs"] = Value::Array(jobs);
     cfg
+}
+
+/// A [[scrape]] job with static targets; `sharding = false` labels its targets
+/// `__tmp_disable_sharding`, which the sharding relabels keep on every shard.
+pub fn static_job(j: &crate::model::ScrapeJob) -> Value {
+    let mut labels = serde_json::Map::new();
+    for (k, v) in &j.labels {
+        labels.insert(k.clone(), json!(v));
+    }
+    if !j.sharded {
+        labels.insert("__tmp_disable_sharding".into(), json!("true"));
+    }
+    let mut sc = json!({"targets": j.targets});
+    if !labels.is_empty() {
+        sc["labels"] = Value::Object(labels);
+    }
+    let mut job = json!({"job_name": j.job, "scheme": j.scheme, "metrics_path": j.metrics_path});
+    if let Some(iv) = &j.scrape_interval {
+        job["scrape_interval"] = json!(iv.as_str());
+    }
+    job["static_configs"] = json!([sc]);
+    job
 }
 
 /// Each Alertmanager pod by its stable DNS name: Prometheus must send to all of them.

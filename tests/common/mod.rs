@@ -93,3 +93,58 @@ pub fn prometheus_configs(docs: &[Value]) -> Vec<(String, Value)> {
     }
     v
 }
+
+/// A directory of golden files compared as a whole tree: stale, missing and extra files
+/// fail with a unified diff; `UPDATE_GOLDEN=1` re-blesses (refused under CI).
+pub struct GoldenDir {
+    dir: PathBuf,
+    update: bool,
+    expected: std::collections::BTreeSet<String>,
+    failures: Vec<String>,
+}
+
+impl GoldenDir {
+    pub fn new(dir: PathBuf) -> Self {
+        let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+        assert!(!(update && in_ci()), "UPDATE_GOLDEN is refused under CI: goldens are re-blessed by a person");
+        std::fs::create_dir_all(&dir).unwrap();
+        GoldenDir { dir, update, expected: Default::default(), failures: Vec::new() }
+    }
+
+    pub fn compare(&mut self, file: &str, got: &str) {
+        let path = self.dir.join(file);
+        self.expected.insert(file.to_string());
+        if self.update {
+            std::fs::write(&path, got).unwrap();
+            return;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        if want != got {
+            let diff = stackgen::output::unified(&path.display().to_string(), &want, got);
+            self.failures.push(format!(
+                "{} is stale:\n{}",
+                path.display(),
+                diff.lines().take(80).collect::<Vec<_>>().join("\n")
+            ));
+        }
+    }
+
+    /// Fail on stale files and on golden files with no stack; `test` names the re-bless command.
+    pub fn finish(mut self, test: &str) {
+        for e in std::fs::read_dir(&self.dir).unwrap().filter_map(Result::ok) {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.ends_with(".yaml") && !self.expected.contains(&name) {
+                if self.update {
+                    std::fs::remove_file(e.path()).unwrap();
+                } else {
+                    self.failures.push(format!("{}/{name} has no stack in stacks/", self.dir.display()));
+                }
+            }
+        }
+        assert!(
+            self.failures.is_empty(),
+            "{}\n\nIf the change is intended, re-bless: UPDATE_GOLDEN=1 cargo test --test {test}",
+            self.failures.join("\n\n")
+        );
+    }
+}
