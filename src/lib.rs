@@ -29,6 +29,23 @@ pub struct Checked {
 pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let parsed = source::parse(&src.text)?;
     let mut diags = lint::secret_values(&parsed);
+    // Fast path: compiling the jsonschema validator costs about 4 ms, most of a whole
+    // render. A stack that `quick_accepts` (the same schema, read directly) and the typed
+    // model both accept needs no compiled validator; whenever anything is wrong the full
+    // validator runs, to report every problem at once. tests/fuzz.rs asserts on every
+    // generated input that what passes here passes the full validator.
+    if diags.is_empty() && model::schema::quick_accepts(&parsed.json) {
+        if let Ok(raw) = toml::from_str::<model::raw::RawStack>(&src.text) {
+            if let Ok(stack) = model::validate(&raw, &parsed) {
+                let mut warnings = lint::lint(&stack, &parsed);
+                diagnostic::sort(&mut warnings);
+                if !warnings.iter().any(Diagnostic::is_error) {
+                    return Ok(Checked { stack, warnings });
+                }
+                return Err(warnings);
+            }
+        }
+    }
     diags.extend(model::schema::check(&parsed));
     if diags.iter().any(Diagnostic::is_error) {
         diagnostic::sort(&mut diags);

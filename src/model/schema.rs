@@ -317,3 +317,140 @@ fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
     });
     d
 }
+
+/// Whether `instance` certainly satisfies the schema, decided by walking it beside the
+/// schema: a conservative reading of the keywords `schemas/stack.schema.json` uses
+/// (`$ref`, `type`, `enum`, `pattern`, `minLength`, `maxLength`, `minimum`, `maximum`,
+/// `minItems`, `items`, `properties`, `additionalProperties`, `required`,
+/// `propertyNames`, `anyOf`). Any other keyword answers `false`, which only sends the
+/// stack down the full jsonschema path. This exists for speed: compiling the jsonschema
+/// validator (meta-schema check, fancy-regex) costs about 4 ms per process, most of a
+/// render, while a valid stack needs only the few patterns its values touch. Errors are
+/// always reported by the full validator; tests/fuzz.rs asserts on every input that a
+/// stack accepted this way passes the full validator too.
+pub fn quick_accepts(instance: &Value) -> bool {
+    accepts(instance, schema_json())
+}
+
+fn pattern_matches(pattern: &str, s: &str) -> bool {
+    use std::sync::Mutex;
+    static CACHE: OnceLock<Mutex<std::collections::BTreeMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(std::collections::BTreeMap::new()));
+    let Ok(mut cache) = cache.lock() else { return false };
+    if !cache.contains_key(pattern) {
+        let Ok(re) = regex::Regex::new(pattern) else { return false };
+        cache.insert(pattern.to_string(), re);
+    }
+    cache[pattern].is_match(s)
+}
+
+fn accepts(v: &Value, node: &Value) -> bool {
+    const KNOWN: &[&str] = &[
+        "$ref",
+        "type",
+        "enum",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "minItems",
+        "items",
+        "properties",
+        "additionalProperties",
+        "required",
+        "propertyNames",
+        "anyOf",
+        "description",
+        "title",
+        "$schema",
+        "$id",
+        "$defs",
+    ];
+    let root = schema_json();
+    let node = resolve(root, node);
+    let Some(n) = node.as_object() else { return false };
+    if n.keys().any(|k| !KNOWN.contains(&k.as_str())) {
+        return false;
+    }
+    if let Some(any) = n.get("anyOf").and_then(Value::as_array) {
+        if !any.iter().any(|branch| accepts(v, branch)) {
+            return false;
+        }
+    }
+    if let Some(t) = n.get("type").and_then(Value::as_str) {
+        let ok = match t {
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "string" => v.is_string(),
+            "boolean" => v.is_boolean(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    if let Some(e) = n.get("enum").and_then(Value::as_array) {
+        if !e.contains(v) {
+            return false;
+        }
+    }
+    let limit = |k: &str| n.get(k).and_then(Value::as_f64);
+    match v {
+        Value::String(s) => {
+            let len = s.chars().count() as f64;
+            if limit("minLength").is_some_and(|m| len < m) || limit("maxLength").is_some_and(|m| len > m) {
+                return false;
+            }
+            if let Some(p) = n.get("pattern").and_then(Value::as_str) {
+                if !pattern_matches(p, s) {
+                    return false;
+                }
+            }
+        }
+        Value::Number(num) => {
+            let x = num.as_f64().unwrap_or(f64::NAN);
+            if x.is_nan() || limit("minimum").is_some_and(|m| x < m) || limit("maximum").is_some_and(|m| x > m) {
+                return false;
+            }
+        }
+        Value::Array(a) => {
+            if limit("minItems").is_some_and(|m| (a.len() as f64) < m) {
+                return false;
+            }
+            if let Some(items) = n.get("items") {
+                if !a.iter().all(|item| accepts(item, items)) {
+                    return false;
+                }
+            }
+        }
+        Value::Object(m) => {
+            for r in n.get("required").and_then(Value::as_array).into_iter().flatten() {
+                if !r.as_str().is_some_and(|r| m.contains_key(r)) {
+                    return false;
+                }
+            }
+            let props = n.get("properties").and_then(Value::as_object);
+            for (k, val) in m {
+                if let Some(pn) = n.get("propertyNames") {
+                    if !accepts(&Value::String(k.clone()), pn) {
+                        return false;
+                    }
+                }
+                let ok = match (props.and_then(|p| p.get(k)), n.get("additionalProperties")) {
+                    (Some(sub), _) => accepts(val, sub),
+                    (None, Some(Value::Bool(false))) => false,
+                    (None, Some(sub @ Value::Object(_))) => accepts(val, sub),
+                    (None, _) => true,
+                };
+                if !ok {
+                    return false;
+                }
+            }
+        }
+        _ => {}
+    }
+    true
+}
