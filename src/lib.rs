@@ -34,7 +34,11 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     // model both accept needs no compiled validator; whenever anything is wrong the full
     // validator runs, to report every problem at once. tests/fuzz.rs asserts on every
     // generated input that what passes here passes the full validator.
-    if diags.is_empty() && model::schema::quick_accepts(&parsed.json) {
+    // The walk costs tens of microseconds, the compiled validator a few once built, so
+    // only the first stack of a process (a render, or the first of a lint run) walks.
+    static CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let first = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
+    if first && diags.is_empty() && model::schema::quick_accepts(&parsed.json) {
         if let Ok(raw) = toml::from_str::<model::raw::RawStack>(&src.text) {
             if let Ok(stack) = model::validate(&raw, &parsed) {
                 let mut warnings = lint::lint(&stack, &parsed);
