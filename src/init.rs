@@ -9,53 +9,10 @@
 //! warns SG101 (history is lost on restart). The placeholders (node names, server
 //! addresses, class names, Secret names) are the user's to replace; each says so.
 
-use std::fmt;
-use std::str::FromStr;
-
 const TEMPLATE: &str = include_str!("../templates/init.toml.j2");
 
-/// The storage backend of the skeleton, as `[storage] backend` spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Local,
-    Nfs,
-    Iscsi,
-    Ceph,
-    Class,
-    Ephemeral,
-}
-
-impl Backend {
-    pub const ALL: [Backend; 6] =
-        [Backend::Local, Backend::Nfs, Backend::Iscsi, Backend::Ceph, Backend::Class, Backend::Ephemeral];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Local => "local",
-            Backend::Nfs => "nfs",
-            Backend::Iscsi => "iscsi",
-            Backend::Ceph => "ceph",
-            Backend::Class => "class",
-            Backend::Ephemeral => "ephemeral",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Backend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Backend::ALL
-            .into_iter()
-            .find(|b| b.as_str() == s)
-            .ok_or_else(|| format!("unknown backend `{s}`; one of {}", Backend::ALL.map(Backend::as_str).join(", ")))
-    }
-}
+/// The storage backend of the skeleton: the same enumeration `[storage] backend` reads.
+pub use crate::model::raw::RawBackend as Backend;
 
 /// The stack name `init` uses without `--name`.
 pub const DEFAULT_NAME: &str = "prod";

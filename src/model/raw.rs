@@ -242,6 +242,8 @@ pub enum RawBackend {
 }
 
 impl RawBackend {
+    pub const ALL: [RawBackend; 6] = [Self::Local, Self::Nfs, Self::Iscsi, Self::Ceph, Self::Class, Self::Ephemeral];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Local => "local",
@@ -251,6 +253,22 @@ impl RawBackend {
             Self::Class => "class",
             Self::Ephemeral => "ephemeral",
         }
+    }
+}
+
+impl std::fmt::Display for RawBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RawBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| format!("unknown backend `{s}`; one of {}", Self::ALL.map(Self::as_str).join(", ")))
     }
 }
 

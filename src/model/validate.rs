@@ -624,24 +624,32 @@ fn formats(cx: &mut Ctx<'_>, raw: &RawStack) {
     };
     let p = raw.prometheus.as_ref();
     let t = raw.thanos.as_ref();
-    for (ptr, d) in [
-        ("/prometheus/image_digest", p.and_then(|p| p.image_digest.as_deref())),
-        ("/thanos/image_digest", t.and_then(|t| t.image_digest.as_deref())),
-        ("/alertmanager/image_digest", raw.alertmanager.as_ref().and_then(|a| a.image_digest.as_deref())),
-        ("/grafana/image_digest", raw.grafana.as_ref().and_then(|g| g.image_digest.as_deref())),
-    ] {
-        if let Some(d) = d {
-            bad(cx, ptr, digest(d), "an image digest: sha256: and 64 lower-case hex digits");
+    // (component, tag, digest) of every image stack.toml can set.
+    let images = [
+        ("prometheus", p.and_then(|p| p.version.as_deref()), p.and_then(|p| p.image_digest.as_deref())),
+        ("thanos", t.and_then(|t| t.version.as_deref()), t.and_then(|t| t.image_digest.as_deref())),
+        (
+            "alertmanager",
+            raw.alertmanager.as_ref().and_then(|a| a.version.as_deref()),
+            raw.alertmanager.as_ref().and_then(|a| a.image_digest.as_deref()),
+        ),
+        (
+            "grafana",
+            raw.grafana.as_ref().and_then(|g| g.version.as_deref()),
+            raw.grafana.as_ref().and_then(|g| g.image_digest.as_deref()),
+        ),
+    ];
+    for (component, version, image_digest) in images {
+        if let Some(v) = version {
+            bad(cx, &format!("/{component}/version"), tag(v), "an image tag such as v3.5.0");
         }
-    }
-    for (ptr, v) in [
-        ("/prometheus/version", p.and_then(|p| p.version.as_deref())),
-        ("/thanos/version", t.and_then(|t| t.version.as_deref())),
-        ("/alertmanager/version", raw.alertmanager.as_ref().and_then(|a| a.version.as_deref())),
-        ("/grafana/version", raw.grafana.as_ref().and_then(|g| g.version.as_deref())),
-    ] {
-        if let Some(v) = v {
-            bad(cx, ptr, tag(v), "an image tag such as v3.5.0");
+        if let Some(d) = image_digest {
+            bad(
+                cx,
+                &format!("/{component}/image_digest"),
+                digest(d),
+                "an image digest: sha256: and 64 lower-case hex digits",
+            );
         }
     }
     let st = raw.storage.as_ref();
