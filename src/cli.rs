@@ -43,6 +43,9 @@ pub enum Command {
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Also report what the given render target cannot express (helm-values: SG125).
+        #[arg(long, value_enum, default_value_t = RenderFormat::Manifests)]
+        target: RenderFormat,
     },
     /// Compare the render with a previous render, live objects, or another stack.
     Diff {

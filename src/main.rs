@@ -124,7 +124,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 return Ok(2);
             }
         }
-        Command::Lint { stacks, format, deny_warnings } => {
+        Command::Lint { stacks, format, deny_warnings, target } => {
             let mut worst = 0u8;
             let mut json = Vec::new();
             let mut sarif = drender_sarif::SarifLog::new();
@@ -141,6 +141,10 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                     }
                 };
                 let diags = match stackgen::check(&src) {
+                    Ok(mut c) if target == RenderFormat::HelmValues => {
+                        c.warnings.extend(stackgen::render::helm::unsupported(&c.stack));
+                        c.warnings
+                    }
                     Ok(c) => c.warnings,
                     Err(d) => d,
                 };

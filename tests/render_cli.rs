@@ -143,3 +143,14 @@ fn explain_and_schema() {
     let schema: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(schema["title"], "stackgen stack.toml");
 }
+
+#[test]
+fn lint_target_helm_values_reports_what_the_chart_cannot_express() {
+    let stack = root().join("stacks/sharded-64.toml");
+    let (code, out, _) =
+        run(Command::new(bin()).args(["lint", "--format", "json", "--target", "helm-values"]).arg(&stack));
+    assert_eq!(code, 0, "warnings only");
+    assert!(out.contains("\"SG125\""), "{out}");
+    let (_, out, _) = run(Command::new(bin()).args(["lint", "--format", "json"]).arg(&stack));
+    assert!(!out.contains("SG125"), "plain lint targets manifests");
+}
