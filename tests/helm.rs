@@ -116,19 +116,7 @@ fn values_round_trip_through_yaml() {
 
 #[test]
 fn companion_manifests_pass_kubernetes_validate_strict() {
-    let Some(kv) = tool("kubernetes-validate") else {
-        return;
-    };
-    let mut failures = Vec::new();
-    for stack in stacks() {
-        let golden = golden_manifests(&stack);
-        let version = model(&stack).kubernetes_version;
-        let (code, out, err) = run(Command::new(&kv).args(["--strict", "--quiet", "-k", &version]).arg(&golden));
-        if code != 0 {
-            failures.push(format!("{}: {out}{err}", golden.display()));
-        }
-    }
-    assert!(failures.is_empty(), "kubernetes-validate failed:\n{}", failures.join("\n"));
+    kubernetes_validate_all(stacks().iter().map(|stack| (golden_manifests(stack), model(stack).kubernetes_version)));
 }
 
 #[test]

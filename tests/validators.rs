@@ -16,19 +16,7 @@ fn kube_version(stack: &std::path::Path) -> String {
 
 #[test]
 fn kubernetes_validate_strict() {
-    let Some(kv) = tool("kubernetes-validate") else {
-        return;
-    };
-    let mut failures = Vec::new();
-    for stack in stacks() {
-        let golden = golden_path(&stack);
-        let (code, out, err) =
-            run(Command::new(&kv).args(["--strict", "--quiet", "-k", &kube_version(&stack)]).arg(&golden));
-        if code != 0 {
-            failures.push(format!("{}: {out}{err}", golden.display()));
-        }
-    }
-    assert!(failures.is_empty(), "kubernetes-validate failed:\n{}", failures.join("\n"));
+    kubernetes_validate_all(stacks().iter().map(|stack| (golden_path(stack), kube_version(stack))));
 }
 
 /// Remove kubernetes_sd_configs as ../shared/checks/promcheck.py does; return them.

@@ -59,6 +59,13 @@ fn risk(code: &'static str, category: Category, key: &Key, path: &str, message: 
     }
 }
 
+/// A change Kubernetes rejects, with what to run instead.
+fn immutable(key: &Key, path: &str, message: String, action: String) -> Risk {
+    let mut r = risk("immutable-field", Category::Rejected, key, path, message);
+    r.action = Some(action);
+    r
+}
+
 fn show(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "(unset)".into(),
@@ -77,22 +84,17 @@ pub fn changed(key: &Key, old: &Value, new: &Value) -> Vec<Risk> {
     match key.kind.as_str() {
         "StatefulSet" => statefulset(key, old, new, &mut out),
         "Deployment" if old.pointer("/spec/selector") != new.pointer("/spec/selector") => {
-            let mut r = risk(
-                "immutable-field",
-                Category::Rejected,
+            out.push(immutable(
                 key,
                 "/spec/selector",
                 format!("Deployment {} changes spec.selector, which is immutable: apply fails", key.name),
-            );
-            r.action = Some(format!("kubectl delete deployment {}{}, then apply again", key.name, ns_flag(key)));
-            out.push(r);
+                format!("kubectl delete deployment {}{}, then apply again", key.name, ns_flag(key)),
+            ));
         }
         "Service" => {
             let (o, n) = (old.pointer("/spec/clusterIP"), new.pointer("/spec/clusterIP"));
             if n.is_some() && o != n {
-                let mut r = risk(
-                    "immutable-field",
-                    Category::Rejected,
+                out.push(immutable(
                     key,
                     "/spec/clusterIP",
                     format!(
@@ -101,9 +103,8 @@ pub fn changed(key: &Key, old: &Value, new: &Value) -> Vec<Risk> {
                         show(o),
                         show(n)
                     ),
-                );
-                r.action = Some(format!("kubectl delete service {}{}, then apply again", key.name, ns_flag(key)));
-                out.push(r);
+                    format!("kubectl delete service {}{}, then apply again", key.name, ns_flag(key)),
+                ));
             }
         }
         "PersistentVolume" => pv(key, old, new, &mut out),
@@ -123,9 +124,7 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
         }
     }
     if !fields.is_empty() {
-        let mut r = risk(
-            "immutable-field",
-            Category::Rejected,
+        out.push(immutable(
             key,
             &format!("/spec/{}", fields[0]),
             format!(
@@ -134,10 +133,8 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
                 key.name,
                 fields.join(", spec.")
             ),
-        );
-        r.action =
-            Some(format!("kubectl delete statefulset {}{} --cascade=orphan, then apply again", key.name, ns_flag(key)));
-        out.push(r);
+            format!("kubectl delete statefulset {}{} --cascade=orphan, then apply again", key.name, ns_flag(key)),
+        ));
     }
     // Claim templates by name: a class change strands the data of existing claims.
     let empty = Vec::new();
@@ -257,22 +254,14 @@ fn pv(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
         .map(|k| k.as_str())
         .collect();
     if !fixed.is_empty() {
-        let mut r = risk(
-            "immutable-field",
-            Category::Rejected,
-            key,
-            &format!("/spec/{}", fixed[0]),
-            format!(
+        out.push(immutable(key, &format!("/spec/{}", fixed[0]), format!(
                 "PersistentVolume {} changes spec.{}: a PV's volume source is immutable, apply fails",
                 key.name,
                 fixed.join(", spec.")
-            ),
-        );
-        r.action = Some(format!(
+            ), format!(
             "kubectl delete pv {} (kept until its claim is deleted; with Retain the data stays on the backend), then apply again and let the claim re-bind",
             key.name
-        ));
-        out.push(r);
+        )));
     }
     let (oc, nc) = (os.get("storageClassName"), ns.get("storageClassName"));
     if oc != nc {
@@ -348,19 +337,16 @@ fn pvc(key: &Key, old: &Value, new: &Value, base: &str, out: &mut Vec<Risk>) {
         }
     }
     if !why.is_empty() {
-        let mut r = risk(
-            "immutable-field",
-            Category::Rejected,
+        out.push(immutable(
             key,
             base,
             format!("PersistentVolumeClaim {} changes {}: apply fails", key.name, why.join(" and ")),
-        );
-        r.action = Some(format!(
-            "copy the data to a new claim; deleting claim {}{} deletes or releases its volume",
-            key.name,
-            ns_flag(key)
+            format!(
+                "copy the data to a new claim; deleting claim {}{} deletes or releases its volume",
+                key.name,
+                ns_flag(key)
+            ),
         ));
-        out.push(r);
     }
     let (oc, nc) = (old.pointer(&format!("{base}/storageClassName")), new.pointer(&format!("{base}/storageClassName")));
     if oc != nc {
@@ -385,18 +371,15 @@ fn storage_class(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
         .filter(|f| old.get(*f) != new.get(*f))
         .collect();
     if !fixed.is_empty() {
-        let mut r = risk(
-            "immutable-field",
-            Category::Rejected,
+        out.push(immutable(
             key,
             &format!("/{}", fixed[0]),
             format!("StorageClass {} changes {}, immutable: apply fails", key.name, fixed.join(", ")),
-        );
-        r.action = Some(format!(
+            format!(
             "kubectl delete storageclass {}, then apply again (existing volumes keep what they were provisioned with)",
             key.name
+        ),
         ));
-        out.push(r);
     }
     reclaim(key, old.get("reclaimPolicy"), new.get("reclaimPolicy"), "/reclaimPolicy", out);
 }

@@ -148,3 +148,17 @@ impl GoldenDir {
         );
     }
 }
+
+/// `kubernetes-validate --strict -k <version>` on each (file, version); fails the test on
+/// any error, skips (outside CI) when the tool is missing.
+pub fn kubernetes_validate_all(files: impl IntoIterator<Item = (PathBuf, String)>) {
+    let Some(kv) = tool("kubernetes-validate") else { return };
+    let mut failures = Vec::new();
+    for (file, version) in files {
+        let (code, out, err) = run(Command::new(&kv).args(["--strict", "--quiet", "-k", &version]).arg(&file));
+        if code != 0 {
+            failures.push(format!("{}: {out}{err}", file.display()));
+        }
+    }
+    assert!(failures.is_empty(), "kubernetes-validate failed:\n{}", failures.join("\n"));
+}
