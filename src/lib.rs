@@ -38,8 +38,10 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     // only the first stack of a process (a render, or the first of a lint run) walks.
     static CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let first = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
-    if first && diags.is_empty() && model::schema::quick_accepts(&parsed.json) {
-        if let Ok(raw) = toml::from_str::<model::raw::RawStack>(&src.text) {
+    // The typed model is read from the JSON already parsed when it holds the TOML's values
+    // exactly (tests/fuzz.rs holds that equal to reading the text again).
+    if first && diags.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
+        if let Ok(raw) = <model::raw::RawStack as serde::Deserialize>::deserialize(&parsed.json) {
             if let Ok(stack) = model::validate(&raw, &parsed) {
                 let mut warnings = lint::lint(&stack, &parsed);
                 diagnostic::sort(&mut warnings);
@@ -91,5 +93,7 @@ pub fn load(path: &str) -> Result<Source, String> {
 
 /// Render a checked stack to one multi-document YAML stream.
 pub fn render_manifests(stack: &model::Stack) -> String {
-    render::to_yaml(&render::render(stack))
+    let mut out = Vec::with_capacity(64 * 1024);
+    render::write_stream(stack, &mut out).expect("writing to a Vec cannot fail");
+    String::from_utf8(out).expect("the emitter writes UTF-8")
 }

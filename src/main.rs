@@ -206,8 +206,8 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 stdout.flush()?;
                 return Ok(0);
             }
-            let objs = stackgen::render::render(&checked.stack);
             if let Some(path) = check {
+                let objs = stackgen::render::render(&checked.stack);
                 let (same, diff) = stackgen::output::check(&objs, std::path::Path::new(&path))?;
                 if same {
                     return Ok(0);
@@ -219,22 +219,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             }
             match output {
                 Some(dir) => {
-                    let files = stackgen::output::files(&objs);
+                    let files = stackgen::output::files(&stackgen::render::render(&checked.stack));
                     let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
                     eprintln!("wrote {} files to {dir}", files.len());
                     for p in pruned {
                         eprintln!("pruned {dir}/{p}");
                     }
                 }
-                None => {
-                    let text = stackgen::render::to_yaml(&objs);
-                    stdout.write_all(text.as_bytes())?;
-                    stdout.flush()?;
-                    // The process ends next: freeing the object trees is measurable work
-                    // (BENCHMARKS.md) that the OS does for free.
-                    std::mem::forget(objs);
-                    std::mem::forget(text);
-                }
+                // The common case, and the one with a time budget: stream the YAML.
+                None => stackgen::render::write_stream(&checked.stack, &mut stdout)?,
             }
         }
     }

@@ -62,6 +62,10 @@ impl Source {
 pub struct Parsed {
     pub json: Value,
     pub places: BTreeMap<String, Place>,
+    /// `json` holds exactly the TOML's values: no datetime, out-of-range integer or
+    /// non-finite float was turned into a string. Then deserializing the typed model
+    /// from `json` is the same as from the TOML text.
+    pub exact: bool,
 }
 
 impl Parsed {
@@ -105,11 +109,12 @@ pub fn parse(text: &str) -> Result<Parsed, Vec<Diagnostic>> {
     let mut places = BTreeMap::new();
     let span = table.span();
     places.insert(String::new(), Place { key: span.clone(), value: span });
-    let json = table_to_json(table.get_ref(), "", &mut places);
-    Ok(Parsed { json, places })
+    let mut exact = true;
+    let json = table_to_json(table.get_ref(), "", &mut places, &mut exact);
+    Ok(Parsed { json, places, exact })
 }
 
-fn table_to_json(t: &DeTable<'_>, prefix: &str, places: &mut BTreeMap<String, Place>) -> Value {
+fn table_to_json(t: &DeTable<'_>, prefix: &str, places: &mut BTreeMap<String, Place>, exact: &mut bool) -> Value {
     let mut map = Map::new();
     for (k, v) in t.iter() {
         let key: &str = k.get_ref();
@@ -121,12 +126,12 @@ fn table_to_json(t: &DeTable<'_>, prefix: &str, places: &mut BTreeMap<String, Pl
             value_span = k.span();
         }
         places.insert(ptr.clone(), Place { key: k.span(), value: value_span });
-        map.insert(key.to_string(), value_to_json(v, &ptr, places));
+        map.insert(key.to_string(), value_to_json(v, &ptr, places, exact));
     }
     Value::Object(map)
 }
 
-fn value_to_json(v: &Spanned<DeValue<'_>>, ptr: &str, places: &mut BTreeMap<String, Place>) -> Value {
+fn value_to_json(v: &Spanned<DeValue<'_>>, ptr: &str, places: &mut BTreeMap<String, Place>, exact: &mut bool) -> Value {
     match v.get_ref() {
         DeValue::String(s) => Value::String(s.to_string()),
         DeValue::Integer(i) => {
@@ -140,28 +145,36 @@ fn value_to_json(v: &Spanned<DeValue<'_>>, ptr: &str, places: &mut BTreeMap<Stri
             match i64::from_str_radix(body, i.radix()) {
                 Ok(n) => Value::from(if neg { -n } else { n }),
                 // Out of range: keep it as text so the schema reports a type error.
-                Err(_) => Value::String(i.as_str().to_string()),
+                Err(_) => {
+                    *exact = false;
+                    Value::String(i.as_str().to_string())
+                }
             }
         }
-        DeValue::Float(f) => f
-            .as_str()
-            .replace('_', "")
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map_or_else(|| Value::String(f.as_str().to_string()), Value::Number),
+        DeValue::Float(f) => {
+            f.as_str().replace('_', "").parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or_else(
+                || {
+                    *exact = false;
+                    Value::String(f.as_str().to_string())
+                },
+                Value::Number,
+            )
+        }
         DeValue::Boolean(b) => Value::Bool(*b),
-        DeValue::Datetime(d) => Value::String(d.to_string()),
+        DeValue::Datetime(d) => {
+            *exact = false;
+            Value::String(d.to_string())
+        }
         DeValue::Array(a) => Value::Array(
             a.iter()
                 .enumerate()
                 .map(|(n, item)| {
                     let p = format!("{ptr}/{n}");
                     places.insert(p.clone(), Place { key: item.span(), value: item.span() });
-                    value_to_json(item, &p, places)
+                    value_to_json(item, &p, places, exact)
                 })
                 .collect(),
         ),
-        DeValue::Table(t) => table_to_json(t, ptr, places),
+        DeValue::Table(t) => table_to_json(t, ptr, places, exact),
     }
 }

@@ -21,7 +21,8 @@ fn examples() -> Vec<String> {
     v
 }
 
-/// The property: check never panics; a stack that checks renders to YAML that parses.
+/// The property: check never panics; a stack that checks renders to YAML that parses,
+/// the same whether streamed from shard templates or built object by object.
 fn exercise(text: &str) {
     // check() may skip the compiled JSON Schema validator when `quick_accepts` (the same
     // schema, read directly) says yes: that is only sound if the validator agrees.
@@ -31,10 +32,29 @@ fn exercise(text: &str) {
             assert!(errors.is_empty(), "quick_accepts said yes, the validator no: {errors:?}\n{text}");
         }
     }
+    // check() reads the typed model from the parsed JSON when that is exact: the same as
+    // reading it from the text.
+    if let Ok(parsed) = stackgen::source::parse(text) {
+        if parsed.exact {
+            use serde::Deserialize;
+            let from_text = toml::from_str::<stackgen::model::raw::RawStack>(text);
+            let from_json = stackgen::model::raw::RawStack::deserialize(&parsed.json);
+            assert_eq!(
+                from_text.as_ref().map(|r| format!("{r:?}")).ok(),
+                from_json.as_ref().map(|r| format!("{r:?}")).ok(),
+                "the typed model differs read from the text and from the JSON:\n{text}"
+            );
+        }
+    }
     let src = stackgen::source::Source::new("fuzz.toml", text);
     match stackgen::check(&src) {
         Ok(c) => {
             let yaml = stackgen::render_manifests(&c.stack);
+            // The streamed render (shard templates) is the render of every object.
+            assert!(
+                yaml == stackgen::render::to_yaml(&stackgen::render::render(&c.stack)),
+                "streamed render differs from the objects for\n{text}"
+            );
             if yaml.len() < 300_000 {
                 let docs: Vec<serde_json::Value> =
                     serde_saphyr::from_multiple(&yaml).expect("rendered YAML parses back");

@@ -318,139 +318,46 @@ fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
     d
 }
 
-/// Whether `instance` certainly satisfies the schema, decided by walking it beside the
-/// schema: a conservative reading of the keywords `schemas/stack.schema.json` uses
-/// (`$ref`, `type`, `enum`, `pattern`, `minLength`, `maxLength`, `minimum`, `maximum`,
-/// `minItems`, `items`, `properties`, `additionalProperties`, `required`,
-/// `propertyNames`, `anyOf`). Any other keyword answers `false`, which only sends the
-/// stack down the full jsonschema path. This exists for speed: compiling the jsonschema
-/// validator (meta-schema check, fancy-regex) costs about 4 ms per process, most of a
-/// render, while a valid stack needs only the few patterns its values touch. Errors are
-/// always reported by the full validator; tests/fuzz.rs asserts on every input that a
-/// stack accepted this way passes the full validator too.
+/// Whether `instance` satisfies the schema, for the fast path of `check`: the schema
+/// compiled to Rust at build time (build.rs, one function per schema node), so a valid
+/// stack needs neither the schema parsed nor the jsonschema validator compiled (together
+/// ~4 ms of a ~5 ms budget). Patterns run on regex-lite, whose compile takes microseconds
+/// where `regex`'s takes 30-300; on ASCII text the schema's patterns mean the same there,
+/// in `regex` and in ECMA 262 (the validator's dialect), and a string with any other
+/// character answers "no". "No" only sends the stack down the full validator, which
+/// reports every problem; tests/fuzz.rs asserts on every generated input that "yes" here
+/// is "yes" there.
 pub fn quick_accepts(instance: &Value) -> bool {
-    accepts(instance, schema_json())
+    compiled::accepts(instance)
 }
 
-fn pattern_matches(pattern: &str, s: &str) -> bool {
-    use std::sync::Mutex;
-    static CACHE: OnceLock<Mutex<std::collections::BTreeMap<String, regex::Regex>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(std::collections::BTreeMap::new()));
-    let Ok(mut cache) = cache.lock() else { return false };
-    if !cache.contains_key(pattern) {
-        let Ok(re) = regex::Regex::new(pattern) else { return false };
-        cache.insert(pattern.to_string(), re);
-    }
-    cache[pattern].is_match(s)
+#[allow(unused, clippy::all, clippy::pedantic)]
+mod compiled {
+    use serde_json::Value;
+    include!(concat!(env!("OUT_DIR"), "/schema_accepts.rs"));
 }
 
-fn accepts(v: &Value, node: &Value) -> bool {
-    const KNOWN: &[&str] = &[
-        "$ref",
-        "type",
-        "enum",
-        "pattern",
-        "minLength",
-        "maxLength",
-        "minimum",
-        "maximum",
-        "minItems",
-        "items",
-        "properties",
-        "additionalProperties",
-        "required",
-        "propertyNames",
-        "anyOf",
-        "description",
-        "title",
-        "$schema",
-        "$id",
-        "$defs",
-    ];
-    let root = schema_json();
-    let node = resolve(root, node);
-    let Some(n) = node.as_object() else { return false };
-    if n.keys().any(|k| !KNOWN.contains(&k.as_str())) {
-        return false;
-    }
-    if let Some(any) = n.get("anyOf").and_then(Value::as_array) {
-        if !any.iter().any(|branch| accepts(v, branch)) {
-            return false;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_pattern_compiles_for_the_fast_path() {
+        assert_eq!(compiled::PATTERNS.len(), 20, "distinct patterns in the schema");
+        for p in compiled::PATTERNS {
+            regex_lite::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
     }
-    if let Some(t) = n.get("type").and_then(Value::as_str) {
-        let ok = match t {
-            "object" => v.is_object(),
-            "array" => v.is_array(),
-            "string" => v.is_string(),
-            "boolean" => v.is_boolean(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            _ => false,
-        };
-        if !ok {
-            return false;
+
+    #[test]
+    fn quick_accepts_the_examples_and_refuses_non_ascii_pattern_values() {
+        for stack in ["sharded-64", "static-iscsi", "ceph-thanos"] {
+            let text = std::fs::read_to_string(format!("{}/stacks/{stack}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let parsed = crate::source::parse(&text).unwrap();
+            assert!(quick_accepts(&parsed.json), "{stack}");
+            let mut bad = parsed.json.clone();
+            bad["stack"]["name"] = Value::String("prométheus".into());
+            assert!(!quick_accepts(&bad), "{stack}");
         }
     }
-    if let Some(e) = n.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            return false;
-        }
-    }
-    let limit = |k: &str| n.get(k).and_then(Value::as_f64);
-    match v {
-        Value::String(s) => {
-            let len = s.chars().count() as f64;
-            if limit("minLength").is_some_and(|m| len < m) || limit("maxLength").is_some_and(|m| len > m) {
-                return false;
-            }
-            if let Some(p) = n.get("pattern").and_then(Value::as_str) {
-                if !pattern_matches(p, s) {
-                    return false;
-                }
-            }
-        }
-        Value::Number(num) => {
-            let x = num.as_f64().unwrap_or(f64::NAN);
-            if x.is_nan() || limit("minimum").is_some_and(|m| x < m) || limit("maximum").is_some_and(|m| x > m) {
-                return false;
-            }
-        }
-        Value::Array(a) => {
-            if limit("minItems").is_some_and(|m| (a.len() as f64) < m) {
-                return false;
-            }
-            if let Some(items) = n.get("items") {
-                if !a.iter().all(|item| accepts(item, items)) {
-                    return false;
-                }
-            }
-        }
-        Value::Object(m) => {
-            for r in n.get("required").and_then(Value::as_array).into_iter().flatten() {
-                if !r.as_str().is_some_and(|r| m.contains_key(r)) {
-                    return false;
-                }
-            }
-            let props = n.get("properties").and_then(Value::as_object);
-            for (k, val) in m {
-                if let Some(pn) = n.get("propertyNames") {
-                    if !accepts(&Value::String(k.clone()), pn) {
-                        return false;
-                    }
-                }
-                let ok = match (props.and_then(|p| p.get(k)), n.get("additionalProperties")) {
-                    (Some(sub), _) => accepts(val, sub),
-                    (None, Some(Value::Bool(false))) => false,
-                    (None, Some(sub @ Value::Object(_))) => accepts(val, sub),
-                    (None, _) => true,
-                };
-                if !ok {
-                    return false;
-                }
-            }
-        }
-        _ => {}
-    }
-    true
 }

@@ -92,11 +92,13 @@ impl Names<'_> {
     pub fn cluster(&self, suffix: &str) -> String {
         format!("{}-{}-{suffix}", self.stack.namespace, self.stack.name)
     }
-    pub fn shard(&self, i: u16) -> String {
-        self.obj(&format!("prometheus-shard-{i}"))
+    /// The name of a shard's objects. `shard` is its number, or the sentinel of a shard
+    /// template (see [`ShardTemplates`]).
+    pub fn shard(&self, shard: &str) -> String {
+        self.obj(&format!("prometheus-shard-{shard}"))
     }
     /// Selector labels of a component: stable for the life of the stack.
-    pub fn selector(&self, name: &str, shard: Option<u16>) -> BTreeMap<String, String> {
+    pub fn selector(&self, name: &str, shard: Option<&str>) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         m.insert("app.kubernetes.io/name".into(), name.to_string());
         m.insert("app.kubernetes.io/instance".into(), self.stack.name.to_string());
@@ -107,7 +109,7 @@ impl Names<'_> {
     }
     /// All labels of an object: selector labels, component, part-of, managed-by, and the
     /// stack's own labels.
-    pub fn labels(&self, name: &str, component: &str, shard: Option<u16>) -> BTreeMap<String, String> {
+    pub fn labels(&self, name: &str, component: &str, shard: Option<&str>) -> BTreeMap<String, String> {
         let mut m = self.stack.labels.clone();
         m.extend(self.selector(name, shard));
         m.insert("app.kubernetes.io/component".into(), component.to_string());
@@ -124,21 +126,162 @@ impl Names<'_> {
     }
 }
 
-/// Every object of the stack, in apply order.
-pub fn render(stack: &Stack) -> Vec<Object> {
+/// The per-shard objects of a sharded stack (ConfigMap, Service, StatefulSet, PDB), built
+/// once with a sentinel where the shard number goes. Each shard's objects are these with
+/// its number substituted: in the JSON values by [`render`], in the emitted YAML text by
+/// [`write_stream`], which is how a 64-shard stack renders without building 256 object
+/// trees. Both give the same bytes because the sentinel is written exactly as a number
+/// is: it starts with a digit (so where it stands alone it is quoted, as `"7"` is), the
+/// rest is plain-safe, and nothing in the emitter depends on a scalar's length. Names and
+/// labels are built from the sentinel like from a number; static PVs, which differ per
+/// pod in more than the number (node, LUN), are not part of the template.
+pub struct ShardTemplates {
+    pub sentinel: String,
+    pub shards: u16,
+    pub objects: Vec<Object>,
+}
+
+impl ShardTemplates {
+    /// A sentinel no string of the stack contains, so nothing but the template's own
+    /// placeholders is ever substituted. Upper case and `_` keep it out of anything built
+    /// by joining names (DNS labels); `Debug` shows every string of the model verbatim.
+    fn sentinel(stack: &Stack) -> String {
+        let all = format!("{stack:?}");
+        (0u32..)
+            .map(|k| format!("0STACKGEN_SHARD_{k}"))
+            .find(|s| !all.contains(s.as_str()))
+            .expect("a finite text misses some sentinel")
+    }
+
+    /// The objects of one shard as values.
+    fn instantiate(&self, shard: u16) -> impl Iterator<Item = Object> + '_ {
+        let num = shard.to_string();
+        self.objects.iter().map(move |t| Object {
+            kind: t.kind.clone(),
+            namespace: t.namespace.as_ref().map(|ns| ns.replace(&self.sentinel, &num)),
+            name: t.name.replace(&self.sentinel, &num),
+            value: substitute(&t.value, &self.sentinel, &num),
+        })
+    }
+}
+
+/// A copy of `v` with `from` replaced by `to` in every string and key.
+fn substitute(v: &Value, from: &str, to: &str) -> Value {
+    match v {
+        Value::String(s) => Value::String(s.replace(from, to)),
+        Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, from, to)).collect()),
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, x)| (k.replace(from, to), substitute(x, from, to))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Every object but the per-shard ones of a sharded stack, unsorted, and those as
+/// templates.
+fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
     let n = Names { stack };
-    let mut objs = Vec::with_capacity(16 + 4 * usize::from(stack.sharding.shards));
+    let shards = stack.sharding.shards;
+    let mut objs = Vec::with_capacity(32);
     objs.push(k8s::namespace(&n));
     storage::objects(&n, &mut objs);
     prometheus::objects(&n, &mut objs);
+    let templates = if shards > 1 {
+        let sentinel = ShardTemplates::sentinel(stack);
+        let mut t = Vec::with_capacity(4);
+        prometheus::shard_objects(&n, &sentinel, &mut t);
+        scanners::annotate(&mut t);
+        Some(ShardTemplates { sentinel, shards, objects: t })
+    } else {
+        prometheus::shard_objects(&n, "0", &mut objs);
+        None
+    };
     if stack.thanos.is_some() {
         thanos::objects(&n, &mut objs);
     }
     workloads::objects(&n, &mut objs);
     network::objects(&n, &mut objs);
     scanners::annotate(&mut objs);
+    (objs, templates)
+}
+
+/// Every object of the stack, in apply order.
+pub fn render(stack: &Stack) -> Vec<Object> {
+    let (mut objs, templates) = build(stack);
+    if let Some(t) = &templates {
+        objs.reserve(usize::from(t.shards) * t.objects.len());
+        for shard in 0..t.shards {
+            objs.extend(t.instantiate(shard));
+        }
+    }
     sort(&mut objs);
     objs
+}
+
+/// Write the whole render as one multi-document YAML stream: the bytes of
+/// `to_yaml(&render(stack))`, with each shard's objects copied from their template's
+/// text rather than built and emitted again (a test holds the two paths equal).
+pub fn write_stream(stack: &Stack, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    enum Doc<'a> {
+        Object(&'a Object),
+        Shard(usize, u16),
+    }
+    let (objs, templates) = build(stack);
+    // Each template's text, split at the sentinel.
+    let texts: Vec<String> = templates
+        .iter()
+        .flat_map(|t| &t.objects)
+        .map(|o| {
+            let mut text = String::with_capacity(4096);
+            yaml::write_document(&mut text, &o.value);
+            text
+        })
+        .collect();
+    let pieces: Vec<Vec<&str>> = match &templates {
+        Some(t) => texts.iter().map(|text| text.split(t.sentinel.as_str()).collect()).collect(),
+        None => Vec::new(),
+    };
+    let mut docs: Vec<(usize, Option<String>, String, Doc<'_>)> =
+        objs.iter().map(|o| (o.rank(), o.namespace.clone(), o.name.clone(), Doc::Object(o))).collect();
+    if let Some(t) = &templates {
+        docs.reserve(usize::from(t.shards) * t.objects.len());
+        for shard in 0..t.shards {
+            let num = shard.to_string();
+            for (i, o) in t.objects.iter().enumerate() {
+                let ns = o.namespace.as_ref().map(|ns| ns.replace(&t.sentinel, &num));
+                docs.push((o.rank(), ns, o.name.replace(&t.sentinel, &num), Doc::Shard(i, shard)));
+            }
+        }
+    }
+    docs.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
+    // Written in chunks: the whole stream is never held in memory.
+    const CHUNK: usize = 64 * 1024;
+    let mut buf = String::with_capacity(CHUNK + 16 * 1024);
+    let mut num = String::new();
+    for (i, (.., doc)) in docs.iter().enumerate() {
+        if i > 0 {
+            buf.push_str("---\n");
+        }
+        match doc {
+            Doc::Object(o) => yaml::write_document(&mut buf, &o.value),
+            Doc::Shard(t, shard) => {
+                use std::fmt::Write;
+                num.clear();
+                write!(num, "{shard}").expect("writing to a String cannot fail");
+                for (j, piece) in pieces[*t].iter().enumerate() {
+                    if j > 0 {
+                        buf.push_str(&num);
+                    }
+                    buf.push_str(piece);
+                }
+            }
+        }
+        if buf.len() >= CHUNK {
+            out.write_all(buf.as_bytes())?;
+            buf.clear();
+        }
+    }
+    out.write_all(buf.as_bytes())
 }
 
 pub fn sort(objs: &mut [Object]) {

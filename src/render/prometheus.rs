@@ -67,7 +67,7 @@ pub fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&'static
     v
 }
 
-fn sharding_relabels(stack: &Stack, shard: u16) -> Vec<Value> {
+fn sharding_relabels(stack: &Stack, shard: &str) -> Vec<Value> {
     let mut src: Vec<Value> = stack.sharding.source_labels.iter().map(|l| json!(l)).collect();
     src.push(json!("__tmp_hash"));
     vec![
@@ -98,8 +98,9 @@ fn bearer() -> Value {
     json!({"type": "Bearer", "credentials_file": format!("{SA_DIR}/token")})
 }
 
-/// The prometheus.yml of one shard, as a JSON value (emitted through yaml.rs).
-pub fn config(n: &Names<'_>, shard: u16) -> Value {
+/// The prometheus.yml of one shard, as a JSON value (emitted through yaml.rs). `shard` is
+/// the shard's number or a template sentinel; it is unused without sharding.
+pub fn config(n: &Names<'_>, shard: &str) -> Value {
     let s = n.stack;
     let p = &s.prometheus;
     let mut external = serde_json::Map::new();
@@ -108,7 +109,7 @@ pub fn config(n: &Names<'_>, shard: u16) -> Value {
     }
     if s.sharding.shards > 1 {
         // Distinct external labels per shard keep Thanos block groups apart (pitfall 12).
-        external.insert("shard".into(), json!(shard.to_string()));
+        external.insert("shard".into(), json!(shard));
     }
     // Expanded by Prometheus 3 from the Downward API (2.x needs expand-external-labels).
     external.insert(s.replica_label().to_string(), json!("${POD_NAME}"));
@@ -261,7 +262,7 @@ fn annotated_relabels(what: &str) -> Value {
 }
 
 pub fn config_yaml(n: &Names<'_>, shard: u16) -> String {
-    yaml::to_string(&config(n, shard))
+    yaml::to_string(&config(n, &shard.to_string()))
 }
 
 fn checksum(text: &str) -> String {
@@ -317,45 +318,30 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             }]),
         }));
     }
-    // The configs of the shards differ only in the shard number. Build and emit the
-    // config once with a sentinel in its place, then substitute the number per shard:
-    // the sentinel starts with a digit and holds only plain characters, so it is quoted
-    // exactly as a shard number is, and the substitution gives the bytes that emitting
-    // `config(n, shard)` would (a unit test checks it). The checksum of the template plus
-    // the shard number identifies each shard's config as well as hashing every copy.
-    if s.sharding.shards <= 1 {
-        let text = yaml::to_string(&config(n, 0));
-        let sum = checksum(&text);
-        shard_objects(n, 0, text, sum, out);
-        return;
-    }
-    let mut cfg = config(n, 0);
-    set_config_shard(&mut cfg, s, SHARD_SENTINEL);
-    let template = yaml::to_string(&cfg);
-    let sum = checksum(&template);
-    for shard in 0..s.sharding.shards {
-        let text = template.replace(SHARD_SENTINEL, &shard.to_string());
-        shard_objects(n, shard, text, format!("{sum}-{shard}"), out);
-    }
 }
 
-const SHARD_SENTINEL: &str = "0stackgen-shard-sentinel0";
-
-/// Set the `shard` external label and the `keep` regex of the sharding relabels that
-/// end every job to `shard`.
-fn set_config_shard(cfg: &mut Value, s: &Stack, shard: &str) {
-    if s.sharding.shards <= 1 {
-        return;
-    }
-    cfg["global"]["external_labels"]["shard"] = Value::String(shard.to_string());
-    let keep = Value::String(format!("{shard};|.+;.+"));
-    for job in cfg["scrape_configs"].as_array_mut().into_iter().flatten() {
-        let last = job["relabel_configs"].as_array_mut().and_then(|r| r.last_mut()).expect("sharded jobs relabel");
-        last["regex"] = keep.clone();
-    }
+/// The ConfigMap, Service, StatefulSet and PodDisruptionBudget of one shard. `shard` is the
+/// shard's number, or the sentinel of a shard template ([`super::ShardTemplates`]): every
+/// shard's objects are that template with the number in place of the sentinel.
+pub fn shard_objects(n: &Names<'_>, shard: &str, out: &mut Vec<Object>) {
+    let s = n.stack;
+    debug_assert!(s.sharding.shards > 1 || shard == "0", "one shard is shard 0, not a template");
+    let text = yaml::to_string(&config(n, shard));
+    // With shards, the checksum is that of the template (with a fixed spelling of the
+    // sentinel, so it does not depend on which one was picked) plus the shard number:
+    // one md5 per stack, and still a different value per shard and per config.
+    let sum = if s.sharding.shards <= 1 {
+        checksum(&text)
+    } else {
+        format!("{}-{shard}", checksum(&text.replace(shard, CHECKSUM_MARK)))
+    };
+    build_shard(n, shard, text, sum, out);
 }
 
-fn shard_objects(n: &Names<'_>, shard: u16, config: String, sum: String, out: &mut Vec<Object>) {
+/// Where the shard number goes in the text the checksum of a sharded config is taken of.
+const CHECKSUM_MARK: &str = "0stackgen-shard-sentinel0";
+
+fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mut Vec<Object>) {
     let s = n.stack;
     let p = &s.prometheus;
     let ns = n.ns();
@@ -488,29 +474,4 @@ pub fn pdb(name: &str, ns: &str, labels: BTreeMap<String, String>, sel: BTreeMap
         }),
         ..Default::default()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn patched_config_is_the_shard_config() {
-        for shards in [1, 3] {
-            let text = include_str!("../../stacks/sharded-64.toml")
-                .replace("\nshards = 64\n", &format!("\nshards = {shards}\n"));
-            let src = crate::source::Source::new("sharded.toml", text);
-            let stack = crate::check(&src).expect("valid").stack;
-            let n = Names { stack: &stack };
-            let mut cfg = config(&n, 0);
-            set_config_shard(&mut cfg, &stack, SHARD_SENTINEL);
-            let template = yaml::to_string(&cfg);
-            for shard in (0..shards).rev() {
-                // What objects() embeds is exactly what emitting config(n, shard) gives.
-                let text =
-                    if shards > 1 { template.replace(SHARD_SENTINEL, &shard.to_string()) } else { template.clone() };
-                assert_eq!(text, config_yaml(&n, shard));
-            }
-        }
-    }
 }

@@ -40,7 +40,7 @@ pub fn component_class(n: &Names<'_>) -> Option<String> {
 }
 
 /// Labels a static PV carries and its claim selects.
-fn volume_selector(n: &Names<'_>, shard: u16) -> BTreeMap<String, String> {
+fn volume_selector(n: &Names<'_>, shard: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("stackgen.dev/namespace".into(), n.ns());
     m.insert("stackgen.dev/volume-for".into(), n.shard(shard));
@@ -48,12 +48,12 @@ fn volume_selector(n: &Names<'_>, shard: u16) -> BTreeMap<String, String> {
 }
 
 /// Name of the claim the StatefulSet makes for pod `replica` of `shard`.
-pub fn claim_name(n: &Names<'_>, shard: u16, replica: u32) -> String {
+pub fn claim_name(n: &Names<'_>, shard: &str, replica: u32) -> String {
     format!("data-{}-{replica}", n.shard(shard))
 }
 
 /// The Prometheus claim template of one shard (None for ephemeral).
-pub fn prometheus_claim(n: &Names<'_>, shard: u16) -> Option<PersistentVolumeClaim> {
+pub fn prometheus_claim(n: &Names<'_>, shard: &str) -> Option<PersistentVolumeClaim> {
     let class = data_class(n)?;
     let size = n.stack.storage.size?;
     let selector = n.stack.storage.backend.is_static().then(|| volume_selector(n, shard));
@@ -115,10 +115,11 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
     let size: Bytes = s.storage.size.expect("static backends have a size");
     let mut index = 0usize;
     for shard in 0..s.sharding.shards {
+        let id = shard.to_string();
         for replica in 0..s.prometheus.replicas {
-            let pod = format!("{}-{replica}", n.shard(shard));
-            let mut labels = n.labels("prometheus", "storage", Some(shard));
-            labels.extend(volume_selector(n, shard));
+            let pod = format!("{}-{replica}", n.shard(&id));
+            let mut labels = n.labels("prometheus", "storage", Some(&id));
+            labels.extend(volume_selector(n, &id));
             let mut capacity = BTreeMap::new();
             capacity.insert("storage".to_string(), q(size.quantity()));
             let mut spec = PersistentVolumeSpec {
@@ -133,7 +134,7 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
                     api_version: Some("v1".into()),
                     kind: Some("PersistentVolumeClaim".into()),
                     namespace: Some(n.ns()),
-                    name: Some(claim_name(n, shard, replica)),
+                    name: Some(claim_name(n, &id, replica)),
                     ..Default::default()
                 }),
                 ..Default::default()

@@ -16,7 +16,8 @@ use super::{storage, Names, Object};
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
 const DATASOURCES_TEMPLATE: &str = include_str!("../../templates/grafana-datasources.yaml.j2");
 
-/// Render a template strictly and check that the result is YAML.
+/// Render a template strictly. That the result is YAML is checked by tests over every
+/// example and fuzzed stack (tests/stream.rs, tests/fuzz.rs), not on every render.
 pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> String {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -24,9 +25,6 @@ pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> Stri
         .render_str(source, minijinja::Value::from(minijinja::value::Serde(&ctx)))
         .unwrap_or_else(|e| panic!("template {name}: {e}"));
     text.push('\n');
-    if let Err(e) = serde_saphyr::from_str::<serde_json::Value>(&text) {
-        panic!("template {name} rendered invalid YAML: {e}\n{text}");
-    }
     text
 }
 
@@ -162,7 +160,7 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
             .map(|i| {
                 let label = if s.sharding.shards == 1 { "Prometheus".to_string() } else { format!("Prometheus shard {i}") };
                 let uid = if s.sharding.shards == 1 { "prometheus".to_string() } else { format!("prometheus-shard-{i}") };
-                json!({"name": label, "uid": uid, "url": format!("http://{}:9090", n.svc_fqdn(&n.shard(i))), "default": i == 0})
+                json!({"name": label, "uid": uid, "url": format!("http://{}:9090", n.svc_fqdn(&n.shard(&i.to_string()))), "default": i == 0})
             })
             .collect()
     };
