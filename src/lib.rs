@@ -29,18 +29,14 @@ pub struct Checked {
 pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let parsed = source::parse(&src.text)?;
     let mut diags = lint::secret_values(&parsed);
-    // Fast path: compiling the jsonschema validator costs about 4 ms, most of a whole
-    // render. A stack that `quick_accepts` (the same schema, read directly) and the typed
-    // model both accept needs no compiled validator; whenever anything is wrong the full
-    // validator runs, to report every problem at once. tests/fuzz.rs asserts on every
-    // generated input that what passes here passes the full validator.
-    // The walk costs tens of microseconds, the compiled validator a few once built, so
-    // only the first stack of a process (a render, or the first of a lint run) walks.
-    static CHECKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let first = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0;
-    // The typed model is read from the JSON already parsed when it holds the TOML's values
-    // exactly (tests/fuzz.rs holds that equal to reading the text again).
-    if first && diags.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
+    // Fast path: parsing the schema and compiling the jsonschema validator cost about 4 ms,
+    // most of a whole render. A stack that `quick_accepts` (the same schema, compiled to
+    // Rust by build.rs) and the typed model both accept needs neither; whenever anything
+    // is wrong the full validator runs, to report every problem at once. The typed model
+    // is read from the JSON already parsed when it holds the TOML's values exactly.
+    // tests/fuzz.rs asserts on every generated input that what passes here passes the
+    // full validator, and that reading the model from the JSON equals reading the text.
+    if diags.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
         if let Ok(raw) = <model::raw::RawStack as serde::Deserialize>::deserialize(&parsed.json) {
             if let Ok(stack) = model::validate(&raw, &parsed) {
                 let mut warnings = lint::lint(&stack, &parsed);
