@@ -16,6 +16,10 @@ fn variants() -> Vec<(String, String)> {
         assert_ne!(text, sharded);
         v.push((format!("sharded-{shards}"), text));
     }
+    // A static backend with shards: per-pod PVs stay values beside the shard templates.
+    let nfs = std::fs::read_to_string(common::root().join("stacks/static-nfs.toml")).unwrap();
+    assert!(!nfs.contains("[sharding]"));
+    v.push(("static-nfs-3-shards".into(), format!("{nfs}\n[sharding]\nshards = 3\n")));
     v
 }
 
