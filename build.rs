@@ -96,7 +96,7 @@ impl Gen {
                 "$ref" => {
                     let r = x.as_str().and_then(|r| r.strip_prefix("#/$defs/")).expect("$ref to #/$defs/...");
                     let id = *self.defs.get(r).unwrap_or_else(|| panic!("unknown $def {r}"));
-                    writeln!(b, "    if !n{id}(v) {{\n        return false;\n    }}").unwrap();
+                    reject_if(&mut b, 1, &format!("!n{id}(v)"));
                 }
                 "anyOf" => {
                     let ids: Vec<String> = x
@@ -105,7 +105,7 @@ impl Gen {
                         .iter()
                         .map(|branch| format!("n{}(v)", self.node(branch)))
                         .collect();
-                    writeln!(b, "    if !({}) {{\n        return false;\n    }}", ids.join(" || ")).unwrap();
+                    reject_if(&mut b, 1, &format!("!({})", ids.join(" || ")));
                 }
                 "type" => {
                     let test = match x.as_str().expect("type is one name") {
@@ -117,7 +117,7 @@ impl Gen {
                         "number" => "v.is_number()",
                         t => panic!("type {t} is not supported by the schema compiler"),
                     };
-                    writeln!(b, "    if !{test} {{\n        return false;\n    }}").unwrap();
+                    reject_if(&mut b, 1, &format!("!{test}"));
                 }
                 "enum" => {
                     let words: Vec<String> = x
@@ -126,12 +126,7 @@ impl Gen {
                         .iter()
                         .map(|w| format!("{:?}", w.as_str().expect("only string enums are supported")))
                         .collect();
-                    writeln!(
-                        b,
-                        "    if !matches!(v.as_str(), Some({})) {{\n        return false;\n    }}",
-                        words.join(" | ")
-                    )
-                    .unwrap();
+                    reject_if(&mut b, 1, &format!("!matches!(v.as_str(), Some({}))", words.join(" | ")));
                 }
                 "pattern"
                 | "minLength"
@@ -156,11 +151,10 @@ impl Gen {
             if min_len.is_some() || max_len.is_some() {
                 writeln!(b, "        let len = s.chars().count() as u64;").unwrap();
             }
-            if let Some(l) = min_len {
-                writeln!(b, "        if len < {l} {{\n            return false;\n        }}").unwrap();
-            }
-            if let Some(l) = max_len {
-                writeln!(b, "        if len > {l} {{\n            return false;\n        }}").unwrap();
+            for (l, op) in [(min_len, "<"), (max_len, ">")] {
+                if let Some(l) = l {
+                    reject_if(&mut b, 2, &format!("len {op} {l}"));
+                }
             }
             if let Some(p) = pattern {
                 let p = p.as_str().expect("pattern is a string").to_string();
@@ -168,7 +162,7 @@ impl Gen {
                     self.patterns.push(p);
                     self.patterns.len() - 1
                 });
-                writeln!(b, "        if !p{i}(s) {{\n            return false;\n        }}").unwrap();
+                reject_if(&mut b, 2, &format!("!p{i}(s)"));
             }
             writeln!(b, "    }}").unwrap();
         }
@@ -183,10 +177,10 @@ impl Gen {
                         b,
                         "        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {{\n            \
                          (Some(i), _, _) => i {op} {l},\n            (None, Some(u), _) => i128::from(u) {op} {l},\n            \
-                         (None, None, Some(f)) => f.is_nan() || f {op} {l} as f64,\n            _ => true,\n        }};\n        \
-                         if out {{\n            return false;\n        }}"
+                         (None, None, Some(f)) => f.is_nan() || f {op} {l} as f64,\n            _ => true,\n        }};"
                     )
                     .unwrap();
+                    reject_if(&mut b, 2, "out");
                 }
             }
             writeln!(b, "    }}").unwrap();
@@ -197,10 +191,10 @@ impl Gen {
         if min_items.is_some() || items.is_some() {
             writeln!(b, "    if let Value::Array(a) = v {{").unwrap();
             if let Some(l) = min_items {
-                writeln!(b, "        if (a.len() as u64) < {l} {{\n            return false;\n        }}").unwrap();
+                reject_if(&mut b, 2, &format!("(a.len() as u64) < {l}"));
             }
             if let Some(i) = items {
-                writeln!(b, "        if !a.iter().all(n{i}) {{\n            return false;\n        }}").unwrap();
+                reject_if(&mut b, 2, &format!("!a.iter().all(n{i})"));
             }
             writeln!(b, "    }}").unwrap();
         }
@@ -226,29 +220,26 @@ impl Gen {
         if !required.is_empty() || names.is_some() || !props.is_empty() || additional != "true" {
             writeln!(b, "    if let Value::Object(m) = v {{").unwrap();
             if !required.is_empty() {
-                writeln!(
-                    b,
-                    "        if ![{}].iter().all(|k| m.contains_key(*k)) {{\n            return false;\n        }}",
-                    required.join(", ")
-                )
-                .unwrap();
+                reject_if(&mut b, 2, &format!("![{}].iter().all(|k| m.contains_key(*k))", required.join(", ")));
             }
             writeln!(b, "        for (k, x) in m {{").unwrap();
             if let Some(i) = names {
-                writeln!(
-                    b,
-                    "            if !n{i}(&Value::String(k.clone())) {{\n                return false;\n            }}"
-                )
-                .unwrap();
+                reject_if(&mut b, 3, &format!("!n{i}(&Value::String(k.clone()))"));
             }
             writeln!(b, "            let ok = match k.as_str() {{").unwrap();
             for (k, i) in &props {
                 writeln!(b, "                {k:?} => n{i}(x),").unwrap();
             }
             writeln!(b, "                _ => {additional},\n            }};").unwrap();
-            writeln!(b, "            if !ok {{\n                return false;\n            }}\n        }}\n    }}")
-                .unwrap();
+            reject_if(&mut b, 3, "!ok");
+            writeln!(b, "        }}\n    }}").unwrap();
         }
         b
     }
+}
+
+/// Append `if <cond> { return false; }` at `depth` levels of indentation.
+fn reject_if(b: &mut String, depth: usize, cond: &str) {
+    let pad = "    ".repeat(depth);
+    writeln!(b, "{pad}if {cond} {{\n{pad}    return false;\n{pad}}}").unwrap();
 }

@@ -13,6 +13,7 @@ pub mod thanos;
 pub mod workloads;
 pub mod yaml;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -68,11 +69,18 @@ impl Object {
     fn rank(&self) -> usize {
         KIND_ORDER.iter().position(|k| *k == self.kind).unwrap_or(KIND_ORDER.len())
     }
+    /// Its place in the stream: kinds in apply order, then namespace, then name.
+    fn order(&self) -> Order<'_> {
+        (self.rank(), self.namespace.as_deref().map(Cow::Borrowed), Cow::Borrowed(&self.name))
+    }
     /// `<kind>-<name>.yaml`, lower case, for `-o DIR`.
     pub fn file_name(&self) -> String {
         format!("{}-{}.yaml", self.kind.to_lowercase(), self.name)
     }
 }
+
+/// Where an object goes in the stream (see [`Object::order`]).
+type Order<'a> = (usize, Option<Cow<'a, str>>, Cow<'a, str>);
 
 /// Names and labels shared by every builder.
 pub struct Names<'a> {
@@ -153,14 +161,23 @@ impl ShardTemplates {
             .expect("a finite text misses some sentinel")
     }
 
+    /// Where template object `t` goes in the stream for shard `num`.
+    fn order_in(&self, t: &Object, num: &str) -> Order<'static> {
+        let sub = |s: &str| Cow::Owned(s.replace(&self.sentinel, num));
+        (t.rank(), t.namespace.as_deref().map(sub), sub(&t.name))
+    }
+
     /// The objects of one shard as values.
     fn instantiate(&self, shard: u16) -> impl Iterator<Item = Object> + '_ {
         let num = shard.to_string();
-        self.objects.iter().map(move |t| Object {
-            kind: t.kind.clone(),
-            namespace: t.namespace.as_ref().map(|ns| ns.replace(&self.sentinel, &num)),
-            name: t.name.replace(&self.sentinel, &num),
-            value: substitute(&t.value, &self.sentinel, &num),
+        self.objects.iter().map(move |t| {
+            let (_, namespace, name) = self.order_in(t, &num);
+            Object {
+                kind: t.kind.clone(),
+                namespace: namespace.map(Cow::into_owned),
+                name: name.into_owned(),
+                value: substitute(&t.value, &self.sentinel, &num),
+            }
         })
     }
 }
@@ -241,24 +258,22 @@ pub fn write_stream(stack: &Stack, out: &mut impl std::io::Write) -> std::io::Re
         Some(t) => texts.iter().map(|text| text.split(t.sentinel.as_str()).collect()).collect(),
         None => Vec::new(),
     };
-    let mut docs: Vec<(usize, Option<String>, String, Doc<'_>)> =
-        objs.iter().map(|o| (o.rank(), o.namespace.clone(), o.name.clone(), Doc::Object(o))).collect();
+    let mut docs: Vec<(Order<'_>, Doc<'_>)> = objs.iter().map(|o| (o.order(), Doc::Object(o))).collect();
     if let Some(t) = &templates {
         docs.reserve(usize::from(t.shards) * t.objects.len());
         for shard in 0..t.shards {
             let num = shard.to_string();
             for (i, o) in t.objects.iter().enumerate() {
-                let ns = o.namespace.as_ref().map(|ns| ns.replace(&t.sentinel, &num));
-                docs.push((o.rank(), ns, o.name.replace(&t.sentinel, &num), Doc::Shard(i, shard)));
+                docs.push((t.order_in(o, &num), Doc::Shard(i, shard)));
             }
         }
     }
-    docs.sort_by(|a, b| (a.0, &a.1, &a.2).cmp(&(b.0, &b.1, &b.2)));
+    docs.sort_by(|a, b| a.0.cmp(&b.0));
     // Written in chunks: the whole stream is never held in memory.
     const CHUNK: usize = 64 * 1024;
     let mut buf = String::with_capacity(CHUNK + 16 * 1024);
     let mut num = String::new();
-    for (i, (.., doc)) in docs.iter().enumerate() {
+    for (i, (_, doc)) in docs.iter().enumerate() {
         if i > 0 {
             buf.push_str("---\n");
         }
@@ -285,7 +300,7 @@ pub fn write_stream(stack: &Stack, out: &mut impl std::io::Write) -> std::io::Re
 }
 
 pub fn sort(objs: &mut [Object]) {
-    objs.sort_by(|a, b| (a.rank(), &a.namespace, &a.name).cmp(&(b.rank(), &b.namespace, &b.name)));
+    objs.sort_by(|a, b| a.order().cmp(&b.order()));
 }
 
 /// The whole render as one multi-document YAML stream.

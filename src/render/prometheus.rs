@@ -475,3 +475,29 @@ pub fn pdb(name: &str, ns: &str, labels: BTreeMap<String, String>, sel: BTreeMap
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_shard_ships_the_config_of_its_number() {
+        // What the ConfigMap of shard i holds, built from the shard template, is exactly
+        // `config_yaml(n, i)`: the config the sharding end-to-end test runs.
+        for shards in [1, 3] {
+            let text = include_str!("../../stacks/sharded-64.toml")
+                .replace("\nshards = 64\n", &format!("\nshards = {shards}\n"));
+            let src = crate::source::Source::new("sharded.toml", text);
+            let stack = crate::check(&src).expect("valid").stack;
+            let n = Names { stack: &stack };
+            let objs = super::super::render(&stack);
+            for shard in 0..shards {
+                let cm = objs
+                    .iter()
+                    .find(|o| o.kind == "ConfigMap" && o.name == n.shard(&shard.to_string()))
+                    .expect("a ConfigMap per shard");
+                assert_eq!(cm.value["data"]["prometheus.yml"].as_str(), Some(config_yaml(&n, shard).as_str()));
+            }
+        }
+    }
+}
