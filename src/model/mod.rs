@@ -19,6 +19,9 @@ pub const DEFAULT_THANOS_VERSION: &str = "v0.39.2";
 pub const DEFAULT_ALERTMANAGER_IMAGE: &str = "quay.io/prometheus/alertmanager";
 pub const DEFAULT_ALERTMANAGER_VERSION: &str = "v0.28.1";
 pub const DEFAULT_GRAFANA_IMAGE: &str = "docker.io/grafana/grafana";
+/// The Prometheus Operator version kube-prometheus-stack 88.5.3 deploys (its appVersion);
+/// the helm-values and operator targets are written for it.
+pub const PROMETHEUS_OPERATOR_VERSION: &str = "v0.93.1";
 pub const DEFAULT_GRAFANA_VERSION: &str = "12.1.1";
 pub const DEFAULT_NFS_PROVISIONER_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-subdir-external-provisioner:v4.0.2";
 /// The Kubernetes minor versions stackgen targets; 1.33 is the oldest (k8s-openapi v1_33).

@@ -200,6 +200,9 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         format!("--http-address=0.0.0.0:{HTTP_PORT}"),
         // Equal to the label Prometheus sets: HA pairs deduplicate (pitfall 11).
         format!("--query.replica-label={}", t.replica_label),
+        // Without it every query asks for raw data, and the 5m/1h blocks the Compactor keeps
+        // after raw retention are unreachable (the API defaults max_source_resolution to 0).
+        "--query.auto-downsampling".into(),
         // --store was removed in v0.38; --endpoint with DNS SRV over headless Services.
         format!("--endpoint=dnssrv+_grpc._tcp.{}", n.svc_fqdn(&sidecars)),
         format!("--endpoint=dnssrv+_grpc._tcp.{}", n.svc_fqdn(&store)),
@@ -283,6 +286,10 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         format!("--retention.resolution-5m={}", cp.retention_5m),
         format!("--retention.resolution-1h={}", cp.retention_1h),
         format!("--deduplication.replica-label={}", t.replica_label),
+        // Prometheus HA replicas scrape at different instants: the default one-to-one merge
+        // (meant for identical samples from Receive replication) would interleave them, and
+        // the merged block replaces the originals for good. Penalty dedup is what Query does.
+        "--deduplication.func=penalty".into(),
         "--delete-delay=48h".into(),
     ];
     let mut c = base_container(n, "thanos-compactor", args, false);

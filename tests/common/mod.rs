@@ -56,6 +56,32 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// The bin directory `scripts/real-components.sh` fills (Go-built components and helm).
+pub fn testbin_dir() -> PathBuf {
+    let base = std::env::var_os("STACKGEN_TESTBIN").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/stackgen/testbin")
+    });
+    base.join("bin")
+}
+
+/// A real component built by `scripts/real-components.sh` (kube-apiserver, prometheus,
+/// promtool, thanos, alertmanager, amtool, operator, etcd, kubectl) or helm. Missing: the
+/// test fails under CI=true and is skipped (with a loud message) elsewhere.
+pub fn real(name: &str) -> Option<PathBuf> {
+    let p = testbin_dir().join(name);
+    if p.is_file() {
+        return Some(p);
+    }
+    if in_ci() {
+        panic!("{name} is required under CI=true but {} is missing (run scripts/real-components.sh)", p.display());
+    }
+    eprintln!(
+        "SKIPPED: {name} not found in {}; run scripts/real-components.sh (this would fail under CI=true)",
+        p.parent().unwrap().display()
+    );
+    None
+}
+
 pub fn render_stack(stack: &Path) -> String {
     let src = stackgen::load(stack.to_str().unwrap()).unwrap();
     let checked = stackgen::check(&src).unwrap_or_else(|d| panic!("{} does not check: {d:?}", stack.display()));
