@@ -143,7 +143,11 @@ fn fake_s3() -> (String, Arc<Mutex<Vec<String>>>) {
         s.lock().unwrap().push(format!("{} {} {}", req.method, req.target, req.header("authorization").unwrap_or("-")));
         let xmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
         if req.target.contains("location") {
-            return (200, "application/xml".into(), format!("<LocationConstraint xmlns=\"{xmlns}\">us-east-1</LocationConstraint>"));
+            return (
+                200,
+                "application/xml".into(),
+                format!("<LocationConstraint xmlns=\"{xmlns}\">us-east-1</LocationConstraint>"),
+            );
         }
         (
             200,
@@ -289,7 +293,13 @@ fn thanos_stack_runs_as_rendered() {
             let b = bucket_blocks(&bucket);
             (b.len() >= expected_blocks).then_some(b)
         },
-        || format!("{} of {expected_blocks} blocks\n{}", bucket_blocks(&bucket).len(), cluster.explain(&prom_pods[0], "thanos-sidecar")),
+        || {
+            format!(
+                "{} of {expected_blocks} blocks\n{}",
+                bucket_blocks(&bucket).len(),
+                cluster.explain(&prom_pods[0], "thanos-sidecar")
+            )
+        },
     );
     eprintln!("uploaded: {:?}", t0.elapsed());
     // Each block carries its pod's external labels: the replica label is the pod name.
@@ -310,9 +320,12 @@ fn thanos_stack_runs_as_rendered() {
     cluster.start_pod(&query, bins);
     cluster.wait_ready(&query, "thanos-query", Duration::from_secs(60));
     let q = cluster.addr(&query, "http");
-    poll(Duration::from_secs(60), "Query to see 4 sidecars and the Store Gateway", || stores(&q, 4), || {
-        format!("{:?}\n{}", get_json(&q, "/api/v1/stores"), cluster.explain(&query, "thanos-query"))
-    });
+    poll(
+        Duration::from_secs(60),
+        "Query to see 4 sidecars and the Store Gateway",
+        || stores(&q, 4),
+        || format!("{:?}\n{}", get_json(&q, "/api/v1/stores"), cluster.explain(&query, "thanos-query")),
+    );
     let at = (w0 + 20 * HOUR) / 1000;
     let instant = |dedup: bool| {
         result(
@@ -385,9 +398,12 @@ fn thanos_stack_runs_as_rendered() {
     cluster.start_pod(&query, bins); // its sidecar SRV name now resolves to no pod
     cluster.wait_ready(&query, "thanos-query", Duration::from_secs(60));
     let q = cluster.addr(&query, "http");
-    poll(Duration::from_secs(60), "Query to see the Store Gateway alone", || stores(&q, 0), || {
-        format!("{:?}\n{}", get_json(&q, "/api/v1/stores"), cluster.explain(&query, "thanos-query"))
-    });
+    poll(
+        Duration::from_secs(60),
+        "Query to see the Store Gateway alone",
+        || stores(&q, 0),
+        || format!("{:?}\n{}", get_json(&q, "/api/v1/stores"), cluster.explain(&query, "thanos-query")),
+    );
     let range = |extra: &str| {
         let path = format!(
             "/api/v1/query_range?query={}&start={}&end={}&step=3600{extra}",

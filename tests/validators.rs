@@ -30,9 +30,10 @@ fn prometheus_pods(cluster: &mut Cluster) -> Vec<(String, String)> {
         let w = cluster.object(&kind, &name).clone();
         for c in w["spec"]["template"]["spec"]["containers"].as_array().unwrap() {
             let image = c["image"].as_str().unwrap();
-            let has_config = c["args"].as_array().into_iter().flatten().any(|a| {
-                a.as_str().is_some_and(|a| a.starts_with("--config.file=") && a.ends_with("prometheus.yml"))
-            });
+            let has_config =
+                c["args"].as_array().into_iter().flatten().any(|a| {
+                    a.as_str().is_some_and(|a| a.starts_with("--config.file=") && a.ends_with("prometheus.yml"))
+                });
             if has_config && image.contains("/prometheus/prometheus") {
                 let pod = cluster.add_first_pod(&kind, &name);
                 out.push((pod, c["name"].as_str().unwrap().to_string()));
@@ -208,7 +209,8 @@ fn real_components_are_the_versions_the_render_names() {
             assert!(prev.is_none_or(|p| p == tag), "{repo} with two tags");
         }
     }
-    let image = |repo: &str| tags.get(repo).cloned().unwrap_or_else(|| panic!("no {repo} image in the render: {tags:?}"));
+    let image =
+        |repo: &str| tags.get(repo).cloned().unwrap_or_else(|| panic!("no {repo} image in the render: {tags:?}"));
     assert_eq!(image(DEFAULT_PROMETHEUS_IMAGE), DEFAULT_PROMETHEUS_VERSION);
     assert_eq!(image(DEFAULT_THANOS_IMAGE), DEFAULT_THANOS_VERSION);
     assert_eq!(image(DEFAULT_ALERTMANAGER_IMAGE), DEFAULT_ALERTMANAGER_VERSION);

@@ -144,8 +144,7 @@ impl Cluster {
 
     /// A Secret the stack references but does not render (the user creates it).
     pub fn with_secret(mut self, name: &str, data: &[(&str, &str)]) -> Self {
-        self.secrets
-            .insert(name.to_string(), data.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect());
+        self.secrets.insert(name.to_string(), data.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect());
         self
     }
 
@@ -527,7 +526,9 @@ impl Cluster {
 
     fn selects(&self, svc: &Value, p: &Pod) -> bool {
         let sel = svc["spec"]["selector"].as_object();
-        sel.is_some_and(|sel| !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k).map(String::as_str) == v.as_str()))
+        sel.is_some_and(|sel| {
+            !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k).map(String::as_str) == v.as_str())
+        })
     }
 
     /// `_<port-name>._tcp.<service>.<ns>.svc.<domain>`: one address per running pod the
@@ -840,10 +841,8 @@ fn serve_one(mut s: TcpStream, handler: &dyn Fn(&Request) -> (u16, String, Strin
     let mut first = lines.next().unwrap_or_default().split_whitespace();
     let method = first.next().unwrap_or_default().to_string();
     let target = first.next().unwrap_or_default().to_string();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
     let len: usize = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
