@@ -683,3 +683,24 @@ fn control_plane_lint_says_kubeadm_binds_to_localhost() {
     assert!(w.message.contains("127.0.0.1"));
     assert!(w.help.as_deref().unwrap().contains("bind-address=0.0.0.0"));
 }
+
+#[test]
+fn static_component_volumes_and_every_new_object_pass_kubernetes_validate() {
+    // The goldens cover the examples; these renders add the static component PVs (NFS,
+    // local, iSCSI), a stack in `default` and custom DNS addresses.
+    let tmp = tempfile::tempdir().unwrap();
+    let texts = [
+        ("nfs", static_stack("nfs", "")),
+        ("local", static_stack("local", "").replace("nodes = [", "component_path = \"/mnt/disks/c\"\nnodes = [")),
+        ("iscsi", static_stack("iscsi", "").replace("luns = [1, 2]", "luns = [1, 2]\ncomponent_luns = [3, 4, 5, 6, 7]")),
+        ("default", FULL.replace("namespace = \"monitoring\"", "namespace = \"default\"")),
+        ("dns", format!("{FULL}\n[kubernetes]\ndns_addresses = [\"169.254.20.10/32\", \"fd00::10/128\"]\n")),
+    ];
+    let mut files = Vec::new();
+    for (name, text) in texts {
+        let f = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(&f, stackgen::render_manifests(&check_text(name, &text))).unwrap();
+        files.push((f, "1.33".to_string()));
+    }
+    kubernetes_validate_all(files);
+}
