@@ -146,9 +146,10 @@ fn objstore_endpoint_change_rolls_every_pod_that_mounts_it() {
             assert_eq!(w["spec"]["template"], new["spec"]["template"], "{name} does not read objstore.yml");
         }
     }
-    let want: BTreeSet<String> = ["b-prometheus-shard-0", "b-prometheus-shard-1", "b-thanos-store", "b-thanos-compactor"]
-        .map(String::from)
-        .into();
+    let want: BTreeSet<String> =
+        ["b-prometheus-shard-0", "b-prometheus-shard-1", "b-thanos-store", "b-thanos-compactor"]
+            .map(String::from)
+            .into();
     assert_eq!(rolled, want);
 }
 
@@ -217,7 +218,10 @@ fn a_new_scrape_job_changes_the_config_but_not_the_prometheus_pod_template() {
         assert_eq!(flag(r, "--reload-url"), Some(format!("http://127.0.0.1:{port}/-/reload").as_str()));
         // Hardened like every other container, with its own small resources.
         assert_eq!(r["securityContext"], p["securityContext"]);
-        assert!(r["image"].as_str().unwrap().starts_with("quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1"));
+        assert!(r["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1"));
         assert!(r["resources"]["limits"]["memory"].is_string() && r["resources"]["requests"]["cpu"].is_string());
         assert!(r["readinessProbe"].is_object() && r["livenessProbe"].is_object());
     }
@@ -239,7 +243,8 @@ fn diff_json(new: &str, old: &str) -> Value {
     let (n, o) = (tmp.path().join("new.toml"), tmp.path().join("old.toml"));
     std::fs::write(&n, new).unwrap();
     std::fs::write(&o, old).unwrap();
-    let (code, out, err) = run(Command::new(bin()).arg("diff").arg(&n).arg("--base").arg(&o).args(["--format", "json"]));
+    let (code, out, err) =
+        run(Command::new(bin()).arg("diff").arg(&n).arg("--base").arg(&o).args(["--format", "json"]));
     assert!(code == 0 || code == 1, "{err}");
     serde_json::from_str(&out).unwrap()
 }
@@ -282,15 +287,16 @@ fn diff_says_which_changes_restart_pods() {
 
 #[test]
 fn namespaces_stackgen_does_not_own_are_never_created_or_labelled() {
-    let namespaces = |text: &str| -> Vec<Value> {
-        render(text).into_iter().filter(|d| d["kind"] == "Namespace").collect()
-    };
+    let namespaces =
+        |text: &str| -> Vec<Value> { render(text).into_iter().filter(|d| d["kind"] == "Namespace").collect() };
     let own = namespaces(FULL);
     assert_eq!(own.len(), 1);
     assert_eq!(own[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted");
     assert!(namespaces(&FULL.replace("namespace = \"monitoring\"", "namespace = \"default\"")).is_empty());
-    assert!(namespaces(&FULL.replace("namespace = \"monitoring\"", "namespace = \"monitoring\"\ncreate_namespace = false"))
-        .is_empty());
+    assert!(namespaces(
+        &FULL.replace("namespace = \"monitoring\"", "namespace = \"monitoring\"\ncreate_namespace = false")
+    )
+    .is_empty());
     for ns in ["kube-system", "kube-public", "kube-node-lease", "kube-monitoring"] {
         let errs = errors(&FULL.replace("namespace = \"monitoring\"", &format!("namespace = \"{ns}\"")));
         assert!(errs.iter().any(|(c, _)| c == "SG128"), "{ns}: {errs:?}");
@@ -378,7 +384,8 @@ fn static_backends_never_fall_back_to_an_empty_dir_silently() {
         .map(|s| format!("{}@{}", s["local"]["path"].as_str().unwrap(), s["nodeAffinity"]["required"]))
         .collect();
     assert_eq!(paths.len(), 5);
-    let iscsi = render(&static_stack("iscsi", "").replace("luns = [1, 2]", "luns = [1, 2]\ncomponent_luns = [3, 4, 5, 6, 7]"));
+    let iscsi =
+        render(&static_stack("iscsi", "").replace("luns = [1, 2]", "luns = [1, 2]\ncomponent_luns = [3, 4, 5, 6, 7]"));
     let luns: BTreeSet<i64> =
         assert_components_on_static_pvs(&iscsi).iter().map(|s| s["iscsi"]["lun"].as_i64().unwrap()).collect();
     assert_eq!(luns, (3..=7).collect());
@@ -395,16 +402,28 @@ fn static_backends_never_fall_back_to_an_empty_dir_silently() {
     // Or emptyDir on purpose.
     let eph = render(&static_stack("local", "ephemeral_components = true"));
     let am = find(&eph, "StatefulSet", "b-alertmanager");
-    assert!(am["spec"]["template"]["spec"]["volumes"].as_array().unwrap().iter().any(|v| v["name"] == "data"
-        && v["emptyDir"].is_object()));
+    assert!(am["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"] == "data" && v["emptyDir"].is_object()));
 }
 
 // --- 7: growing a volume never fills it -----------------------------------------------
 
 #[test]
 fn retention_never_exceeds_85_percent_of_the_claims_that_exist() {
-    let retention = |docs: &[Value]| bytes(flag(container(find(docs, "StatefulSet", "b-prometheus-shard-0"), "prometheus"), "--storage.tsdb.retention.size").unwrap());
-    for (size, claims) in [("200Gi", None), ("500Gi", Some("200Gi")), ("1Ti", Some("500Gi")), ("500Gi", Some("500Gi"))] {
+    let retention = |docs: &[Value]| {
+        bytes(
+            flag(
+                container(find(docs, "StatefulSet", "b-prometheus-shard-0"), "prometheus"),
+                "--storage.tsdb.retention.size",
+            )
+            .unwrap(),
+        )
+    };
+    for (size, claims) in [("200Gi", None), ("500Gi", Some("200Gi")), ("1Ti", Some("500Gi")), ("500Gi", Some("500Gi"))]
+    {
         let extra = claims.map(|c| format!("claims_size = \"{c}\"\n")).unwrap_or_default();
         let text = FULL.replace("size = \"200Gi\"\n", &format!("size = \"{size}\"\n{extra}"));
         let docs = render(&text);
@@ -482,7 +501,8 @@ fn diff_against_live_objects_flags_a_released_pv_with_the_fix() {
         let tmp = tempfile::tempdir().unwrap();
         let f = tmp.path().join("live.yaml");
         std::fs::write(&f, input).unwrap();
-        let (code, out, err) = run(Command::new(bin()).arg("diff").arg(&stack).arg("--against").arg(&f).args(["--format", "json"]));
+        let (code, out, err) =
+            run(Command::new(bin()).arg("diff").arg(&stack).arg("--against").arg(&f).args(["--format", "json"]));
         assert!(code == 0 || code == 1, "{err}");
         (code, serde_json::from_str::<Value>(&out).unwrap())
     };
@@ -502,7 +522,10 @@ fn diff_against_live_objects_flags_a_released_pv_with_the_fix() {
     for r in flagged {
         assert_eq!(
             r["action"].as_str().unwrap(),
-            format!("kubectl patch pv {} -p '{{\"spec\":{{\"claimRef\":{{\"uid\":null}}}}}}'", r["object"]["name"].as_str().unwrap())
+            format!(
+                "kubectl patch pv {} -p '{{\"spec\":{{\"claimRef\":{{\"uid\":null}}}}}}'",
+                r["object"]["name"].as_str().unwrap()
+            )
         );
     }
 }
@@ -577,9 +600,11 @@ fn alertmanager_is_scraped_exactly_once() {
 fn ephemeral_retention_size_stays_under_the_empty_dir_size_limit() {
     let docs = docs(&render_stack(&root().join("stacks/dev-ephemeral.toml")));
     let sts = find(&docs, "StatefulSet", "dev-prometheus-shard-0");
-    let data = sts["spec"]["template"]["spec"]["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "data").unwrap();
+    let data =
+        sts["spec"]["template"]["spec"]["volumes"].as_array().unwrap().iter().find(|v| v["name"] == "data").unwrap();
     let limit = volume_bytes(data["emptyDir"]["sizeLimit"].as_str().unwrap());
-    let retention = bytes(flag(container(sts, "prometheus"), "--storage.tsdb.retention.size").expect("a retention size"));
+    let retention =
+        bytes(flag(container(sts, "prometheus"), "--storage.tsdb.retention.size").expect("a retention size"));
     assert!(retention * 100 <= limit * 85, "the kubelet evicts Prometheus at the size limit");
 }
 
@@ -587,12 +612,8 @@ fn ephemeral_retention_size_stays_under_the_empty_dir_size_limit() {
 fn grafana_does_not_download_plugins_at_start() {
     let docs = render(FULL);
     let g = container(find(&docs, "Deployment", "b-grafana"), "grafana");
-    let env: BTreeMap<&str, &str> = g["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
-        .collect();
+    let env: BTreeMap<&str, &str> =
+        g["env"].as_array().unwrap().iter().filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?))).collect();
     assert_eq!(env.get("GF_PLUGINS_PREINSTALL_DISABLED"), Some(&"true"));
 }
 
@@ -600,7 +621,9 @@ fn grafana_does_not_download_plugins_at_start() {
 fn prometheus_cluster_role_grants_exactly_what_its_jobs_discover() {
     for stack in stacks() {
         let docs = docs(&render_stack(&stack));
-        let Some(role) = docs.iter().find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"].as_str().unwrap().ends_with("-prometheus"))
+        let Some(role) = docs
+            .iter()
+            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"].as_str().unwrap().ends_with("-prometheus"))
         else {
             continue;
         };
@@ -641,9 +664,10 @@ fn replicas_of_one_shard_never_share_a_node_and_spread_over_zones() {
     for stack in stacks() {
         let docs = docs(&render_stack(&stack));
         let ephemeral = std::fs::read_to_string(&stack).unwrap().contains("backend = \"ephemeral\"");
-        for sts in docs.iter().filter(|d| {
-            d["kind"] == "StatefulSet" && d["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus"
-        }) {
+        for sts in docs
+            .iter()
+            .filter(|d| d["kind"] == "StatefulSet" && d["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus")
+        {
             let spec = &sts["spec"]["template"]["spec"];
             let sel = &sts["spec"]["selector"]["matchLabels"];
             assert!(sel["stackgen.dev/shard"].is_string(), "per shard");
@@ -668,8 +692,13 @@ fn local_pvs_give_each_replica_of_a_shard_its_own_node() {
     let docs = docs(&render_stack(&root().join("stacks/migrated-local-ssd.toml")));
     let nodes: Vec<String> = docs
         .iter()
-        .filter(|d| d["kind"] == "PersistentVolume" && d["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus")
-        .map(|pv| pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0].to_string())
+        .filter(|d| {
+            d["kind"] == "PersistentVolume" && d["metadata"]["labels"]["app.kubernetes.io/name"] == "prometheus"
+        })
+        .map(|pv| {
+            pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0]
+                .to_string()
+        })
         .collect();
     let distinct: BTreeSet<&String> = nodes.iter().collect();
     assert_eq!(distinct.len(), nodes.len());
@@ -692,7 +721,10 @@ fn static_component_volumes_and_every_new_object_pass_kubernetes_validate() {
     let texts = [
         ("nfs", static_stack("nfs", "")),
         ("local", static_stack("local", "").replace("nodes = [", "component_path = \"/mnt/disks/c\"\nnodes = [")),
-        ("iscsi", static_stack("iscsi", "").replace("luns = [1, 2]", "luns = [1, 2]\ncomponent_luns = [3, 4, 5, 6, 7]")),
+        (
+            "iscsi",
+            static_stack("iscsi", "").replace("luns = [1, 2]", "luns = [1, 2]\ncomponent_luns = [3, 4, 5, 6, 7]"),
+        ),
         ("default", FULL.replace("namespace = \"monitoring\"", "namespace = \"default\"")),
         ("dns", format!("{FULL}\n[kubernetes]\ndns_addresses = [\"169.254.20.10/32\", \"fd00::10/128\"]\n")),
     ];

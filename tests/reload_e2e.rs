@@ -46,7 +46,8 @@ fn http(method: &str, port: u16, path: &str) -> Option<(u16, String)> {
     s.read_to_string(&mut out).ok()?;
     let (head, body) = out.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
     Some((status, body))
 }
 
@@ -87,7 +88,8 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 /// The rendered StatefulSet and prometheus.yml of the only shard.
 fn rendered(text: &str) -> (Value, String) {
     let docs = docs(&stackgen::render_manifests(&check_text("r.toml", text)));
-    let sts = docs.iter().find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == "r-prometheus-shard-0").unwrap();
+    let sts =
+        docs.iter().find(|d| d["kind"] == "StatefulSet" && d["metadata"]["name"] == "r-prometheus-shard-0").unwrap();
     let cm = docs.iter().find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "r-prometheus-shard-0").unwrap();
     (sts.clone(), cm["data"]["prometheus.yml"].as_str().unwrap().to_string())
 }
@@ -133,7 +135,8 @@ fn jobs(port: u16) -> Vec<String> {
 fn a_new_scrape_job_is_reloaded_in_place_without_a_restart() {
     let Some(prometheus) = real("prometheus") else { return };
     let (sts_a, config_a) = rendered(STACK);
-    let (sts_b, config_b) = rendered(&format!("{STACK}\n[[scrape]]\njob = \"added\"\nstatic_targets = [\"127.0.0.1:1\"]\n"));
+    let (sts_b, config_b) =
+        rendered(&format!("{STACK}\n[[scrape]]\njob = \"added\"\nstatic_targets = [\"127.0.0.1:1\"]\n"));
     assert_eq!(sts_a["spec"]["template"], sts_b["spec"]["template"], "the pod template must not change");
 
     let tmp = tempfile::tempdir().unwrap();

@@ -638,8 +638,12 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
             }
         }
     }
-    let all =
-        KubernetesJobs { discovery: true, control_plane: true, cluster_domain: String::new(), dns_addresses: Vec::new() };
+    let all = KubernetesJobs {
+        discovery: true,
+        control_plane: true,
+        cluster_domain: String::new(),
+        dns_addresses: Vec::new(),
+    };
     let builtin = builtin_job_names(&all, true);
     let mut assign = BTreeMap::new();
     for j in jobs {

@@ -377,7 +377,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
 
     // The claims that exist: while `size` grows they keep `claims_size` until resized
     // (claim templates are immutable and a StatefulSet never resizes a claim).
-    let claims_size = st.and_then(|s| s.claims_size.as_ref()).map(|c| cx.volume("/storage/claims_size", Some(c), "1Gi"));
+    let claims_size =
+        st.and_then(|s| s.claims_size.as_ref()).map(|c| cx.volume("/storage/claims_size", Some(c), "1Gi"));
     if let (Some(c), Some(s)) = (claims_size, size) {
         if c > s {
             cx.err(

@@ -451,8 +451,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts =
-        Some(vec![k8s::mount("config", CONFIG_DIR, true), k8s::mount("data", "/prometheus", false)]);
+    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true), k8s::mount("data", "/prometheus", false)]);
 
     let mut containers = vec![c, config_reloader(n)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];

@@ -277,8 +277,11 @@ fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object
         };
         match &s.storage.backend {
             Backend::Nfs { server, path } => {
-                spec.nfs =
-                    Some(NFSVolumeSource { server: server.clone(), path: format!("{path}/{dir}"), ..Default::default() });
+                spec.nfs = Some(NFSVolumeSource {
+                    server: server.clone(),
+                    path: format!("{path}/{dir}"),
+                    ..Default::default()
+                });
                 spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
             }
             Backend::Local { nodes, component_path: Some(root), .. } => {

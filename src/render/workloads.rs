@@ -28,7 +28,6 @@ pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> Stri
     text
 }
 
-
 pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let ns = n.ns();
