@@ -297,7 +297,9 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     let Some(am) = &n.stack.alertmanager else {
         return json!({"enabled": false});
     };
-    let storage = match storage::component_class(n) {
+    // Static component PVs are pre-bound to the manifests-mode claim names, which the
+    // chart's claims do not have.
+    let storage = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
         Some(class) => claim_template(&class, &am.size.quantity(), None),
         // No class on a static backend: emptyDir (lint SG121 says so).
         None => json!({}),
@@ -322,7 +324,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     let mut v = Map::new();
     v.insert("enabled".into(), json!(true));
     v.insert("image".into(), image_values(&g.image));
-    let persistence = match storage::component_class(n) {
+    let persistence = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
         // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
         // (Multi-Attach error, pitfall 8).
         Some(class) => json!({
@@ -360,11 +362,14 @@ fn grafana_values(n: &Names<'_>) -> Value {
 pub fn companion_objects(s: &Stack) -> Vec<Object> {
     let n = Names { stack: s };
     let mut objs = Vec::new();
-    // No Pod Security labels: the chart's node-exporter needs host access.
-    objs.push(Object::new(&Namespace {
-        metadata: meta(&n.ns(), None, n.labels("namespace", "namespace", None)),
-        ..Default::default()
-    }));
+    // No Pod Security labels: the chart's node-exporter needs host access. Never a
+    // namespace stackgen does not own (default, kube-*, create_namespace = false).
+    if s.owns_namespace() {
+        objs.push(Object::new(&Namespace {
+            metadata: meta(&n.ns(), None, n.labels("namespace", "namespace", None)),
+            ..Default::default()
+        }));
+    }
     let mut store = Vec::new();
     storage::objects(&n, &mut store);
     for o in &mut store {
