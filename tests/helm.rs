@@ -1,6 +1,7 @@
 //! `render --format helm-values`: the values and companion manifests of every stack in
 //! stacks/ against golden/helm/, byte for byte; every emitted key path against the chart's
-//! default values (tests/fixtures/kube-prometheus-stack-001f3a6d-paths.txt); the companion
+//! default values (tests/fixtures/kube-prometheus-stack-88.5.3-paths.txt, itself checked
+//! against the chart archive); `helm template` of the real chart 88.5.3; the companion
 //! manifests through kubernetes-validate --strict; static PVs pre-bound to the operator's
 //! claims. Re-bless with `UPDATE_GOLDEN=1 cargo test --test helm` (refused when CI is set).
 
@@ -14,7 +15,7 @@ use common::*;
 use serde_json::Value;
 use stackgen::render::helm;
 
-const PATHS_FIXTURE: &str = "tests/fixtures/kube-prometheus-stack-001f3a6d-paths.txt";
+const PATHS_FIXTURE: &str = "tests/fixtures/kube-prometheus-stack-88.5.3-paths.txt";
 
 fn helm_dir() -> PathBuf {
     root().join("golden").join("helm")
@@ -60,7 +61,7 @@ fn allowed_paths() -> (BTreeSet<String>, Vec<String>) {
             }
         }
     }
-    assert!(text.contains("001f3a6d7d24b9cbafda24b2c7843aeccfa173cb"), "the fixture names its source");
+    assert!(text.contains("kube-prometheus-stack 88.5.3"), "the fixture names its source");
     (exact, prefixes)
 }
 
