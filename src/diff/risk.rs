@@ -628,3 +628,18 @@ pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::move_command;
+
+    #[test]
+    fn move_commands_cover_both_directions() {
+        assert!(move_command("", "prometheus-db").contains("mkdir -p prometheus-db"));
+        assert_eq!(
+            move_command("prometheus-db", ""),
+            "cd /data && find prometheus-db -mindepth 1 -maxdepth 1 -exec mv -t . {} + && rmdir prometheus-db"
+        );
+        assert!(move_command("a", "b").contains("find a -mindepth 1 -maxdepth 1 -exec mv -t b {} +"));
+    }
+}
