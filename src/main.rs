@@ -205,7 +205,9 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                     }
                     stdout.write_all(diff.as_bytes())?;
                     stdout.flush()?;
-                    eprintln!("{path} is stale: run `stackgen render --format helm-values {stack}` and commit the result");
+                    eprintln!(
+                        "{path} is stale: run `stackgen render --format helm-values {stack}` and commit the result"
+                    );
                     return Ok(1);
                 }
                 match output {

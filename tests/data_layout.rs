@@ -22,9 +22,11 @@ fn flag<'a>(container: &'a Value, name: &str) -> Option<&'a str> {
 
 /// (volume, subPath) mounted at `path` in a container.
 fn mount_at(container: &Value, path: &str) -> Option<(String, String)> {
-    container["volumeMounts"].as_array()?.iter().find(|m| m["mountPath"] == path).map(|m| {
-        (m["name"].as_str().unwrap().to_string(), m["subPath"].as_str().unwrap_or_default().to_string())
-    })
+    container["volumeMounts"]
+        .as_array()?
+        .iter()
+        .find(|m| m["mountPath"] == path)
+        .map(|m| (m["name"].as_str().unwrap().to_string(), m["subPath"].as_str().unwrap_or_default().to_string()))
 }
 
 #[test]
@@ -48,7 +50,12 @@ fn prometheus_and_the_sidecar_read_the_tsdb_from_the_operators_subpath() {
             assert_eq!(claimed, !ephemeral, "{}", stem(&stack));
             for side in containers.iter().filter(|c| flag(c, "--tsdb.path").is_some()) {
                 let p = flag(side, "--tsdb.path").unwrap();
-                assert_eq!(mount_at(side, p), Some((volume.clone(), sub.clone())), "{}: the sidecar sees the TSDB", stem(&stack));
+                assert_eq!(
+                    mount_at(side, p),
+                    Some((volume.clone(), sub.clone())),
+                    "{}: the sidecar sees the TSDB",
+                    stem(&stack)
+                );
                 sidecars += 1;
             }
             seen += 1;
@@ -123,12 +130,16 @@ fn the_move_command_moves_the_tsdb_into_the_subdirectory() {
     };
     sh(command);
     let names = |p: &Path| {
-        let mut v: Vec<String> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(p).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         v.sort();
         v
     };
     assert_eq!(names(&volume), ["lost+found", "prometheus-db"]);
-    assert_eq!(names(&volume.join("prometheus-db")), ["01JABCDEFGHJKMNPQRSTVWXYZ0", "chunks_head", "queries.active", "wal"]);
+    assert_eq!(
+        names(&volume.join("prometheus-db")),
+        ["01JABCDEFGHJKMNPQRSTVWXYZ0", "chunks_head", "queries.active", "wal"]
+    );
     assert_eq!(std::fs::read_to_string(volume.join("prometheus-db/wal/00000001")).unwrap(), "wal");
 
     // The same layout on both sides: no risk.

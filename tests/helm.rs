@@ -328,7 +328,8 @@ fn paths_fixture_matches_the_chart_archive() {
 /// ceph-thanos with `discovery = false`.
 fn template_cases(dir: &Path) -> Vec<(String, stackgen::model::Stack, PathBuf)> {
     let mut cases: Vec<_> = stacks().iter().map(|p| (stem(p), model(p), golden_values(p))).collect();
-    let text = std::fs::read_to_string(root().join("stacks/ceph-thanos.toml")).unwrap() + "\n[kubernetes]\ndiscovery = false\n";
+    let text = std::fs::read_to_string(root().join("stacks/ceph-thanos.toml")).unwrap()
+        + "\n[kubernetes]\ndiscovery = false\n";
     let s = check_text("no-discovery.toml", &text);
     let values = dir.join("no-discovery.values.yaml");
     std::fs::write(&values, helm::render(&s).values).unwrap();
@@ -443,8 +444,12 @@ fn helm_template_of_the_real_chart_behaves_like_the_stack() {
         }
 
         // discovery = false turns the exporters off with the kubernetes ServiceMonitors.
-        let node_exporter = objs.iter().any(|o| o["kind"] == "DaemonSet" && o["metadata"]["name"] == format!("{full}-prometheus-node-exporter"));
-        let ksm = objs.iter().any(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == format!("{full}-kube-state-metrics"));
+        let node_exporter = objs
+            .iter()
+            .any(|o| o["kind"] == "DaemonSet" && o["metadata"]["name"] == format!("{full}-prometheus-node-exporter"));
+        let ksm = objs
+            .iter()
+            .any(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == format!("{full}-kube-state-metrics"));
         assert_eq!(node_exporter, s.kubernetes.discovery, "{case}: node-exporter");
         assert_eq!(ksm, s.kubernetes.discovery, "{case}: kube-state-metrics");
 
@@ -469,7 +474,11 @@ fn helm_template_of_the_real_chart_behaves_like_the_stack() {
             assert_eq!(workloads.len(), 3, "{case}: Query, Store Gateway, Compactor");
             for w in workloads {
                 let tpl = &w["spec"]["template"];
-                assert!(selects(&pm["spec"]["selector"], &tpl["metadata"]["labels"]), "{case}: {}", w["metadata"]["name"]);
+                assert!(
+                    selects(&pm["spec"]["selector"], &tpl["metadata"]["labels"]),
+                    "{case}: {}",
+                    w["metadata"]["name"]
+                );
                 let ports = tpl["spec"]["containers"][0]["ports"].as_array().unwrap();
                 assert!(ports.iter().any(|p| p["name"] == ep), "{case}: {} has port {ep}", w["metadata"]["name"]);
             }
@@ -555,9 +564,8 @@ fn companions_get_network_policies_and_the_chart_pods_a_warning() {
 fn cli_check_and_prune_work_for_helm_values() {
     let stack = root().join("stacks/ceph-thanos.toml");
     let dir = tempfile::tempdir().unwrap();
-    let render = |extra: &[&str]| {
-        run(Command::new(bin()).args(["render", "--format", "helm-values"]).arg(&stack).args(extra))
-    };
+    let render =
+        |extra: &[&str]| run(Command::new(bin()).args(["render", "--format", "helm-values"]).arg(&stack).args(extra));
     // A fresh values file passes, a stale one fails with a diff.
     let values = dir.path().join("values.yaml");
     std::fs::write(&values, std::fs::read_to_string(golden_values(&stack)).unwrap()).unwrap();
@@ -575,15 +583,21 @@ fn cli_check_and_prune_work_for_helm_values() {
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = render(&["--check", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    std::fs::write(out.join("manifests.yaml"), "# Rendered by stackgen from stack.toml; edit the stack, not this file.\n")
-        .unwrap();
+    std::fs::write(
+        out.join("manifests.yaml"),
+        "# Rendered by stackgen from stack.toml; edit the stack, not this file.\n",
+    )
+    .unwrap();
     let old = out.join("old-object.yaml");
     std::fs::write(&old, "# Rendered by stackgen from stack.toml; edit the stack, not this file.\nkind: x\n").unwrap();
     let mine = out.join("notes.yaml");
     std::fs::write(&mine, "a user's file\n").unwrap();
     let (code, stdout, _) = render(&["--check", out.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(stdout.contains("manifests.yaml (committed)") && stdout.contains("old-object.yaml (committed)"), "{stdout}");
+    assert!(
+        stdout.contains("manifests.yaml (committed)") && stdout.contains("old-object.yaml (committed)"),
+        "{stdout}"
+    );
     // --prune: the stale file stackgen wrote goes, the user's stays.
     let (code, _, stderr) = render(&["-o", out.to_str().unwrap(), "--prune"]);
     assert_eq!(code, 0, "{stderr}");

@@ -512,8 +512,10 @@ fn chart_prometheus_pods(s: &Stack) -> BTreeMap<String, String> {
     m
 }
 
+type Labels = BTreeMap<String, String>;
+
 /// Replace every `podSelector` equal to one of `swaps`' selectors by its replacement.
-fn swap_selectors(v: &mut Value, swaps: &[(BTreeMap<String, String>, BTreeMap<String, String>)]) {
+fn swap_selectors(v: &mut Value, swaps: &[(Labels, Labels)]) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
