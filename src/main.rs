@@ -245,15 +245,32 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                     return Ok(1);
                 }
                 let helm = stackgen::render::helm::render(&checked.stack);
+                let mut files = std::collections::BTreeMap::new();
+                files.insert("values.yaml".to_string(), helm.values);
+                files.insert("manifests.yaml".to_string(), helm.manifests);
+                if let Some(path) = check {
+                    // A file is the values.yaml printed on stdout; a directory is an -o render.
+                    let (same, diff) =
+                        stackgen::output::check_files(&files, std::path::Path::new(&path), Some("values.yaml"))?;
+                    if same {
+                        return Ok(0);
+                    }
+                    stdout.write_all(diff.as_bytes())?;
+                    stdout.flush()?;
+                    eprintln!(
+                        "{path} is stale: run `stackgen render --format helm-values {stack}` and commit the result"
+                    );
+                    return Ok(1);
+                }
                 match output {
                     Some(dir) => {
-                        let mut files = std::collections::BTreeMap::new();
-                        files.insert("values.yaml".to_string(), helm.values);
-                        files.insert("manifests.yaml".to_string(), helm.manifests);
-                        stackgen::output::write_dir(std::path::Path::new(&dir), &files, false)?;
+                        let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
                         eprintln!("wrote values.yaml and manifests.yaml to {dir}");
+                        for p in pruned {
+                            eprintln!("pruned {dir}/{p}");
+                        }
                     }
-                    None => stdout.write_all(helm.values.as_bytes())?,
+                    None => stdout.write_all(files["values.yaml"].as_bytes())?,
                 }
                 stdout.flush()?;
                 return Ok(0);
