@@ -6,7 +6,7 @@
 #
 # Components: etcd kube (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
 #             prometheus (prometheus, promtool) thanos alertmanager (alertmanager, amtool)
-#             operator (the Prometheus Operator)
+#             operator (the Prometheus Operator and its prometheus-config-reloader)
 #
 # Versions live in one place: the Prometheus, Thanos and Alertmanager versions are read
 # from the image constants the render uses (src/model/mod.rs), the rest are pinned below.
@@ -129,7 +129,7 @@ if want alertmanager; then
 fi
 if want operator; then
   build operator github.com/prometheus-operator/prometheus-operator "$OPERATOR_VERSION" \
-    "github.com/prometheus-operator/prometheus-operator/cmd/operator" \
+    "github.com/prometheus-operator/prometheus-operator/cmd/operator github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader" \
     "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" || status=1
 fi
 [ "$status" = 0 ] || { log "some components failed to build (see above)"; exit 1; }
