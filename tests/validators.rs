@@ -60,7 +60,7 @@ fn promtool_check_config() {
         let model = common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
         let docs = docs(&std::fs::read_to_string(golden_path(&stack)).unwrap());
         let configs = prometheus_configs(&docs).len();
-        let mut cluster = Cluster::new(docs, &model.kubernetes.cluster_domain);
+        let mut cluster = Cluster::new(docs, &model.kubernetes.cluster_domain).with_placeholder_secrets();
         let pods = prometheus_pods(&mut cluster);
         assert_eq!(pods.len(), configs, "{}: every prometheus.yml ConfigMap is mounted by a pod", stem(&stack));
         let mut files = Vec::new();

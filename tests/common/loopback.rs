@@ -63,6 +63,9 @@ pub struct Cluster {
     docs: Vec<Value>,
     domain: String,
     secrets: BTreeMap<String, BTreeMap<String, String>>,
+    /// Secrets neither rendered nor provided read as empty (for checks that only read
+    /// config files, never credentials).
+    placeholder_secrets: bool,
     pods: Vec<Pod>,
     procs: Vec<Proc>,
     root: tempfile::TempDir,
@@ -136,6 +139,7 @@ impl Cluster {
             docs,
             domain: domain.to_string(),
             secrets: BTreeMap::new(),
+            placeholder_secrets: false,
             pods: Vec::new(),
             procs: Vec::new(),
             root: tempfile::tempdir().unwrap(),
@@ -145,6 +149,12 @@ impl Cluster {
     /// A Secret the stack references but does not render (the user creates it).
     pub fn with_secret(mut self, name: &str, data: &[(&str, &str)]) -> Self {
         self.secrets.insert(name.to_string(), data.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect());
+        self
+    }
+
+    /// Secrets the user would create read as empty (pods are only inspected, not run).
+    pub fn with_placeholder_secrets(mut self) -> Self {
+        self.placeholder_secrets = true;
         self
     }
 
@@ -303,10 +313,11 @@ impl Cluster {
             }
             return m;
         }
-        self.secrets
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| panic!("Secret {name} is neither rendered nor provided by the test"))
+        match self.secrets.get(name) {
+            Some(s) => s.clone(),
+            None if self.placeholder_secrets => BTreeMap::new(),
+            None => panic!("Secret {name} is neither rendered nor provided by the test"),
+        }
     }
 
     pub fn pod(&self, name: &str) -> &Pod {
@@ -382,10 +393,11 @@ impl Cluster {
                 }
             } else if let Some(s) = e["valueFrom"].get("secretKeyRef") {
                 let key = s["key"].as_str().unwrap();
-                self.secret_data(s["name"].as_str().unwrap())
-                    .get(key)
-                    .unwrap_or_else(|| panic!("Secret {} has no key {key}", s["name"]))
-                    .clone()
+                match self.secret_data(s["name"].as_str().unwrap()).get(key) {
+                    Some(v) => v.clone(),
+                    None if self.placeholder_secrets => format!("placeholder-{key}"),
+                    None => panic!("Secret {} has no key {key}", s["name"]),
+                }
             } else if let Some(s) = e["valueFrom"].get("configMapKeyRef") {
                 let key = s["key"].as_str().unwrap();
                 self.config_map_data(s["name"].as_str().unwrap()).get(key).unwrap().clone()
