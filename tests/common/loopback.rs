@@ -249,6 +249,14 @@ impl Cluster {
             std::fs::create_dir_all(&vdir).unwrap();
             volumes.insert(vname.to_string(), vdir);
         }
+        // The kubelet creates a mount's subPath directory on the volume.
+        for c in spec["containers"].as_array().unwrap() {
+            for vm in c["volumeMounts"].as_array().into_iter().flatten() {
+                if let (Some(sub), Some(vdir)) = (vm["subPath"].as_str(), volumes.get(vm["name"].as_str().unwrap())) {
+                    std::fs::create_dir_all(vdir.join(sub)).unwrap();
+                }
+            }
+        }
         if spec["automountServiceAccountToken"].as_bool().unwrap_or(true) {
             let vdir = dir.join("volumes").join(SA_VOLUME);
             std::fs::create_dir_all(&vdir).unwrap();
