@@ -236,7 +236,7 @@ fn thanos_stack_runs_as_rendered() {
         .arg(&prom_pods[0], "prometheus", "--storage.tsdb.max-block-duration")
         .expect("Prometheus renders its block duration");
     let mut shard_of = BTreeMap::new();
-    let mut expected_blocks = 0;
+    let mut jobs = Vec::new();
     for pod in &prom_pods {
         // <stack>-prometheus-shard-<s>-<r>
         let (sts, r) = pod.rsplit_once('-').unwrap();
@@ -245,12 +245,21 @@ fn thanos_stack_runs_as_rendered() {
         let tsdb = PathBuf::from(cluster.arg(pod, "prometheus", "--storage.tsdb.path").unwrap());
         let input = cluster.root().join(format!("{pod}.om"));
         std::fs::write(&input, history(s, r.parse().unwrap(), w0, to)).unwrap();
-        let (code, out, err) = run(std::process::Command::new(&promtool)
+        let child = std::process::Command::new(&promtool)
             .args(["tsdb", "create-blocks-from", "openmetrics", "--quiet"])
             .arg(format!("--max-block-duration={block_duration}"))
             .arg(&input)
-            .arg(&tsdb));
-        assert_eq!(code, 0, "promtool create-blocks-from: {out}{err}");
+            .arg(&tsdb)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        jobs.push((tsdb, child));
+    }
+    let mut expected_blocks = 0;
+    for (tsdb, child) in jobs {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "promtool create-blocks-from: {}", String::from_utf8_lossy(&out.stderr));
         expected_blocks += backdate_blocks(&tsdb);
     }
     assert_eq!(expected_blocks, 4 * 26, "26 2h blocks per pod");
@@ -311,19 +320,6 @@ fn thanos_stack_runs_as_rendered() {
         },
     );
     eprintln!("uploaded: {:?}", t0.elapsed());
-    // Each block carries its pod's external labels: the replica label is the pod name.
-    let mut streams = BTreeSet::new();
-    for meta in uploaded.values() {
-        let l = &meta["thanos"]["labels"];
-        assert_eq!(meta["thanos"]["source"], "sidecar");
-        let pod = l[&replica_label].as_str().unwrap_or_else(|| panic!("no {replica_label} in {l}"));
-        assert!(prom_pods.iter().any(|p| p == pod), "{replica_label}={pod} is not a pod name");
-        assert_eq!(l["shard"].as_str(), Some(shard_of[pod].as_str()), "{pod}: {l}");
-        assert_eq!(l["cluster"], "loopback");
-        streams.insert(pod.to_string());
-    }
-    assert_eq!(streams.len(), 4, "blocks from every pod: {streams:?}");
-
     cluster.start_pod(&store, bins);
     cluster.wait_ready(&store, "thanos-store", Duration::from_secs(60));
     cluster.start_pod(&query, bins);
@@ -360,6 +356,18 @@ fn thanos_stack_runs_as_rendered() {
     let replicas: BTreeSet<String> = all.iter().map(|s| labels_of(s)[&replica_label].clone()).collect();
     assert_eq!(all.len(), 4, "without dedup, every pod's series: {all:#?}");
     assert_eq!(replicas, prom_pods.iter().cloned().collect(), "one series per pod");
+    // Each block carries its pod's external labels: the replica label is the pod name.
+    let mut streams = BTreeSet::new();
+    for meta in uploaded.values() {
+        let l = &meta["thanos"]["labels"];
+        assert_eq!(meta["thanos"]["source"], "sidecar");
+        let pod = l[&replica_label].as_str().unwrap_or_else(|| panic!("no {replica_label} in {l}"));
+        assert!(prom_pods.iter().any(|p| p == pod), "{replica_label}={pod} is not a pod name");
+        assert_eq!(l["shard"].as_str(), Some(shard_of[pod].as_str()), "{pod}: {l}");
+        assert_eq!(l["cluster"], "loopback");
+        streams.insert(pod.to_string());
+    }
+    assert_eq!(streams.len(), 4, "blocks from every pod: {streams:?}");
     eprintln!("queried: {:?}", t0.elapsed());
 
     // ---- 4. the Compactor, once --------------------------------------------------------
