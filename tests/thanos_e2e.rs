@@ -399,6 +399,28 @@ fn thanos_stack_runs_as_rendered() {
         assert!(span >= 40 * HOUR, "the 5m block spans {}h", span / HOUR);
     }
 
+    // The 48h raw block of each shard holds one replica's samples, not both interleaved:
+    // penalty dedup (`--deduplication.func=penalty`) picks a replica per span, where the
+    // default one-to-one merge keeps every sample of both (15s apart).
+    let one_replica_samples = 48 * 60;
+    let raw_48h: Vec<&Value> = after
+        .values()
+        .filter(|m| {
+            m["thanos"]["downsample"]["resolution"] == 0
+                && m["maxTime"].as_i64().unwrap() - m["minTime"].as_i64().unwrap() >= 40 * HOUR
+        })
+        .collect();
+    assert_eq!(raw_48h.len(), 2, "one compacted 48h raw block per shard");
+    for m in raw_48h {
+        let n = m["stats"]["numSamples"].as_i64().unwrap();
+        assert!(
+            n <= one_replica_samples * 5 / 4,
+            "the compacted raw block of shard {} holds {n} samples for {one_replica_samples} scrapes of \
+             one replica: the replicas were merged sample by sample, not deduplicated",
+            m["thanos"]["labels"]["shard"]
+        );
+    }
+
     // ---- 5. raw data gone: only the downsampled blocks answer ---------------------------
     for pod in &prom_pods {
         cluster.stop_pod(pod);
