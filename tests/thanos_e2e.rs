@@ -161,12 +161,14 @@ fn fake_s3() -> (String, Arc<Mutex<Vec<String>>>) {
     (addr, seen)
 }
 
-/// Every block in the bucket: (ulid, meta.json).
+/// Every block in the bucket: (ulid, meta.json). A meta.json still being written (the
+/// sidecar uploads it last) counts as not there yet.
 fn bucket_blocks(bucket: &Path) -> BTreeMap<String, Value> {
     let mut m = BTreeMap::new();
     for e in std::fs::read_dir(bucket).into_iter().flatten().filter_map(Result::ok) {
-        if let Ok(text) = std::fs::read_to_string(e.path().join("meta.json")) {
-            m.insert(e.file_name().to_string_lossy().to_string(), serde_json::from_str(&text).unwrap());
+        let meta = std::fs::read_to_string(e.path().join("meta.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+        if let Some(meta) = meta {
+            m.insert(e.file_name().to_string_lossy().to_string(), meta);
         }
     }
     m
