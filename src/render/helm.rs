@@ -373,10 +373,17 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     let mut store = Vec::new();
     storage::objects(&n, &mut store);
     for o in &mut store {
-        if o.kind == "PersistentVolume" {
+        if o.kind == "PersistentVolume" && o.value["metadata"]["labels"].get("stackgen.dev/shard").is_some() {
             retarget_pv(&n, o);
         }
     }
+    // Static component PVs of Alertmanager and Grafana are pre-bound to the manifests-mode
+    // claims, which the chart's pods never make (their values fall back to emptyDir, SG125).
+    let chart_owned = [n.obj("alertmanager"), n.obj("grafana")];
+    store.retain(|o| {
+        o.kind != "PersistentVolume"
+            || !chart_owned.iter().any(|c| o.value["metadata"]["labels"]["stackgen.dev/volume-for"] == c.as_str())
+    });
     objs.extend(store);
     if let Some(t) = &s.thanos {
         let mut th = Vec::new();
@@ -441,6 +448,18 @@ pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
     let mut warn = |path: &str, message: String, help: &str| {
         out.push(Diagnostic::new(Code::HelmUnsupported, message, 0..0).with_path(path).with_help(help));
     };
+    let n = Names { stack: s };
+    if storage::static_components(&n) && (s.alertmanager.is_some() || s.grafana.is_some()) {
+        warn(
+            "/storage/component_class",
+            format!(
+                "the chart's Alertmanager and Grafana claims cannot bind the static {} PVs stackgen writes for them; \
+                 in helm-values they keep their data in emptyDir",
+                s.storage.backend.name()
+            ),
+            "set [storage] component_class to a StorageClass for the chart's claims",
+        );
+    }
     if s.kubernetes.discovery {
         warn(
             "/kubernetes/discovery",
