@@ -74,6 +74,13 @@ unreadable input), distinct from 1 (the stack has errors), so CI can tell a brok
         "Every object is named `<stack>-<component>`; StatefulSet pods add `-shard-<n>-<ordinal>` and \
 Kubernetes adds a revision hash to a label whose value is limited to 63 characters. Stack names of \
 at most 30 characters always fit.";
+    BadSuppression = "SG030", "bad-suppression", Error,
+        "a lint allow names a code that does not exist, or an error",
+        "`[lint] allow`, `# stackgen: allow` comments and `--allow` take warning codes (`SG102`) or their \
+kebab names (`nfs-tsdb`). A code that does not exist is reported rather than ignored, so a typo cannot \
+silently keep a warning alive or hide one; errors cannot be allowed at all, because a stack with an \
+error does not render.\n\nExample:\n    [lint]\n    allow = [\"SG102\"]     # NFS chosen deliberately\n\n    \
+[storage]\n    backend = \"nfs\"   # stackgen: allow SG102 -- the NAS is all we have";
     Ephemeral = "SG101", "no-persistent-storage", Warning,
         "Prometheus data lives in an emptyDir and is lost when the pod goes",
         "With backend = \"ephemeral\" the TSDB is an emptyDir: every restart, reschedule or node drain \

@@ -43,7 +43,8 @@ impl Category {
 pub struct Risk {
     /// Stable code: `immutable-field`, `storage-class`, `storage-backend`,
     /// `reclaim-policy`, `retention-shorter`, `retention-size-smaller`,
-    /// `object-storage-retention-shorter`, `volume-removed`, `shard-count`, `targets-move`.
+    /// `object-storage-retention-shorter`, `volume-removed`, `shard-count`, `targets-move`,
+    /// `data-layout`.
     pub code: &'static str,
     pub category: Category,
     /// The object concerned; `None` for stack-wide risks.
@@ -221,6 +222,7 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
             ));
         }
     }
+    data_layout(key, old, new, olds, news, out);
     // Prometheus retention.
     let (ot, nt) = (arg(old, "--storage.tsdb.retention.time"), arg(new, "--storage.tsdb.retention.time"));
     if let (Some(o), Some(n)) =
@@ -405,6 +407,83 @@ pub fn unbindable_volumes<'a>(needed: impl Iterator<Item = &'a Key>, live: &[sup
         out.push(r);
     }
     out
+}
+
+/// A claim volume mounted at the same path with another `subPath`: the containers see
+/// another directory of the same volume, so the data already there is no longer read
+/// (Prometheus starts an empty TSDB beside it). This is the change between manifests
+/// renders before and after the TSDB moved to `<volume>/prometheus-db/`, and between a
+/// volume mounted whole and the operator's `prometheus-db` subPath.
+fn data_layout(key: &Key, old: &Value, new: &Value, olds: &[Value], news: &[Value], out: &mut Vec<Risk>) {
+    let claims: Vec<&str> = olds.iter().chain(news).filter_map(|c| c["metadata"]["name"].as_str()).collect();
+    // (container, volume, mountPath) → subPath ("" for the volume root).
+    let mounts = |v: &Value| -> BTreeMap<(String, String, String), String> {
+        let mut m = BTreeMap::new();
+        let containers = v.pointer("/spec/template/spec/containers").and_then(Value::as_array);
+        for c in containers.into_iter().flatten() {
+            for vm in c["volumeMounts"].as_array().into_iter().flatten() {
+                let name = vm["name"].as_str().unwrap_or_default();
+                if claims.contains(&name) {
+                    let k = (
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                        name.to_string(),
+                        vm["mountPath"].as_str().unwrap_or_default().to_string(),
+                    );
+                    m.insert(k, vm["subPath"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+        m
+    };
+    let (om, nm) = (mounts(old), mounts(new));
+    let mut seen = Vec::new();
+    for ((container, volume, path), new_sub) in &nm {
+        let Some(old_sub) = om.get(&(container.clone(), volume.clone(), path.clone())) else { continue };
+        if old_sub == new_sub || seen.contains(&(volume, old_sub, new_sub)) {
+            continue;
+        }
+        seen.push((volume, old_sub, new_sub));
+        let dir = |s: &str| if s.is_empty() { "the volume root".to_string() } else { format!("{s}/") };
+        let mut r = risk(
+            "data-layout",
+            Category::DataLoss,
+            key,
+            "/spec/template/spec/containers",
+            format!(
+                "StatefulSet {} mounts its volume `{volume}` at {path} from {} instead of {}: after the rollout \
+                 the pods see an empty directory and start an empty TSDB, and the data at {} is no longer read \
+                 (it still takes space on the volume)",
+                key.name,
+                dir(new_sub),
+                dir(old_sub),
+                dir(old_sub)
+            ),
+        );
+        r.action = Some(format!(
+            "before applying, move the data on every claim: `kubectl scale statefulset {sts}{ns} --replicas=0`; \
+             then, in a pod that mounts the claim `{volume}-{sts}-<ordinal>` at /data (as run_as_user), run `{mv}`; \
+             then apply. On a static PV the NFS directory or local path the PV names stays the same: the move \
+             happens inside it",
+            sts = key.name,
+            ns = ns_flag(key),
+            mv = move_command(old_sub, new_sub),
+        ));
+        out.push(r);
+    }
+}
+
+/// Shell command, run at the volume root, that moves a TSDB from `from` to `to` (both
+/// relative to the volume root; "" is the root itself).
+fn move_command(from: &str, to: &str) -> String {
+    match (from.is_empty(), to.is_empty()) {
+        (true, false) => format!(
+            "cd /data && mkdir -p {to} && find . -mindepth 1 -maxdepth 1 ! -name {to} ! -name lost+found -exec mv -t {to} {{}} +"
+        ),
+        (false, true) => format!(
+            "cd /data && find {from} -mindepth 1 -maxdepth 1 -exec mv -t . {{}} + && rmdir {from}"
+        ),
+        _ => format!("cd /data && mkdir -p {to} && find {from} -mindepth 1 -maxdepth 1 -exec mv -t {to} {{}} +"),
+    }
 }
 
 /// The value of `--flag=value` in any container of a pod template.
@@ -731,4 +810,19 @@ pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::move_command;
+
+    #[test]
+    fn move_commands_cover_both_directions() {
+        assert!(move_command("", "prometheus-db").contains("mkdir -p prometheus-db"));
+        assert_eq!(
+            move_command("prometheus-db", ""),
+            "cd /data && find prometheus-db -mindepth 1 -maxdepth 1 -exec mv -t . {} + && rmdir prometheus-db"
+        );
+        assert!(move_command("a", "b").contains("find a -mindepth 1 -maxdepth 1 -exec mv -t b {} +"));
+    }
 }

@@ -2,6 +2,8 @@
 //! or surprise operators. Each rule reports at the key that causes it; codes and long
 //! texts live in the registry (`diagnostic/codes.rs`).
 
+pub mod suppress;
+
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Backend, ReclaimPolicy, Stack};
 use crate::source::Parsed;

@@ -22,6 +22,15 @@ pub struct RawStack {
     pub scrape: Vec<RawScrape>,
     pub kubernetes: Option<RawKubernetes>,
     pub security: Option<RawSecurity>,
+    pub lint: Option<RawLint>,
+}
+
+/// `[lint]`: read by `lint::suppress` from the parsed document (so it applies even when the
+/// rest of the stack is invalid); here only so that the shape is checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLint {
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

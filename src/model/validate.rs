@@ -346,6 +346,23 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                         secret: c.secret.clone().unwrap_or_default(),
                         secret_namespace: c.secret_namespace.clone().unwrap_or_else(|| namespace.to_string()),
                     }
+                } else if csi.iter().all(|v| v.is_none()) && c.storage_class.is_some() {
+                    // An existing class (Rook's rook-ceph-block): the keys that only shape a
+                    // class stackgen defines would be silently ignored.
+                    for key in ["provisioner", "secret_namespace"] {
+                        let set =
+                            if key == "provisioner" { c.provisioner.is_some() } else { c.secret_namespace.is_some() };
+                        if set {
+                            cx.err_key(
+                                Code::InvalidValue,
+                                &format!("/storage/ceph/{key}"),
+                                &format!("`{key}` has no effect with an existing class (`storage_class` alone uses the class as it is)"),
+                                "remove it: an existing class (Rook's rook-ceph-block) already names its CSI driver and secrets; \
+                                 or add cluster_id, pool and secret to have stackgen define the class with this driver",
+                            );
+                        }
+                    }
+                    Backend::CephClass { class: c.storage_class.clone().unwrap_or_default() }
                 } else if csi.iter().any(|v| v.is_some()) || c.provisioner.is_some() || c.secret_namespace.is_some() {
                     cx.err_key(
                         Code::MissingKey,

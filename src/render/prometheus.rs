@@ -451,7 +451,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true), k8s::mount("data", "/prometheus", false)]);
+    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true), tsdb_mount()]);
 
     let mut containers = vec![c, config_reloader(n)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
@@ -544,6 +544,20 @@ pub fn zone_spread(sel: BTreeMap<String, String>) -> Vec<TopologySpreadConstrain
         label_selector: Some(k8s::selector(sel)),
         ..Default::default()
     }]
+}
+
+/// The directory of the data volume that holds the TSDB: the Prometheus Operator mounts
+/// its data volume with this subPath, and so does stackgen, so a TSDB is at
+/// `<volume>/prometheus-db/` in both render formats (a migrated TSDB goes there; on a
+/// static PV that is a directory inside the NFS export directory or local path).
+pub const TSDB_SUBPATH: &str = "prometheus-db";
+
+/// The data volume as Prometheus and the Thanos sidecar mount it: `subPath`
+/// [`TSDB_SUBPATH`] at `/prometheus`, the path of `--storage.tsdb.path` and `--tsdb.path`.
+pub fn tsdb_mount() -> k8s_openapi::api::core::v1::VolumeMount {
+    let mut m = k8s::mount("data", "/prometheus", false);
+    m.sub_path = Some(TSDB_SUBPATH.into());
+    m
 }
 
 /// Prefer to spread the pods of one selector over nodes.

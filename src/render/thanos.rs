@@ -116,7 +116,7 @@ pub fn sidecar(n: &Names<'_>) -> (Container, Vec<Volume>) {
     let mut c = base_container(n, "thanos-sidecar", args, true);
     c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", Some("1")));
     c.volume_mounts = Some(vec![
-        k8s::mount("data", "/prometheus", false),
+        super::prometheus::tsdb_mount(),
         k8s::mount("thanos-objstore", OBJSTORE_DIR, true),
         k8s::mount("thanos-tmp", "/tmp", false),
     ]);
