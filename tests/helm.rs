@@ -452,6 +452,15 @@ fn helm_template_of_the_real_chart_behaves_like_the_stack() {
             .any(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == format!("{full}-kube-state-metrics"));
         assert_eq!(node_exporter, s.kubernetes.discovery, "{case}: node-exporter");
         assert_eq!(ksm, s.kubernetes.discovery, "{case}: kube-state-metrics");
+        // ... and no alert stays firing for a target nothing scrapes.
+        let alerts: Vec<&str> = objs
+            .iter()
+            .filter(|o| o["kind"] == "PrometheusRule")
+            .flat_map(|o| o["spec"]["groups"].as_array().unwrap())
+            .flat_map(|g| g["rules"].as_array().unwrap())
+            .filter_map(|r| r["alert"].as_str())
+            .collect();
+        assert_eq!(alerts.contains(&"KubeAPIDown"), s.kubernetes.discovery, "{case}: KubeAPIDown (absent(up))");
 
         if s.thanos.is_some() {
             // The sidecars: the chart's ServiceMonitor over the thanos-discovery Service.

@@ -178,6 +178,9 @@ pub fn values(s: &Stack) -> Value {
         // Without discovery nothing scrapes them: do not run the exporters either.
         v.insert("nodeExporter".into(), json!({"enabled": false}));
         v.insert("kubeStateMetrics".into(), json!({"enabled": false}));
+        // KubeAPIDown is `absent(up{job="apiserver"})`: with the apiserver's ServiceMonitor
+        // off it would fire for ever.
+        v.insert("defaultRules".into(), json!({"rules": {"kubernetesSystem": false}}));
     }
     // Managed control planes (EKS, GKE, AKS) cannot be scraped (seed 004).
     for key in ["kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy"] {
