@@ -437,11 +437,15 @@ fn grafana_values(n: &Names<'_>) -> Value {
 pub fn companion_objects(s: &Stack) -> Vec<Object> {
     let n = Names { stack: s };
     let mut objs = Vec::new();
-    // No Pod Security labels: the chart's node-exporter needs host access.
-    objs.push(Object::new(&Namespace {
-        metadata: meta(&n.ns(), None, n.labels("namespace", "namespace", None)),
-        ..Default::default()
-    }));
+    // No Pod Security labels: the chart's node-exporter needs host access. Namespaces of
+    // the cluster itself are never created or relabelled (issue 13).
+    let ns = n.ns();
+    if ns != "default" && !ns.starts_with("kube-") {
+        objs.push(Object::new(&Namespace {
+            metadata: meta(&ns, None, n.labels("namespace", "namespace", None)),
+            ..Default::default()
+        }));
+    }
     let mut store = Vec::new();
     storage::objects(&n, &mut store);
     for o in &mut store {
@@ -708,6 +712,15 @@ mod tests {
         let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
         assert_eq!(fullname(&s), "abcdefghijklmnopqrstuvwxy");
         assert!(unsupported(&s).iter().any(|d| d.message.contains("26 characters")));
+    }
+
+    #[test]
+    fn cluster_namespaces_are_not_created() {
+        for ns in ["default", "kube-system"] {
+            let s =
+                stack(&format!("[stack]\nname = \"x\"\nnamespace = \"{ns}\"\n[storage]\nbackend = \"ephemeral\"\n"));
+            assert!(!companion_objects(&s).iter().any(|o| o.kind == "Namespace"), "{ns}");
+        }
     }
 
     #[test]
