@@ -5,10 +5,13 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{bin, docs, root, run, stacks, stem};
+use common::{bin, docs, real, root, run, stacks, stem};
 use serde_json::Value;
 use stackgen::render::helm;
 
@@ -150,4 +153,102 @@ fn the_move_command_moves_the_tsdb_into_the_subdirectory() {
         .current_dir(root()));
     let j: Value = serde_json::from_str(&out).unwrap();
     assert!(!j["risks"].as_array().unwrap().iter().any(|r| r["code"] == "data-layout"), "same layout: no risk");
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_string())
+}
+
+/// Behaviour, with the real Prometheus: a TSDB migrated into `<volume>/prometheus-db/`
+/// (README, and where the operator keeps it) is the TSDB the rendered Prometheus serves.
+/// The volume is a directory; the container's view of it is resolved from the rendered
+/// mount (volume + subPath at the path of `--storage.tsdb.path`), and every other flag
+/// is the rendered one except the loopback address and the config file path.
+#[test]
+fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
+    let (Some(prometheus), Some(promtool)) = (real("prometheus"), real("promtool")) else { return };
+    // Seed 000's stack: an existing TSDB moved onto local SSDs.
+    let src = stackgen::load(root().join("stacks/migrated-local-ssd.toml").to_str().unwrap()).unwrap();
+    let s = stackgen::check(&src).unwrap().stack;
+    let objs = docs(&stackgen::render_manifests(&s));
+    let sts = objs
+        .iter()
+        .find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"].as_str().unwrap().contains("prometheus"))
+        .unwrap();
+    let containers = sts["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+    let prom = containers.iter().find(|c| flag(c, "--storage.tsdb.path").is_some()).unwrap();
+    let tsdb_path = flag(prom, "--storage.tsdb.path").unwrap();
+    let (_, sub_path) = mount_at(prom, tsdb_path).expect("the data volume is mounted at the TSDB path");
+
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("volume");
+    std::fs::create_dir_all(&volume).unwrap();
+    // The migration: blocks hours old, written into <volume>/prometheus-db/.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let start = now - 6 * 3600;
+    let mut om = String::from("# HELP migrated_sample A series of the migrated TSDB.\n# TYPE migrated_sample gauge\n");
+    for i in 0..60 {
+        om.push_str(&format!("migrated_sample{{origin=\"seed000\"}} 1 {}\n", start + i * 60));
+    }
+    om.push_str("# EOF\n");
+    let om_file = dir.path().join("migrated.om");
+    std::fs::write(&om_file, om).unwrap();
+    let (code, _, err) = run(Command::new(&promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&om_file)
+        .arg(volume.join("prometheus-db")));
+    assert_eq!(code, 0, "{err}");
+
+    // What the container sees at --storage.tsdb.path: the volume at the rendered subPath.
+    let seen = if sub_path.is_empty() { volume.clone() } else { volume.join(&sub_path) };
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let args: Vec<String> = prom["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .map(|a| match a.split_once('=') {
+            Some(("--config.file", _)) => format!("--config.file={}", config.display()),
+            Some(("--storage.tsdb.path", _)) => format!("--storage.tsdb.path={}", seen.display()),
+            Some(("--web.listen-address", _)) => format!("--web.listen-address=127.0.0.1:{port}"),
+            _ => a.to_string(),
+        })
+        .collect();
+    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+    let _p = Kill(
+        Command::new(&prometheus).args(&args).stdout(Stdio::null()).stderr(log).spawn().expect("prometheus starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let query = format!("/api/v1/query?query=migrated_sample&time={}", start + 1800);
+    let body = loop {
+        if http_get(port, "/-/ready").is_some() {
+            break http_get(port, &query).expect("query answers");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus not ready: {}",
+            std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let result = v["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "the migrated series is served from {} (subPath `{sub_path}`): {body}", seen.display());
+    assert_eq!(result[0]["metric"]["origin"], "seed000");
 }
