@@ -1,7 +1,9 @@
 //! One TSDB layout in both render formats (issue 13, item 12): the Prometheus Operator
 //! mounts the data volume with subPath `prometheus-db`, and so does manifests mode, so a
-//! TSDB is at `<volume>/prometheus-db/` whichever format runs it; diff flags a change of
-//! that layout as data loss, with a move command that really moves the TSDB.
+//! TSDB is at `<volume>/prometheus-db/` whichever format runs it (checked against the
+//! StatefulSet the real operator makes from `helm template` of chart 88.5.3, and by the
+//! real Prometheus serving a TSDB migrated there); diff flags a change of that layout as
+//! data loss, with a move command that really moves the TSDB.
 
 mod common;
 
@@ -251,4 +253,271 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
     let result = v["data"]["result"].as_array().unwrap();
     assert_eq!(result.len(), 1, "the migrated series is served from {} (subPath `{sub_path}`): {body}", seen.display());
     assert_eq!(result[0]["metric"]["origin"], "seed000");
+}
+
+struct Procs(Vec<Child>);
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{cmd:?}: {err}");
+    out
+}
+
+/// `kubectl get … -o json` until it answers, within `secs`.
+fn get_json(kubectl: &Path, kubeconfig: &Path, args: &[&str], secs: u64, log: &Path) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (code, out, _) =
+            run(Command::new(kubectl).arg("--kubeconfig").arg(kubeconfig).args(args).args(["-o", "json"]));
+        if code == 0 {
+            return serde_json::from_str(&out).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{args:?} never appeared; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default().lines().rev().take(15).collect::<Vec<_>>().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The TSDB mounts of a pod template: (path of --storage.tsdb.path, subPath) of the
+/// Prometheus container and (path of --tsdb.path, subPath) of the Thanos sidecar.
+fn tsdb_layout(template: &Value) -> ((String, String), Option<(String, String)>) {
+    let containers = template["spec"]["containers"].as_array().unwrap();
+    let prom = containers.iter().find(|c| flag(c, "--storage.tsdb.path").is_some()).expect("a Prometheus container");
+    let p = flag(prom, "--storage.tsdb.path").unwrap();
+    let prom_layout = (p.to_string(), mount_at(prom, p).expect("the data volume at the TSDB path").1);
+    let side = containers.iter().find(|c| flag(c, "--tsdb.path").is_some()).map(|c| {
+        let p = flag(c, "--tsdb.path").unwrap();
+        (p.to_string(), mount_at(c, p).expect("the sidecar mounts the data volume").1)
+    });
+    (prom_layout, side)
+}
+
+/// Behaviour, with the real Prometheus Operator (v0.93.1, the chart's) on a loopback API
+/// server: the StatefulSet it makes from `helm template` of chart 88.5.3 with the stack's
+/// values mounts the TSDB (Prometheus and sidecar) exactly as manifests mode does, and
+/// the Prometheus config it generates carries the stack's external labels and no
+/// `prometheus` label.
+#[test]
+fn the_operator_lays_out_the_tsdb_as_manifests_mode_does() {
+    let bins = ["etcd", "kube-apiserver", "kubectl", "operator", "helm"].map(real);
+    let [Some(etcd), Some(apiserver), Some(kubectl), Some(operator), Some(helm_bin)] = bins else { return };
+    let Some(openssl) = common::tool("openssl") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = |n: &str| d.join(n);
+    // Keys: service accounts, and a client certificate in system:masters for the operator.
+    ok(Command::new(&openssl).args(["genrsa", "-out"]).arg(path("sa.key")).arg("2048"));
+    ok(Command::new(&openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=stackgen-test-ca",
+            "-keyout",
+        ])
+        .arg(path("ca.key"))
+        .arg("-out")
+        .arg(path("ca.crt")));
+    ok(Command::new(&openssl)
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=admin/O=system:masters", "-keyout"])
+        .arg(path("client.key"))
+        .arg("-out")
+        .arg(path("client.csr")));
+    ok(Command::new(&openssl)
+        .args(["x509", "-req", "-days", "1", "-CAcreateserial", "-in"])
+        .arg(path("client.csr"))
+        .arg("-CA")
+        .arg(path("ca.crt"))
+        .arg("-CAkey")
+        .arg(path("ca.key"))
+        .arg("-out")
+        .arg(path("client.crt")));
+    std::fs::write(path("tokens.csv"), "stackgen-test-token,admin,admin,system:masters\n").unwrap();
+
+    let mut procs = Procs(Vec::new());
+    let spawn = |procs: &mut Procs, bin: &Path, args: Vec<String>, log: &str| {
+        let log = std::fs::File::create(path(log)).unwrap();
+        let child = Command::new(bin).args(args).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("starts");
+        procs.0.push(child);
+    };
+    let (client, peer, secure) = (free_port(), free_port(), free_port());
+    spawn(
+        &mut procs,
+        &etcd,
+        vec![
+            format!("--data-dir={}", path("etcd").display()),
+            format!("--listen-client-urls=http://127.0.0.1:{client}"),
+            format!("--advertise-client-urls=http://127.0.0.1:{client}"),
+            format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
+            format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
+            format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
+        ],
+        "etcd.log",
+    );
+    spawn(
+        &mut procs,
+        &apiserver,
+        vec![
+            format!("--etcd-servers=http://127.0.0.1:{client}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={secure}"),
+            format!("--cert-dir={}", path("certs").display()),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            format!("--service-account-key-file={}", path("sa.key").display()),
+            format!("--service-account-signing-key-file={}", path("sa.key").display()),
+            "--service-cluster-ip-range=10.96.0.0/16".into(),
+            "--authorization-mode=AlwaysAllow".into(),
+            format!("--token-auth-file={}", path("tokens.csv").display()),
+            format!("--client-ca-file={}", path("ca.crt").display()),
+            "--endpoint-reconciler-type=none".into(),
+            "--disable-admission-plugins=TaintNodesByCondition".into(),
+        ],
+        "apiserver.log",
+    );
+    let kubeconfig = path("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"https://127.0.0.1:{secure}\", insecure-skip-tls-verify: true}}}}]\n\
+             users: [{{name: u, user: {{token: stackgen-test-token}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"
+        ),
+    )
+    .unwrap();
+    let kubectl_cmd = || {
+        let mut c = Command::new(&kubectl);
+        c.arg("--kubeconfig").arg(&kubeconfig);
+        c
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while run(kubectl_cmd().args(["get", "--raw", "/readyz"])).0 != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "apiserver not ready:\n{}",
+            std::fs::read_to_string(path("apiserver.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // The stack, its companion manifests and the chart's objects, as a user applies them.
+    let stack_file = root().join("stacks/ceph-thanos.toml");
+    let s = stackgen::check(&stackgen::load(stack_file.to_str().unwrap()).unwrap()).unwrap().stack;
+    let out = helm::render(&s);
+    std::fs::write(path("values.yaml"), &out.values).unwrap();
+    std::fs::write(path("manifests.yaml"), &out.manifests).unwrap();
+    let chart = ok(Command::new(&helm_bin)
+        .args(["template", s.name.as_str()])
+        .arg(root().join("../shared/reference-data/charts/kube-prometheus-stack-88.5.3.tgz"))
+        .args(["--include-crds", "--namespace", s.namespace.as_str(), "--values"])
+        .arg(path("values.yaml")));
+    let chart_objs: Vec<Value> = docs(&chart).into_iter().filter(|o| !o.is_null()).collect();
+    let pick = |kinds: &[&str]| -> String {
+        chart_objs
+            .iter()
+            .filter(|o| kinds.contains(&o["kind"].as_str().unwrap_or_default()))
+            .map(|o| format!("---\n{}\n", serde_json::to_string(o).unwrap()))
+            .collect()
+    };
+    std::fs::write(path("crds.yaml"), pick(&["CustomResourceDefinition"])).unwrap();
+    std::fs::write(path("chart.yaml"), pick(&["Secret", "ConfigMap", "ServiceAccount", "Service", "Prometheus"]))
+        .unwrap();
+    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("crds.yaml")));
+    ok(kubectl_cmd().args([
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/prometheuses.monitoring.coreos.com",
+    ]));
+    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("manifests.yaml")));
+    // The class the claims name exists in a real cluster (Rook's); the operator checks it.
+    let class = helm::values(&s)["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+        ["storageClassName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        path("class.yaml"),
+        format!("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: {class}}}\nprovisioner: example.com/test\n"),
+    )
+    .unwrap();
+    ok(kubectl_cmd().args(["apply", "-f"]).arg(path("class.yaml")));
+    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("chart.yaml")));
+    spawn(
+        &mut procs,
+        &operator,
+        vec![
+            format!("--apiserver=https://127.0.0.1:{secure}"),
+            "--tls-insecure".into(),
+            format!("--cert-file={}", path("client.crt").display()),
+            format!("--key-file={}", path("client.key").display()),
+            format!("--web.listen-address=127.0.0.1:{}", free_port()),
+            format!("--namespaces={}", s.namespace),
+        ],
+        "operator.log",
+    );
+    let ns = s.namespace.as_str();
+    let sts = get_json(
+        &kubectl,
+        &kubeconfig,
+        &["-n", ns, "get", "statefulset", &helm::statefulset_name(&s, 0)],
+        90,
+        &path("operator.log"),
+    );
+    let (operator_prom, operator_side) = tsdb_layout(&sts["spec"]["template"]);
+
+    // Manifests mode, same stack.
+    let manifests = docs(&stackgen::render_manifests(&s));
+    let ours = manifests
+        .iter()
+        .find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == "ha-prometheus-shard-0")
+        .expect("shard 0");
+    let (our_prom, our_side) = tsdb_layout(&ours["spec"]["template"]);
+    assert_eq!(our_prom, operator_prom, "Prometheus: (TSDB path, subPath) in manifests mode vs the operator's");
+    assert!(operator_side.is_some(), "the operator's sidecar");
+    assert_eq!(our_side, operator_side, "Thanos sidecar: (TSDB path, subPath)");
+
+    // The config the operator generates: the stack's external labels, no `prometheus`.
+    let secret = get_json(
+        &kubectl,
+        &kubeconfig,
+        &["-n", ns, "get", "secret", &format!("prometheus-{}", helm::prometheus_cr(&s))],
+        60,
+        &path("operator.log"),
+    );
+    let gz = secret["data"]["prometheus.yaml.gz"].as_str().expect("the generated config");
+    let mut child = Command::new("sh")
+        .args(["-c", "base64 -d | gzip -dc"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(gz.as_bytes()).unwrap();
+    let text = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    let cfg: Value = serde_saphyr::from_str(&text).unwrap();
+    let labels: Vec<&str> = cfg["global"]["external_labels"].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut want: Vec<&str> = s.prometheus.external_labels.keys().map(String::as_str).collect();
+    want.push(s.replica_label());
+    want.sort_unstable();
+    let mut got = labels.clone();
+    got.sort_unstable();
+    assert_eq!(got, want, "external labels of the operator's config");
 }
