@@ -68,7 +68,7 @@ fn one_finding_per_inline_secret(diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Diagnostic>> {
-    let mut diags = lint::secret_values(&parsed);
+    let mut diags = lint::secret_values(parsed);
     // Fast path: parsing the schema and compiling the jsonschema validator cost about 4 ms,
     // most of a whole render. A stack that `quick_accepts` (the same schema, compiled to
     // Rust by build.rs) and the typed model both accept needs neither; whenever anything
@@ -78,8 +78,8 @@ fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Di
     // full validator, and that reading the model from the JSON equals reading the text.
     if diags.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
         if let Ok(raw) = <model::raw::RawStack as serde::Deserialize>::deserialize(&parsed.json) {
-            if let Ok(stack) = model::validate(&raw, &parsed) {
-                let mut warnings = lint::lint(&stack, &parsed);
+            if let Ok(stack) = model::validate(&raw, parsed) {
+                let mut warnings = lint::lint(&stack, parsed);
                 diagnostic::sort(&mut warnings);
                 if !warnings.iter().any(Diagnostic::is_error) {
                     return Ok(Checked { stack, warnings, allows: Default::default() });
@@ -88,7 +88,7 @@ fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Di
             }
         }
     }
-    diags.extend(model::schema::check(&parsed));
+    diags.extend(model::schema::check(parsed));
     if diags.iter().any(Diagnostic::is_error) {
         diagnostic::sort(&mut diags);
         return Err(diags);
@@ -102,8 +102,8 @@ fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Di
                 .with_help("see `stackgen schema` for the expected shape")]);
         }
     };
-    let stack = model::validate(&raw, &parsed)?;
-    diags.extend(lint::lint(&stack, &parsed));
+    let stack = model::validate(&raw, parsed)?;
+    diags.extend(lint::lint(&stack, parsed));
     diagnostic::sort(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         Err(diags)

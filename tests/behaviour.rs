@@ -736,3 +736,27 @@ fn static_component_volumes_and_every_new_object_pass_kubernetes_validate() {
     }
     kubernetes_validate_all(files);
 }
+
+#[test]
+fn an_explicit_retention_size_is_checked_against_the_claims_that_exist() {
+    let text = FULL
+        .replace("size = \"200Gi\"\n", "size = \"500Gi\"\nclaims_size = \"200Gi\"\n")
+        .replace("replicas = 2\n\n[storage]", "replicas = 2\nretention_size = \"300GiB\"\n\n[storage]");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|(c, m)| c == "SG106" && m.contains("existing claims")), "{errs:?}");
+}
+
+#[test]
+fn helm_values_of_a_static_stack_without_component_class_render_and_say_what_is_lost() {
+    let stack = check_text("b.toml", &static_stack("nfs", ""));
+    let objs = stackgen::render::helm::companion_objects(&stack);
+    let pvs: Vec<&str> = objs
+        .iter()
+        .filter(|o| o.kind == "PersistentVolume")
+        .filter_map(|o| o.value["metadata"]["labels"]["stackgen.dev/volume-for"].as_str())
+        .collect();
+    assert!(!pvs.iter().any(|p| *p == "b-alertmanager" || *p == "b-grafana"), "{pvs:?}");
+    assert!(pvs.contains(&"b-thanos-store"), "stackgen's own Store Gateway keeps its PV: {pvs:?}");
+    let warnings = stackgen::render::helm::unsupported(&stack);
+    assert!(warnings.iter().any(|d| d.path.as_deref() == Some("/storage/component_class")));
+}

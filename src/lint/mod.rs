@@ -66,24 +66,32 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
             "keep reclaim_policy = \"Retain\" for long-lived data",
         );
     }
-    if let Some(size) = s.storage.size {
+    if let Some(full) = s.storage.size {
+        // While claims are resized, the volumes that exist are `claims_size`.
+        let size = s.storage.claims_size.map_or(full, |c| c.min(full));
+        let (what, size_ptr) =
+            if size < full { ("the existing claims", "/storage/claims_size") } else { ("the volume", "/storage/size") };
         if let Some(rs) = p.retention_size {
             let ptr = "/prometheus/retention_size";
             if rs >= size {
                 let mut d = Diagnostic::error(
                     Code::RetentionSize,
-                    format!("retention_size {} is not below the volume size {}: the disk fills before Prometheus deletes blocks", rs.prometheus(), size.quantity()),
+                    format!("retention_size {} is not below {what} size {}: the disk fills before Prometheus deletes blocks", rs.prometheus(), size.quantity()),
                     parsed.place(ptr).value,
                 )
                 .with_help(format!("use retention_size = \"auto\" ({}) or at most 85% of the volume", size.percent_floor(85).prometheus()))
                 .with_path(ptr);
-                d.related.push((parsed.place("/storage/size").value, "volume size set here".into()));
+                d.related.push((parsed.place(size_ptr).value, "volume size set here".into()));
                 o.diags.push(d);
             } else if rs.get() as f64 > size.get() as f64 * 0.85 {
                 o.at(
                     Code::RetentionSize,
                     ptr,
-                    format!("retention_size {} is over 85% of the volume {}: little room is left for the WAL and compaction", rs.prometheus(), size.quantity()),
+                    format!(
+                        "retention_size {} is over 85% of {what} {}: little room is left for the WAL and compaction",
+                        rs.prometheus(),
+                        size.quantity()
+                    ),
                     "the Prometheus docs recommend at most 80-85% of the disk; retention_size = \"auto\" picks 85%",
                 );
                 if let Some(d) = o.diags.last_mut() {

@@ -356,7 +356,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                             cx.err_key(
                                 Code::InvalidValue,
                                 &format!("/storage/ceph/{key}"),
-                                &format!("`{key}` has no effect with an existing class (`storage_class` alone uses the class as it is)"),
+                                format!("`{key}` has no effect with an existing class (`storage_class` alone uses the class as it is)"),
                                 "remove it: an existing class (Rook's rook-ceph-block) already names its CSI driver and secrets; \
                                  or add cluster_id, pool and secret to have stackgen define the class with this driver",
                             );
