@@ -83,9 +83,18 @@ fn every_emitted_key_exists_in_the_chart_values() {
     let (exact, prefixes) = allowed_paths();
     let mut failures = Vec::new();
     let mut used = BTreeSet::new();
-    for stack in stacks() {
-        let text = std::fs::read_to_string(golden_values(&stack)).unwrap();
-        let parsed: Value = serde_saphyr::from_str(&text).expect("values.yaml parses");
+    let mut documents: Vec<(String, Value)> = stacks()
+        .iter()
+        .map(|stack| {
+            let text = std::fs::read_to_string(golden_values(stack)).unwrap();
+            (stem(stack), serde_saphyr::from_str(&text).expect("values.yaml parses"))
+        })
+        .collect();
+    // The keys only `discovery = false` emits.
+    let no_discovery = std::fs::read_to_string(root().join("stacks/ceph-thanos.toml")).unwrap()
+        + "\n[kubernetes]\ndiscovery = false\n";
+    documents.push(("no-discovery".into(), helm::values(&check_text("no-discovery.toml", &no_discovery))));
+    for (name, parsed) in documents {
         let mut paths = Vec::new();
         leaf_paths(&parsed, "", &mut paths);
         for p in paths {
@@ -96,7 +105,7 @@ fn every_emitted_key_exists_in_the_chart_values() {
             if ok {
                 used.insert(p);
             } else {
-                failures.push(format!("{}: {p}", stem(&stack)));
+                failures.push(format!("{name}: {p}"));
             }
         }
     }
@@ -112,6 +121,7 @@ fn values_round_trip_through_yaml() {
         let parsed: Value = serde_saphyr::from_str(&text).expect("values.yaml parses");
         assert_eq!(parsed, helm::values(&s), "{}", stem(&stack));
         assert!(text.contains(helm::CHART_SOURCE), "values name the chart they target");
+        assert!(text.contains("--version 88.5.3 "), "the helm command pins the chart version");
     }
 }
 
@@ -452,6 +462,15 @@ fn helm_template_of_the_real_chart_behaves_like_the_stack() {
             .any(|o| o["kind"] == "Deployment" && o["metadata"]["name"] == format!("{full}-kube-state-metrics"));
         assert_eq!(node_exporter, s.kubernetes.discovery, "{case}: node-exporter");
         assert_eq!(ksm, s.kubernetes.discovery, "{case}: kube-state-metrics");
+        // ... and no alert stays firing for a target nothing scrapes.
+        let alerts: Vec<&str> = objs
+            .iter()
+            .filter(|o| o["kind"] == "PrometheusRule")
+            .flat_map(|o| o["spec"]["groups"].as_array().unwrap())
+            .flat_map(|g| g["rules"].as_array().unwrap())
+            .filter_map(|r| r["alert"].as_str())
+            .collect();
+        assert_eq!(alerts.contains(&"KubeAPIDown"), s.kubernetes.discovery, "{case}: KubeAPIDown (absent(up))");
 
         if s.thanos.is_some() {
             // The sidecars: the chart's ServiceMonitor over the thanos-discovery Service.

@@ -212,7 +212,10 @@ never prints it: credentials live in Secrets, referenced by name.";
         "the kube-prometheus-stack chart cannot express part of the stack",
         "With --format helm-values, stackgen emits values for kube-prometheus-stack plus companion \
 manifests. Some choices of a stack have no chart value (the chart renders its own Prometheus config, \
-for example); stackgen says so instead of dropping them silently.";
+for example); stackgen says so instead of dropping them silently. It also names what the chart leaves \
+open: its pods (Prometheus, Alertmanager, Grafana, the operator, kube-state-metrics, node-exporter) get no \
+NetworkPolicy unless its networkPolicy values are turned on; stackgen's policies cover only the pods it \
+writes itself (Thanos Query, Store Gateway, Compactor, the NFS provisioner).";
     ObjstoreUnusable = "SG126", "objstore-unusable", Error,
         "an object storage config that cannot work",
         "Some object storage configs pass every schema and still cannot work: `type = \"filesystem\"` with more \

@@ -178,6 +178,9 @@ pub fn values(s: &Stack) -> Value {
         // Without discovery nothing scrapes them: do not run the exporters either.
         v.insert("nodeExporter".into(), json!({"enabled": false}));
         v.insert("kubeStateMetrics".into(), json!({"enabled": false}));
+        // KubeAPIDown is `absent(up{job="apiserver"})`: with the apiserver's ServiceMonitor
+        // off it would fire for ever.
+        v.insert("defaultRules".into(), json!({"rules": {"kubernetesSystem": false}}));
     }
     // Managed control planes (EKS, GKE, AKS) cannot be scraped (seed 004).
     for key in ["kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy"] {
@@ -636,6 +639,17 @@ pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
              with the ingress your cluster needs, or write policies for those pods",
         );
     }
+    if let Some(t) = s.thanos.as_ref().filter(|t| semver_tag(&t.image).is_none()) {
+        warn(
+            "/thanos/image",
+            format!(
+                "prometheusSpec.thanos.version is not set: the tag `{}` is not a version, so the operator \
+                 picks the sidecar's flags for its own default Thanos version",
+                t.image.tag
+            ),
+            "use a released Thanos tag (vX.Y.Z)",
+        );
+    }
     if s.sharding.source_labels != ["__address__"] {
         warn(
             "/sharding/source_labels",
@@ -729,6 +743,24 @@ mod tests {
         let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
         assert_eq!(fullname(&s), "abcdefghijklmnopqrstuvwxy");
         assert!(unsupported(&s).iter().any(|d| d.message.contains("26 characters")));
+    }
+
+    #[test]
+    fn thanos_version_is_the_tag_or_a_warning() {
+        let img = |t: &str| Image { repository: "quay.io/thanos/thanos".into(), tag: t.into(), digest: None };
+        assert_eq!(semver_tag(&img("v0.39.2")), Some("v0.39.2"));
+        assert_eq!(semver_tag(&img("v0.40.0-rc.1")), Some("v0.40.0-rc.1"));
+        assert_eq!(semver_tag(&img("main-2025-08-01-abc")), None);
+        assert_eq!(semver_tag(&img("latest")), None);
+    }
+
+    #[test]
+    fn cluster_namespaces_are_not_created() {
+        for ns in ["default", "kube-system"] {
+            let s =
+                stack(&format!("[stack]\nname = \"x\"\nnamespace = \"{ns}\"\n[storage]\nbackend = \"ephemeral\"\n"));
+            assert!(!companion_objects(&s).iter().any(|o| o.kind == "Namespace"), "{ns}");
+        }
     }
 
     #[test]
