@@ -13,6 +13,8 @@
 # State: $STACKGEN_CP_DIR (default /tmp/stackgen-cp; `up` refuses a directory that is
 # already running). Pids in $STACKGEN_CP_DIR/pids, logs in $STACKGEN_CP_DIR/log/.
 # Ports: free ports picked at random on 127.0.0.1 (recorded in $STACKGEN_CP_DIR/ports).
+# Access: the kubeconfig's token, or the client certificate certs/admin.{crt,key}; both
+# are system:masters and authorization is AlwaysAllow: a test cluster, on loopback only.
 # Binaries: $STACKGEN_TESTBIN/bin (default ~/.cache/stackgen/testbin/bin), built by
 # scripts/real-components.sh. Default nodes: node-a,node-b,node-c (64 CPU, 256Gi, 500 pods).
 # Ready (API, controllers, scheduler, nodes) in ~5-15 s warm; `up` gives up after 90 s.
@@ -146,9 +148,20 @@ cmd_up() {
     "$etcd_client" "$etcd_peer" "$api" "$kcm" "$sched" >"$DIR/ports"
 
   [ -f "$DIR/certs/sa.key" ] || openssl genrsa -out "$DIR/certs/sa.key" 2048 2>/dev/null
+  # A client CA and an admin client certificate (system:masters), for clients that take a
+  # certificate rather than a kubeconfig (the Prometheus Operator: --apiserver,
+  # --cert-file, --key-file, --tls-insecure). Anonymous requests are refused.
+  if [ ! -f "$DIR/certs/admin.crt" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$DIR/certs/ca.key" -out "$DIR/certs/ca.crt" \
+      -days 7 -subj "/CN=stackgen-control-plane-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout "$DIR/certs/admin.key" -out "$DIR/certs/admin.csr" \
+      -subj "/O=system:masters/CN=admin" 2>/dev/null
+    openssl x509 -req -in "$DIR/certs/admin.csr" -CA "$DIR/certs/ca.crt" -CAkey "$DIR/certs/ca.key" \
+      -CAcreateserial -out "$DIR/certs/admin.crt" -days 7 2>/dev/null
+  fi
   local token; token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
   echo "$token,admin,admin,system:masters" >"$DIR/tokens.csv"
-  chmod 600 "$DIR/tokens.csv" "$DIR/certs/sa.key"
+  chmod 600 "$DIR/tokens.csv" "$DIR"/certs/*.key
   umask 077
   cat >"$KUBECONFIG_FILE" <<EOF
 apiVersion: v1
@@ -185,6 +198,7 @@ EOF
     --service-account-key-file "$DIR/certs/sa.key" --service-account-signing-key-file "$DIR/certs/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 \
     --authorization-mode AlwaysAllow --token-auth-file "$DIR/tokens.csv" \
+    --client-ca-file "$DIR/certs/ca.crt" \
     --endpoint-reconciler-type none \
     --disable-admission-plugins TaintNodesByCondition \
     --profiling=false --v 0

@@ -745,6 +745,11 @@ fn manifests_section(kube: &Kube, failures: &mut Vec<String>) {
             phases.push(format!("{name} {:.1}s", lap.elapsed().as_secs_f64()));
             lap = Instant::now();
         };
+        let fixtures = cluster_classes(&g.objs);
+        if !fixtures.is_empty() {
+            let o = kube.apply_objects(&fixtures);
+            assert_eq!(o.code, 0, "cluster StorageClasses: {}", o.stderr);
+        }
         if admit(kube, &what, &g.file, &g.objs, &deliberate_psa_warning(&g.stack, &g.objs), failures) {
             phase("apply");
             let workloads: Vec<Value> =
@@ -765,7 +770,9 @@ fn manifests_section(kube: &Kube, failures: &mut Vec<String>) {
             failures.extend(diff_live(kube, &what, &g.stack, &g.file, &g.objs));
             phase("diff");
         }
-        cleanup(kube, &g.objs, &[]);
+        let mut made = g.objs.clone();
+        made.extend(fixtures);
+        cleanup(kube, &made, &[]);
         phase("cleanup");
         eprintln!(
             "  {what}: {} objects, {} ({:.1}s: {})",
@@ -782,9 +789,47 @@ fn manifests_section(kube: &Kube, failures: &mut Vec<String>) {
     }
 }
 
+/// Every `storageClassName` a value names (recursively).
+fn class_names(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("storageClassName", Value::String(s)) if !s.is_empty() => {
+                        out.insert(s.clone());
+                    }
+                    _ => class_names(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| class_names(x, out)),
+        _ => {}
+    }
+}
+
+/// The StorageClasses a stack names but does not render (`[storage.class] name`,
+/// `component_class`, an existing Ceph class): the cluster provides them. Here they exist
+/// with a provisioner nobody runs, so their claims stay Pending as dynamic claims should,
+/// and the operator, which refuses a storage class that does not exist, goes on.
+fn cluster_classes(objs: &[Value]) -> Vec<Value> {
+    let mut named = BTreeSet::new();
+    objs.iter().for_each(|o| class_names(o, &mut named));
+    for o in objs.iter().filter(|o| o["kind"] == "StorageClass") {
+        named.remove(s(o, "/metadata/name"));
+    }
+    named
+        .into_iter()
+        .map(|n| {
+            json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                   "metadata": {"name": n, "labels": {"stackgen.test/fixture": "cluster-provided"}},
+                   "provisioner": "example.com/cluster-provided", "volumeBindingMode": "WaitForFirstConsumer"})
+        })
+        .collect()
+}
+
 /// The Prometheus Operator's flags from the chart's rendered operator Deployment; only
-/// what the test environment needs changes: the kubeconfig, a loopback listen address
-/// and no TLS (the chart's certificate comes from its admission-webhook jobs).
+/// what the test environment needs changes: the API server address, a loopback listen
+/// address and no TLS (the chart's certificate comes from its admission-webhook jobs).
 fn operator_args(tpl: &[Value], kubeconfig: &Path) -> Option<Vec<String>> {
     let dep = tpl.iter().find(|o| {
         o["kind"] == "Deployment"
@@ -806,7 +851,18 @@ fn operator_args(tpl: &[Value], kubeconfig: &Path) -> Option<Vec<String>> {
         .collect();
     args.push("--web.enable-tls=false".into());
     args.push(format!("--web.listen-address=127.0.0.1:{}", free_port()));
-    args.push(format!("--kubeconfig={}", kubeconfig.display()));
+    // The operator has no --kubeconfig: --apiserver and the control plane's admin client
+    // certificate.
+    let certs = kubeconfig.parent().unwrap().join("certs");
+    let server = std::fs::read_to_string(kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: ").map(String::from))
+        .expect("kubeconfig has a server");
+    args.push(format!("--apiserver={server}"));
+    args.push("--tls-insecure".into());
+    args.push(format!("--cert-file={}", certs.join("admin.crt").display()));
+    args.push(format!("--key-file={}", certs.join("admin.key").display()));
     Some(args)
 }
 
@@ -873,6 +929,13 @@ fn helm_section(kube: &Kube, work: &Path, failures: &mut Vec<String>) {
                 .spawn()
                 .expect("operator starts"),
         );
+        let mut named = tpl.clone();
+        named.extend(companions.iter().cloned());
+        let fixtures = cluster_classes(&named);
+        if !fixtures.is_empty() {
+            let o = kube.apply_objects(&fixtures);
+            assert_eq!(o.code, 0, "cluster StorageClasses: {}", o.stderr);
+        }
         let none = |_: &Value, _: &str| false;
         if admit(kube, &format!("{what}.manifests.yaml"), &comp_file, &companions, &none, failures)
             && admit(
@@ -920,9 +983,8 @@ fn helm_section(kube: &Kube, work: &Path, failures: &mut Vec<String>) {
             }
         }
         drop(op);
-        let mut all = tpl.clone();
-        all.extend(companions.iter().cloned());
-        cleanup(kube, &all, std::slice::from_ref(&ns));
+        named.extend(fixtures);
+        cleanup(kube, &named, std::slice::from_ref(&ns));
         eprintln!(
             "  {what}: {} chart objects + {} companions, {} ({:.1}s)",
             tpl.len(),
