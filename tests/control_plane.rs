@@ -608,8 +608,18 @@ fn binding(kube: &Kube, what: &str, statefulsets: &[Value], claims_in_render: &[
                 let words: Vec<&str> = p.split_whitespace().collect();
                 if let (Some(kind), Some(obj)) = (words.first(), words.get(1)) {
                     let (ns, name) = obj.split_once('/').unwrap_or((nss.iter().next().unwrap(), obj));
-                    let _ = kind;
                     msg.push_str(&format!("\n{}", events_of(kube, ns, name, None)));
+                    // A claim waits for its pod: the pod's events say why (the scheduler's).
+                    if *kind == "claim" {
+                        for pod in kube.items(&["pods", "-n", ns]).iter().filter(|p| {
+                            p.pointer("/spec/volumes").and_then(Value::as_array).into_iter().flatten().any(|v| {
+                                v.pointer("/persistentVolumeClaim/claimName").and_then(Value::as_str) == Some(name)
+                            })
+                        }) {
+                            let pname = s(pod, "/metadata/name");
+                            msg.push_str(&format!("\n    pod {pname}:\n{}", events_of(kube, ns, pname, None)));
+                        }
+                    }
                 }
             }
             failures.push(msg);
@@ -776,7 +786,7 @@ fn helm_file(stack: &Path, what: &str) -> PathBuf {
     root().join("golden/helm").join(format!("{}.{what}.yaml", stem(stack)))
 }
 
-fn of_kind<'a>(objs: &'a [Value], kind: &str) -> Vec<Value> {
+fn of_kind(objs: &[Value], kind: &str) -> Vec<Value> {
     objs.iter().filter(|o| o["kind"] == kind).cloned().collect()
 }
 
@@ -1439,7 +1449,8 @@ fn run_case(
         if rejected.is_empty() { "accepted" } else { "rejected" },
         if server_rejects { "rejected" } else { "accepted" }
     );
-    if server_rejects != !rejected.is_empty() {
+    let diff_rejects = !rejected.is_empty();
+    if server_rejects != diff_rejects {
         fails.push(format!(
             "diff vs server: {} on {} (golden/{}.yaml): diff says {}, the server {}:\n    diff: {}\n    server: {}",
             c.name,
@@ -1524,7 +1535,8 @@ fn renders_on_a_real_control_plane() {
     let (cp, kubeconfig) = ControlPlane::up(&node_names());
     let kube = Kube { kubectl: found["kubectl"].clone(), kubeconfig, cache: work.path().join("kube-cache") };
     let mut failures = Vec::new();
-    let sections: [(&str, &dyn Fn(&mut Vec<String>)); 3] = [
+    type Section<'a> = (&'a str, &'a dyn Fn(&mut Vec<String>));
+    let sections: [Section; 3] = [
         ("manifests: admission, binding, scheduling, diff against live objects", &|f| manifests_section(&kube, f)),
         ("helm: helm-values companions, the chart and the real operator", &|f| helm_section(&kube, work.path(), f)),
         ("diff: it agrees with the server on every rejected change", &|f| diff_agrees_section(&kube, work.path(), f)),
