@@ -124,9 +124,13 @@ if want prometheus; then
     "github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool" \
     "-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}" || status=1
 fi
+# Thanos needs zenhack.net/go/util (through capnproto.org/go/capnp/v3, Receive's Cap'n Proto
+# replication), which the module proxy reachable here does not serve (403: host not on its
+# allowlist); scripts/real-components/zenhack-util stands in for it (see its README.md).
+thanos_filter() { cat; echo "replace zenhack.net/go/util => $ROOT/scripts/real-components/zenhack-util"; }
 if want thanos; then
   build thanos github.com/thanos-io/thanos "$THANOS_VERSION" "github.com/thanos-io/thanos/cmd/thanos" \
-    "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v}" || status=1
+    "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v}" thanos_filter || status=1
 fi
 if want alertmanager; then
   build alertmanager github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" \
