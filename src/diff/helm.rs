@@ -490,6 +490,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
             }
         }
     }
+    components(old, new, chart, &mut out);
     // Retention: the operator passes it as a flag, so a change restarts the pods and the
     // blocks beyond it are deleted.
     let dur = |v: &Value| spec(v)["retention"].as_str().and_then(|s| s.parse::<crate::model::Duration>().ok());
@@ -559,6 +560,95 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
     out
 }
 
+/// Storage changes of the chart's Alertmanager (the operator's StatefulSet
+/// `alertmanager-<cr>`, claims `alertmanager-<cr>-db-alertmanager-<cr>-<ordinal>`) and
+/// Grafana (the chart's own StatefulSet `<release>-grafana`, claims
+/// `storage-<release>-grafana-<ordinal>`; `helm upgrade` itself fails on it).
+fn components(old: &Value, new: &Value, chart: &Chart, out: &mut Vec<Risk>) {
+    let ns = &chart.namespace;
+    // The Alertmanager resource is `<fullname>-alertmanager` like the Prometheus one.
+    let am_cr = match chart.cr.strip_suffix("-prometheus") {
+        Some(full) => format!("{full}-alertmanager"),
+        None => chart.cr.clone(),
+    };
+    let am = |v: &Value| v.pointer("/alertmanager/alertmanagerSpec/storage/volumeClaimTemplate/spec").cloned();
+    if let (Some(o), Some(n)) = (am(old), am(new)) {
+        if o != n {
+            let sts = format!("alertmanager-{am_cr}");
+            let replicas = old.pointer("/alertmanager/alertmanagerSpec/replicas").and_then(Value::as_u64).unwrap_or(1);
+            let claims: Vec<String> = (0..replicas).map(|i| format!("alertmanager-{am_cr}-db-{sts}-{i}")).collect();
+            out.push(component_risk(
+                "alertmanager.alertmanagerSpec.storage.volumeClaimTemplate.spec",
+                &o,
+                &n,
+                format!("the operator deletes and re-creates StatefulSet {sts} (every Alertmanager pod at once)"),
+                &claims,
+                ns,
+            ));
+        }
+    }
+    let gf = |v: &Value| v.pointer("/grafana/persistence").filter(|p| p["type"] == "sts").cloned();
+    if let (Some(o), Some(n)) = (gf(old), gf(new)) {
+        let spec = |p: &Value| json!({"storageClassName": p["storageClassName"], "resources": {"requests": {"storage": p["size"]}}});
+        let (o, n) = (spec(&o), spec(&n));
+        if o != n {
+            let release = chart.cr.strip_suffix("-prometheus").unwrap_or(&chart.cr);
+            let g = if release.contains("grafana") { release.to_string() } else { format!("{release}-grafana") };
+            let mut r = component_risk(
+                "grafana.persistence",
+                &o,
+                &n,
+                format!(
+                    "the chart's StatefulSet {g} gets another volumeClaimTemplate, which the API server refuses: \
+                     `helm upgrade` fails until it is deleted with `kubectl delete statefulset {g} -n {ns} --cascade=orphan`"
+                ),
+                &[format!("storage-{g}-0")],
+                ns,
+            );
+            r.category = Category::Rejected;
+            r.action = Some(format!(
+                "kubectl delete statefulset {g} -n {ns} --cascade=orphan, then helm upgrade again; {}",
+                r.action.unwrap_or_default()
+            ));
+            out.push(r);
+        }
+    }
+}
+
+fn component_risk(path: &str, old: &Value, new: &Value, what: String, claims: &[String], ns: &str) -> Risk {
+    let (oc, nc) = (show(old.get("storageClassName")), show(new.get("storageClassName")));
+    let size = |v: &Value| show(v.pointer("/resources/requests/storage"));
+    let (os, nsz) = (size(old), size(new));
+    let mut msg = format!("{what}; the existing claims ({}) keep ", claims.join(", "));
+    let mut fix = Vec::new();
+    if oc != nc {
+        msg.push_str(&format!("StorageClass {oc} (not {nc}; only claims made later use it, empty)"));
+        fix.push(format!(
+            "to move to {nc}: kubectl delete pvc {} -n {ns} (their data is lost), then delete their pods",
+            claims.join(" ")
+        ));
+    } else {
+        msg.push_str(&format!("their size {os} (not {nsz})"));
+        for c in claims {
+            fix.push(format!(
+                "kubectl patch pvc {c} -n {ns} -p '{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{nsz}\"}}}}}}}}'"
+            ));
+        }
+    }
+    let mut r = Risk {
+        code: "component-storage",
+        category: Category::ActionNeeded,
+        object: None,
+        path: Some(path.to_string()),
+        message: msg,
+        action: Some(fix.join("; ")),
+    };
+    if oc != nc {
+        r.category = Category::DataLoss;
+    }
+    r
+}
+
 /// `new` with the smaller shard and replica counts of both: the claims that exist on both sides.
 fn merge_counts(old: &Value, new: &Value) -> Value {
     let mut v = new.clone();
@@ -566,6 +656,28 @@ fn merge_counts(old: &Value, new: &Value) -> Value {
         v["prometheus"]["prometheusSpec"][k] = json!(count(old, k).min(count(new, k)));
     }
     v
+}
+
+/// How the operator spreads the static targets of `additionalScrapeConfigs` over the
+/// shards: `hashmod` of `__address__` modulo `shards` (targets labelled
+/// `__tmp_disable_sharding` are on every shard and never move).
+pub fn shard_view(values: &Value) -> super::risk::ShardView {
+    use crate::render::prometheus::hashmod;
+    let shards = count(values, "shards");
+    let mut assign = std::collections::BTreeMap::new();
+    for j in spec(values)["additionalScrapeConfigs"].as_array().into_iter().flatten() {
+        let job = j["job_name"].as_str().unwrap_or_default();
+        for sc in j["static_configs"].as_array().into_iter().flatten() {
+            if sc["labels"].get("__tmp_disable_sharding").is_some() {
+                continue;
+            }
+            for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                let shard = if shards > 1 { hashmod(t, shards) } else { 0 };
+                assign.insert((job.to_string(), t.to_string()), shard);
+            }
+        }
+    }
+    super::risk::ShardView { shards, source_labels: vec!["__address__".into()], assign }
 }
 
 #[cfg(test)]
@@ -621,26 +733,4 @@ mod tests {
         );
         assert_eq!(same, 2);
     }
-}
-
-/// How the operator spreads the static targets of `additionalScrapeConfigs` over the
-/// shards: `hashmod` of `__address__` modulo `shards` (targets labelled
-/// `__tmp_disable_sharding` are on every shard and never move).
-pub fn shard_view(values: &Value) -> super::risk::ShardView {
-    use crate::render::prometheus::hashmod;
-    let shards = count(values, "shards");
-    let mut assign = std::collections::BTreeMap::new();
-    for j in spec(values)["additionalScrapeConfigs"].as_array().into_iter().flatten() {
-        let job = j["job_name"].as_str().unwrap_or_default();
-        for sc in j["static_configs"].as_array().into_iter().flatten() {
-            if sc["labels"].get("__tmp_disable_sharding").is_some() {
-                continue;
-            }
-            for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let shard = if shards > 1 { hashmod(t, shards) } else { 0 };
-                assign.insert((job.to_string(), t.to_string()), shard);
-            }
-        }
-    }
-    super::risk::ShardView { shards, source_labels: vec!["__address__".into()], assign }
 }
