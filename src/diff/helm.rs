@@ -314,12 +314,20 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                 .flat_map(|s| (0..count(old, "replicas")).map(move |o| (s, o)))
                 .map(|(s, o)| chart.claim(&t, s, o))
                 .collect();
+            let kept = if template(old).is_object() {
+                format!("their claims {} stay with data nothing serves", list(&orphaned))
+            } else {
+                "their emptyDir data is gone".to_string()
+            };
+            let sidecar = if spec(old).get("thanos").is_some() {
+                "the head block and any block the Thanos sidecar has not uploaded yet are lost"
+            } else {
+                "without Thanos their history is no longer queried"
+            };
             msg.push_str(&format!(
-                "the operator deletes StatefulSet(s) {} (their pods stop; the head block and any block not yet \
-                 uploaded by the Thanos sidecar is lost); their claims {} stay with data nothing serves, and series \
-                 move between the remaining shards",
+                "the operator deletes StatefulSet(s) {} (their pods stop; {sidecar}); {kept}, and series move \
+                 between the remaining shards",
                 list(&names),
-                list(&orphaned)
             ));
             r = risk("shard-count", Category::DataLoss, chart, &format!("{SPEC}.shards"), msg);
             if template(old).is_object() {
@@ -713,6 +721,23 @@ mod tests {
         let c =
             Chart::from_values(&json!({"cleanPrometheusOperatorObjectNames": true, "fullnameOverride": "x"}), "r", "n");
         assert_eq!(c.statefulset(0), "prometheus-x");
+    }
+
+    #[test]
+    fn fewer_shards_without_claims_names_no_claim() {
+        let old = stack("[stack]\nname = \"ha\"\n[storage]\nbackend = \"ephemeral\"\n[sharding]\nshards = 3\n");
+        let new = stack("[stack]\nname = \"ha\"\n[storage]\nbackend = \"ephemeral\"\n");
+        let (ov, nv) = (crate::render::helm::values(&old), crate::render::helm::values(&new));
+        let c = Chart::from_values(&nv, "ha", "monitoring");
+        let risks = value_risks(&ov, &nv, &c, &c);
+        let r = risks.iter().find(|r| r.code == "shard-count").expect("a shard-count risk");
+        assert!(
+            r.message.contains("prometheus-ha-prometheus-shard-1, prometheus-ha-prometheus-shard-2"),
+            "{}",
+            r.message
+        );
+        assert!(r.message.contains("emptyDir") && !r.message.contains("-db-"), "{}", r.message);
+        assert!(r.action.is_none());
     }
 
     #[test]

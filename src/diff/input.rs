@@ -123,7 +123,14 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
         }
         return Ok(());
     }
-    let key = Key::of(&v).ok_or_else(|| format!("{at} has no apiVersion, kind or metadata.name"))?;
+    let key = Key::of(&v).ok_or_else(|| {
+        let hint = if v.get("kind").is_none() && v.get("apiVersion").is_none() {
+            " (a kube-prometheus-stack values document? compare it with --target helm-values)"
+        } else {
+            ""
+        };
+        format!("{at} has no apiVersion, kind or metadata.name{hint}")
+    })?;
     let live = from_list || compare::looks_live(&v);
     if let Some(&i) = before.index.get(&key) {
         before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));
