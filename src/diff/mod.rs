@@ -7,6 +7,10 @@
 //! to what stackgen sets (tanka's subset rule, [`compare::subset`]), so server-set fields
 //! and API defaults are never a change. Exit codes as diff(1): 0 no changes, 1 changes,
 //! 2 error (unreadable input, or a stack with errors: nothing to compare).
+//!
+//! `--target helm-values` ([`helm`]) compares in the chart's world instead: the values
+//! key by key, stackgen's companion objects object by object, and risks named with the
+//! Prometheus Operator's StatefulSets and claims.
 
 pub mod compare;
 pub mod helm;
