@@ -99,6 +99,12 @@ build() {
 # published modules are k8s.io/X v0.<minor>.<patch>.
 kube_filter() { sed -E "s#=> \./staging/src/(k8s\.io/[^ ]+)#=> \1 v0.${KUBE_VERSION#v1.}#"; }
 
+# The operator replaces its own pkg/apis/monitoring and pkg/client submodules with
+# ./pkg/...; those are published at the same version as the operator.
+operator_filter() {
+  sed -E "s#=> \./(pkg/[^ ]+)#=> github.com/prometheus-operator/prometheus-operator/\1 ${OPERATOR_VERSION}#"
+}
+
 want() { [ $# -eq 0 ] && return 0; local c; for c in "${COMPONENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 COMPONENTS=("$@")
 [ ${#COMPONENTS[@]} -gt 0 ] || COMPONENTS=(etcd kube prometheus thanos alertmanager operator)
@@ -134,7 +140,7 @@ fi
 if want operator; then
   build operator github.com/prometheus-operator/prometheus-operator "$OPERATOR_VERSION" \
     "github.com/prometheus-operator/prometheus-operator/cmd/operator github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader" \
-    "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" || status=1
+    "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" operator_filter || status=1
 fi
 [ "$status" = 0 ] || { log "some components failed to build (see above)"; exit 1; }
 echo "$BIN"

@@ -760,3 +760,36 @@ fn helm_values_of_a_static_stack_without_component_class_render_and_say_what_is_
     let warnings = stackgen::render::helm::unsupported(&stack);
     assert!(warnings.iter().any(|d| d.path.as_deref() == Some("/storage/component_class")));
 }
+
+#[test]
+fn diff_against_live_claims_flags_a_retention_size_they_cannot_hold() {
+    // claims_size removed before the claims were resized: the live claims are still 200Gi.
+    let tmp = tempfile::tempdir().unwrap();
+    let stack = tmp.path().join("stack.toml");
+    std::fs::write(&stack, FULL.replace("size = \"200Gi\"\n", "size = \"500Gi\"\n")).unwrap();
+    let pvcs = |capacity: &str| -> String {
+        let items: Vec<Value> = (0..2)
+            .flat_map(|s| (0..2).map(move |r| (s, r)))
+            .map(|(s, r)| {
+                serde_json::json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": format!("data-b-prometheus-shard-{s}-{r}"), "namespace": "monitoring", "uid": format!("u{s}{r}")},
+                    "spec": {"resources": {"requests": {"storage": capacity}}},
+                    "status": {"phase": "Bound", "capacity": {"storage": capacity}}})
+            })
+            .collect();
+        serde_saphyr::to_string(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})).unwrap()
+    };
+    let diff = |input: String| {
+        let f = tmp.path().join("live.yaml");
+        std::fs::write(&f, input).unwrap();
+        let (_, out, err) =
+            run(Command::new(bin()).arg("diff").arg(&stack).arg("--against").arg(&f).args(["--format", "json"]));
+        serde_json::from_str::<Value>(&out).unwrap_or_else(|_| panic!("{err}"))
+    };
+    let j = diff(pvcs("200Gi"));
+    let over = risks(&j, "retention-over-claims");
+    assert_eq!(over.len(), 2, "{:#}", j["risks"]);
+    assert!(over[0]["action"].as_str().unwrap().contains("claims_size = \"200Gi\""));
+    let j = diff(pvcs("500Gi"));
+    assert!(risks(&j, "retention-over-claims").is_empty(), "resized claims hold 425GiB");
+}

@@ -72,6 +72,11 @@ pub fn subset(live: &Value, want: Option<&Value>, last: Option<&Value>) -> Value
             for (k, wv) in wm.into_iter().flatten() {
                 if let Some(lv) = lm.get(k) {
                     out.insert(k.clone(), subset(lv, Some(wv), am.and_then(|a| a.get(k))));
+                } else if omitted_when_empty(wv) {
+                    // The API server drops empty lists and maps, `false` and `""` of
+                    // `omitempty` fields (NetworkPolicy `ingress: []`, a volume source's
+                    // `readOnly: false`): live, they are absent, which is no change.
+                    out.insert(k.clone(), wv.clone());
                 }
             }
             for (k, av) in am.into_iter().flatten() {
@@ -105,6 +110,18 @@ pub fn subset(live: &Value, want: Option<&Value>, last: Option<&Value>) -> Value
             )
         }
         _ => live.clone(),
+    }
+}
+
+/// A value the API server does not store for an `omitempty` field: read back, the key is
+/// absent (checked against kube-apiserver 1.33 in tests/control_plane.rs).
+fn omitted_when_empty(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Number(_) | Value::Bool(true) => false,
     }
 }
 
@@ -227,6 +244,14 @@ mod tests {
         let live = json!({"a": 1, "b": {"c": 2, "d": 3}, "l": [{"x": 1, "y": 2}], "s": 9});
         let want = json!({"a": 1, "b": {"c": 2}, "l": [{"x": 1}], "m": 5});
         assert_eq!(subset(&live, Some(&want), None), json!({"a": 1, "b": {"c": 2}, "l": [{"x": 1}]}));
+        // What the server drops from omitempty fields is no change when it is absent live.
+        let live = json!({"spec": {"podSelector": {}, "iscsi": {"lun": 1}}});
+        let want = json!({"spec": {"podSelector": {}, "ingress": [], "iscsi": {"lun": 1, "readOnly": false}, "n": 0}});
+        assert_eq!(
+            subset(&live, Some(&want), None),
+            json!({"spec": {"podSelector": {}, "ingress": [], "iscsi": {"lun": 1, "readOnly": false}}})
+        );
+        let live = json!({"a": 1, "b": {"c": 2, "d": 3}, "l": [{"x": 1, "y": 2}], "s": 9});
         let last = json!({"s": 9});
         assert_eq!(subset(&live, Some(&want), Some(&last))["s"], json!(9));
     }

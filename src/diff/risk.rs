@@ -363,6 +363,61 @@ fn volume_grow(key: &Key, i: usize, old_t: &Value, new_t: &Value, new: &Value, o
     }
 }
 
+/// Live claims smaller than the rendered retention size allows: for each rendered
+/// StatefulSet with `--storage.tsdb.retention.size`, the live claims of its `data`
+/// template (`data-<sts>-<ordinal>`, their `status.capacity`, else their request) must
+/// hold it with 15% to spare. Catches `claims_size` removed before the resize finished.
+pub fn claims_fit(news: &[super::Doc], live: &[super::Doc]) -> Vec<Risk> {
+    let mut out = Vec::new();
+    for sts in news.iter().filter(|d| d.key.kind == "StatefulSet") {
+        let Some(limit) = arg(&sts.value, "--storage.tsdb.retention.size").and_then(|s| parse_prometheus_bytes(s).ok())
+        else {
+            continue;
+        };
+        let replicas = sts.value.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+        let mut smallest: Option<(i128, String, String)> = None;
+        for r in 0..replicas {
+            let name = format!("data-{}-{r}", sts.key.name);
+            let Some(pvc) = live.iter().find(|d| {
+                d.live
+                    && d.key.kind == "PersistentVolumeClaim"
+                    && d.key.name == name
+                    && d.key.namespace == sts.key.namespace
+            }) else {
+                continue;
+            };
+            let cap = ["/status/capacity/storage", "/spec/resources/requests/storage"]
+                .iter()
+                .find_map(|p| pvc.value.pointer(p).and_then(Value::as_str));
+            let Some((bytes, text)) = cap.and_then(|s| Some((super::compare::quantity(s)? / 1_000_000_000, s))) else {
+                continue;
+            };
+            if smallest.as_ref().is_none_or(|(b, _, _)| bytes < *b) {
+                smallest = Some((bytes, text.to_string(), name));
+            }
+        }
+        let Some((bytes, text, claim)) = smallest else { continue };
+        if i128::from(limit.get()) * 100 > bytes * 85 {
+            let mut r = risk(
+                "retention-over-claims",
+                Category::DataLoss,
+                &sts.key,
+                "/spec/template/spec/containers",
+                format!(
+                    "--storage.tsdb.retention.size={} is over 85% of the live claim {claim} ({text}): the disk fills before Prometheus deletes blocks",
+                    limit.prometheus()
+                ),
+            );
+            r.action = Some(format!(
+                "finish resizing the claims (kubectl get pvc{}), or set [storage] claims_size = \"{text}\" until they are",
+                ns_flag(&sts.key)
+            ));
+            out.push(r);
+        }
+    }
+    out
+}
+
 /// Live PersistentVolumes the render needs that no claim can bind: phase Released (its
 /// claim was deleted; the PV keeps the old claim's uid in claimRef), or a claimRef uid
 /// that is not the uid of the live claim of that name. The re-created claim stays

@@ -256,7 +256,8 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
 fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) {
     let s = n.stack;
     for (index, (owner, claim, dir, size)) in component_volumes(n).into_iter().enumerate() {
-        let mut labels = n.labels("components", "storage", None);
+        let component = owner.strip_prefix(&format!("{}-", s.name)).unwrap_or(&owner);
+        let mut labels = n.labels(component, "storage", None);
         labels.extend(selector_for(n, &owner));
         let mut capacity = BTreeMap::new();
         capacity.insert("storage".to_string(), q(size.quantity()));
