@@ -130,7 +130,7 @@ fi
 if want operator; then
   build operator github.com/prometheus-operator/prometheus-operator "$OPERATOR_VERSION" \
     "github.com/prometheus-operator/prometheus-operator/cmd/operator github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader" \
-    "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" || status=1
+    "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" no_relative || status=1
 fi
 [ "$status" = 0 ] || { log "some components failed to build (see above)"; exit 1; }
 echo "$BIN"
