@@ -1,21 +1,13 @@
 #!/usr/bin/env bash
 # Install what the tests need, idempotently:
-#  - promtool and prometheus from Debian's `prometheus` package (promtool check config,
-#    and the end-to-end sharding test that runs real Prometheus servers on loopback);
 #  - kubernetes-validate (and checkov) from PyPI in a virtualenv at $STACKGEN_VENV
-#    (default /tmp/stackgen-validators), which the tests find on their own.
+#    (default /tmp/stackgen-validators), which the tests find on their own;
+#  - helm (below).
+# Prometheus, promtool, Thanos, Alertmanager and amtool are not installed here: the tests
+# run the versions the render's images name, built by scripts/real-components.sh
+# (Debian's prometheus 2.42 lacks Kubernetes discovery and is no longer used).
 set -euo pipefail
 VENV=${STACKGEN_VENV:-/tmp/stackgen-validators}
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO="sudo"
-
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
-  echo "installing Debian package prometheus (promtool, prometheus)" >&2
-  $SUDO apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q prometheus >/dev/null
-  # The package starts a server on :9090 under systemd; the tests need only the binaries.
-  $SUDO systemctl stop prometheus 2>/dev/null || true
-fi
 
 if [ ! -x "$VENV/bin/kubernetes-validate" ] || [ ! -x "$VENV/bin/checkov" ]; then
   echo "installing kubernetes-validate and checkov into $VENV" >&2
@@ -23,7 +15,6 @@ if [ ! -x "$VENV/bin/kubernetes-validate" ] || [ ! -x "$VENV/bin/checkov" ]; the
   "$VENV/bin/pip" install -q --disable-pip-version-check kubernetes-validate checkov pyyaml
 fi
 
-promtool --version 2>&1 | head -n1
 "$VENV/bin/kubernetes-validate" --version 2>&1 | head -n1 || true
 
 # helm (for `helm template` of ../shared/reference-data/charts in tests and bench.sh):

@@ -6,7 +6,7 @@
 #
 # Components: etcd kube (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
 #             prometheus (prometheus, promtool) thanos alertmanager (alertmanager, amtool)
-#             operator (the Prometheus Operator)
+#             operator (the Prometheus Operator and its prometheus-config-reloader)
 #
 # Versions live in one place: the Prometheus, Thanos and Alertmanager versions are read
 # from the image constants the render uses (src/model/mod.rs), the rest are pinned below.
@@ -124,9 +124,13 @@ if want prometheus; then
     "github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool" \
     "-X github.com/prometheus/common/version.Version=${PROMETHEUS_VERSION#v}" || status=1
 fi
+# Thanos needs zenhack.net/go/util (through capnproto.org/go/capnp/v3, Receive's Cap'n Proto
+# replication), which the module proxy reachable here does not serve (403: host not on its
+# allowlist); scripts/real-components/zenhack-util stands in for it (see its README.md).
+thanos_filter() { cat; echo "replace zenhack.net/go/util => $ROOT/scripts/real-components/zenhack-util"; }
 if want thanos; then
   build thanos github.com/thanos-io/thanos "$THANOS_VERSION" "github.com/thanos-io/thanos/cmd/thanos" \
-    "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v}" || status=1
+    "-X github.com/prometheus/common/version.Version=${THANOS_VERSION#v}" thanos_filter || status=1
 fi
 if want alertmanager; then
   build alertmanager github.com/prometheus/alertmanager "$ALERTMANAGER_VERSION" \
@@ -135,7 +139,7 @@ if want alertmanager; then
 fi
 if want operator; then
   build operator github.com/prometheus-operator/prometheus-operator "$OPERATOR_VERSION" \
-    "github.com/prometheus-operator/prometheus-operator/cmd/operator" \
+    "github.com/prometheus-operator/prometheus-operator/cmd/operator github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader" \
     "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" operator_filter || status=1
 fi
 [ "$status" = 0 ] || { log "some components failed to build (see above)"; exit 1; }

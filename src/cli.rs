@@ -32,6 +32,8 @@ pub enum Command {
         /// With -o: remove files stackgen wrote earlier that this render no longer has.
         #[arg(long, requires = "output")]
         prune: bool,
+        #[command(flatten)]
+        policy: LintPolicy,
     },
     /// Check stack files and report every problem.
     Lint {
@@ -46,6 +48,8 @@ pub enum Command {
         /// Also report what the given render target cannot express (helm-values: SG125).
         #[arg(long, value_enum, default_value_t = RenderFormat::Manifests)]
         target: RenderFormat,
+        #[command(flatten)]
+        policy: LintPolicy,
     },
     /// Compare the render with a previous render, live objects, or another stack.
     Diff {
@@ -138,4 +142,15 @@ fn parse_name(s: &str) -> Result<String, String> {
 pub enum DiffFormat {
     Human,
     Json,
+}
+
+/// `--allow` / `--deny`: the command line's lint configuration (design.md "Lint configuration").
+#[derive(clap::Args, Debug, Default)]
+pub struct LintPolicy {
+    /// Allow a warning (code such as SG102, or its name); repeatable, comma-separated. Errors cannot be allowed.
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+    /// Make a warning an error (wins over every allow); repeatable, comma-separated.
+    #[arg(long, value_name = "CODE")]
+    pub deny: Vec<String>,
 }

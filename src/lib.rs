@@ -21,14 +21,54 @@ use source::Source;
 #[derive(Debug)]
 pub struct Checked {
     pub stack: model::Stack,
+    /// Warnings, including those the lint configuration allowed (marked `suppressed`).
     pub warnings: Vec<Diagnostic>,
+    /// The file's `[lint] allow` and `# stackgen: allow` comments, for diagnostics raised
+    /// after the check (`lint --target helm-values`).
+    pub allows: lint::suppress::FileAllows,
 }
 
 /// Check a stack file: every problem of the file in one pass. `Err` holds all
 /// diagnostics (errors and warnings) when there is at least one error.
 pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let parsed = source::parse(&src.text)?;
-    let mut diags = lint::secret_values(&parsed);
+    let (allows, bad_allows) = lint::suppress::FileAllows::read(src, &parsed);
+    let mut result = check_parsed(src, &parsed);
+    if let Err(diags) = &mut result {
+        one_finding_per_inline_secret(diags);
+    }
+    match &mut result {
+        Ok(c) => {
+            allows.apply(src, &mut c.warnings);
+            c.allows = allows;
+        }
+        Err(diags) => allows.apply(src, diags),
+    }
+    if bad_allows.is_empty() {
+        return result;
+    }
+    let mut diags = match result {
+        Ok(c) => c.warnings,
+        Err(d) => d,
+    };
+    diags.extend(bad_allows);
+    diagnostic::sort(&mut diags);
+    Err(diags)
+}
+
+/// A credential key with a credential-shaped value is one problem, not two: keep the
+/// inline-secret finding (SG111, which names where the value belongs) and drop the
+/// secret-value one (SG124) at the same key.
+fn one_finding_per_inline_secret(diags: &mut Vec<Diagnostic>) {
+    let inline: Vec<String> =
+        diags.iter().filter(|d| d.code == Code::InlineSecret).filter_map(|d| d.path.clone()).collect();
+    if !inline.is_empty() {
+        diags.retain(|d| d.code != Code::SecretValue || d.path.as_ref().is_none_or(|p| !inline.contains(p)));
+    }
+}
+
+fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Diagnostic>> {
+    let mut diags = lint::secret_values(parsed);
     // Fast path: parsing the schema and compiling the jsonschema validator cost about 4 ms,
     // most of a whole render. A stack that `quick_accepts` (the same schema, compiled to
     // Rust by build.rs) and the typed model both accept needs neither; whenever anything
@@ -38,17 +78,17 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     // full validator, and that reading the model from the JSON equals reading the text.
     if diags.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
         if let Ok(raw) = <model::raw::RawStack as serde::Deserialize>::deserialize(&parsed.json) {
-            if let Ok(stack) = model::validate(&raw, &parsed) {
-                let mut warnings = lint::lint(&stack, &parsed);
+            if let Ok(stack) = model::validate(&raw, parsed) {
+                let mut warnings = lint::lint(&stack, parsed);
                 diagnostic::sort(&mut warnings);
                 if !warnings.iter().any(Diagnostic::is_error) {
-                    return Ok(Checked { stack, warnings });
+                    return Ok(Checked { stack, warnings, allows: Default::default() });
                 }
                 return Err(warnings);
             }
         }
     }
-    diags.extend(model::schema::check(&parsed));
+    diags.extend(model::schema::check(parsed));
     if diags.iter().any(Diagnostic::is_error) {
         diagnostic::sort(&mut diags);
         return Err(diags);
@@ -62,13 +102,13 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
                 .with_help("see `stackgen schema` for the expected shape")]);
         }
     };
-    let stack = model::validate(&raw, &parsed)?;
-    diags.extend(lint::lint(&stack, &parsed));
+    let stack = model::validate(&raw, parsed)?;
+    diags.extend(lint::lint(&stack, parsed));
     diagnostic::sort(&mut diags);
     if diags.iter().any(Diagnostic::is_error) {
         Err(diags)
     } else {
-        Ok(Checked { stack, warnings: diags })
+        Ok(Checked { stack, warnings: diags, allows: Default::default() })
     }
 }
 

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cli::{Cli, Command, DiffFormat, LintFormat, RenderFormat};
 use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diagnostic, RULES};
+use stackgen::lint::suppress::CliPolicy;
 use stackgen::source::Source;
 
 fn main() -> ExitCode {
@@ -38,6 +39,14 @@ fn print_human(src: &Source, diags: &[Diagnostic]) {
     if !diags.is_empty() {
         eprint!("{}", drender::human(src, diags, color_stderr()));
     }
+}
+
+/// The `--allow`/`--deny` lists, or a usage error.
+fn cli_policy(p: &cli::LintPolicy) -> Result<CliPolicy, u8> {
+    CliPolicy::parse(&p.allow, &p.deny).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })
 }
 
 /// Write a new file: without `force`, fail with `AlreadyExists` rather than replace one
@@ -124,7 +133,11 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 return Ok(2);
             }
         }
-        Command::Lint { stacks, format, deny_warnings, target } => {
+        Command::Lint { stacks, format, deny_warnings, target, policy } => {
+            let policy = match cli_policy(&policy) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
             let mut worst = 0u8;
             let mut json = Vec::new();
             let mut sarif = drender_sarif::SarifLog::new();
@@ -132,23 +145,44 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 let src = match stackgen::load(path) {
                     Ok(s) => s,
                     Err(e) => {
-                        eprintln!("error[SG006]: {e}");
-                        if format == LintFormat::Sarif {
-                            sarif.unreadable(path, &e);
+                        // SG006 in every format: on stderr for people, in the document for tools.
+                        let src = Source::new(path.as_str(), "");
+                        let d = Diagnostic::new(diagnostic::Code::Unreadable, e.clone(), 0..0)
+                            .with_help("check the path and that the file is readable UTF-8 text");
+                        match format {
+                            LintFormat::Human => print_human(&src, std::slice::from_ref(&d)),
+                            LintFormat::Github => {
+                                eprintln!("error[SG006]: {e}");
+                                stdout.write_all(drender::github(&src, std::slice::from_ref(&d)).as_bytes())?;
+                            }
+                            LintFormat::Json => {
+                                eprintln!("error[SG006]: {e}");
+                                json.push(serde_json::to_value(drender::to_json(&src, &d)).expect("serializable"));
+                            }
+                            LintFormat::Sarif => {
+                                eprintln!("error[SG006]: {e}");
+                                sarif.unreadable(path, &e);
+                            }
                         }
                         worst = 2;
                         continue;
                     }
                 };
-                let diags = match stackgen::check(&src) {
+                let mut diags = match stackgen::check(&src) {
                     Ok(mut c) if target == RenderFormat::HelmValues => {
-                        c.warnings.extend(stackgen::render::helm::unsupported(&c.stack));
+                        let mut extra = stackgen::render::helm::unsupported(&c.stack);
+                        c.allows.apply(&src, &mut extra);
+                        c.warnings.extend(extra);
+                        diagnostic::sort(&mut c.warnings);
                         c.warnings
                     }
                     Ok(c) => c.warnings,
                     Err(d) => d,
                 };
-                if diags.iter().any(Diagnostic::is_error) || (deny_warnings && !diags.is_empty()) {
+                policy.apply(&mut diags);
+                if diags.iter().any(Diagnostic::is_error)
+                    || (deny_warnings && diags.iter().any(Diagnostic::is_active_warning))
+                {
                     worst = worst.max(1);
                 }
                 match format {
@@ -174,7 +208,11 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             stdout.flush()?;
             return Ok(worst);
         }
-        Command::Render { stack, output, format, check, prune } => {
+        Command::Render { stack, output, format, check, prune, policy } => {
+            let policy = match cli_policy(&policy) {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
             let src = match stackgen::load(&stack) {
                 Ok(s) => s,
                 Err(e) => {
@@ -183,25 +221,56 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 }
             };
             let checked = match stackgen::check(&src) {
-                Ok(c) => c,
-                Err(diags) => {
+                Ok(mut c) => {
+                    policy.apply(&mut c.warnings);
+                    if c.warnings.iter().any(Diagnostic::is_error) {
+                        print_human(&src, &c.warnings);
+                        return Ok(1);
+                    }
+                    c
+                }
+                Err(mut diags) => {
+                    policy.apply(&mut diags);
                     print_human(&src, &diags);
                     return Ok(1);
                 }
             };
             print_human(&src, &checked.warnings);
             if format == RenderFormat::HelmValues {
-                print_human(&src, &stackgen::render::helm::unsupported(&checked.stack));
+                let mut extra = stackgen::render::helm::unsupported(&checked.stack);
+                checked.allows.apply(&src, &mut extra);
+                policy.apply(&mut extra);
+                print_human(&src, &extra);
+                if extra.iter().any(Diagnostic::is_error) {
+                    return Ok(1);
+                }
                 let helm = stackgen::render::helm::render(&checked.stack);
+                let mut files = std::collections::BTreeMap::new();
+                files.insert("values.yaml".to_string(), helm.values);
+                files.insert("manifests.yaml".to_string(), helm.manifests);
+                if let Some(path) = check {
+                    // A file is the values.yaml printed on stdout; a directory is an -o render.
+                    let (same, diff) =
+                        stackgen::output::check_files(&files, std::path::Path::new(&path), Some("values.yaml"))?;
+                    if same {
+                        return Ok(0);
+                    }
+                    stdout.write_all(diff.as_bytes())?;
+                    stdout.flush()?;
+                    eprintln!(
+                        "{path} is stale: run `stackgen render --format helm-values {stack}` and commit the result"
+                    );
+                    return Ok(1);
+                }
                 match output {
                     Some(dir) => {
-                        let mut files = std::collections::BTreeMap::new();
-                        files.insert("values.yaml".to_string(), helm.values);
-                        files.insert("manifests.yaml".to_string(), helm.manifests);
-                        stackgen::output::write_dir(std::path::Path::new(&dir), &files, false)?;
+                        let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
                         eprintln!("wrote values.yaml and manifests.yaml to {dir}");
+                        for p in pruned {
+                            eprintln!("pruned {dir}/{p}");
+                        }
                     }
-                    None => stdout.write_all(helm.values.as_bytes())?,
+                    None => stdout.write_all(files["values.yaml"].as_bytes())?,
                 }
                 stdout.flush()?;
                 return Ok(0);

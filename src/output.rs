@@ -91,34 +91,51 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> s
 /// Compare a render with a committed one: a multi-document file, or an `-o` directory.
 /// Returns whether they are identical and a unified diff when not.
 pub fn check(objs: &[Object], path: &Path) -> std::io::Result<(bool, String)> {
-    let mut diff = String::new();
     if path.is_dir() {
-        let want = files(objs);
-        let mut names: Vec<String> = want.keys().cloned().collect();
-        for e in fs::read_dir(path)?.filter_map(Result::ok) {
-            let name = e.file_name().to_string_lossy().to_string();
-            let ours = fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(HEADER));
-            if ours && !want.contains_key(&name) {
-                names.push(name);
-            }
+        return check_files(&files(objs), path, None);
+    }
+    Ok(check_file(path, &crate::render::to_yaml(objs)))
+}
+
+/// Compare named files with a committed render. A directory is compared file by file,
+/// stale files stackgen wrote included; a single file is compared with `want[single]`
+/// (the file a render prints on stdout: `values.yaml` of helm-values).
+pub fn check_files(
+    want: &BTreeMap<String, String>,
+    path: &Path,
+    single: Option<&str>,
+) -> std::io::Result<(bool, String)> {
+    if !path.is_dir() {
+        let new = single.and_then(|s| want.get(s)).map_or("", String::as_str);
+        return Ok(check_file(path, new));
+    }
+    let mut diff = String::new();
+    let mut names: Vec<String> = want.keys().cloned().collect();
+    for e in fs::read_dir(path)?.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().to_string();
+        let ours = fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(HEADER));
+        if ours && !want.contains_key(&name) {
+            names.push(name);
         }
-        names.sort();
-        names.dedup();
-        for name in names {
-            let have = fs::read_to_string(path.join(&name)).unwrap_or_default();
-            let new = want.get(&name).map_or("", String::as_str);
-            if have != new {
-                diff.push_str(&unified(&format!("{}/{name}", path.display()), &have, new));
-            }
-        }
-    } else {
-        let have = fs::read_to_string(path).unwrap_or_default();
-        let new = crate::render::to_yaml(objs);
+    }
+    names.sort();
+    names.dedup();
+    for name in names {
+        let have = fs::read_to_string(path.join(&name)).unwrap_or_default();
+        let new = want.get(&name).map_or("", String::as_str);
         if have != new {
-            diff.push_str(&unified(&path.display().to_string(), &have, &new));
+            diff.push_str(&unified(&format!("{}/{name}", path.display()), &have, new));
         }
     }
     Ok((diff.is_empty(), diff))
+}
+
+fn check_file(path: &Path, new: &str) -> (bool, String) {
+    let have = fs::read_to_string(path).unwrap_or_default();
+    if have == new {
+        return (true, String::new());
+    }
+    (false, unified(&path.display().to_string(), &have, new))
 }
 
 /// A unified diff, committed → rendered.

@@ -201,8 +201,6 @@ fn sarif_of_a_clean_stack_and_of_an_unreadable_file() {
 // ---------------------------------------------------------------------------------------
 // Snapshots
 
-const SNAPSHOT_INPUT: &str = "tests/snapshots/lint-bad.toml";
-
 /// Output with the machine's paths and the crate version taken out.
 fn normalise(text: &str) -> String {
     let root = root().display().to_string();
@@ -223,37 +221,50 @@ fn sarif_snapshot(out: &str) -> String {
     normalise(&s)
 }
 
+/// One input, its exit code, and the extra arguments of the call, snapshotted in every format.
+const SNAPSHOTS: &[(&str, i32, &[&str])] = &[
+    ("lint-bad", 1, &[]),
+    // The three suppression forms: an inline comment on the line, one on the table header,
+    // and `[lint] allow`; nothing shows in human/github, everything stays in json/sarif.
+    ("lint-allow", 0, &["--deny-warnings"]),
+    // `--deny` makes an allowed warning an error again; `--allow` allows from the command line.
+    ("lint-allow.cli", 1, &["--deny", "SG102", "--allow", "SG105"]),
+];
+
 #[test]
 fn snapshots_of_every_format() {
     let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
     assert!(!(update && in_ci()), "UPDATE_GOLDEN is refused under CI: snapshots are re-blessed by a person");
-    let input = root().join(SNAPSHOT_INPUT);
     let mut failures = Vec::new();
-    for (format, file) in [
-        ("human", "lint-bad.human.txt"),
-        ("json", "lint-bad.json"),
-        ("github", "lint-bad.github.txt"),
-        ("sarif", "lint-bad.sarif.json"),
-    ] {
-        let (code, out, err) = lint(format, std::slice::from_ref(&input));
-        assert_eq!(code, 1, "{format}: one error\n{err}");
-        let got = match format {
-            "human" => {
-                assert!(out.is_empty(), "human output goes to stderr");
-                normalise(&err)
+    for (name, want_code, args) in SNAPSHOTS {
+        let input = root().join("tests/snapshots").join(format!("{}.toml", name.split('.').next().unwrap()));
+        for (format, ext) in
+            [("human", "human.txt"), ("json", "json"), ("github", "github.txt"), ("sarif", "sarif.json")]
+        {
+            let (code, out, err) = run(Command::new(bin())
+                .args(["lint", "--format", format])
+                .args(*args)
+                .arg(&input)
+                .env("NO_COLOR", "1"));
+            assert_eq!(code, *want_code, "{name} {format}: exit code\n{err}");
+            let got = match format {
+                "human" => {
+                    assert!(out.is_empty(), "human output goes to stderr");
+                    normalise(&err)
+                }
+                "sarif" => sarif_snapshot(&out),
+                _ => normalise(&out),
+            };
+            assert!(!got.contains(&root().display().to_string()), "{format}: the path is normalised");
+            let path = root().join("tests/snapshots").join(format!("{name}.{ext}"));
+            if update {
+                std::fs::write(&path, &got).unwrap();
+                continue;
             }
-            "sarif" => sarif_snapshot(&out),
-            _ => normalise(&out),
-        };
-        assert!(!got.contains(&root().display().to_string()), "{format}: the path is normalised");
-        let path = root().join("tests/snapshots").join(file);
-        if update {
-            std::fs::write(&path, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        if want != got {
-            failures.push(stackgen::output::unified(&path.display().to_string(), &want, &got));
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != got {
+                failures.push(stackgen::output::unified(&path.display().to_string(), &want, &got));
+            }
         }
     }
     assert!(

@@ -338,7 +338,19 @@ fn json_output_has_the_documented_fields_and_moves_agree_with_hashmod() {
     }
     assert_eq!(j["mode"], "base");
     assert_eq!(j["changed"], true);
-    for k in ["added", "removed", "changed", "unchanged", "ignored", "risks", "rejected", "data_loss", "data_moves"] {
+    for k in [
+        "added",
+        "removed",
+        "changed",
+        "unchanged",
+        "ignored",
+        "risks",
+        "rejected",
+        "data_loss",
+        "data_moves",
+        "action_needed",
+        "restarts",
+    ] {
         assert!(j["summary"][k].is_u64(), "summary.{k}");
     }
     assert_eq!(j["summary"]["added"], 4);
@@ -354,7 +366,8 @@ fn json_output_has_the_documented_fields_and_moves_agree_with_hashmod() {
         for k in ["code", "category", "object", "path", "message", "action"] {
             assert!(r.get(k).is_some(), "risk field {k}");
         }
-        assert!(["rejected", "data-loss", "data-moves"].contains(&r["category"].as_str().unwrap()));
+        assert!(["rejected", "data-loss", "data-moves", "action-needed", "restart"]
+            .contains(&r["category"].as_str().unwrap()));
     }
     let codes: Vec<&str> = risks.iter().map(|r| r["code"].as_str().unwrap()).collect();
     for c in ["immutable-field", "storage-class", "retention-shorter", "shard-count"] {

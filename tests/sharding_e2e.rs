@@ -1,17 +1,19 @@
-//! Sharding, end to end, with real Prometheus processes (Debian's `prometheus`) on
-//! loopback: 3 shards run their generated configs against 14 local HTTP targets; each
-//! target must be active in exactly one shard, the shards together must cover all, the
-//! assignment must equal stackgen's own hashmod prediction, and a job with
-//! `sharding = false` must be scraped by every shard.
+//! Sharding, end to end, with real Prometheus 3 processes (`common::real("prometheus")`,
+//! the version the render's image names) on loopback: the pods of the 3 rendered shard
+//! StatefulSets run with their rendered args and ConfigMaps (tests/common/loopback.rs maps
+//! only ports and paths) against 14 local HTTP targets; each target must be active in
+//! exactly one shard, the shards together must cover all, the assignment must equal
+//! stackgen's own hashmod prediction, and a job with `sharding = false` (its targets
+//! labelled `__tmp_disable_sharding`) must be scraped by every shard.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::loopback::{get_json, Cluster};
 use common::*;
 
 const SHARDS: u16 = 3;
@@ -34,53 +36,9 @@ fn spawn_target() -> String {
     addr
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let (head, body) = out.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        return Some(dechunk(body));
-    }
-    Some(body.to_string())
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
-struct Procs(Vec<Child>);
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// Active targets of a job, by scrape URL host:port, with their health.
-fn active(port: u16, job: &str) -> Option<BTreeMap<String, String>> {
-    let body = http_get(port, "/api/v1/targets?state=active")?;
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+fn active(addr: &str, job: &str) -> Option<BTreeMap<String, String>> {
+    let v = get_json(addr, "/api/v1/targets?state=active")?;
     let mut m = BTreeMap::new();
     for t in v["data"]["activeTargets"].as_array()? {
         if t["labels"]["job"] == job {
@@ -92,7 +50,7 @@ fn active(port: u16, job: &str) -> Option<BTreeMap<String, String>> {
 
 #[test]
 fn each_target_is_scraped_by_exactly_one_shard() {
-    let Some(prometheus) = tool("prometheus") else {
+    let Some(prometheus) = real("prometheus") else {
         return;
     };
     let targets: Vec<String> = (0..TARGETS).map(|_| spawn_target()).collect();
@@ -120,31 +78,32 @@ sharding = false
 "#
     );
     let stack = check_text("e2e.toml", &stack_text);
-    let names = stackgen::render::Names { stack: &stack };
-    let dir = tempfile::tempdir().unwrap();
-    let mut procs = Procs(Vec::new());
-    let mut ports = Vec::new();
-    for shard in 0..SHARDS {
-        let cfg = dir.path().join(format!("shard-{shard}.yml"));
-        std::fs::write(&cfg, stackgen::render::prometheus::config_yaml(&names, shard)).unwrap();
-        let port = free_port();
-        let child = Command::new(&prometheus)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join(format!("data-{shard}")).display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts");
-        procs.0.push(child);
-        ports.push(port);
+    let mut cluster = Cluster::new(docs(&stackgen::render_manifests(&stack)), &stack.kubernetes.cluster_domain);
+    // One pod per shard StatefulSet, its `prometheus` container run as rendered.
+    let mut pods = Vec::new();
+    for (kind, name) in cluster.workloads(&[("app.kubernetes.io/name", "prometheus")]) {
+        pods.extend(cluster.add_pods(&kind, &name));
     }
+    assert_eq!(pods.len(), usize::from(SHARDS), "one pod per shard: {pods:?}");
+    for pod in &pods {
+        cluster.start(pod, "prometheus", &prometheus);
+    }
+    for pod in &pods {
+        cluster.wait_ready(pod, "prometheus", Duration::from_secs(60));
+    }
+    // Shard i is the pod of StatefulSet <stack>-prometheus-shard-i.
+    let web: Vec<String> = (0..SHARDS)
+        .map(|i| {
+            let pod = pods.iter().find(|p| p.starts_with(&format!("e2e-prometheus-shard-{i}-"))).unwrap();
+            cluster.addr(pod, "web")
+        })
+        .collect();
 
     // Wait until every shard has scraped all of its targets once (bounded).
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen: Vec<BTreeMap<String, String>>;
     loop {
-        seen = ports.iter().map(|p| active(*p, "e2e").unwrap_or_default()).collect();
+        seen = web.iter().map(|a| active(a, "e2e").unwrap_or_default()).collect();
         let total: usize = seen.iter().map(BTreeMap::len).sum();
         let all_up = seen.iter().flat_map(|m| m.values()).all(|h| h == "up");
         if (total >= TARGETS && all_up) || Instant::now() > deadline {
@@ -178,8 +137,8 @@ sharding = false
     assert!(used.len() > 1, "with {TARGETS} targets more than one shard should be busy: {used:?}");
 
     // The opted-out job is active on every shard.
-    for (shard, port) in ports.iter().enumerate() {
-        let m = active(*port, "singleton").unwrap_or_default();
+    for (shard, addr) in web.iter().enumerate() {
+        let m = active(addr, "singleton").unwrap_or_default();
         assert!(m.contains_key(&singleton), "shard {shard} does not scrape the singleton target");
     }
 }

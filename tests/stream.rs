@@ -20,6 +20,19 @@ fn variants() -> Vec<(String, String)> {
     let nfs = std::fs::read_to_string(common::root().join("stacks/static-nfs.toml")).unwrap();
     assert!(!nfs.contains("[sharding]"));
     v.push(("static-nfs-3-shards".into(), format!("{nfs}\n[sharding]\nshards = 3\n")));
+    // Static component PVs (a directory per pod on the export), Thanos, Alertmanager, a
+    // namespace stackgen does not create and extra DNS addresses, with shards.
+    let components = nfs
+        .replace("component_class = \"standard\"\n", "")
+        .replace("namespace = \"monitoring\"", "namespace = \"monitoring\"\ncreate_namespace = false");
+    assert_ne!(components, nfs);
+    v.push((
+        "static-nfs-components-2-shards".into(),
+        format!(
+            "{components}\n[sharding]\nshards = 2\n[alertmanager]\nreplicas = 2\n[thanos]\n[thanos.objstore]\ntype = \"s3\"\n\
+             bucket = \"t\"\nendpoint = \"minio:9000\"\n[kubernetes]\ndns_addresses = [\"169.254.20.10/32\", \"10.96.0.10/32\"]\n"
+        ),
+    ));
     v
 }
 

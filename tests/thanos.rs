@@ -48,9 +48,11 @@ const TYPES: &[(&str, &str)] = &[
 
 fn stack_for(kind: &str, keys: &str, secret: bool) -> String {
     let cred = if secret { "credentials_secret = \"objstore-creds\"\n" } else { "" };
+    // A filesystem bucket works for one Prometheus pod only (SG126).
+    let (replicas, shards) = if kind == "filesystem" { (1, 1) } else { (2, 2) };
     format!(
-        "[stack]\nname = \"t\"\n[prometheus]\nreplicas = 2\n[storage]\nbackend = \"class\"\nsize = \"10Gi\"\n\
-         [storage.class]\nname = \"gp3\"\n[sharding]\nshards = 2\n[thanos]\nreplica_label = \"replica\"\n\
+        "[stack]\nname = \"t\"\n[prometheus]\nreplicas = {replicas}\n[storage]\nbackend = \"class\"\nsize = \"10Gi\"\n\
+         [storage.class]\nname = \"gp3\"\n[sharding]\nshards = {shards}\n[thanos]\nreplica_label = \"replica\"\n\
          [thanos.objstore]\ntype = \"{kind}\"\n{keys}\n{cred}"
     )
 }

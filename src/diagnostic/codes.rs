@@ -74,6 +74,13 @@ unreadable input), distinct from 1 (the stack has errors), so CI can tell a brok
         "Every object is named `<stack>-<component>`; StatefulSet pods add `-shard-<n>-<ordinal>` and \
 Kubernetes adds a revision hash to a label whose value is limited to 63 characters. Stack names of \
 at most 30 characters always fit.";
+    BadSuppression = "SG030", "bad-suppression", Error,
+        "a lint allow names a code that does not exist, or an error",
+        "`[lint] allow`, `# stackgen: allow` comments and `--allow` take warning codes (`SG102`) or their \
+kebab names (`nfs-tsdb`). A code that does not exist is reported rather than ignored, so a typo cannot \
+silently keep a warning alive or hide one; errors cannot be allowed at all, because a stack with an \
+error does not render.\n\nExample:\n    [lint]\n    allow = [\"SG102\"]     # NFS chosen deliberately\n\n    \
+[storage]\n    backend = \"nfs\"   # stackgen: allow SG102 -- the NAS is all we have";
     Ephemeral = "SG101", "no-persistent-storage", Warning,
         "Prometheus data lives in an emptyDir and is lost when the pod goes",
         "With backend = \"ephemeral\" the TSDB is an emptyDir: every restart, reschedule or node drain \
@@ -177,12 +184,17 @@ delete history within hours, or the disk fills during compaction. Size volumes f
         "the storage backend and its table disagree",
         "Each backend reads its own table: backend = \"nfs\" reads [storage.nfs]. A table for another \
 backend would be ignored, so it is an error.";
-    ComponentEphemeral = "SG121", "component-ephemeral", Warning,
-        "Alertmanager, Grafana or Thanos volumes are emptyDir",
-        "On a static backend (local, nfs, iscsi) stackgen writes PVs only for Prometheus. Without \
-[storage] component_class, Alertmanager silences, Grafana's database and the Thanos work directories \
-live in emptyDir and are lost on restart (Thanos rebuilds its caches; Grafana and Alertmanager do not).\n\n\
-Fix: component_class = \"<an existing StorageClass>\".";
+    ComponentEphemeral = "SG121", "component-ephemeral", Error,
+        "Alertmanager, Grafana, Store Gateway or Compactor data would silently be an emptyDir",
+        "On a static backend (local, nfs, iscsi) stackgen writes PVs for Prometheus; the other components \
+need their storage said. Otherwise Alertmanager silences and notification log, Grafana's database \
+(users, dashboards saved in the UI) and the Thanos work directories would live in an emptyDir and be \
+lost on every restart (seed 001 lost Grafana and Alertmanager data exactly so). The error names the \
+component.\n\nFix, one of:\n    component_class = \"<an existing StorageClass>\"   # in [storage]\n    \
+backend = \"nfs\" (static)                          # a directory per pod on the same export, automatically\n    \
+component_path = \"/mnt/disks/components\"         # in [storage.local]: <path>/<pod> on the listed nodes\n    \
+component_luns = [3, 4, 5]                         # in [storage.iscsi]: one LUN per component pod\n    \
+ephemeral_components = true                        # in [storage]: emptyDir on purpose";
     RootProvisioner = "SG122", "root-provisioner", Warning,
         "the NFS provisioner runs as root",
         "The NFS subdir provisioner mounts the export and creates a directory per claim as root, so its \
@@ -200,7 +212,40 @@ never prints it: credentials live in Secrets, referenced by name.";
         "the kube-prometheus-stack chart cannot express part of the stack",
         "With --format helm-values, stackgen emits values for kube-prometheus-stack plus companion \
 manifests. Some choices of a stack have no chart value (the chart renders its own Prometheus config, \
-for example); stackgen says so instead of dropping them silently.";
+for example); stackgen says so instead of dropping them silently. It also names what the chart leaves \
+open: its pods (Prometheus, Alertmanager, Grafana, the operator, kube-state-metrics, node-exporter) get no \
+NetworkPolicy unless its networkPolicy values are turned on; stackgen's policies cover only the pods it \
+writes itself (Thanos Query, Store Gateway, Compactor, the NFS provisioner).";
+    ObjstoreUnusable = "SG126", "objstore-unusable", Error,
+        "an object storage config that cannot work",
+        "Some object storage configs pass every schema and still cannot work: `type = \"filesystem\"` with more \
+than one Prometheus pod gives each pod its own \"bucket\" (a directory on its own read-only root filesystem), \
+so Query, Store Gateway and Compactor never see the blocks; an S3 or Azure `endpoint` written as a URL \
+(`https://minio:9000`) is refused by the client (minio-go: \"Endpoint url cannot have fully qualified \
+paths\"), and the sidecar never uploads.\n\nFix: endpoint = \"minio.minio.svc:9000\" (insecure = true for \
+plain HTTP); a shared object store for more than one pod.";
+    NamespaceDefault = "SG127", "namespace-default", Warning,
+        "the stack runs in the `default` namespace",
+        "stackgen never creates or labels `default`: applying its Namespace with \
+`pod-security.kubernetes.io/enforce: restricted` would enforce that profile on every other workload \
+there. So with namespace = \"default\" no Namespace object is rendered and the Pod Security labels are \
+yours to set. A namespace of its own (the default `monitoring`) keeps the stack's policies, quotas and \
+RBAC apart.";
+    NamespaceKube = "SG128", "namespace-kube", Error,
+        "the stack would run in a kube-* namespace",
+        "`kube-system`, `kube-public`, `kube-node-lease` and every `kube-*` namespace belong to the cluster. \
+Labelling kube-system `enforce: restricted` would block kube-proxy's and the CNI's next pods; the \
+stack's default-deny NetworkPolicies would select nothing of the cluster's but mix with its policies. \
+stackgen never creates or labels them, and refuses to render into them.\n\nFix: namespace = \"monitoring\".";
+    ControlPlaneLocalhost = "SG129", "control-plane-localhost", Warning,
+        "control-plane jobs scrape pod IPs where kubeadm binds to 127.0.0.1",
+        "With [kubernetes] control_plane = true stackgen scrapes etcd (2381), kube-scheduler (10259) and \
+kube-controller-manager (10257) on their static pods' IPs. kubeadm binds all three to 127.0.0.1 by \
+default (etcd --listen-metrics-urls=http://127.0.0.1:2381, --bind-address=127.0.0.1 for the other two), \
+so the targets are down until they listen on the node address: set \
+etcd.local.extraArgs.listen-metrics-urls=http://0.0.0.0:2381 and bind-address=0.0.0.0 for the scheduler \
+and controller manager in the kubeadm ClusterConfiguration (and allow the ports from the Prometheus \
+pods). Managed clusters (EKS, GKE, AKS) expose none of them: keep control_plane = false there.";
     RenderFailed = "SG201", "render-internal", Error,
         "stackgen produced an object that failed its own check",
         "Every file stackgen renders from a template (Alertmanager config, Grafana provisioning) is parsed back before \

@@ -16,6 +16,35 @@ pub enum Severity {
     Warning,
 }
 
+/// Who allowed a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Suppression {
+    /// A `# stackgen: allow` comment on the line or its table header.
+    InSource,
+    /// `[lint] allow` in the stack file.
+    StackFile,
+    /// `--allow` on the command line.
+    CommandLine,
+}
+
+impl Suppression {
+    /// The SARIF `suppression.kind`.
+    pub fn sarif_kind(self) -> &'static str {
+        match self {
+            Suppression::InSource => "inSource",
+            Suppression::StackFile | Suppression::CommandLine => "external",
+        }
+    }
+    pub fn describe(self) -> &'static str {
+        match self {
+            Suppression::InSource => "a `# stackgen: allow` comment",
+            Suppression::StackFile => "[lint] allow",
+            Suppression::CommandLine => "--allow",
+        }
+    }
+}
+
 /// A problem found in a stack file.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
@@ -31,6 +60,9 @@ pub struct Diagnostic {
     pub related: Vec<(Range<usize>, String)>,
     /// Never show the source text around this diagnostic (it may hold a secret).
     pub redact: bool,
+    /// Allowed by the lint configuration (`[lint] allow`, `# stackgen: allow`, `--allow`):
+    /// kept in JSON and SARIF, left out of human and github output and of `--deny-warnings`.
+    pub suppressed: Option<Suppression>,
 }
 
 impl Diagnostic {
@@ -44,6 +76,7 @@ impl Diagnostic {
             help: None,
             related: Vec::new(),
             redact: false,
+            suppressed: None,
         }
     }
     /// An error, whatever the rule's default severity.
@@ -69,6 +102,10 @@ impl Diagnostic {
     }
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
+    }
+    /// A warning nobody allowed: what `--deny-warnings` counts and human output shows.
+    pub fn is_active_warning(&self) -> bool {
+        self.severity == Severity::Warning && self.suppressed.is_none()
     }
 }
 

@@ -13,7 +13,8 @@ use crate::source::Source;
 pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
     let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
     let mut out = String::new();
-    for d in diags {
+    let suppressed = diags.iter().filter(|d| d.suppressed.is_some()).count();
+    for d in diags.iter().filter(|d| d.suppressed.is_none()) {
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -42,8 +43,12 @@ pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
         out.push('\n');
     }
     let errors = diags.iter().filter(|d| d.is_error()).count();
-    let warnings = diags.len() - errors;
-    if !diags.is_empty() {
+    let warnings = diags.len() - errors - suppressed;
+    if suppressed > 0 && errors + warnings == 0 {
+        let _ = writeln!(out, "{}: {suppressed} warning(s) allowed by the lint configuration", src.name);
+    } else if suppressed > 0 {
+        let _ = writeln!(out, "{}: {errors} error(s), {warnings} warning(s), {suppressed} allowed", src.name);
+    } else if !diags.is_empty() {
         let _ = writeln!(out, "{}: {errors} error(s), {warnings} warning(s)", src.name);
     }
     out
@@ -80,6 +85,9 @@ pub struct JsonDiagnostic<'a> {
     pub end_column: usize,
     pub path: Option<&'a str>,
     pub help: Option<&'a str>,
+    /// Allowed by the lint configuration; `suppression` says by what.
+    pub suppressed: bool,
+    pub suppression: Option<super::Suppression>,
 }
 
 pub fn to_json<'a>(src: &'a Source, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
@@ -97,13 +105,15 @@ pub fn to_json<'a>(src: &'a Source, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
         end_column,
         path: d.path.as_deref(),
         help: d.help.as_deref(),
+        suppressed: d.suppressed.is_some(),
+        suppression: d.suppressed,
     }
 }
 
 /// GitHub Actions workflow commands, one line per diagnostic.
 pub fn github(src: &Source, diags: &[Diagnostic]) -> String {
     let mut out = String::new();
-    for d in diags {
+    for d in diags.iter().filter(|d| d.suppressed.is_none()) {
         let (line, col) = src.line_col(d.span.start);
         let (end_line, end_col) = src.line_col(d.span.end);
         let kind = if d.is_error() { "error" } else { "warning" };

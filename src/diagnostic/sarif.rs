@@ -84,6 +84,15 @@ impl SarifLog {
                     message: None,
                 }],
                 related_locations: related,
+                suppressions: d
+                    .suppressed
+                    .map(|how| {
+                        vec![SarifSuppression {
+                            kind: how.sarif_kind(),
+                            justification: format!("allowed by {}", how.describe()),
+                        }]
+                    })
+                    .unwrap_or_default(),
             });
         }
     }
@@ -263,6 +272,15 @@ struct SarifResult {
     locations: Vec<Location>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     related_locations: Vec<Location>,
+    /// SARIF 2.1.0 §3.27.23: present (non-empty) only for allowed warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<SarifSuppression>,
+}
+
+#[derive(Debug, Serialize)]
+struct SarifSuppression {
+    kind: &'static str,
+    justification: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -221,7 +221,9 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
             }
             let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), new_stack.name.as_str());
             let label = if against == "-" { "<stdin>".to_string() } else { against.clone() };
-            ("against", label, b.docs, view, Vec::new())
+            let mut live_risks = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
+            live_risks.extend(risk::claims_fit(&news, &b.docs));
+            ("against", label, b.docs, view, live_risks)
         }
         (None, None) => {
             writeln!(err, "error: give --against FILE|DIR|- or --base OLD_STACK")?;

@@ -32,15 +32,16 @@ impl Paint {
     }
 }
 
-fn category_counts(r: &Report) -> [(Category, usize); 3] {
-    [Category::Rejected, Category::DataLoss, Category::DataMoves]
+fn category_counts(r: &Report) -> [(Category, usize); 5] {
+    [Category::Rejected, Category::DataLoss, Category::DataMoves, Category::ActionNeeded, Category::Restart]
         .map(|c| (c, r.risks().filter(|x| x.category == c).count()))
 }
 
 fn write_risk(out: &mut String, p: &Paint, r: &Risk, indent: &str) {
     let color = match r.category {
         Category::Rejected | Category::DataLoss => AnsiColor::Red,
-        Category::DataMoves => AnsiColor::Yellow,
+        Category::DataMoves | Category::ActionNeeded => AnsiColor::Yellow,
+        Category::Restart => AnsiColor::Blue,
     };
     let tag = p.style(Style::new().bold().fg_color(Some(color.into())), &format!("!! {}", r.category.as_str()));
     let _ = write!(out, "{indent}{tag} [{}]", r.code);
@@ -183,6 +184,8 @@ pub fn json(r: &Report) -> Value {
             "rejected": counts[0].1,
             "data_loss": counts[1].1,
             "data_moves": counts[2].1,
+            "action_needed": counts[3].1,
+            "restarts": counts[4].1,
         },
         "objects": objects,
         "risks": r.risks().map(risk_json).collect::<Vec<_>>(),

@@ -20,6 +20,11 @@ pub enum Category {
     DataLoss,
     /// Series move between Prometheus shards.
     DataMoves,
+    /// Apply succeeds, but something must be done by hand first, or data stays out of
+    /// reach (a claim Pending on a Released volume, a claim that must be resized).
+    ActionNeeded,
+    /// Pods are re-created (a rolling restart; Prometheus replays its WAL).
+    Restart,
 }
 
 impl Category {
@@ -28,6 +33,8 @@ impl Category {
             Category::Rejected => "rejected",
             Category::DataLoss => "data-loss",
             Category::DataMoves => "data-moves",
+            Category::ActionNeeded => "action-needed",
+            Category::Restart => "restart",
         }
     }
 }
@@ -36,7 +43,8 @@ impl Category {
 pub struct Risk {
     /// Stable code: `immutable-field`, `storage-class`, `storage-backend`,
     /// `reclaim-policy`, `retention-shorter`, `retention-size-smaller`,
-    /// `object-storage-retention-shorter`, `volume-removed`, `shard-count`, `targets-move`.
+    /// `object-storage-retention-shorter`, `volume-removed`, `shard-count`, `targets-move`,
+    /// `data-layout`.
     pub code: &'static str,
     pub category: Category,
     /// The object concerned; `None` for stack-wide risks.
@@ -81,6 +89,11 @@ fn ns_flag(key: &Key) -> String {
 /// Risks of one changed object; `old` is already reduced to what stackgen sets.
 pub fn changed(key: &Key, old: &Value, new: &Value) -> Vec<Risk> {
     let mut out = Vec::new();
+    if matches!(key.kind.as_str(), "StatefulSet" | "Deployment" | "DaemonSet")
+        && old.pointer("/spec/template") != new.pointer("/spec/template")
+    {
+        out.push(restart(key, old, new));
+    }
     match key.kind.as_str() {
         "StatefulSet" => statefulset(key, old, new, &mut out),
         "Deployment" if old.pointer("/spec/selector") != new.pointer("/spec/selector") => {
@@ -115,6 +128,52 @@ pub fn changed(key: &Key, old: &Value, new: &Value) -> Vec<Risk> {
     out
 }
 
+/// A pod template change: every pod is re-created. A change of prometheus.yml alone is
+/// not one (the config reloader applies it in place), so this marks exactly the changes
+/// that cost a restart.
+fn restart(key: &Key, old: &Value, new: &Value) -> Risk {
+    let (o, n) = (old.pointer("/spec/template"), new.pointer("/spec/template"));
+    let mut what: Vec<String> = Vec::new();
+    let ann = |v: Option<&Value>| v.and_then(|t| t.pointer("/metadata/annotations")).cloned().unwrap_or(Value::Null);
+    let (oa, na) = (ann(o), ann(n));
+    for (k, v) in na.as_object().into_iter().flatten() {
+        if let Some(name) = k.strip_prefix("checksum/") {
+            if oa.get(k) != Some(v) {
+                what.push(format!("ConfigMap {name}"));
+            }
+        }
+    }
+    let spec = |v: Option<&Value>| v.and_then(|t| t.get("spec")).cloned();
+    if spec(o) != spec(n) {
+        what.push("the pod spec".into());
+    }
+    if what.is_empty() {
+        what.push("the pod template metadata".into());
+    }
+    let prometheus = arg(new, "--storage.tsdb.path").is_some();
+    let how = match key.kind.as_str() {
+        "StatefulSet" => "one pod at a time, highest ordinal first",
+        _ => "by the rollout strategy",
+    };
+    risk(
+        "pod-restart",
+        Category::Restart,
+        key,
+        "/spec/template",
+        format!(
+            "{} {}: pods restart ({how}) because {} changed{}",
+            key.kind,
+            key.name,
+            what.join(" and "),
+            if prometheus {
+                "; each Prometheus replays its WAL before it is ready (minutes on a large TSDB), while its HA peer serves"
+            } else {
+                ""
+            }
+        ),
+    )
+}
+
 fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
     let mut fields = Vec::new();
     for f in ["selector", "serviceName", "volumeClaimTemplates", "podManagementPolicy"] {
@@ -143,6 +202,7 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
     for (i, n) in news.iter().enumerate() {
         let name = n["metadata"]["name"].as_str().unwrap_or_default();
         let Some(o) = olds.iter().find(|o| o["metadata"]["name"].as_str() == Some(name)) else { continue };
+        volume_grow(key, i, o, n, new, out);
         let (oc, nc) = (o.pointer("/spec/storageClassName"), n.pointer("/spec/storageClassName"));
         if oc != nc {
             out.push(risk(
@@ -162,6 +222,7 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
             ));
         }
     }
+    data_layout(key, old, new, olds, news, out);
     // Prometheus retention.
     let (ot, nt) = (arg(old, "--storage.tsdb.retention.time"), arg(new, "--storage.tsdb.retention.time"));
     if let (Some(o), Some(n)) =
@@ -226,6 +287,257 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
                 ));
             }
         }
+    }
+}
+
+/// A claim template's storage request in bytes (`quantity` counts in nano-units).
+fn request(template: &Value) -> Option<(i128, &str)> {
+    let s = template.pointer("/spec/resources/requests/storage")?.as_str()?;
+    Some((super::compare::quantity(s)? / 1_000_000_000, s))
+}
+
+/// A growing claim template: a StatefulSet never resizes the claims it made, so each
+/// existing claim is patched by hand, and the retention size must fit the claims that
+/// exist until then (`[storage] claims_size`).
+fn volume_grow(key: &Key, i: usize, old_t: &Value, new_t: &Value, new: &Value, out: &mut Vec<Risk>) {
+    let (Some((o, os)), Some((n, ns))) = (request(old_t), request(new_t)) else { return };
+    if n <= o {
+        return;
+    }
+    let name = new_t["metadata"]["name"].as_str().unwrap_or_default();
+    let replicas = new.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+    let class = new_t.pointer("/spec/storageClassName").and_then(Value::as_str).unwrap_or_default();
+    let nsf = ns_flag(key);
+    let patch = format!("{{\"spec\":{{\"resources\":{{\"requests\":{{\"storage\":\"{ns}\"}}}}}}}}");
+    let mut steps = Vec::new();
+    // Only static PVs' claims carry a selector: there is no driver to expand them.
+    let static_pv = new_t.pointer("/spec/selector").is_some();
+    if static_pv {
+        steps.push(format!(
+            "grow each disk, LUN or NFS quota behind the {class} PVs to {ns} yourself (a static PV has no driver to expand it; apply updates the PV capacity)"
+        ));
+    } else {
+        steps.push(format!(
+            "kubectl get storageclass {class} -o jsonpath='{{.allowVolumeExpansion}}' must print true (if its driver can expand: kubectl patch storageclass {class} -p '{{\"allowVolumeExpansion\":true}}')"
+        ));
+    }
+    for r in 0..replicas {
+        steps.push(format!("kubectl patch pvc {name}-{}-{r}{nsf} -p '{patch}'", key.name));
+    }
+    steps.push(format!("kubectl delete statefulset {}{nsf} --cascade=orphan", key.name));
+    steps.push("kubectl apply the new render".into());
+    steps.push(format!(
+        "once every claim reports {ns} (kubectl get pvc{nsf}), remove [storage] claims_size (or set it to {ns}) so retention_size = \"auto\" follows"
+    ));
+    let mut r = risk(
+        "volume-grow",
+        Category::ActionNeeded,
+        key,
+        &format!("/spec/volumeClaimTemplates/{i}/spec/resources/requests/storage"),
+        format!(
+            "claims `{name}-{}-<ordinal>` grow {os} → {ns}: a StatefulSet never resizes the claims it made, and the template is immutable; until each claim is resized the volumes stay {os}",
+            key.name
+        ),
+    );
+    r.action = Some(steps.join("; "));
+    out.push(r);
+    // The retention size must fit the claims that exist, not the new size.
+    if let Some(limit) = arg(new, "--storage.tsdb.retention.size").and_then(|s| parse_prometheus_bytes(s).ok()) {
+        let cap = o * 85 / 100;
+        if i128::from(limit.get()) > cap {
+            let mut r = risk(
+                "retention-over-claims",
+                Category::DataLoss,
+                key,
+                "/spec/template/spec/containers",
+                format!(
+                    "--storage.tsdb.retention.size={} is over 85% of the existing {os} claims: the disks fill before Prometheus deletes blocks",
+                    limit.prometheus()
+                ),
+            );
+            r.action = Some(format!(
+                "set [storage] claims_size = \"{os}\" until the claims are resized (retention_size = \"auto\" then stays at 85% of {os})"
+            ));
+            out.push(r);
+        }
+    }
+}
+
+/// Live claims smaller than the rendered retention size allows: for each rendered
+/// StatefulSet with `--storage.tsdb.retention.size`, the live claims of its `data`
+/// template (`data-<sts>-<ordinal>`, their `status.capacity`, else their request) must
+/// hold it with 15% to spare. Catches `claims_size` removed before the resize finished.
+pub fn claims_fit(news: &[super::Doc], live: &[super::Doc]) -> Vec<Risk> {
+    let mut out = Vec::new();
+    for sts in news.iter().filter(|d| d.key.kind == "StatefulSet") {
+        let Some(limit) = arg(&sts.value, "--storage.tsdb.retention.size").and_then(|s| parse_prometheus_bytes(s).ok())
+        else {
+            continue;
+        };
+        let replicas = sts.value.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+        let mut smallest: Option<(i128, String, String)> = None;
+        for r in 0..replicas {
+            let name = format!("data-{}-{r}", sts.key.name);
+            let Some(pvc) = live.iter().find(|d| {
+                d.live
+                    && d.key.kind == "PersistentVolumeClaim"
+                    && d.key.name == name
+                    && d.key.namespace == sts.key.namespace
+            }) else {
+                continue;
+            };
+            let cap = ["/status/capacity/storage", "/spec/resources/requests/storage"]
+                .iter()
+                .find_map(|p| pvc.value.pointer(p).and_then(Value::as_str));
+            let Some((bytes, text)) = cap.and_then(|s| Some((super::compare::quantity(s)? / 1_000_000_000, s))) else {
+                continue;
+            };
+            if smallest.as_ref().is_none_or(|(b, _, _)| bytes < *b) {
+                smallest = Some((bytes, text.to_string(), name));
+            }
+        }
+        let Some((bytes, text, claim)) = smallest else { continue };
+        if i128::from(limit.get()) * 100 > bytes * 85 {
+            let mut r = risk(
+                "retention-over-claims",
+                Category::DataLoss,
+                &sts.key,
+                "/spec/template/spec/containers",
+                format!(
+                    "--storage.tsdb.retention.size={} is over 85% of the live claim {claim} ({text}): the disk fills before Prometheus deletes blocks",
+                    limit.prometheus()
+                ),
+            );
+            r.action = Some(format!(
+                "finish resizing the claims (kubectl get pvc{}), or set [storage] claims_size = \"{text}\" until they are",
+                ns_flag(&sts.key)
+            ));
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Live PersistentVolumes the render needs that no claim can bind: phase Released (its
+/// claim was deleted; the PV keeps the old claim's uid in claimRef), or a claimRef uid
+/// that is not the uid of the live claim of that name. The re-created claim stays
+/// Pending forever (seeds 000, 001) while apply reports success.
+pub fn unbindable_volumes<'a>(needed: impl Iterator<Item = &'a Key>, live: &[super::Doc]) -> Vec<Risk> {
+    let find = |kind: &str, ns: Option<&str>, name: &str| {
+        live.iter().find(|d| d.live && d.key.kind == kind && d.key.name == name && d.key.namespace.as_deref() == ns)
+    };
+    let mut out = Vec::new();
+    for key in needed.filter(|k| k.kind == "PersistentVolume") {
+        let Some(pv) = find("PersistentVolume", None, &key.name) else { continue };
+        let v = &pv.value;
+        let phase = v.pointer("/status/phase").and_then(Value::as_str).unwrap_or_default();
+        let claim = v.pointer("/spec/claimRef");
+        let uid = claim.and_then(|c| c.get("uid")).and_then(Value::as_str);
+        let claim_name = claim.and_then(|c| c.get("name")).and_then(Value::as_str).unwrap_or_default();
+        let claim_ns = claim.and_then(|c| c.get("namespace")).and_then(Value::as_str);
+        let live_uid = find("PersistentVolumeClaim", claim_ns, claim_name)
+            .and_then(|c| c.value.pointer("/metadata/uid"))
+            .and_then(Value::as_str);
+        let why = if phase == "Released" {
+            format!("is Released: its claim {claim_name} was deleted and the PV still holds that claim's uid")
+        } else if let (Some(u), Some(l)) = (uid, live_uid) {
+            if u == l {
+                continue;
+            }
+            format!("names claim {claim_name} by uid {u}, but the live claim has uid {l}")
+        } else {
+            continue;
+        };
+        let mut r = risk(
+            "volume-released",
+            Category::ActionNeeded,
+            key,
+            "/spec/claimRef/uid",
+            format!(
+                "PersistentVolume {} {why}: the claim stays Pending forever and its pod never starts (the data is still on the volume)",
+                key.name
+            ),
+        );
+        r.action = Some(format!("kubectl patch pv {} -p '{{\"spec\":{{\"claimRef\":{{\"uid\":null}}}}}}'", key.name));
+        out.push(r);
+    }
+    out
+}
+
+/// A claim volume mounted at the same path with another `subPath`: the containers see
+/// another directory of the same volume, so the data already there is no longer read
+/// (Prometheus starts an empty TSDB beside it). This is the change between manifests
+/// renders before and after the TSDB moved to `<volume>/prometheus-db/`, and between a
+/// volume mounted whole and the operator's `prometheus-db` subPath.
+fn data_layout(key: &Key, old: &Value, new: &Value, olds: &[Value], news: &[Value], out: &mut Vec<Risk>) {
+    let claims: Vec<&str> = olds.iter().chain(news).filter_map(|c| c["metadata"]["name"].as_str()).collect();
+    // (container, volume, mountPath) → subPath ("" for the volume root).
+    let mounts = |v: &Value| -> BTreeMap<(String, String, String), String> {
+        let mut m = BTreeMap::new();
+        let containers = v.pointer("/spec/template/spec/containers").and_then(Value::as_array);
+        for c in containers.into_iter().flatten() {
+            for vm in c["volumeMounts"].as_array().into_iter().flatten() {
+                let name = vm["name"].as_str().unwrap_or_default();
+                if claims.contains(&name) {
+                    let k = (
+                        c["name"].as_str().unwrap_or_default().to_string(),
+                        name.to_string(),
+                        vm["mountPath"].as_str().unwrap_or_default().to_string(),
+                    );
+                    m.insert(k, vm["subPath"].as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+        m
+    };
+    let (om, nm) = (mounts(old), mounts(new));
+    let mut seen = Vec::new();
+    for ((container, volume, path), new_sub) in &nm {
+        let Some(old_sub) = om.get(&(container.clone(), volume.clone(), path.clone())) else { continue };
+        if old_sub == new_sub || seen.contains(&(volume, old_sub, new_sub)) {
+            continue;
+        }
+        seen.push((volume, old_sub, new_sub));
+        let dir = |s: &str| if s.is_empty() { "the volume root".to_string() } else { format!("{s}/") };
+        let mut r = risk(
+            "data-layout",
+            Category::DataLoss,
+            key,
+            "/spec/template/spec/containers",
+            format!(
+                "StatefulSet {} mounts its volume `{volume}` at {path} from {} instead of {}: after the rollout \
+                 the pods see an empty directory and start an empty TSDB, and the data at {} is no longer read \
+                 (it still takes space on the volume)",
+                key.name,
+                dir(new_sub),
+                dir(old_sub),
+                dir(old_sub)
+            ),
+        );
+        r.action = Some(format!(
+            "before applying, move the data on every claim: `kubectl scale statefulset {sts}{ns} --replicas=0`; \
+             then, in a pod that mounts the claim `{volume}-{sts}-<ordinal>` at /data (as run_as_user), run `{mv}`; \
+             then apply. On a static PV the NFS directory or local path the PV names stays the same: the move \
+             happens inside it",
+            sts = key.name,
+            ns = ns_flag(key),
+            mv = move_command(old_sub, new_sub),
+        ));
+        out.push(r);
+    }
+}
+
+/// Shell command, run at the volume root, that moves a TSDB from `from` to `to` (both
+/// relative to the volume root; "" is the root itself).
+fn move_command(from: &str, to: &str) -> String {
+    match (from.is_empty(), to.is_empty()) {
+        (true, false) => format!(
+            "cd /data && mkdir -p {to} && find . -mindepth 1 -maxdepth 1 ! -name {to} ! -name lost+found -exec mv -t {to} {{}} +"
+        ),
+        (false, true) => format!(
+            "cd /data && find {from} -mindepth 1 -maxdepth 1 -exec mv -t . {{}} + && rmdir {from}"
+        ),
+        _ => format!("cd /data && mkdir -p {to} && find {from} -mindepth 1 -maxdepth 1 -exec mv -t {to} {{}} +"),
     }
 }
 
@@ -460,7 +772,12 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
             }
         }
     }
-    let all = KubernetesJobs { discovery: true, control_plane: true, cluster_domain: String::new() };
+    let all = KubernetesJobs {
+        discovery: true,
+        control_plane: true,
+        cluster_domain: String::new(),
+        dns_addresses: Vec::new(),
+    };
     let builtin = builtin_job_names(&all, true);
     let mut assign = BTreeMap::new();
     for j in jobs {
@@ -548,4 +865,19 @@ pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -
         });
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::move_command;
+
+    #[test]
+    fn move_commands_cover_both_directions() {
+        assert!(move_command("", "prometheus-db").contains("mkdir -p prometheus-db"));
+        assert_eq!(
+            move_command("prometheus-db", ""),
+            "cd /data && find prometheus-db -mindepth 1 -maxdepth 1 -exec mv -t . {} + && rmdir prometheus-db"
+        );
+        assert!(move_command("a", "b").contains("find a -mindepth 1 -maxdepth 1 -exec mv -t b {} +"));
+    }
 }

@@ -2,6 +2,8 @@
 //! or surprise operators. Each rule reports at the key that causes it; codes and long
 //! texts live in the registry (`diagnostic/codes.rs`).
 
+pub mod suppress;
+
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::{Backend, ReclaimPolicy, Stack};
 use crate::source::Parsed;
@@ -64,24 +66,32 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
             "keep reclaim_policy = \"Retain\" for long-lived data",
         );
     }
-    if let Some(size) = s.storage.size {
+    if let Some(full) = s.storage.size {
+        // While claims are resized, the volumes that exist are `claims_size`.
+        let size = s.storage.claims_size.map_or(full, |c| c.min(full));
+        let (what, size_ptr) =
+            if size < full { ("the existing claims", "/storage/claims_size") } else { ("the volume", "/storage/size") };
         if let Some(rs) = p.retention_size {
             let ptr = "/prometheus/retention_size";
             if rs >= size {
                 let mut d = Diagnostic::error(
                     Code::RetentionSize,
-                    format!("retention_size {} is not below the volume size {}: the disk fills before Prometheus deletes blocks", rs.prometheus(), size.quantity()),
+                    format!("retention_size {} is not below {what} size {}: the disk fills before Prometheus deletes blocks", rs.prometheus(), size.quantity()),
                     parsed.place(ptr).value,
                 )
                 .with_help(format!("use retention_size = \"auto\" ({}) or at most 85% of the volume", size.percent_floor(85).prometheus()))
                 .with_path(ptr);
-                d.related.push((parsed.place("/storage/size").value, "volume size set here".into()));
+                d.related.push((parsed.place(size_ptr).value, "volume size set here".into()));
                 o.diags.push(d);
             } else if rs.get() as f64 > size.get() as f64 * 0.85 {
                 o.at(
                     Code::RetentionSize,
                     ptr,
-                    format!("retention_size {} is over 85% of the volume {}: little room is left for the WAL and compaction", rs.prometheus(), size.quantity()),
+                    format!(
+                        "retention_size {} is over 85% of {what} {}: little room is left for the WAL and compaction",
+                        rs.prometheus(),
+                        size.quantity()
+                    ),
                     "the Prometheus docs recommend at most 80-85% of the disk; retention_size = \"auto\" picks 85%",
                 );
                 if let Some(d) = o.diags.last_mut() {
@@ -151,13 +161,29 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
             );
         }
     }
-    let aux = s.alertmanager.is_some() || s.grafana.is_some() || s.thanos.is_some();
-    if aux && s.storage.backend.is_static() && s.storage.component_class.is_none() {
+    component_storage(&mut o, s);
+    let ns = s.namespace.as_str();
+    if ns == "default" {
         o.at(
-            Code::ComponentEphemeral,
-            "/storage/backend",
-            "on a static backend, Alertmanager, Grafana and Thanos volumes are emptyDir without component_class".into(),
-            "set [storage] component_class to an existing StorageClass",
+            Code::NamespaceDefault,
+            "/stack/namespace",
+            "namespace = \"default\": stackgen renders no Namespace and sets no Pod Security labels there".into(),
+            "give the stack a namespace of its own, e.g. namespace = \"monitoring\"",
+        );
+    } else if crate::model::cluster_owned_namespace(ns) {
+        o.at(
+            Code::NamespaceKube,
+            "/stack/namespace",
+            format!("namespace = \"{ns}\" belongs to the cluster; stackgen never renders into kube-* namespaces"),
+            "use a namespace of its own, e.g. namespace = \"monitoring\"",
+        );
+    }
+    if s.kubernetes.control_plane {
+        o.at(
+            Code::ControlPlaneLocalhost,
+            "/kubernetes/control_plane",
+            "control_plane = true scrapes etcd, kube-scheduler and kube-controller-manager on their pod IPs; kubeadm binds their metrics to 127.0.0.1".into(),
+            "on kubeadm clusters set etcd listen-metrics-urls=http://0.0.0.0:2381 and bind-address=0.0.0.0 for kube-scheduler and kube-controller-manager, or keep control_plane = false",
         );
     }
     if let Some(g) = &s.grafana {
@@ -171,6 +197,67 @@ pub fn lint(stack: &Stack, parsed: &Parsed) -> Vec<Diagnostic> {
         }
     }
     o.diags
+}
+
+/// SG121: on a static backend every component with data says where it lives; SG103:
+/// enough `component_luns` for the component pods.
+fn component_storage(o: &mut Out<'_>, s: &Stack) {
+    let st = &s.storage;
+    if !st.backend.is_static() || st.component_class.is_some() || st.ephemeral_components {
+        return;
+    }
+    let n = crate::render::Names { stack: s };
+    let volumes = crate::render::storage::component_volumes(&n);
+    match &st.backend {
+        Backend::Nfs { .. } | Backend::Local { component_path: Some(_), .. } => {}
+        Backend::Iscsi { component_luns, .. } if !component_luns.is_empty() => {
+            if component_luns.len() < volumes.len() {
+                let pods: Vec<&str> = volumes.iter().map(|v| v.2.as_str()).collect();
+                o.at(
+                    Code::VolumeCount,
+                    "/storage/iscsi/component_luns",
+                    format!(
+                        "{} component LUN(s) for {} component volumes ({}): each needs a LUN of its own",
+                        component_luns.len(),
+                        volumes.len(),
+                        pods.join(", ")
+                    ),
+                    &format!("list {} LUNs in component_luns, or set component_class", volumes.len()),
+                );
+            }
+        }
+        backend => {
+            let how = match backend {
+                Backend::Local { .. } => "component_path in [storage.local]",
+                _ => "component_luns in [storage.iscsi]",
+            };
+            let mut seen = Vec::new();
+            for (owner, ..) in &volumes {
+                let (component, key, what) = if owner.ends_with("-alertmanager") {
+                    ("Alertmanager", "/alertmanager", "silences and notification log")
+                } else if owner.ends_with("-grafana") {
+                    ("Grafana", "/grafana", "database (users, dashboards saved in the UI)")
+                } else if owner.ends_with("-thanos-store") {
+                    ("Thanos Store Gateway", "/thanos", "index cache")
+                } else {
+                    ("Thanos Compactor", "/thanos", "work directory")
+                };
+                if seen.contains(&component) {
+                    continue;
+                }
+                seen.push(component);
+                o.at(
+                    Code::ComponentEphemeral,
+                    key,
+                    format!(
+                        "{component} would keep its {what} in an emptyDir on the static {} backend: lost on every restart",
+                        backend.name()
+                    ),
+                    &format!("set [storage] component_class, or {how}, or [storage] ephemeral_components = true"),
+                );
+            }
+        }
+    }
 }
 
 /// Values that look like credentials, wherever they are. The message names the key,

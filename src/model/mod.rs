@@ -23,6 +23,15 @@ pub const DEFAULT_GRAFANA_IMAGE: &str = "docker.io/grafana/grafana";
 /// the helm-values and operator targets are written for it.
 pub const PROMETHEUS_OPERATOR_VERSION: &str = "v0.93.1";
 pub const DEFAULT_GRAFANA_VERSION: &str = "12.1.1";
+/// The config reloader of the Prometheus Operator, at the operator version above: it
+/// watches the mounted config directory and POSTs Prometheus' `/-/reload`.
+pub const DEFAULT_CONFIG_RELOADER_IMAGE: &str = "quay.io/prometheus-operator/prometheus-config-reloader";
+/// NodeLocal DNSCache's link-local address, allowed by the DNS egress rule by default.
+pub const DEFAULT_DNS_ADDRESSES: [&str; 1] = ["169.254.20.10/32"];
+/// Namespaces stackgen never creates or labels: they belong to the cluster.
+pub fn cluster_owned_namespace(ns: &str) -> bool {
+    ns == "default" || ns.starts_with("kube-")
+}
 pub const DEFAULT_NFS_PROVISIONER_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-subdir-external-provisioner:v4.0.2";
 /// The Kubernetes minor versions stackgen targets; 1.33 is the oldest (k8s-openapi v1_33).
 pub const KUBERNETES_VERSIONS: [&str; 5] = ["1.33", "1.34", "1.35", "1.36", "1.37"];
@@ -67,6 +76,8 @@ pub struct Stack {
     pub kubernetes: KubernetesJobs,
     /// Default-deny NetworkPolicies plus the flows the stack needs.
     pub network_policies: bool,
+    /// `[stack] create_namespace`: false when the namespace is someone else's.
+    pub create_namespace: bool,
 }
 
 impl Stack {
@@ -77,6 +88,11 @@ impl Stack {
     /// The external label that tells HA replicas apart.
     pub fn replica_label(&self) -> &str {
         self.thanos.as_ref().map_or("prometheus_replica", |t| t.replica_label.as_str())
+    }
+    /// Whether stackgen emits the Namespace object (with its Pod Security labels): never
+    /// for `default` or `kube-*`, nor with `create_namespace = false`.
+    pub fn owns_namespace(&self) -> bool {
+        self.create_namespace && !cluster_owned_namespace(self.namespace.as_str())
     }
 }
 
@@ -94,6 +110,8 @@ pub struct Prometheus {
     pub run_as_user: i64,
     pub fs_group: i64,
     pub ingestion_rate: Option<u64>,
+    /// The config-reloader sidecar's image.
+    pub config_reloader: Image,
 }
 
 #[derive(Debug, Clone)]
@@ -128,18 +146,26 @@ pub struct Storage {
     /// Class for Alertmanager, Grafana, Store Gateway and Compactor volumes when the
     /// Prometheus backend is static.
     pub component_class: Option<String>,
+    /// `[storage] ephemeral_components`: Alertmanager, Grafana, Store Gateway and
+    /// Compactor use emptyDir on purpose.
+    pub ephemeral_components: bool,
+    /// `[storage] claims_size`: the size existing Prometheus claims still have while
+    /// `size` grows; `retention_size = "auto"` follows the smaller of the two.
+    pub claims_size: Option<Bytes>,
 }
 
 #[derive(Debug, Clone)]
 pub enum Backend {
     /// Static local PVs, one per node, pinned by nodeAffinity.
-    Local { path: String, nodes: Vec<String> },
+    /// `component_path`: a local PV per component pod under it, on the same nodes.
+    Local { path: String, nodes: Vec<String>, component_path: Option<String> },
     /// Static NFS PVs, one directory per pod under `path`.
     Nfs { server: String, path: String },
     /// The NFS subdir external provisioner and its StorageClass.
     NfsProvisioner { server: String, path: String, image: String },
     /// Static iSCSI PVs, one per LUN.
-    Iscsi { target_portal: String, iqn: String, luns: Vec<i32>, fs_type: String },
+    /// `component_luns`: one LUN per component pod.
+    Iscsi { target_portal: String, iqn: String, luns: Vec<i32>, fs_type: String, component_luns: Vec<i32> },
     /// Claims on an existing Ceph class (Rook).
     CephClass { class: String },
     /// A ceph-csi RBD StorageClass defined by stackgen.
@@ -327,4 +353,6 @@ pub struct KubernetesJobs {
     pub discovery: bool,
     pub control_plane: bool,
     pub cluster_domain: String,
+    /// CIDRs of resolvers the DNS egress rule allows besides kube-dns pods.
+    pub dns_addresses: Vec<String>,
 }

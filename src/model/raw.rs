@@ -22,6 +22,15 @@ pub struct RawStack {
     pub scrape: Vec<RawScrape>,
     pub kubernetes: Option<RawKubernetes>,
     pub security: Option<RawSecurity>,
+    pub lint: Option<RawLint>,
+}
+
+/// `[lint]`: read by `lint::suppress` from the parsed document (so it applies even when the
+/// rest of the stack is invalid); here only so that the shape is checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLint {
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +46,7 @@ pub struct RawMeta {
     pub namespace: Option<String>,
     pub kubernetes_version: Option<String>,
     pub labels: Option<Labels>,
+    pub create_namespace: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +66,16 @@ pub struct RawPrometheus {
     pub run_as_user: Option<i64>,
     pub fs_group: Option<i64>,
     pub ingestion_rate: Option<u64>,
+    pub config_reloader: Option<RawImage>,
+}
+
+/// An image stackgen runs beside a component, with the usual three keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImage {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +94,8 @@ pub struct RawStorage {
     pub size: Option<String>,
     pub reclaim_policy: Option<RawReclaim>,
     pub component_class: Option<String>,
+    pub ephemeral_components: Option<bool>,
+    pub claims_size: Option<String>,
     pub local: Option<RawLocal>,
     pub nfs: Option<RawNfs>,
     pub iscsi: Option<RawIscsi>,
@@ -86,6 +108,7 @@ pub struct RawStorage {
 pub struct RawLocal {
     pub path: String,
     pub nodes: Vec<String>,
+    pub component_path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +127,7 @@ pub struct RawIscsi {
     pub iqn: String,
     pub luns: Vec<i32>,
     pub fs_type: Option<RawFsType>,
+    pub component_luns: Option<Vec<i32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +252,7 @@ pub struct RawKubernetes {
     pub discovery: Option<bool>,
     pub cluster_domain: Option<String>,
     pub control_plane: Option<bool>,
+    pub dns_addresses: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

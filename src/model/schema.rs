@@ -158,6 +158,12 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                         .with_path(ptr.clone());
                 d.help = Some(match (did_you_mean(&got.to_lowercase(), &opts), got.as_str()) {
                     (_, "oss" | "OSS") => "Thanos spells Alibaba OSS `aliyunoss`".to_string(),
+                    (_, word) if ptr == "/storage/backend" && volume_class_word(word) => format!(
+                        "`{}` is a kind of cloud or CSI volume: use backend = \"class\" with [storage.class] name = \"{}\" \
+                         (the StorageClass that provides it)",
+                        word.chars().filter(|c| !c.is_control()).take(40).collect::<String>(),
+                        class_example(word)
+                    ),
                     (_, "rbd") => {
                         "the in-tree rbd volume was removed in Kubernetes 1.31: use backend = \"ceph\" (ceph-csi or Rook)"
                             .to_string()
@@ -281,6 +287,71 @@ fn help_for(kind: Option<&str>) -> String {
     }
 }
 
+/// Words that name a cloud or CSI volume type rather than a stackgen backend
+/// (`backend = "ebs"`): they are all served by an existing StorageClass.
+fn volume_class_word(word: &str) -> bool {
+    let w = word.to_ascii_lowercase();
+    [
+        "ebs",
+        "aws-ebs",
+        "gp2",
+        "gp3",
+        "io1",
+        "io2",
+        "st1",
+        "efs",
+        "pd",
+        "gce-pd",
+        "gcp",
+        "pd-ssd",
+        "pd-standard",
+        "pd-balanced",
+        "premium-rwo",
+        "standard-rwo",
+        "azure",
+        "azure-disk",
+        "azuredisk",
+        "managed-premium",
+        "managed-csi",
+        "longhorn",
+        "openebs",
+        "portworx",
+        "cinder",
+        "vsphere",
+        "csi",
+        "storageclass",
+        "storage-class",
+        "hostpath",
+        "local-path",
+    ]
+    .contains(&w.as_str())
+}
+
+/// A plausible StorageClass name for such a word, for the help line.
+fn class_example(word: &str) -> &'static str {
+    match word.to_ascii_lowercase().as_str() {
+        "pd" | "gce-pd" | "gcp" | "pd-ssd" | "pd-balanced" | "premium-rwo" => "premium-rwo",
+        "pd-standard" | "standard-rwo" => "standard-rwo",
+        "azure" | "azure-disk" | "azuredisk" | "managed-premium" | "managed-csi" => "managed-csi-premium",
+        "longhorn" => "longhorn",
+        "local-path" | "hostpath" => "local-path",
+        _ => "gp3",
+    }
+}
+
+/// Where a credential written inline belongs instead, by table.
+fn credential_help(table_ptr: &str) -> &'static str {
+    match table_ptr {
+        "/grafana" => {
+            "remove it; put the admin user and password in an existing Secret and name it in [grafana] admin_secret"
+        }
+        p if p.starts_with("/thanos") => {
+            "remove it; put it in an existing Secret and name that Secret in [thanos.objstore] credentials_secret"
+        }
+        _ => "remove it; keep credentials in a Secret in the cluster: stack.toml never holds them",
+    }
+}
+
 fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
     let ptr = format!("{table_ptr}/{}", crate::source::pointer_escape(key));
     let place = parsed.place(&ptr);
@@ -292,7 +363,7 @@ fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
             format!("`{key}` is a credential and must not be written in stack.toml ({where_})"),
             place.key,
         )
-        .with_help("remove it; put it in an existing Secret and name that Secret in credentials_secret")
+        .with_help(credential_help(table_ptr))
         .with_path(ptr);
         d.redact = true;
         return d;
@@ -343,7 +414,7 @@ mod tests {
 
     #[test]
     fn every_schema_pattern_compiles_for_the_fast_path() {
-        assert_eq!(compiled::PATTERNS.len(), 20, "distinct patterns in the schema");
+        assert_eq!(compiled::PATTERNS.len(), 22, "distinct patterns in the schema");
         for p in compiled::PATTERNS {
             regex_lite::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }

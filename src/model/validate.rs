@@ -272,7 +272,11 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                         format!("list {pods} nodes, or lower shards/replicas; extra pods would stay Pending"),
                     );
                 }
-                Backend::Local { path: l.path.clone(), nodes: l.nodes.clone() }
+                Backend::Local {
+                    path: l.path.clone(),
+                    nodes: l.nodes.clone(),
+                    component_path: l.component_path.as_ref().map(|p| p.trim_end_matches('/').to_string()),
+                }
             }
             None => Backend::Ephemeral,
         },
@@ -289,6 +293,26 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             Some(i) => {
                 let luns: Vec<String> = i.luns.iter().map(ToString::to_string).collect();
                 dupes(&mut cx, "/storage/iscsi/luns", &luns, "LUN");
+                let component_luns = i.component_luns.clone().unwrap_or_default();
+                let cluns: Vec<String> = component_luns.iter().map(ToString::to_string).collect();
+                dupes(&mut cx, "/storage/iscsi/component_luns", &cluns, "LUN");
+                for (k, l) in component_luns.iter().enumerate() {
+                    if let Some(first) = i.luns.iter().position(|x| x == l) {
+                        let fs = cx.parsed.place(&format!("/storage/iscsi/luns/{first}")).value;
+                        let ptr = format!("/storage/iscsi/component_luns/{k}");
+                        let place = cx.parsed.place(&ptr);
+                        cx.diags.push(
+                            Diagnostic::error(
+                                Code::DuplicateVolume,
+                                format!("LUN `{l}` is both a Prometheus LUN and a component LUN"),
+                                place.value,
+                            )
+                            .with_related(fs, "listed for Prometheus here")
+                            .with_help("each LUN can back only one volume")
+                            .with_path(ptr),
+                        );
+                    }
+                }
                 if (i.luns.len() as u32) < pods {
                     cx.err(
                         Code::VolumeCount,
@@ -305,6 +329,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                         Some(super::raw::RawFsType::Xfs) => "xfs".into(),
                         _ => "ext4".into(),
                     },
+                    component_luns,
                 }
             }
             None => Backend::Ephemeral,
@@ -321,6 +346,23 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                         secret: c.secret.clone().unwrap_or_default(),
                         secret_namespace: c.secret_namespace.clone().unwrap_or_else(|| namespace.to_string()),
                     }
+                } else if csi.iter().all(|v| v.is_none()) && c.storage_class.is_some() {
+                    // An existing class (Rook's rook-ceph-block): the keys that only shape a
+                    // class stackgen defines would be silently ignored.
+                    for key in ["provisioner", "secret_namespace"] {
+                        let set =
+                            if key == "provisioner" { c.provisioner.is_some() } else { c.secret_namespace.is_some() };
+                        if set {
+                            cx.err_key(
+                                Code::InvalidValue,
+                                &format!("/storage/ceph/{key}"),
+                                format!("`{key}` has no effect with an existing class (`storage_class` alone uses the class as it is)"),
+                                "remove it: an existing class (Rook's rook-ceph-block) already names its CSI driver and secrets; \
+                                 or add cluster_id, pool and secret to have stackgen define the class with this driver",
+                            );
+                        }
+                    }
+                    Backend::CephClass { class: c.storage_class.clone().unwrap_or_default() }
                 } else if csi.iter().any(|v| v.is_some()) || c.provisioner.is_some() || c.secret_namespace.is_some() {
                     cx.err_key(
                         Code::MissingKey,
@@ -350,12 +392,37 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         _ => Backend::Ephemeral,
     };
 
+    // The claims that exist: while `size` grows they keep `claims_size` until resized
+    // (claim templates are immutable and a StatefulSet never resizes a claim).
+    let claims_size =
+        st.and_then(|s| s.claims_size.as_ref()).map(|c| cx.volume("/storage/claims_size", Some(c), "1Gi"));
+    if let (Some(c), Some(s)) = (claims_size, size) {
+        if c > s {
+            cx.err(
+                Code::InvalidValue,
+                "/storage/claims_size",
+                format!("claims_size {} is above size {}: a claim never shrinks", c.quantity(), s.quantity()),
+                "set size to at least the size of the existing claims",
+            );
+        }
+    }
+    if claims_size.is_some() && backend_name == "ephemeral" {
+        cx.err(
+            Code::InvalidValue,
+            "/storage/claims_size",
+            "claims_size is for persistent claims; backend = \"ephemeral\" has none",
+            "remove claims_size",
+        );
+    }
+    let existing = match (size, claims_size) {
+        (Some(s), Some(c)) => Some(s.min(c)),
+        (s, _) => s,
+    };
     let retention_size = match p.retention_size.as_deref().unwrap_or("auto") {
         "none" => None,
-        "auto" => match (&backend, size) {
-            (Backend::Ephemeral, _) | (_, None) => None,
-            (_, Some(s)) => Some(s.percent_floor(85)),
-        },
+        // On an emptyDir the size limit evicts the pod; on a volume a full disk stops
+        // Prometheus: either way keep 15% for the WAL and compaction.
+        "auto" => existing.map(|s| s.percent_floor(85)),
         other => match units::parse_prometheus_bytes(other) {
             Ok(b) => Some(b),
             Err(e) => {
@@ -412,6 +479,18 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             );
         }
         let objstore = objstore(&mut cx, &t.objstore);
+        if objstore.kind == ObjstoreKind::Filesystem && pods > 1 {
+            cx.err(
+                Code::ObjstoreUnusable,
+                "/thanos/objstore/type",
+                format!(
+                    "type = \"filesystem\" with {pods} Prometheus pods: each pod writes its own directory on its own \
+                     read-only root filesystem, so no two components see the same bucket"
+                ),
+                "use an object store every pod reaches (s3 with MinIO, gcs, azure, ...); filesystem suits only one \
+                 Prometheus pod for tests",
+            );
+        }
         let c = t.compactor.as_ref();
         let compactor = Compactor {
             retention_raw: cx.duration(
@@ -486,7 +565,20 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         discovery: k.and_then(|k| k.discovery).unwrap_or(true),
         control_plane: k.and_then(|k| k.control_plane).unwrap_or(false),
         cluster_domain: k.and_then(|k| k.cluster_domain.clone()).unwrap_or_else(|| "cluster.local".into()),
+        dns_addresses: k
+            .and_then(|k| k.dns_addresses.clone())
+            .unwrap_or_else(|| DEFAULT_DNS_ADDRESSES.iter().map(|s| (*s).to_string()).collect()),
     };
+    for (i, a) in kubernetes.dns_addresses.iter().enumerate() {
+        if !valid_cidr(a) {
+            cx.err(
+                Code::InvalidValue,
+                &format!("/kubernetes/dns_addresses/{i}"),
+                format!("`{a}` is not a CIDR"),
+                "write an address with its prefix length: \"169.254.20.10/32\", \"10.96.0.10/32\"",
+            );
+        }
+    }
     for j in crate::render::prometheus::builtin_job_names(&kubernetes, alertmanager.is_some()) {
         builtin.insert(j.to_string());
     }
@@ -572,12 +664,24 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                 run_as_user,
                 fs_group,
                 ingestion_rate: p.ingestion_rate,
+                config_reloader: {
+                    let r = p.config_reloader.as_ref();
+                    image(
+                        r.and_then(|r| r.image.as_ref()),
+                        DEFAULT_CONFIG_RELOADER_IMAGE,
+                        r.and_then(|r| r.version.as_ref()),
+                        PROMETHEUS_OPERATOR_VERSION,
+                        r.and_then(|r| r.image_digest.as_ref()),
+                    )
+                },
             },
             storage: Storage {
                 backend,
                 size,
                 reclaim_policy,
                 component_class: st.and_then(|s| s.component_class.clone()),
+                ephemeral_components: st.and_then(|s| s.ephemeral_components).unwrap_or(false),
+                claims_size,
             },
             sharding: Sharding { shards, source_labels },
             thanos,
@@ -586,6 +690,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
             scrape,
             kubernetes,
             network_policies: raw.security.as_ref().and_then(|s| s.network_policies).unwrap_or(true),
+            create_namespace: raw.stack.create_namespace.unwrap_or(true),
         })
     } else {
         Err(cx.diags)
@@ -625,8 +730,14 @@ fn formats(cx: &mut Ctx<'_>, raw: &RawStack) {
     let p = raw.prometheus.as_ref();
     let t = raw.thanos.as_ref();
     // (component, tag, digest) of every image stack.toml can set.
+    let reloader = p.and_then(|p| p.config_reloader.as_ref());
     let images = [
         ("prometheus", p.and_then(|p| p.version.as_deref()), p.and_then(|p| p.image_digest.as_deref())),
+        (
+            "prometheus/config_reloader",
+            reloader.and_then(|r| r.version.as_deref()),
+            reloader.and_then(|r| r.image_digest.as_deref()),
+        ),
         ("thanos", t.and_then(|t| t.version.as_deref()), t.and_then(|t| t.image_digest.as_deref())),
         (
             "alertmanager",
@@ -668,6 +779,9 @@ fn formats(cx: &mut Ctx<'_>, raw: &RawStack) {
     if let Some(l) = st.and_then(|s| s.local.as_ref()) {
         bad(cx, "/storage/local/path", l.path.starts_with('/') && l.path.len() > 1, "an absolute path");
         bad(cx, "/storage/local/nodes", !l.nodes.is_empty(), "a non-empty list of node names");
+        if let Some(cp) = &l.component_path {
+            bad(cx, "/storage/local/component_path", cp.starts_with('/') && cp.len() > 1, "an absolute path");
+        }
         for (i, n) in l.nodes.iter().enumerate() {
             bad(cx, &format!("/storage/local/nodes/{i}"), subdomain(n), "a node name");
         }
@@ -686,6 +800,9 @@ fn formats(cx: &mut Ctx<'_>, raw: &RawStack) {
         bad(cx, "/storage/iscsi/luns", !i.luns.is_empty(), "a non-empty list of LUNs");
         for (k, l) in i.luns.iter().enumerate() {
             bad(cx, &format!("/storage/iscsi/luns/{k}"), (0..=16383).contains(l), "a LUN from 0 to 16383");
+        }
+        for (k, l) in i.component_luns.iter().flatten().enumerate() {
+            bad(cx, &format!("/storage/iscsi/component_luns/{k}"), (0..=16383).contains(l), "a LUN from 0 to 16383");
         }
     }
     if let Some(t) = t {
@@ -753,6 +870,17 @@ fn dupes(cx: &mut Ctx<'_>, ptr: &str, items: &[String], what: &str) {
     }
 }
 
+/// An IPv4 or IPv6 address with a prefix length that fits it.
+fn valid_cidr(s: &str) -> bool {
+    let Some((addr, len)) = s.split_once('/') else { return false };
+    let Ok(len) = len.parse::<u8>() else { return false };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len <= 32,
+        Ok(std::net::IpAddr::V6(_)) => len <= 128,
+        Err(_) => false,
+    }
+}
+
 fn valid_target(t: &str) -> bool {
     let Some((host, port)) = t.rsplit_once(':') else {
         return false;
@@ -806,7 +934,26 @@ fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {
                     format!("{kind_name} reads: {}", names.join(", ")),
                 );
             }
-            (Some((_, thanos_key, _)), Some(v)) => config.push((*thanos_key, v.clone())),
+            (Some((_, thanos_key, _)), Some(v)) => {
+                // minio-go (S3) takes host[:port] and refuses a URL ("Endpoint url cannot have
+                // fully qualified paths"); Azure builds https://<account>.<endpoint> itself.
+                let host_only = *k == "endpoint" && matches!(kind, ObjstoreKind::S3 | ObjstoreKind::Azure);
+                if let (true, Some(text)) = (host_only, v.as_str()) {
+                    if let Some((scheme, rest)) = text.split_once("://") {
+                        cx.err(
+                            Code::ObjstoreUnusable,
+                            &ptr,
+                            format!("endpoint `{text}` has a scheme: Thanos' {kind_name} client takes host[:port] and refuses a URL"),
+                            format!(
+                                "write endpoint = \"{}\"{}",
+                                rest.trim_end_matches('/'),
+                                if scheme == "http" && kind == ObjstoreKind::S3 { " and insecure = true for plain HTTP" } else { "" }
+                            ),
+                        );
+                    }
+                }
+                config.push((*thanos_key, v.clone()));
+            }
             _ => {}
         }
     }

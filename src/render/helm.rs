@@ -1,9 +1,11 @@
 //! `--format helm-values`: values for the kube-prometheus-stack chart, plus the objects
 //! the chart does not create (companion manifests).
 //!
-//! Every key written here was checked against the chart's own values.yaml (see
-//! [`CHART_SOURCE`]; `tests/fixtures/kube-prometheus-stack-001f3a6d-paths.txt` lists the
-//! paths and `tests/helm.rs` keeps every emitted path inside that list). What a stack asks
+//! Every key written here was checked against the values.yaml of chart version
+//! [`CHART_VERSION`] and its sub-charts (`tests/fixtures/kube-prometheus-stack-88.5.3-paths.txt`
+//! lists the paths; `tests/helm.rs` keeps every emitted path inside that list, checks the
+//! list against the chart archive, and runs `helm template` of the real chart on every
+//! stack's values). What a stack asks
 //! for and the chart cannot express is reported by [`unsupported`] (SG125), never dropped
 //! silently.
 //!
@@ -22,7 +24,15 @@
 //!   into the containers it generates (strategic merge by name). Thanos substitutes the
 //!   placeholders from its environment (since v0.22).
 //! - Thanos Query, Store Gateway and Compactor are stackgen's own objects; Query finds the
-//!   sidecars through the chart's `<fullname>-thanos-discovery` Service.
+//!   sidecars through the chart's `<fullname>-thanos-discovery` Service. They get
+//!   stackgen's NetworkPolicies (with the chart's pod labels for Prometheus and Grafana)
+//!   and a PodMonitor (`prometheus.additionalPodMonitors`); the sidecars are scraped by the
+//!   chart's `thanosServiceMonitor`.
+//! - The same behaviour as manifests mode where the chart can express it: no extra
+//!   `prometheus` external label (`prometheusExternalLabelNameClear`), a disruption budget
+//!   of `maxUnavailable: 1`, `fsGroupChangePolicy: OnRootMismatch`, `thanos.version`, and the
+//!   Grafana datasource asking Thanos Query for `max_source_resolution=auto`. The TSDB lives
+//!   in `<volume>/prometheus-db/` in both modes (the operator's subPath).
 
 use std::collections::BTreeMap;
 
@@ -36,14 +46,14 @@ use crate::model::{Backend, Image, ObjstoreKind, Stack};
 
 /// The chart these values are for.
 pub const CHART: &str = "kube-prometheus-stack";
-/// The values.yaml every key path was checked against.
+/// The chart version every key path was checked against (its values.yaml and those of
+/// its sub-charts, as published: ../shared/reference-data/charts/).
+pub const CHART_VERSION: &str = "88.5.3";
+/// Where that chart version comes from.
 pub const CHART_SOURCE: &str =
-    "prometheus-community/helm-charts@001f3a6d7d24b9cbafda24b2c7843aeccfa173cb charts/kube-prometheus-stack/values.yaml";
-/// The chart line that values.yaml belongs to, by its default images.
-pub const CHART_DEFAULTS: &str = "default images Prometheus v3.5.0, Thanos v0.39.1, Alertmanager v0.28.1";
-/// The grafana subchart values.yaml its `grafana.*` keys were checked against.
-pub const GRAFANA_CHART_SOURCE: &str =
-    "grafana/helm-charts@6111227eaf5eb9209c92db3c0ef00bc44d2bda9e charts/grafana/values.yaml";
+    "kube-prometheus-stack 88.5.3 (prometheus-community/helm-charts cf408a2, Prometheus Operator v0.93.1)";
+/// The grafana sub-chart it ships, whose values.yaml the `grafana.*` keys were checked against.
+pub const GRAFANA_CHART_SOURCE: &str = "grafana 12.11.1 (grafana-community/helm-charts 3386a115)";
 /// The chart cuts `fullnameOverride` to this many characters (`trunc 26 | trimSuffix "-"`).
 const FULLNAME_MAX: usize = 26;
 /// Key of the objstore config in the Secret the operator reads.
@@ -72,11 +82,11 @@ pub fn render(stack: &Stack) -> HelmOutput {
 
 fn values_header(s: &Stack) -> String {
     format!(
-        "# Values for the {CHART} chart, every key checked against its values.yaml at\n\
-         # {CHART_SOURCE}\n\
-         # ({CHART_DEFAULTS}).\n\
+        "# Values for the {CHART} chart version {CHART_VERSION}, every key checked against the\n\
+         # values.yaml of {CHART_SOURCE}\n\
+         # and of its sub-chart {GRAFANA_CHART_SOURCE}.\n\
          # Apply manifests.yaml first, then:\n\
-         #   helm upgrade --install {name} prometheus-community/{CHART} --namespace {ns} --values values.yaml\n",
+         #   helm upgrade --install {name} prometheus-community/{CHART} --version {CHART_VERSION} --namespace {ns} --values values.yaml\n",
         name = s.name,
         ns = s.namespace,
     )
@@ -164,6 +174,14 @@ pub fn values(s: &Stack) -> Value {
     }
     // The chart's kubelet, apiserver, CoreDNS, kube-state-metrics ... ServiceMonitors.
     v.insert("kubernetesServiceMonitors".into(), json!({"enabled": s.kubernetes.discovery}));
+    if !s.kubernetes.discovery {
+        // Without discovery nothing scrapes them: do not run the exporters either.
+        v.insert("nodeExporter".into(), json!({"enabled": false}));
+        v.insert("kubeStateMetrics".into(), json!({"enabled": false}));
+        // KubeAPIDown is `absent(up{job="apiserver"})`: with the apiserver's ServiceMonitor
+        // off it would fire for ever.
+        v.insert("defaultRules".into(), json!({"rules": {"kubernetesSystem": false}}));
+    }
     // Managed control planes (EKS, GKE, AKS) cannot be scraped (seed 004).
     for key in ["kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy"] {
         v.insert(key.into(), json!({"enabled": s.kubernetes.control_plane}));
@@ -196,6 +214,9 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     spec.insert("externalLabels".into(), to_map(&p.external_labels));
     // The same name Thanos Query and the Compactor deduplicate on (pitfall 11).
     spec.insert("replicaExternalLabelName".into(), json!(s.replica_label()));
+    // No `prometheus="<ns>/<cr>"` label on every series, alert and uploaded block: the
+    // external labels are exactly the stack's, as in manifests mode.
+    spec.insert("prometheusExternalLabelNameClear".into(), json!(true));
     let mut requests = Map::new();
     requests.insert("cpu".into(), json!(p.resources.cpu.as_str()));
     requests.insert("memory".into(), json!(p.resources.memory.as_str()));
@@ -212,6 +233,8 @@ fn prometheus_values(n: &Names<'_>) -> Value {
             "runAsUser": p.run_as_user,
             "runAsGroup": p.fs_group,
             "fsGroup": p.fs_group,
+            // Without it the kubelet re-owns every file of the TSDB on every start.
+            "fsGroupChangePolicy": "OnRootMismatch",
             "runAsNonRoot": true,
             "seccompProfile": {"type": "RuntimeDefault"},
         }),
@@ -227,10 +250,14 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     };
     spec.insert("storageSpec".into(), storage_spec);
     if let Some(t) = &s.thanos {
-        spec.insert(
-            "thanos".into(),
-            json!({"objectStorageConfig": {"existingSecret": {"name": n.obj("thanos-objstore"), "key": OBJSTORE_KEY}}}),
-        );
+        let mut thanos =
+            json!({"objectStorageConfig": {"existingSecret": {"name": n.obj("thanos-objstore"), "key": OBJSTORE_KEY}}});
+        // The operator picks sidecar flags by this version; unset, it assumes its own
+        // default, not the image the stack runs.
+        if let Some(v) = semver_tag(&t.image) {
+            thanos["version"] = json!(v);
+        }
+        spec.insert("thanos".into(), thanos);
         if let Some(secret) = &t.objstore.credentials_secret {
             let (container, volumes) = sidecar_credentials(t.objstore.kind, secret);
             spec.insert("containers".into(), json!([container]));
@@ -245,14 +272,59 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     }
     let mut prom = Map::new();
     if s.thanos.is_some() {
-        // `<fullname>-thanos-discovery`, the headless Service Thanos Query resolves.
+        // `<fullname>-thanos-discovery`, the headless Service Thanos Query resolves, and
+        // the ServiceMonitor that scrapes the sidecars through it.
         prom.insert("thanosService".into(), json!({"enabled": true}));
+        prom.insert("thanosServiceMonitor".into(), json!({"enabled": true}));
     }
     if p.replicas > 1 {
-        prom.insert("podDisruptionBudget".into(), json!({"enabled": true}));
+        prom.insert("podDisruptionBudget".into(), disruption_budget());
+    }
+    if s.thanos.is_some() {
+        prom.insert("additionalPodMonitors".into(), json!([thanos_pod_monitor(n)]));
     }
     prom.insert("prometheusSpec".into(), Value::Object(spec));
     Value::Object(prom)
+}
+
+/// The chart's disruption budget with the semantics of manifests mode: one pod at a time
+/// (`maxUnavailable: 1`). The chart's default `minAvailable: 1` is deleted (`null`), as
+/// the API refuses both; it spans every shard, so with it 7 of 8 pods could go at once.
+fn disruption_budget() -> Value {
+    json!({"enabled": true, "minAvailable": null, "maxUnavailable": 1})
+}
+
+/// `v1.2.3` of an image tag that is a version (the operator parses it as semver).
+fn semver_tag(img: &Image) -> Option<&str> {
+    let t = img.tag.strip_prefix('v').unwrap_or(&img.tag);
+    let mut parts = t.split(['.', '-', '+']);
+    let numeric = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (numeric(parts.next()) && numeric(parts.next()) && numeric(parts.next())).then_some(img.tag.as_str())
+}
+
+/// The Thanos components stackgen runs (Query, Store Gateway, Compactor), by their pod
+/// labels.
+fn thanos_components() -> [&'static str; 3] {
+    ["thanos-query", "thanos-store", "thanos-compactor"]
+}
+
+/// A PodMonitor (`prometheus.additionalPodMonitors`) for stackgen's Thanos components on
+/// their `http` port; the chart labels it `release: <release>`, which the chart's
+/// Prometheus selects, and the operator shards it like every other target, so each pod
+/// is scraped once. The job is the component (`thanos-query`, ...).
+fn thanos_pod_monitor(n: &Names<'_>) -> Value {
+    let mut labels = Map::new();
+    labels.insert("app.kubernetes.io/instance".into(), json!(n.stack.name.as_str()));
+    labels.insert("app.kubernetes.io/part-of".into(), json!("stackgen"));
+    json!({
+        "name": n.obj("thanos"),
+        "jobLabel": "app.kubernetes.io/name",
+        "selector": {
+            "matchLabels": labels,
+            "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": thanos_components()}],
+        },
+        "podMetricsEndpoints": [{"port": "http", "path": "/metrics"}],
+    })
 }
 
 /// The credentials of `credentials_secret` as a patch of the operator's `thanos-sidecar`
@@ -297,7 +369,9 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     let Some(am) = &n.stack.alertmanager else {
         return json!({"enabled": false});
     };
-    let storage = match storage::component_class(n) {
+    // Static component PVs are pre-bound to the manifests-mode claim names, which the
+    // chart's claims do not have.
+    let storage = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
         Some(class) => claim_template(&class, &am.size.quantity(), None),
         // No class on a static backend: emptyDir (lint SG121 says so).
         None => json!({}),
@@ -305,7 +379,7 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     let mut v = Map::new();
     v.insert("enabled".into(), json!(true));
     if am.replicas > 1 {
-        v.insert("podDisruptionBudget".into(), json!({"enabled": true}));
+        v.insert("podDisruptionBudget".into(), disruption_budget());
     }
     v.insert(
         "alertmanagerSpec".into(),
@@ -322,7 +396,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     let mut v = Map::new();
     v.insert("enabled".into(), json!(true));
     v.insert("image".into(), image_values(&g.image));
-    let persistence = match storage::component_class(n) {
+    let persistence = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
         // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
         // (Multi-Attach error, pitfall 8).
         Some(class) => json!({
@@ -348,7 +422,12 @@ fn grafana_values(n: &Names<'_>) -> Value {
     if s.thanos.is_some() {
         // The default datasource queries Thanos Query: every shard, deduplicated.
         let url = format!("http://{}:{}", n.svc_fqdn(&n.obj("thanos-query")), thanos::HTTP_PORT);
-        v.insert("sidecar".into(), json!({"datasources": {"url": url}}));
+        // Thanos' API defaults to raw data only: without this, the 5m/1h blocks kept
+        // after raw retention are unreachable from Grafana.
+        v.insert(
+            "sidecar".into(),
+            json!({"datasources": {"url": url, "customQueryParameters": "max_source_resolution=auto"}}),
+        );
     }
     Value::Object(v)
 }
@@ -360,18 +439,28 @@ fn grafana_values(n: &Names<'_>) -> Value {
 pub fn companion_objects(s: &Stack) -> Vec<Object> {
     let n = Names { stack: s };
     let mut objs = Vec::new();
-    // No Pod Security labels: the chart's node-exporter needs host access.
-    objs.push(Object::new(&Namespace {
-        metadata: meta(&n.ns(), None, n.labels("namespace", "namespace", None)),
-        ..Default::default()
-    }));
+    // No Pod Security labels: the chart's node-exporter needs host access. Never a
+    // namespace stackgen does not own (default, kube-*, create_namespace = false).
+    if s.owns_namespace() {
+        objs.push(Object::new(&Namespace {
+            metadata: meta(&n.ns(), None, n.labels("namespace", "namespace", None)),
+            ..Default::default()
+        }));
+    }
     let mut store = Vec::new();
     storage::objects(&n, &mut store);
     for o in &mut store {
-        if o.kind == "PersistentVolume" {
+        if o.kind == "PersistentVolume" && o.value["metadata"]["labels"].get("stackgen.dev/shard").is_some() {
             retarget_pv(&n, o);
         }
     }
+    // Static component PVs of Alertmanager and Grafana are pre-bound to the manifests-mode
+    // claims, which the chart's pods never make (their values fall back to emptyDir, SG125).
+    let chart_owned = [n.obj("alertmanager"), n.obj("grafana")];
+    store.retain(|o| {
+        o.kind != "PersistentVolume"
+            || !chart_owned.iter().any(|c| o.value["metadata"]["labels"]["stackgen.dev/volume-for"] == c.as_str())
+    });
     objs.extend(store);
     if let Some(t) = &s.thanos {
         let mut th = Vec::new();
@@ -396,8 +485,67 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
         th.push(objstore_secret(&n, t));
         objs.extend(th);
     }
+    objs.extend(network_policies(&n));
     super::sort(&mut objs);
     objs
+}
+
+/// The policies of manifests mode for the pods stackgen runs beside the chart (Thanos
+/// Query, Store Gateway, Compactor, the NFS provisioner): deny by default, DNS, and the
+/// flows each needs, with the chart's pod labels wherever a peer is a pod the chart runs
+/// (Prometheus with its sidecar, Grafana). The chart's own pods get none ([`unsupported`]
+/// says so).
+fn network_policies(n: &Names<'_>) -> Vec<Object> {
+    let s = n.stack;
+    let provisioner = matches!(s.storage.backend, Backend::NfsProvisioner { .. });
+    if !s.network_policies || (s.thanos.is_none() && !provisioner) {
+        return Vec::new();
+    }
+    let mut all = Vec::new();
+    super::network::objects(n, &mut all);
+    let ours: Vec<String> = ["default-deny", "allow-dns", "nfs-provisioner"]
+        .into_iter()
+        .chain(thanos_components())
+        .map(|p| n.obj(p))
+        .collect();
+    all.retain(|o| o.kind == "NetworkPolicy" && ours.contains(&o.name));
+    let swaps = [
+        (n.selector("prometheus", None), chart_prometheus_pods(s)),
+        (n.selector("grafana", None), [("app.kubernetes.io/name".to_string(), "grafana".to_string())].into()),
+    ];
+    for o in &mut all {
+        swap_selectors(&mut o.value, &swaps);
+    }
+    all
+}
+
+/// Labels of the operator's Prometheus pods for the chart's Prometheus resource.
+fn chart_prometheus_pods(s: &Stack) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
+    m.insert("operator.prometheus.io/name".to_string(), prometheus_cr(s));
+    m
+}
+
+type Labels = BTreeMap<String, String>;
+
+/// Replace every `podSelector` equal to one of `swaps`' selectors by its replacement.
+fn swap_selectors(v: &mut Value, swaps: &[(Labels, Labels)]) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if k == "podSelector" {
+                    if let Some((_, to)) = swaps.iter().find(|(from, _)| child["matchLabels"] == to_map(from)) {
+                        *child = json!({"matchLabels": to_map(to)});
+                        continue;
+                    }
+                }
+                swap_selectors(child, swaps);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| swap_selectors(c, swaps)),
+        _ => {}
+    }
 }
 
 /// The objstore config as the Secret the operator reads (`existingSecret`): the same
@@ -436,6 +584,18 @@ pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
     let mut warn = |path: &str, message: String, help: &str| {
         out.push(Diagnostic::new(Code::HelmUnsupported, message, 0..0).with_path(path).with_help(help));
     };
+    let n = Names { stack: s };
+    if storage::static_components(&n) && (s.alertmanager.is_some() || s.grafana.is_some()) {
+        warn(
+            "/storage/component_class",
+            format!(
+                "the chart's Alertmanager and Grafana claims cannot bind the static {} PVs stackgen writes for them; \
+                 in helm-values they keep their data in emptyDir",
+                s.storage.backend.name()
+            ),
+            "set [storage] component_class to a StorageClass for the chart's claims",
+        );
+    }
     if s.kubernetes.discovery {
         warn(
             "/kubernetes/discovery",
@@ -452,6 +612,42 @@ pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
              control-plane ServiceMonitors"
                 .into(),
             "set discovery = true to scrape the control plane through the chart",
+        );
+    }
+    if s.network_policies {
+        let mut covered = Vec::new();
+        if s.thanos.is_some() {
+            covered.push("Thanos Query, Store Gateway and Compactor");
+        }
+        if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
+            covered.push("the NFS provisioner");
+        }
+        let ours = if covered.is_empty() {
+            "manifests.yaml has no pods to cover".to_string()
+        } else {
+            format!("stackgen's NetworkPolicies in manifests.yaml cover only {}", covered.join(" and "))
+        };
+        warn(
+            "/security/network_policies",
+            format!(
+                "the chart writes no NetworkPolicy by default: Prometheus{}, Alertmanager, Grafana, the operator, \
+                 kube-state-metrics and node-exporter accept connections from anywhere; {ours}",
+                if s.thanos.is_some() { " (and its Thanos sidecar)" } else { "" }
+            ),
+            "turn on the chart's prometheus.networkPolicy, alertmanager.networkPolicy, prometheusOperator.networkPolicy, \
+             grafana.networkPolicy, kube-state-metrics.networkPolicy and prometheus-node-exporter.networkPolicy \
+             with the ingress your cluster needs, or write policies for those pods",
+        );
+    }
+    if let Some(t) = s.thanos.as_ref().filter(|t| semver_tag(&t.image).is_none()) {
+        warn(
+            "/thanos/image",
+            format!(
+                "prometheusSpec.thanos.version is not set: the tag `{}` is not a version, so the operator \
+                 picks the sidecar's flags for its own default Thanos version",
+                t.image.tag
+            ),
+            "use a released Thanos tag (vX.Y.Z)",
         );
     }
     if s.sharding.source_labels != ["__address__"] {
@@ -547,6 +743,24 @@ mod tests {
         let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
         assert_eq!(fullname(&s), "abcdefghijklmnopqrstuvwxy");
         assert!(unsupported(&s).iter().any(|d| d.message.contains("26 characters")));
+    }
+
+    #[test]
+    fn thanos_version_is_the_tag_or_a_warning() {
+        let img = |t: &str| Image { repository: "quay.io/thanos/thanos".into(), tag: t.into(), digest: None };
+        assert_eq!(semver_tag(&img("v0.39.2")), Some("v0.39.2"));
+        assert_eq!(semver_tag(&img("v0.40.0-rc.1")), Some("v0.40.0-rc.1"));
+        assert_eq!(semver_tag(&img("main-2025-08-01-abc")), None);
+        assert_eq!(semver_tag(&img("latest")), None);
+    }
+
+    #[test]
+    fn cluster_namespaces_are_not_created() {
+        for ns in ["default", "kube-system"] {
+            let s =
+                stack(&format!("[stack]\nname = \"x\"\nnamespace = \"{ns}\"\n[storage]\nbackend = \"ephemeral\"\n"));
+            assert!(!companion_objects(&s).iter().any(|o| o.kind == "Namespace"), "{ns}");
+        }
     }
 
     #[test]

@@ -200,7 +200,9 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
     let n = Names { stack };
     let shards = stack.sharding.shards;
     let mut objs = Vec::with_capacity(32);
-    objs.push(k8s::namespace(&n));
+    if stack.owns_namespace() {
+        objs.push(k8s::namespace(&n));
+    }
     storage::objects(&n, &mut objs);
     prometheus::objects(&n, &mut objs);
     let templates = if shards > 1 {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::networking::v1::{
-    NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -99,13 +99,16 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         }),
         ..Default::default()
     };
-    out.push(policy(
-        n,
-        "allow-dns",
-        all_pods(n),
-        None,
-        Some(vec![to(vec![dns], vec![port(53, "UDP"), port(53, "TCP")])]),
-    ));
+    // Resolvers that are not kube-dns pods: NodeLocal DNSCache (169.254.20.10 on every
+    // node, hostNetwork), GKE Cloud DNS (the metadata server), or a cluster DNS outside
+    // kube-system. NetworkPolicy sees the address a packet goes to after the Service is
+    // resolved, so pod and ipBlock peers together cover every setup.
+    let mut peers = vec![dns];
+    peers.extend(s.kubernetes.dns_addresses.iter().map(|cidr| NetworkPolicyPeer {
+        ip_block: Some(IPBlock { cidr: cidr.clone(), except: None }),
+        ..Default::default()
+    }));
+    out.push(policy(n, "allow-dns", all_pods(n), None, Some(vec![to(peers, vec![port(53, "UDP"), port(53, "TCP")])])));
 
     let prom = pods(n, "prometheus");
     // Prometheus: scraped by nobody but itself (localhost); queried by Grafana and,

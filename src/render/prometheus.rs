@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, ConfigMap, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, ServiceAccount,
-    WeightedPodAffinityTerm,
+    TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
@@ -265,10 +265,6 @@ pub fn config_yaml(n: &Names<'_>, shard: u16) -> String {
     yaml::to_string(&config(n, &shard.to_string()))
 }
 
-fn checksum(text: &str) -> String {
-    format!("{:x}", Md5::digest(text.as_bytes()))
-}
-
 pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let ns = n.ns();
@@ -288,19 +284,26 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             ..Default::default()
         };
         let cr = n.cluster("prometheus");
+        let needs = api_needs(&config(n, "0"));
+        let core: Vec<&str> = needs.core.iter().map(String::as_str).collect();
+        let mut rules = vec![rule(&[""], &core, &["get", "list", "watch"])];
+        if needs.endpointslices {
+            rules.push(rule(&["discovery.k8s.io"], &["endpointslices"], &["get", "list", "watch"]));
+        }
+        if needs.node_metrics {
+            rules.push(rule(&[""], &["nodes/metrics"], &["get"]));
+        }
+        if needs.metrics_url {
+            rules.push(PolicyRule {
+                non_resource_urls: Some(vec!["/metrics".into()]),
+                verbs: vec!["get".into()],
+                ..Default::default()
+            });
+        }
         out.push(Object::new(&ClusterRole {
             metadata: meta(&cr, None, labels.clone()),
-            // Discovery objects only: no Secrets, no writes.
-            rules: Some(vec![
-                rule(&[""], &["nodes", "pods", "services", "endpoints"], &["get", "list", "watch"]),
-                rule(&["discovery.k8s.io"], &["endpointslices"], &["get", "list", "watch"]),
-                rule(&[""], &["nodes/metrics"], &["get"]),
-                PolicyRule {
-                    non_resource_urls: Some(vec!["/metrics".into()]),
-                    verbs: vec!["get".into()],
-                    ..Default::default()
-                },
-            ]),
+            // Exactly what the generated jobs read: discovery objects, no Secrets, no writes.
+            rules: Some(rules),
             ..Default::default()
         }));
         out.push(Object::new(&ClusterRoleBinding {
@@ -320,28 +323,81 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     }
 }
 
+/// What the jobs of a prometheus.yml need from the API server.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ApiNeeds {
+    /// Core resources Kubernetes discovery lists and watches.
+    pub core: std::collections::BTreeSet<String>,
+    pub endpointslices: bool,
+    /// A kubelet scraped with the service-account token (nodes/metrics).
+    pub node_metrics: bool,
+    /// An API server or control-plane component scraped with the token (`/metrics`).
+    pub metrics_url: bool,
+}
+
+/// Derive the ClusterRole from the config itself, so it grants exactly what the jobs use:
+/// Prometheus 3's `endpointslice` role reads EndpointSlices, Services and Pods, `pod`
+/// Pods, `node` Nodes, `service` Services, `endpoints` Endpoints, Services and Pods
+/// (discovery/kubernetes/*.go).
+pub fn api_needs(cfg: &Value) -> ApiNeeds {
+    let mut needs = ApiNeeds::default();
+    for job in cfg["scrape_configs"].as_array().into_iter().flatten() {
+        let token = job.get("authorization").is_some();
+        for sd in job["kubernetes_sd_configs"].as_array().into_iter().flatten() {
+            let role = sd["role"].as_str().unwrap_or_default();
+            let core: &[&str] = match role {
+                "node" => &["nodes"],
+                "pod" => &["pods"],
+                "service" => &["services"],
+                "endpoints" => &["endpoints", "services", "pods"],
+                "endpointslice" => &["services", "pods"],
+                _ => &[],
+            };
+            needs.core.extend(core.iter().map(|r| (*r).to_string()));
+            needs.endpointslices |= role == "endpointslice";
+            needs.node_metrics |= token && role == "node";
+            needs.metrics_url |= token && role != "node";
+        }
+    }
+    needs
+}
+
 /// The ConfigMap, Service, StatefulSet and PodDisruptionBudget of one shard. `shard` is the
 /// shard's number, or the sentinel of a shard template ([`super::ShardTemplates`]): every
 /// shard's objects are that template with the number in place of the sentinel.
 pub fn shard_objects(n: &Names<'_>, shard: &str, out: &mut Vec<Object>) {
-    let s = n.stack;
-    debug_assert!(s.sharding.shards > 1 || shard == "0", "one shard is shard 0, not a template");
-    let text = yaml::to_string(&config(n, shard));
-    // With shards, the checksum is that of the template (with a fixed spelling of the
-    // sentinel, so it does not depend on which one was picked) plus the shard number:
-    // one md5 per stack, and still a different value per shard and per config.
-    let sum = if s.sharding.shards <= 1 {
-        checksum(&text)
-    } else {
-        format!("{}-{shard}", checksum(&text.replace(shard, CHECKSUM_MARK)))
-    };
-    build_shard(n, shard, text, sum, out);
+    debug_assert!(n.stack.sharding.shards > 1 || shard == "0", "one shard is shard 0, not a template");
+    build_shard(n, shard, yaml::to_string(&config(n, shard)), out);
 }
 
-/// Where the shard number goes in the text the checksum of a sharded config is taken of.
-const CHECKSUM_MARK: &str = "0stackgen-shard-sentinel0";
+/// Where the config reloader's metrics and health endpoint listen.
+pub const RELOADER_PORT: i32 = 8080;
 
-fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mut Vec<Object>) {
+/// The config-reloader sidecar (the Prometheus Operator's): it watches the mounted
+/// config directory (a ConfigMap update swaps its `..data` symlink) and POSTs
+/// `/-/reload`, so a new scrape job never restarts Prometheus and never replays the WAL.
+/// Flags as the operator passes them (pkg/operator/config_reloader.go, v0.93).
+fn config_reloader(n: &Names<'_>) -> k8s_openapi::api::core::v1::Container {
+    let p = &n.stack.prometheus;
+    let args = vec![
+        format!("--listen-address=:{RELOADER_PORT}"),
+        format!("--reload-url=http://127.0.0.1:{WEB_PORT}/-/reload"),
+        format!("--runtimeinfo-url=http://127.0.0.1:{WEB_PORT}/api/v1/status/runtimeinfo"),
+        format!("--watched-dir={CONFIG_DIR}"),
+    ];
+    let mut c = k8s::container("config-reloader", p.config_reloader.reference(), args);
+    c.ports = Some(vec![k8s::port("reloader-web", RELOADER_PORT)]);
+    // The operator's defaults (10m CPU, 50Mi); a CPU limit slows nothing that matters here.
+    c.resources = Some(k8s::resources("10m", "50Mi", "50Mi", Some("100m")));
+    c.readiness_probe = Some(k8s::http_probe("/healthz", "reloader-web", 10, 3));
+    c.liveness_probe = Some(k8s::http_probe("/healthz", "reloader-web", 15, 4));
+    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true)]);
+    c
+}
+
+const CONFIG_DIR: &str = "/etc/prometheus";
+
+fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>) {
     let s = n.stack;
     let p = &s.prometheus;
     let ns = n.ns();
@@ -363,7 +419,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
     out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), ports, true));
 
     let mut args = vec![
-        "--config.file=/etc/prometheus/prometheus.yml".to_string(),
+        format!("--config.file={CONFIG_DIR}/prometheus.yml"),
         "--storage.tsdb.path=/prometheus".to_string(),
         format!("--storage.tsdb.retention.time={}", p.retention),
     ];
@@ -371,6 +427,8 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
         args.push(format!("--storage.tsdb.retention.size={}", size.prometheus()));
     }
     args.push(format!("--web.listen-address=:{WEB_PORT}"));
+    // POST /-/reload, for the config reloader.
+    args.push("--web.enable-lifecycle".into());
     if s.thanos.is_some() {
         // The sidecar uploads 2h blocks; Thanos compacts, Prometheus must not.
         args.push("--storage.tsdb.min-block-duration=2h".into());
@@ -393,10 +451,9 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
     c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts =
-        Some(vec![k8s::mount("config", "/etc/prometheus", true), k8s::mount("data", "/prometheus", false)]);
+    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true), tsdb_mount()]);
 
-    let mut containers = vec![c];
+    let mut containers = vec![c, config_reloader(n)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
     if s.thanos.is_some() {
         let (sidecar, extra) = thanos::sidecar(n);
@@ -407,8 +464,13 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
     if claim.is_none() {
         volumes.push(k8s::empty_dir("data", s.storage.size));
     }
+    // No checksum of prometheus.yml: the reloader applies it in place. What Prometheus or
+    // the sidecar read only at start (the objstore config) rolls the pods.
     let mut annotations = BTreeMap::new();
-    annotations.insert("checksum/config".to_string(), sum);
+    if s.thanos.is_some() {
+        let (key, sum) = thanos::objstore_checksum(n);
+        annotations.insert(key, sum);
+    }
     let needs_api = s.kubernetes.discovery || s.kubernetes.control_plane;
     let pod = PodSpec {
         service_account_name: Some(n.obj("prometheus")),
@@ -416,7 +478,8 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
         security_context: Some(k8s::pod_security(p.run_as_user, p.fs_group)),
         // Prometheus flushes the head block on shutdown.
         termination_grace_period_seconds: Some(600),
-        affinity: Some(spread(sel.clone())),
+        affinity: Some(shard_affinity(s, sel.clone())),
+        topology_spread_constraints: Some(zone_spread(sel.clone())),
         containers,
         volumes: Some(volumes),
         ..Default::default()
@@ -431,7 +494,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels.clone()),
-                    annotations: Some(annotations),
+                    annotations: (!annotations.is_empty()).then_some(annotations),
                     ..Default::default()
                 }),
                 spec: Some(pod),
@@ -444,6 +507,57 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, sum: String, out: &mu
     if p.replicas > 1 {
         out.push(pdb(&name, &ns, labels, sel));
     }
+}
+
+/// The replicas of one shard on distinct nodes, required: two replicas on one node are
+/// one failure away from a gap in both. Every persistent backend allows it: a local PV
+/// pins its pod to a node, but each pod's PV is on a node of its own (SG103, SG104), so
+/// the rule never contradicts a volume; network volumes (NFS, iSCSI, Ceph, cloud disks)
+/// follow the pod. Only the ephemeral backend, for development clusters that may have a
+/// single node, keeps the preference.
+pub fn shard_affinity(s: &Stack, sel: BTreeMap<String, String>) -> Affinity {
+    if matches!(s.storage.backend, crate::model::Backend::Ephemeral) {
+        return spread(sel);
+    }
+    Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(k8s::selector(sel)),
+                topology_key: "kubernetes.io/hostname".into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Spread the pods of one selector over zones where the nodes have zones. A preference
+/// (ScheduleAnyway): a zonal volume (a cloud disk, a local PV) already pins an existing
+/// pod to its zone, and a hard constraint would leave it Pending rather than let it
+/// return to its data.
+pub fn zone_spread(sel: BTreeMap<String, String>) -> Vec<TopologySpreadConstraint> {
+    vec![TopologySpreadConstraint {
+        max_skew: 1,
+        topology_key: "topology.kubernetes.io/zone".into(),
+        when_unsatisfiable: "ScheduleAnyway".into(),
+        label_selector: Some(k8s::selector(sel)),
+        ..Default::default()
+    }]
+}
+
+/// The directory of the data volume that holds the TSDB: the Prometheus Operator mounts
+/// its data volume with this subPath, and so does stackgen, so a TSDB is at
+/// `<volume>/prometheus-db/` in both render formats (a migrated TSDB goes there; on a
+/// static PV that is a directory inside the NFS export directory or local path).
+pub const TSDB_SUBPATH: &str = "prometheus-db";
+
+/// The data volume as Prometheus and the Thanos sidecar mount it: `subPath`
+/// [`TSDB_SUBPATH`] at `/prometheus`, the path of `--storage.tsdb.path` and `--tsdb.path`.
+pub fn tsdb_mount() -> k8s_openapi::api::core::v1::VolumeMount {
+    let mut m = k8s::mount("data", "/prometheus", false);
+    m.sub_path = Some(TSDB_SUBPATH.into());
+    m
 }
 
 /// Prefer to spread the pods of one selector over nodes.

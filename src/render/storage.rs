@@ -29,21 +29,80 @@ pub fn data_class(n: &Names<'_>) -> Option<String> {
     })
 }
 
-/// Class for the other components' volumes: the backend's class when it provisions
-/// dynamically, `component_class` on a static backend, else none (emptyDir).
+/// Class for the other components' volumes, in this order: `component_class`; none
+/// (emptyDir) with `ephemeral_components = true`; on a static backend, the backend's own
+/// class when stackgen writes PVs for the components too (see [`static_components`]);
+/// else the backend's class when it provisions dynamically. None on a static backend
+/// without any of these is lint error SG121, so it never silently reaches a render.
 pub fn component_class(n: &Names<'_>) -> Option<String> {
-    if n.stack.storage.backend.is_static() {
-        n.stack.storage.component_class.clone()
-    } else {
-        n.stack.storage.component_class.clone().or_else(|| data_class(n))
+    let st = &n.stack.storage;
+    if let Some(c) = &st.component_class {
+        return Some(c.clone());
     }
+    if st.ephemeral_components {
+        return None;
+    }
+    if st.backend.is_static() && !static_components(n) {
+        return None;
+    }
+    data_class(n)
+}
+
+/// Whether stackgen writes static PVs for Alertmanager, Grafana, Store Gateway and
+/// Compactor: on NFS always (a directory per pod on the same export), on local volumes
+/// with `component_path`, on iSCSI with `component_luns`.
+pub fn static_components(n: &Names<'_>) -> bool {
+    let st = &n.stack.storage;
+    if st.component_class.is_some() || st.ephemeral_components {
+        return false;
+    }
+    match &st.backend {
+        Backend::Nfs { .. } => true,
+        Backend::Local { component_path, .. } => component_path.is_some(),
+        Backend::Iscsi { component_luns, .. } => !component_luns.is_empty(),
+        _ => false,
+    }
+}
+
+/// The selector a component's claim carries when its PVs are static (else none: a
+/// selector blocks dynamic provisioning).
+pub fn component_selector(n: &Names<'_>, owner: &str) -> Option<BTreeMap<String, String>> {
+    static_components(n).then(|| selector_for(n, owner))
+}
+
+/// The component pods that need a volume, in a fixed order: (the StatefulSet or claim
+/// that owns it, claim name, directory name, size).
+pub fn component_volumes(n: &Names<'_>) -> Vec<(String, String, String, Bytes)> {
+    let s = n.stack;
+    let mut v = Vec::new();
+    let mut sts = |name: String, replicas: u32, size: Bytes| {
+        for i in 0..replicas {
+            v.push((name.clone(), format!("data-{name}-{i}"), format!("{name}-{i}"), size));
+        }
+    };
+    if let Some(am) = &s.alertmanager {
+        sts(n.obj("alertmanager"), am.replicas, am.size);
+    }
+    if let Some(t) = &s.thanos {
+        sts(n.obj("thanos-store"), t.store_replicas, t.store_size);
+        sts(n.obj("thanos-compactor"), 1, t.compactor.size);
+    }
+    if let Some(g) = &s.grafana {
+        let name = n.obj("grafana");
+        v.push((name.clone(), name.clone(), name, g.size));
+    }
+    v
 }
 
 /// Labels a static PV carries and its claim selects.
 fn volume_selector(n: &Names<'_>, shard: &str) -> BTreeMap<String, String> {
+    selector_for(n, &n.shard(shard))
+}
+
+fn selector_for(n: &Names<'_>, owner: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("stackgen.dev/namespace".into(), n.ns());
-    m.insert("stackgen.dev/volume-for".into(), n.shard(shard));
+    m.insert("stackgen.dev/volume-for".into(), owner.to_string());
     m
 }
 
@@ -70,6 +129,9 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             let class = data_class(n).expect("static backends have a class");
             out.push(static_class(n, &class));
             static_pvs(n, &class, reclaim, out);
+            if static_components(n) {
+                component_pvs(n, &class, reclaim, out);
+            }
         }
         Backend::CephCsi { class, provisioner, cluster_id, pool, secret, secret_namespace } => {
             let mut params = BTreeMap::new();
@@ -140,7 +202,7 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
                 ..Default::default()
             };
             match &s.storage.backend {
-                Backend::Local { path, nodes } => {
+                Backend::Local { path, nodes, .. } => {
                     spec.local = Some(LocalVolumeSource { path: path.clone(), ..Default::default() });
                     spec.node_affinity = Some(VolumeNodeAffinity {
                         required: Some(NodeSelector {
@@ -165,7 +227,7 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
                     });
                     spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
                 }
-                Backend::Iscsi { target_portal, iqn, luns, fs_type } => {
+                Backend::Iscsi { target_portal, iqn, luns, fs_type, .. } => {
                     spec.iscsi = Some(ISCSIPersistentVolumeSource {
                         target_portal: target_portal.clone(),
                         iqn: iqn.clone(),
@@ -184,6 +246,83 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
             }));
             index += 1;
         }
+    }
+}
+
+/// Static PVs for the component pods, each pre-bound to the claim of one pod like the
+/// Prometheus ones: on NFS `<path>/<pod>` on the same export, on local volumes
+/// `<component_path>/<pod>` on the listed nodes in turn, on iSCSI one `component_luns`
+/// LUN each.
+fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) {
+    let s = n.stack;
+    for (index, (owner, claim, dir, size)) in component_volumes(n).into_iter().enumerate() {
+        let component = owner.strip_prefix(&format!("{}-", s.name)).unwrap_or(&owner);
+        let mut labels = n.labels(component, "storage", None);
+        labels.extend(selector_for(n, &owner));
+        let mut capacity = BTreeMap::new();
+        capacity.insert("storage".to_string(), q(size.quantity()));
+        let mut spec = PersistentVolumeSpec {
+            capacity: Some(capacity),
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            persistent_volume_reclaim_policy: Some(reclaim.into()),
+            storage_class_name: Some(class.into()),
+            volume_mode: Some("Filesystem".into()),
+            claim_ref: Some(ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("PersistentVolumeClaim".into()),
+                namespace: Some(n.ns()),
+                name: Some(claim),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        match &s.storage.backend {
+            Backend::Nfs { server, path } => {
+                spec.nfs = Some(NFSVolumeSource {
+                    server: server.clone(),
+                    path: format!("{path}/{dir}"),
+                    ..Default::default()
+                });
+                spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
+            }
+            Backend::Local { nodes, component_path: Some(root), .. } => {
+                spec.local = Some(LocalVolumeSource { path: format!("{root}/{dir}"), ..Default::default() });
+                spec.node_affinity = Some(pinned_to(&nodes[index % nodes.len()]));
+            }
+            Backend::Iscsi { target_portal, iqn, fs_type, component_luns, .. } => {
+                // Fewer LUNs than component pods is lint error SG103; never reached.
+                let Some(lun) = component_luns.get(index) else { continue };
+                spec.iscsi = Some(ISCSIPersistentVolumeSource {
+                    target_portal: target_portal.clone(),
+                    iqn: iqn.clone(),
+                    lun: *lun,
+                    fs_type: Some(fs_type.clone()),
+                    read_only: Some(false),
+                    ..Default::default()
+                });
+            }
+            _ => continue,
+        }
+        out.push(Object::new(&PersistentVolume {
+            metadata: meta(&n.cluster(&dir.replacen(&format!("{}-", s.name), "", 1)), None, labels),
+            spec: Some(spec),
+            ..Default::default()
+        }));
+    }
+}
+
+fn pinned_to(node: &str) -> VolumeNodeAffinity {
+    VolumeNodeAffinity {
+        required: Some(NodeSelector {
+            node_selector_terms: vec![NodeSelectorTerm {
+                match_expressions: Some(vec![NodeSelectorRequirement {
+                    key: "kubernetes.io/hostname".into(),
+                    operator: "In".into(),
+                    values: Some(vec![node.to_string()]),
+                }]),
+                ..Default::default()
+            }],
+        }),
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::k8s::{self, meta};
-use super::prometheus::{pdb, spread};
+use super::prometheus::{pdb, spread, zone_spread};
 use super::{storage, yaml, Names, Object};
 use crate::model::{Bytes, ObjstoreKind, Thanos};
 
@@ -53,6 +53,14 @@ pub fn objstore_config(t: &Thanos) -> Value {
         v["prefix"] = json!(p);
     }
     v
+}
+
+/// The `checksum/<ConfigMap>` annotation of every pod that mounts the objstore config:
+/// Thanos reads it only at start (store.go, compact.go, sidecar.go), so a new endpoint or
+/// bucket must roll the pods.
+pub fn objstore_checksum(n: &Names<'_>) -> (String, String) {
+    let text = yaml::to_string(&objstore_config(thanos(n)));
+    (format!("checksum/{}", n.obj("thanos-objstore")), k8s::checksum(&text))
 }
 
 /// Environment and volumes that carry the credentials into a Thanos container.
@@ -108,7 +116,7 @@ pub fn sidecar(n: &Names<'_>) -> (Container, Vec<Volume>) {
     let mut c = base_container(n, "thanos-sidecar", args, true);
     c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", Some("1")));
     c.volume_mounts = Some(vec![
-        k8s::mount("data", "/prometheus", false),
+        super::prometheus::tsdb_mount(),
         k8s::mount("thanos-objstore", OBJSTORE_DIR, true),
         k8s::mount("thanos-tmp", "/tmp", false),
     ]);
@@ -125,15 +133,20 @@ fn pod(n: &Names<'_>, sel: BTreeMap<String, String>, containers: Vec<Container>,
         // Kubernetes API.
         automount_service_account_token: Some(false),
         security_context: Some(k8s::pod_security(THANOS_UID, THANOS_UID)),
-        affinity: Some(spread(sel)),
+        affinity: Some(spread(sel.clone())),
+        topology_spread_constraints: Some(zone_spread(sel)),
         containers,
         volumes: Some(volumes),
         ..Default::default()
     }
 }
 
-fn template(labels: BTreeMap<String, String>, pod: PodSpec) -> PodTemplateSpec {
+fn template(n: &Names<'_>, labels: BTreeMap<String, String>, pod: PodSpec) -> PodTemplateSpec {
     let mut annotations = BTreeMap::new();
+    if pod.volumes.iter().flatten().any(|v| v.config_map.as_ref().is_some_and(|c| c.name == n.obj("thanos-objstore"))) {
+        let (key, sum) = objstore_checksum(n);
+        annotations.insert(key, sum);
+    }
     annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
     annotations.insert("prometheus.io/port".to_string(), HTTP_PORT.to_string());
     PodTemplateSpec {
@@ -150,7 +163,10 @@ fn work_volume(
     volumes: &mut Vec<Volume>,
 ) -> Option<Vec<k8s_openapi::api::core::v1::PersistentVolumeClaim>> {
     match storage::component_class(n) {
-        Some(class) => Some(vec![k8s::claim("data", None, n.selector(component, None), &class, size, None)]),
+        Some(class) => {
+            let selector = storage::component_selector(n, &n.obj(component));
+            Some(vec![k8s::claim("data", None, n.selector(component, None), &class, size, selector)])
+        }
         None => {
             volumes.push(k8s::empty_dir("data", Some(size)));
             None
@@ -222,7 +238,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         spec: Some(DeploymentSpec {
             replicas: Some(t.query_replicas as i32),
             selector: k8s::selector(qsel.clone()),
-            template: template(qlabels.clone(), pod(n, qsel.clone(), vec![c], Vec::new())),
+            template: template(n, qlabels.clone(), pod(n, qsel.clone(), vec![c], Vec::new())),
             ..Default::default()
         }),
         ..Default::default()
@@ -263,7 +279,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             service_name: Some(store.clone()),
             pod_management_policy: Some("Parallel".into()),
             selector: k8s::selector(ssel.clone()),
-            template: template(slabels.clone(), pod(n, ssel.clone(), vec![c], volumes)),
+            template: template(n, slabels.clone(), pod(n, ssel.clone(), vec![c], volumes)),
             volume_claim_templates: claims,
             ..Default::default()
         }),
@@ -306,7 +322,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             replicas: Some(1),
             service_name: Some(comp.clone()),
             selector: k8s::selector(csel.clone()),
-            template: template(clabels, pod(n, csel, vec![c], volumes)),
+            template: template(n, clabels, pod(n, csel, vec![c], volumes)),
             volume_claim_templates: claims,
             ..Default::default()
         }),

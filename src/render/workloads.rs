@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::k8s::{self, meta};
-use super::prometheus::{pdb, spread};
+use super::prometheus::{pdb, spread, zone_spread};
 use super::{storage, Names, Object};
 
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
@@ -26,11 +26,6 @@ pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> Stri
         .unwrap_or_else(|e| panic!("template {name}: {e}"));
     text.push('\n');
     text
-}
-
-fn checksum(text: &str) -> String {
-    use md5::{Digest, Md5};
-    format!("{:x}", Md5::digest(text.as_bytes()))
 }
 
 pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
@@ -58,7 +53,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let labels = n.labels("alertmanager", "alertmanager", None);
     let sel = n.selector("alertmanager", None);
     let config = render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}));
-    let sum = checksum(&config);
+    let sum = k8s::checksum(&config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
     out.push(Object::new(&ConfigMap {
@@ -100,16 +95,19 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
         Some(vec![k8s::mount("config", "/etc/alertmanager", true), k8s::mount("data", "/alertmanager", false)]);
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
     let claims = match storage::component_class(n) {
-        Some(class) => Some(vec![k8s::claim("data", None, sel.clone(), &class, am.size, None)]),
+        Some(class) => {
+            Some(vec![k8s::claim("data", None, sel.clone(), &class, am.size, storage::component_selector(n, &name))])
+        }
         None => {
             volumes.push(k8s::empty_dir("data", Some(am.size)));
             None
         }
     };
+    // Scraped by the static `alertmanager` job of every shard, which works without
+    // Kubernetes discovery too; no prometheus.io/scrape annotation, or the
+    // kubernetes-pods job would scrape each pod a second time.
     let mut annotations = BTreeMap::new();
-    annotations.insert("checksum/config".to_string(), sum);
-    annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
-    annotations.insert("prometheus.io/port".to_string(), "9093".to_string());
+    annotations.insert(format!("checksum/{name}"), sum);
     out.push(Object::new(&StatefulSet {
         metadata: meta(&name, Some(&ns), labels.clone()),
         spec: Some(StatefulSetSpec {
@@ -128,6 +126,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
                     automount_service_account_token: Some(false),
                     security_context: Some(k8s::pod_security(65534, 65534)),
                     affinity: Some(spread(sel.clone())),
+                    topology_spread_constraints: Some(zone_spread(sel.clone())),
                     containers: vec![c],
                     volumes: Some(volumes),
                     ..Default::default()
@@ -169,7 +168,7 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         DATASOURCES_TEMPLATE,
         json!({"datasources": datasources, "scrape_interval": s.prometheus.scrape_interval.as_str()}),
     );
-    let sum = checksum(&text);
+    let sum = k8s::checksum(&text);
     let cm = n.obj("grafana-datasources");
     let mut data = BTreeMap::new();
     data.insert("datasources.yaml".to_string(), text);
@@ -183,7 +182,8 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     let mut volumes = vec![k8s::config_map_volume("datasources", &cm), k8s::empty_dir("tmp", None)];
     match storage::component_class(n) {
         Some(class) => {
-            out.push(Object::new(&k8s::claim(&name, Some(&ns), labels.clone(), &class, g.size, None)));
+            let selector = storage::component_selector(n, &name);
+            out.push(Object::new(&k8s::claim(&name, Some(&ns), labels.clone(), &class, g.size, selector)));
             volumes.push(Volume {
                 name: "data".into(),
                 persistent_volume_claim: Some(k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
@@ -202,6 +202,9 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         k8s::env_value("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
         k8s::env_value("GF_ANALYTICS_REPORTING_ENABLED", "false"),
         k8s::env_value("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+        // Grafana 12 downloads its preinstalled plugins at start; the egress policy (and
+        // many clusters) block it, and the volume would fill with what nobody asked for.
+        k8s::env_value("GF_PLUGINS_PREINSTALL_DISABLED", "true"),
     ];
     let mut mounts = vec![
         k8s::mount("data", "/var/lib/grafana", false),
@@ -230,7 +233,7 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
     c.volume_mounts = Some(mounts);
     let mut annotations = BTreeMap::new();
-    annotations.insert("checksum/config".to_string(), sum);
+    annotations.insert(format!("checksum/{cm}"), sum);
     out.push(Object::new(&Deployment {
         metadata: meta(&name, Some(&ns), labels.clone()),
         spec: Some(DeploymentSpec {
