@@ -62,8 +62,13 @@ pub enum Command {
         /// Another stack.toml (e.g. from the main branch) to render and compare against.
         #[arg(long, value_name = "OLD_STACK")]
         base: Option<String>,
+        /// Output format; `helm-values` is short for `--target helm-values --format human`.
         #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
         format: DiffFormat,
+        /// What to compare: stackgen's manifests (default), or the chart's world (values key by key,
+        /// companion objects, risks named with the operator's objects).
+        #[arg(long, value_enum)]
+        target: Option<RenderFormat>,
     },
     /// Print the JSON Schema of stack.toml.
     Schema,
@@ -142,6 +147,8 @@ fn parse_name(s: &str) -> Result<String, String> {
 pub enum DiffFormat {
     Human,
     Json,
+    /// `--target helm-values`, human output.
+    HelmValues,
 }
 
 /// `--allow` / `--deny`: the command line's lint configuration (design.md "Lint configuration").

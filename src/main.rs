@@ -72,12 +72,17 @@ fn write_new(path: &std::path::Path, text: &str, force: bool) -> std::io::Result
 fn run(cli: Cli) -> std::io::Result<u8> {
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     match cli.command {
-        Command::Diff { stack, against, base, format } => {
+        Command::Diff { stack, against, base, format, target } => {
+            if format == DiffFormat::HelmValues && target == Some(RenderFormat::Manifests) {
+                eprintln!("error: --format helm-values means --target helm-values; it contradicts --target manifests");
+                return Ok(2);
+            }
             let args = stackgen::diff::DiffArgs {
                 stack,
                 against,
                 base,
                 json: format == DiffFormat::Json,
+                helm: format == DiffFormat::HelmValues || target == Some(RenderFormat::HelmValues),
                 color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
             };
             let code = stackgen::diff::run(&args, &mut stdout, &mut std::io::stderr())?;

@@ -296,15 +296,18 @@ fn thanos_stack_runs_as_rendered() {
             }
         }
     }
+    let mut started = BTreeMap::new();
     for pod in &prom_pods {
-        let started = cluster.start_pod(pod, bins);
+        let s = cluster.start_pod(pod, bins);
         for c in ["prometheus", "thanos-sidecar"] {
-            assert!(started.iter().any(|s| s == c), "{pod}: {c} not started: {started:?}");
+            assert!(s.iter().any(|x| x == c), "{pod}: {c} not started: {s:?}");
         }
+        started.insert(pod.clone(), s);
     }
-    for pod in &prom_pods {
-        cluster.wait_ready(pod, "prometheus", Duration::from_secs(60));
-        cluster.wait_ready(pod, "thanos-sidecar", Duration::from_secs(60));
+    for (pod, containers) in &started {
+        for c in containers {
+            cluster.wait_ready(pod, c, Duration::from_secs(60));
+        }
     }
     let uploaded = poll(
         Duration::from_secs(90),

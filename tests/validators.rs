@@ -148,6 +148,34 @@ fn promtool_check_rules() {
     assert_eq!(code, 0, "promtool check rules:\n{out}{err}");
 }
 
+/// The rule-file finder and promtool on synthetic objects, until a render has rules: a
+/// ConfigMap key named like a rule file and a `groups:` document are found, and promtool
+/// rejects a rule whose PromQL does not parse.
+#[test]
+fn promtool_check_rules_finds_and_rejects() {
+    let Some(promtool) = real("promtool") else {
+        return;
+    };
+    let good = "groups:\n- name: g\n  rules:\n  - alert: Up\n    expr: up == 0\n    for: 5m\n";
+    let bad = "groups:\n- name: g\n  rules:\n  - alert: Up\n    expr: up ==\n";
+    let docs = vec![
+        json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"stack.rules.yml": good, "other.txt": "x"}}),
+        json!({"kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"extra.yaml": bad}}),
+    ];
+    let found = rule_files(&docs, None);
+    assert_eq!(
+        found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["configmap-a-stack.rules.yml", "configmap-b-extra.yaml"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (_, text)) in found.iter().enumerate() {
+        let path = dir.path().join(format!("{i}.yml"));
+        std::fs::write(&path, text).unwrap();
+        let (code, out, err) = run(Command::new(&promtool).args(["check", "rules"]).arg(&path));
+        assert_eq!(code == 0, i == 0, "promtool check rules on {text}: {out}{err}");
+    }
+}
+
 /// `amtool check-config` on every alertmanager.yml (manifests ConfigMaps, helm's
 /// alertmanager.config when set).
 #[test]

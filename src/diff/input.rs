@@ -16,11 +16,26 @@ use crate::output::HEADER;
 pub struct Before {
     pub docs: Vec<Doc>,
     pub notes: Vec<String>,
+    /// `--target helm-values`: the values document (a mapping without apiVersion and
+    /// kind, e.g. `values.yaml` of a `render --format helm-values -o DIR`, or the output of
+    /// `helm get values RELEASE -o yaml`).
+    pub values: Option<Value>,
+    /// Whether a document without apiVersion and kind is a values document.
+    helm: bool,
     index: BTreeMap<Key, usize>,
 }
 
 pub fn read(spec: &str) -> Result<Before, String> {
-    let mut before = Before { docs: Vec::new(), notes: Vec::new(), index: BTreeMap::new() };
+    read_as(spec, false)
+}
+
+/// [`read`] for `--target helm-values`: one document may be the chart's values.
+pub fn read_helm(spec: &str) -> Result<Before, String> {
+    read_as(spec, true)
+}
+
+fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
+    let mut before = Before { docs: Vec::new(), notes: Vec::new(), values: None, helm, index: BTreeMap::new() };
     if spec == "-" {
         use std::io::Read;
         let mut text = String::new();
@@ -90,6 +105,13 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
     if !v.is_object() {
         return Err(format!("{at} is not a Kubernetes object (a mapping with apiVersion, kind and metadata)"));
     }
+    if before.helm && !from_list && v.get("kind").is_none() && v.get("apiVersion").is_none() {
+        if before.values.is_some() {
+            return Err(format!("{at} is a second values document (one values document at most)"));
+        }
+        before.values = Some(v);
+        return Ok(());
+    }
     let kind = v["kind"].as_str().unwrap_or_default();
     if kind == "Kustomization" {
         return Ok(());
@@ -101,7 +123,14 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
         }
         return Ok(());
     }
-    let key = Key::of(&v).ok_or_else(|| format!("{at} has no apiVersion, kind or metadata.name"))?;
+    let key = Key::of(&v).ok_or_else(|| {
+        let hint = if v.get("kind").is_none() && v.get("apiVersion").is_none() {
+            " (a kube-prometheus-stack values document? compare it with --target helm-values)"
+        } else {
+            ""
+        };
+        format!("{at} has no apiVersion, kind or metadata.name{hint}")
+    })?;
     let live = from_list || compare::looks_live(&v);
     if let Some(&i) = before.index.get(&key) {
         before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));

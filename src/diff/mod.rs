@@ -7,8 +7,13 @@
 //! to what stackgen sets (tanka's subset rule, [`compare::subset`]), so server-set fields
 //! and API defaults are never a change. Exit codes as diff(1): 0 no changes, 1 changes,
 //! 2 error (unreadable input, or a stack with errors: nothing to compare).
+//!
+//! `--target helm-values` ([`helm`]) compares in the chart's world instead: the values
+//! key by key, stackgen's companion objects object by object, and risks named with the
+//! Prometheus Operator's StatefulSets and claims.
 
 pub mod compare;
+pub mod helm;
 pub mod input;
 mod report;
 pub mod risk;
@@ -34,6 +39,8 @@ pub struct DiffArgs {
     pub base: Option<String>,
     /// `--format json`.
     pub json: bool,
+    /// `--target helm-values`: compare in the chart's world ([`helm`]).
+    pub helm: bool,
     /// Colour on stdout (a terminal and no NO_COLOR).
     pub color: bool,
 }
@@ -117,6 +124,9 @@ pub struct Report {
     pub stack_risks: Vec<Risk>,
     pub sharding: Option<(ShardView, ShardView)>,
     pub moves: Vec<Move>,
+    /// `--target helm-values`: the values document key by key (`None` in manifests mode;
+    /// `Some` with no source when the "before" side has no values).
+    pub values: Option<helm::ValuesDiff>,
 }
 
 impl Report {
@@ -125,7 +135,9 @@ impl Report {
         self.entries.iter().flat_map(|e| e.risks.iter()).chain(self.stack_risks.iter())
     }
     pub fn has_changes(&self) -> bool {
-        !self.entries.is_empty() || !self.stack_risks.is_empty()
+        !self.entries.is_empty()
+            || !self.stack_risks.is_empty()
+            || self.values.as_ref().is_some_and(|v| !v.changes.is_empty())
     }
     pub fn count(&self, c: Change) -> usize {
         self.entries.iter().filter(|e| e.change == c).count()
@@ -183,6 +195,9 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if args.helm {
+        return run_helm(args, &new_stack, out, err);
+    }
     let news = rendered(&new_stack);
     let new_view = risk::view_of_stack(&new_stack);
     let (mode, before, olds, old_view, mut stack_risks) = match (&args.base, &args.against) {
@@ -191,21 +206,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
                 Ok(s) => s,
                 Err(code) => return Ok(code),
             };
-            let mut stack_risks = Vec::new();
-            let (ob, nb) = (old_stack.storage.backend.name(), new_stack.storage.backend.name());
-            if ob != nb {
-                stack_risks.push(Risk {
-                    code: "storage-backend",
-                    category: risk::Category::DataLoss,
-                    object: None,
-                    path: None,
-                    message: format!(
-                        "storage backend {ob} → {nb}: Prometheus starts on new, empty volumes; the TSDB on the {ob} \
-                         volumes is not migrated (copy it first, or rely on Thanos for the history)"
-                    ),
-                    action: None,
-                });
-            }
+            let stack_risks = backend_risk(&old_stack, &new_stack).into_iter().collect();
             ("base", base.clone(), rendered(&old_stack), Some(risk::view_of_stack(&old_stack)), stack_risks)
         }
         (None, Some(against)) => {
@@ -255,6 +256,168 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
     Ok(u8::from(report.has_changes()))
 }
 
+/// The stack-wide risk of a `[storage] backend` change (`--base`).
+fn backend_risk(old: &Stack, new: &Stack) -> Option<Risk> {
+    let (ob, nb) = (old.storage.backend.name(), new.storage.backend.name());
+    (ob != nb).then(|| Risk {
+        code: "storage-backend",
+        category: risk::Category::DataLoss,
+        object: None,
+        path: None,
+        message: format!(
+            "storage backend {ob} → {nb}: Prometheus starts on new, empty volumes; the TSDB on the {ob} \
+             volumes is not migrated (copy it first, or rely on Thanos for the history)"
+        ),
+        action: None,
+    })
+}
+
+/// stackgen's companion objects of the helm-values render, in apply order.
+fn companions(stack: &Stack) -> Vec<Doc> {
+    crate::render::helm::companion_objects(stack)
+        .into_iter()
+        .filter_map(|o| Some(Doc { key: Key::of(&o.value)?, value: o.value, live: false }))
+        .collect()
+}
+
+/// `--target helm-values` ([`helm`]): values key by key, companions object by object,
+/// risks with the operator's names.
+fn run_helm(args: &DiffArgs, new_stack: &Stack, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+    let name = new_stack.name.as_str();
+    let new_values = crate::render::helm::values(new_stack);
+    let new_chart = helm::Chart::from_values(&new_values, name, new_stack.namespace.as_str());
+    let news = companions(new_stack);
+    let mut skip_objects = false;
+    // (mode, before label, old objects, old values, where they came from, old names,
+    // whether the old values are a live projection, stack risks)
+    let (mode, before, olds, old_values, source, old_chart, live, mut stack_risks) = match (&args.base, &args.against) {
+        (Some(base), _) => {
+            let old_stack = match checked(base, err, false)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let v = crate::render::helm::values(&old_stack);
+            let chart = helm::Chart::from_values(&v, old_stack.name.as_str(), old_stack.namespace.as_str());
+            let risks: Vec<Risk> = backend_risk(&old_stack, new_stack).into_iter().collect();
+            ("base", base.clone(), companions(&old_stack), Some(v), "values".to_string(), chart, false, risks)
+        }
+        (None, Some(against)) => {
+            let b = match input::read_helm(against) {
+                Ok(b) => b,
+                Err(e) => {
+                    writeln!(err, "error: {e}")?;
+                    return Ok(2);
+                }
+            };
+            for n in &b.notes {
+                writeln!(err, "note: {n}")?;
+            }
+            let label = if against == "-" { "<stdin>".to_string() } else { against.clone() };
+            let released = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
+            let crs: Vec<&Doc> = b
+                .docs
+                .iter()
+                .filter(|d| d.key.kind == "Prometheus" && d.key.api_version.starts_with("monitoring.coreos.com/"))
+                .collect();
+            let cr = crs
+                .iter()
+                .find(|d| {
+                    d.key.name == new_chart.cr && d.key.namespace.as_deref() == Some(new_chart.namespace.as_str())
+                })
+                .or_else(|| if crs.len() == 1 { crs.first() } else { None });
+            let (values, source, chart, live) = match (&b.values, cr) {
+                (Some(v), _) => (
+                    Some(v.clone()),
+                    "values".to_string(),
+                    helm::Chart::from_values(v, name, new_stack.namespace.as_str()),
+                    false,
+                ),
+                (None, Some(cr)) => {
+                    let chart = helm::Chart {
+                        cr: cr.key.name.clone(),
+                        namespace: cr.key.namespace.clone().unwrap_or_else(|| new_chart.namespace.clone()),
+                    };
+                    (
+                        Some(helm::values_of_cr(&cr.value)),
+                        format!("Prometheus {}/{}", chart.namespace, chart.cr),
+                        chart,
+                        true,
+                    )
+                }
+                (None, None) => {
+                    writeln!(
+                        err,
+                        "note: {label} has no values document and no Prometheus resource: values not compared \
+                         (pass `helm get values {name} -n {} -o yaml` output, or include `kubectl get prometheus`)",
+                        new_chart.namespace
+                    )?;
+                    (None, String::new(), new_chart.clone(), false)
+                }
+            };
+            let docs = if b.docs.is_empty() && b.values.is_some() {
+                writeln!(
+                    err,
+                    "note: {label} is a values document only: companion objects not compared (pass the `render -o` \
+                     directory, or manifests.yaml and values.yaml concatenated, or live objects)"
+                )?;
+                skip_objects = true;
+                Vec::new()
+            } else {
+                b.docs
+            };
+            ("against", label, docs, values, source, chart, live, released)
+        }
+        (None, None) => {
+            writeln!(err, "error: give --against FILE|DIR|- or --base OLD_STACK")?;
+            return Ok(2);
+        }
+    };
+    let news = if skip_objects { Vec::new() } else { news };
+    let mut report = compare_docs(&args.stack, mode, &before, &news, olds, name);
+    if let Some(old) = &old_values {
+        let (old, new) = if live {
+            let new = helm::project(&new_values);
+            (compare::subset(old, Some(&new), None), new)
+        } else {
+            (old.clone(), new_values.clone())
+        };
+        let (changes, unchanged) = helm::diff_values(&old, &new);
+        let mut risks = helm::value_risks(&old, &new, &old_chart, &new_chart);
+        if !live {
+            let (ov, nv) = (helm::shard_view(&old), helm::shard_view(&new));
+            let moves = risk::moves(&ov, &nv);
+            if let Some(r) = risks.iter_mut().find(|r| r.code == "shard-count") {
+                let common = ov.assign.keys().filter(|k| nv.assign.contains_key(*k)).count();
+                r.message.push_str(&format!(" ({} of {common} static targets move)", moves.len()));
+            }
+            report.moves = moves;
+            report.sharding = Some((ov, nv));
+        }
+        risks.append(&mut stack_risks);
+        stack_risks = risks;
+        report.values = Some(helm::ValuesDiff { source, changes, unchanged });
+    } else {
+        report.values = Some(helm::ValuesDiff { source, changes: Vec::new(), unchanged: 0 });
+    }
+    report.stack_risks = stack_risks;
+    if report.ignored > 0 {
+        writeln!(
+            err,
+            "note: ignored {} live object(s) that are not stackgen's companions (the chart's and the operator's \
+             objects are compared through the values{})",
+            report.ignored,
+            if live { format!(" of Prometheus {}/{}", old_chart.namespace, old_chart.cr) } else { String::new() }
+        )?;
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &report::json(&report))?;
+        writeln!(out)?;
+    } else {
+        out.write_all(report::human(&report, args.color).as_bytes())?;
+    }
+    Ok(u8::from(report.has_changes()))
+}
+
 /// Whether a live object belongs to this stack's render.
 fn ours(v: &Value, stack: &str) -> bool {
     let labels = &v["metadata"]["labels"];
@@ -276,6 +439,7 @@ pub fn compare_docs(stack: &str, mode: &'static str, before: &str, news: &[Doc],
         stack_risks: Vec::new(),
         sharding: None,
         moves: Vec::new(),
+        values: None,
     };
     for new in news {
         let Some(old) = old_by_key.remove(&new.key) else {

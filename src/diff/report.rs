@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use serde_json::{json, Value};
 
+use super::helm::show;
 use super::risk::{Category, Risk};
 use super::{Change, Key, Report};
 
@@ -59,6 +60,33 @@ fn write_risk(out: &mut String, p: &Paint, r: &Risk, indent: &str) {
 pub fn human(r: &Report, color: bool) -> String {
     let p = Paint { on: color };
     let mut out = String::new();
+    if let Some(v) = &r.values {
+        if !v.changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}",
+                p.bold(&format!(
+                    "values ({} {}, before: {}):",
+                    crate::render::helm::CHART,
+                    crate::render::helm::CHART_VERSION,
+                    v.source
+                ))
+            );
+        }
+        for c in &v.changes {
+            let (sign, col) = match c.change {
+                Change::Added => ("+", AnsiColor::Green),
+                Change::Removed => ("-", AnsiColor::Red),
+                Change::Changed => ("~", AnsiColor::Yellow),
+            };
+            let text = match c.change {
+                Change::Added => format!("{sign} {}: {}", c.path, show(c.new.as_ref())),
+                Change::Removed => format!("{sign} {}: {}", c.path, show(c.old.as_ref())),
+                Change::Changed => format!("{sign} {}: {} → {}", c.path, show(c.old.as_ref()), show(c.new.as_ref())),
+            };
+            let _ = writeln!(out, "  {}", p.fg(col, &text));
+        }
+    }
     for e in &r.entries {
         let (sign, c) = match e.change {
             Change::Added => ("+", AnsiColor::Green),
@@ -120,8 +148,21 @@ pub fn human(r: &Report, color: bool) -> String {
             category_counts(r).iter().filter(|(_, n)| *n > 0).map(|(c, n)| format!("{n} {}", c.as_str())).collect();
         let _ = write!(summary, "; {total} risk{} ({})", if total == 1 { "" } else { "s" }, parts.join(", "));
     }
+    if let Some(v) = &r.values {
+        let n = |c: Change| v.changes.iter().filter(|x| x.change == c).count();
+        summary = format!(
+            "values: {} added, {} removed, {} changed; companion objects: {summary}",
+            n(Change::Added),
+            n(Change::Removed),
+            n(Change::Changed)
+        );
+    }
     if !r.has_changes() {
         summary = format!("no changes against {} ({} objects)", r.before, r.unchanged);
+        if let Some(v) = &r.values {
+            summary =
+                format!("no changes against {} ({} values, {} companion objects)", r.before, v.unchanged, r.unchanged);
+        }
     }
     let _ = writeln!(out, "{}", p.bold(&summary));
     out
@@ -168,7 +209,7 @@ pub fn json(r: &Report) -> Value {
             "target_moves": r.moves.iter().map(|m| json!({"job": m.job, "target": m.target, "from": m.from, "to": m.to})).collect::<Vec<_>>(),
         })
     });
-    json!({
+    let mut doc = json!({
         "version": JSON_VERSION,
         "stack": r.stack,
         "mode": r.mode,
@@ -190,5 +231,19 @@ pub fn json(r: &Report) -> Value {
         "objects": objects,
         "risks": r.risks().map(risk_json).collect::<Vec<_>>(),
         "sharding": sharding,
-    })
+    });
+    // `--target helm-values` only: manifests mode prints exactly the fields above.
+    if let Some(v) = &r.values {
+        let n = |c: Change| v.changes.iter().filter(|x| x.change == c).count();
+        doc["target"] = json!("helm-values");
+        doc["summary"]["values_added"] = json!(n(Change::Added));
+        doc["summary"]["values_removed"] = json!(n(Change::Removed));
+        doc["summary"]["values_changed"] = json!(n(Change::Changed));
+        doc["summary"]["values_unchanged"] = json!(v.unchanged);
+        doc["values"] = json!({
+            "source": (!v.source.is_empty()).then_some(&v.source),
+            "changes": v.changes.iter().map(|c| json!({"path": c.path, "change": c.change.as_str(), "old": c.old, "new": c.new})).collect::<Vec<_>>(),
+        });
+    }
+    doc
 }

@@ -756,10 +756,11 @@ mod tests {
 
     #[test]
     fn cluster_namespaces_are_not_created() {
-        for ns in ["default", "kube-system"] {
-            let s =
-                stack(&format!("[stack]\nname = \"x\"\nnamespace = \"{ns}\"\n[storage]\nbackend = \"ephemeral\"\n"));
-            assert!(!companion_objects(&s).iter().any(|o| o.kind == "Namespace"), "{ns}");
+        // kube-* is refused before render (SG128); `default` and a namespace the stack
+        // does not own render without a Namespace object.
+        for meta in ["namespace = \"default\"", "namespace = \"shared\"\ncreate_namespace = false"] {
+            let s = stack(&format!("[stack]\nname = \"x\"\n{meta}\n[storage]\nbackend = \"ephemeral\"\n"));
+            assert!(!companion_objects(&s).iter().any(|o| o.kind == "Namespace"), "{meta}");
         }
     }
 
