@@ -17,7 +17,8 @@
 # are system:masters and authorization is AlwaysAllow: a test cluster, on loopback only.
 # Binaries: $STACKGEN_TESTBIN/bin (default ~/.cache/stackgen/testbin/bin), built by
 # scripts/real-components.sh. Default nodes: node-a,node-b,node-c (64 CPU, 256Gi, 500 pods).
-# Ready (API, controllers, scheduler, nodes) in ~5-15 s warm; `up` gives up after 90 s.
+# Ready (API, controllers, scheduler, nodes) in ~5-15 s warm; `up` gives up (printing the
+# logs) when a component is not ready within 60 s.
 set -euo pipefail
 
 TESTBIN=${STACKGEN_TESTBIN:-$HOME/.cache/stackgen/testbin}
@@ -29,7 +30,7 @@ MARKER="$DIR/.stackgen-control-plane"
 log() { echo "control-plane: $*" >&2; }
 die() { log "$*"; exit 1; }
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
