@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::apiserver::{ok, ApiServer};
 use common::{bin, docs, real, root, run, stacks, stem};
 use serde_json::Value;
 use stackgen::render::helm;
@@ -255,24 +256,8 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
     assert_eq!(result[0]["metric"]["origin"], "seed000");
 }
 
-struct Procs(Vec<Child>);
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let (code, out, err) = run(cmd);
-    assert_eq!(code, 0, "{cmd:?}: {err}");
-    out
 }
 
 /// `kubectl get … -o json` until it answers, within `secs`.
@@ -314,109 +299,17 @@ fn tsdb_layout(template: &Value) -> ((String, String), Option<(String, String)>)
 /// `prometheus` label.
 #[test]
 fn the_operator_lays_out_the_tsdb_as_manifests_mode_does() {
-    let bins = ["etcd", "kube-apiserver", "kubectl", "operator", "helm"].map(real);
-    let [Some(etcd), Some(apiserver), Some(kubectl), Some(operator), Some(helm_bin)] = bins else { return };
-    let Some(openssl) = common::tool("openssl") else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let [Some(operator), Some(helm_bin)] = ["operator", "helm"].map(real) else { return };
+    let Some(mut server) = ApiServer::start() else { return };
+    let d = server.path("");
     let path = |n: &str| d.join(n);
-    // Keys: service accounts, and a client certificate in system:masters for the operator.
-    ok(Command::new(&openssl).args(["genrsa", "-out"]).arg(path("sa.key")).arg("2048"));
-    ok(Command::new(&openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=stackgen-test-ca",
-            "-keyout",
-        ])
-        .arg(path("ca.key"))
-        .arg("-out")
-        .arg(path("ca.crt")));
-    ok(Command::new(&openssl)
-        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=admin/O=system:masters", "-keyout"])
-        .arg(path("client.key"))
-        .arg("-out")
-        .arg(path("client.csr")));
-    ok(Command::new(&openssl)
-        .args(["x509", "-req", "-days", "1", "-CAcreateserial", "-in"])
-        .arg(path("client.csr"))
-        .arg("-CA")
-        .arg(path("ca.crt"))
-        .arg("-CAkey")
-        .arg(path("ca.key"))
-        .arg("-out")
-        .arg(path("client.crt")));
-    std::fs::write(path("tokens.csv"), "stackgen-test-token,admin,admin,system:masters\n").unwrap();
-
-    let mut procs = Procs(Vec::new());
-    let spawn = |procs: &mut Procs, bin: &Path, args: Vec<String>, log: &str| {
-        let log = std::fs::File::create(path(log)).unwrap();
-        let child = Command::new(bin).args(args).stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("starts");
-        procs.0.push(child);
-    };
-    let (client, peer, secure) = (free_port(), free_port(), free_port());
-    spawn(
-        &mut procs,
-        &etcd,
-        vec![
-            format!("--data-dir={}", path("etcd").display()),
-            format!("--listen-client-urls=http://127.0.0.1:{client}"),
-            format!("--advertise-client-urls=http://127.0.0.1:{client}"),
-            format!("--listen-peer-urls=http://127.0.0.1:{peer}"),
-            format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer}"),
-            format!("--initial-cluster=default=http://127.0.0.1:{peer}"),
-        ],
-        "etcd.log",
-    );
-    spawn(
-        &mut procs,
-        &apiserver,
-        vec![
-            format!("--etcd-servers=http://127.0.0.1:{client}"),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={secure}"),
-            format!("--cert-dir={}", path("certs").display()),
-            "--service-account-issuer=https://kubernetes.default.svc".into(),
-            format!("--service-account-key-file={}", path("sa.key").display()),
-            format!("--service-account-signing-key-file={}", path("sa.key").display()),
-            "--service-cluster-ip-range=10.96.0.0/16".into(),
-            "--authorization-mode=AlwaysAllow".into(),
-            format!("--token-auth-file={}", path("tokens.csv").display()),
-            format!("--client-ca-file={}", path("ca.crt").display()),
-            "--endpoint-reconciler-type=none".into(),
-            "--disable-admission-plugins=TaintNodesByCondition".into(),
-        ],
-        "apiserver.log",
-    );
-    let kubeconfig = path("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"https://127.0.0.1:{secure}\", insecure-skip-tls-verify: true}}}}]\n\
-             users: [{{name: u, user: {{token: stackgen-test-token}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"
-        ),
-    )
-    .unwrap();
+    let kubectl = server.kubectl_path().to_path_buf();
+    let kubeconfig = server.kubeconfig.clone();
     let kubectl_cmd = || {
         let mut c = Command::new(&kubectl);
         c.arg("--kubeconfig").arg(&kubeconfig);
         c
     };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while run(kubectl_cmd().args(["get", "--raw", "/readyz"])).0 != 0 {
-        assert!(
-            Instant::now() < deadline,
-            "apiserver not ready:\n{}",
-            std::fs::read_to_string(path("apiserver.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 
     // The stack, its companion manifests and the chart's objects, as a user applies them.
     let stack_file = root().join("stacks/ceph-thanos.toml");
@@ -461,17 +354,13 @@ fn the_operator_lays_out_the_tsdb_as_manifests_mode_does() {
     .unwrap();
     ok(kubectl_cmd().args(["apply", "-f"]).arg(path("class.yaml")));
     ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("chart.yaml")));
-    spawn(
-        &mut procs,
+    server.spawn(
         &operator,
-        vec![
-            format!("--apiserver=https://127.0.0.1:{secure}"),
-            "--tls-insecure".into(),
-            format!("--cert-file={}", path("client.crt").display()),
-            format!("--key-file={}", path("client.key").display()),
-            format!("--web.listen-address=127.0.0.1:{}", free_port()),
-            format!("--namespaces={}", s.namespace),
-        ],
+        [
+            server.operator_flags(),
+            vec![format!("--web.listen-address=127.0.0.1:{}", free_port()), format!("--namespaces={}", s.namespace)],
+        ]
+        .concat(),
         "operator.log",
     );
     let ns = s.namespace.as_str();
