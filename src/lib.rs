@@ -7,6 +7,8 @@
 
 pub mod diagnostic;
 pub mod diff;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod init;
 pub mod lint;
 pub mod model;

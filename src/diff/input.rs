@@ -62,6 +62,13 @@ pub fn read(spec: &str) -> Result<Before, String> {
     Ok(before)
 }
 
+/// Objects from YAML text already in memory (`name` labels the notes and errors).
+pub fn from_text(name: &str, text: &str) -> Result<Before, String> {
+    let mut before = Before { docs: Vec::new(), notes: Vec::new(), index: BTreeMap::new() };
+    add_text(&mut before, name, text)?;
+    Ok(before)
+}
+
 /// Parse a YAML stream (any size a cluster dump may have) into objects.
 pub fn parse_stream(name: &str, text: &str) -> Result<Vec<Value>, String> {
     let options = serde_saphyr::options! {

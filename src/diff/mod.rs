@@ -185,7 +185,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
     };
     let news = rendered(&new_stack);
     let new_view = risk::view_of_stack(&new_stack);
-    let (mode, before, olds, old_view, mut stack_risks) = match (&args.base, &args.against) {
+    let (mode, before, olds, old_view, stack_risks) = match (&args.base, &args.against) {
         (Some(base), _) => {
             let old_stack = match checked(base, err, false)? {
                 Ok(s) => s,
@@ -229,13 +229,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
         }
     };
     let mut report = compare_docs(&args.stack, mode, &before, &news, olds, new_stack.name.as_str());
-    if let Some(old_view) = old_view {
-        let moves = risk::moves(&old_view, &new_view);
-        stack_risks.extend(risk::sharding(&old_view, &new_view, &moves, new_stack.name.as_str()));
-        report.moves = moves;
-        report.sharding = Some((old_view, new_view));
-    }
-    report.stack_risks = stack_risks;
+    add_sharding(&mut report, old_view, new_view, stack_risks, new_stack.name.as_str());
     if report.ignored > 0 {
         writeln!(
             err,
@@ -249,6 +243,46 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
         writeln!(out)?;
     } else {
         out.write_all(report::human(&report, args.color).as_bytes())?;
+    }
+    Ok(u8::from(report.has_changes()))
+}
+
+fn add_sharding(
+    report: &mut Report,
+    old_view: Option<ShardView>,
+    new_view: ShardView,
+    mut stack_risks: Vec<Risk>,
+    name: &str,
+) {
+    if let Some(old_view) = old_view {
+        let moves = risk::moves(&old_view, &new_view);
+        stack_risks.extend(risk::sharding(&old_view, &new_view, &moves, name));
+        report.moves = moves;
+        report.sharding = Some((old_view, new_view));
+    }
+    report.stack_risks = stack_risks;
+}
+
+/// The whole `--against` comparison of a checked stack with "before" text (a render or
+/// `kubectl get -o yaml` output), printed as `diff` prints it: what the fuzz target
+/// `diff_against` drives. Returns the exit code (0 same, 1 changes, 2 unreadable input).
+pub fn against_text(stack: &Stack, before_text: &str, json: bool, out: &mut dyn Write) -> std::io::Result<u8> {
+    let b = match input::from_text("<fuzz>", before_text) {
+        Ok(b) => b,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(2);
+        }
+    };
+    let news = rendered(stack);
+    let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), stack.name.as_str());
+    let mut report = compare_docs("stack.toml", "against", "<fuzz>", &news, b.docs, stack.name.as_str());
+    add_sharding(&mut report, view, risk::view_of_stack(stack), Vec::new(), stack.name.as_str());
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report::json(&report))?;
+        writeln!(out)?;
+    } else {
+        out.write_all(report::human(&report, false).as_bytes())?;
     }
     Ok(u8::from(report.has_changes()))
 }
