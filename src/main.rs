@@ -11,6 +11,55 @@ use cli::{Cli, Command, DiffFormat, LintFormat, RenderFormat};
 use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diagnostic, RULES};
 use stackgen::source::Source;
 
+/// Standard output that never fails the command: the first write error is kept and
+/// later writes are dropped, so a command runs to its real exit status (`render --check`
+/// of a stale file piped into `head` still exits 1). `main` reports the error after.
+struct Stdout {
+    inner: std::io::StdoutLock<'static>,
+    error: Option<std::io::Error>,
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.error.is_none() {
+            if let Err(e) = self.inner.write_all(buf) {
+                self.error = Some(e);
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.error.is_none() {
+            if let Err(e) = self.inner.flush() {
+                self.error = Some(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Standard error that never fails and never panics (a closed pipe, a full disk): a
+/// diagnostic that cannot be shown must not change what the command does.
+struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `eprintln!` that cannot panic, with the text made safe for a terminal.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let text = format!($($t)*);
+        let _ = writeln!(Stderr, "{}", drender::clean(&text));
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -20,12 +69,17 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, Stdout { inner: std::io::stdout().lock(), error: None });
+    let code = run(cli, &mut out);
+    let _ = out.flush();
+    match out.get_ref().error.as_ref() {
+        None => ExitCode::from(code),
+        // The reader went away (`| head`): not an error of ours (ripgrep does the same);
+        // the status is the command's own.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(code),
+        Some(e) => {
+            say!("error: cannot write to standard output: {e}");
+            ExitCode::from(code.max(2))
         }
     }
 }
@@ -36,32 +90,21 @@ fn color_stderr() -> bool {
 
 fn print_human(src: &Source, diags: &[Diagnostic]) {
     if !diags.is_empty() {
-        eprint!("{}", drender::human(src, diags, color_stderr()));
+        let _ = Stderr.write_all(drender::human(src, diags, color_stderr()).as_bytes());
     }
 }
 
-/// Write a new file: without `force`, fail with `AlreadyExists` rather than replace one
-/// (`create_new`, so a file appearing meanwhile is not clobbered either); with `force`,
-/// replace an existing file atomically through a temporary file in the same directory,
-/// keeping its permissions (a temporary file is created 0600).
-fn write_new(path: &std::path::Path, text: &str, force: bool) -> std::io::Result<()> {
-    if let (true, Ok(meta)) = (force, std::fs::metadata(path)) {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(text.as_bytes())?;
-        tmp.as_file().set_permissions(meta.permissions())?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        return Ok(());
+fn run(cli: Cli, stdout: &mut impl Write) -> u8 {
+    match run_command(cli, stdout) {
+        Ok(code) => code,
+        Err(e) => {
+            say!("error: {e}");
+            2
+        }
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-    f.write_all(text.as_bytes())
 }
 
-fn run(cli: Cli) -> std::io::Result<u8> {
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
     match cli.command {
         Command::Diff { stack, against, base, format } => {
             let args = stackgen::diff::DiffArgs {
@@ -71,7 +114,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 json: format == DiffFormat::Json,
                 color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
             };
-            let code = stackgen::diff::run(&args, &mut stdout, &mut std::io::stderr())?;
+            let code = stackgen::diff::run(&args, &mut stdout, &mut Stderr)?;
             stdout.flush()?;
             return Ok(code);
         }
@@ -85,14 +128,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 stdout.flush()?;
                 return Ok(0);
             };
-            match write_new(std::path::Path::new(&path), &text, force) {
-                Ok(()) => eprintln!("wrote {path}; replace its REPLACE placeholders, then run `stackgen lint {path}`"),
+            match stackgen::output::write_file(std::path::Path::new(&path), &text, force) {
+                Ok(()) => say!("wrote {path}; replace its REPLACE placeholders, then run `stackgen lint {path}`"),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    eprintln!("error: {path} already exists; pass --force to overwrite it");
+                    say!("error: {path} already exists; pass --force to overwrite it");
                     return Ok(2);
                 }
                 Err(e) => {
-                    eprintln!("error: cannot write {path}: {e}");
+                    say!("error: cannot write {path}: {e}");
                     return Ok(2);
                 }
             }
@@ -120,11 +163,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                     r.explain
                 )?;
             } else {
-                eprintln!("error: unknown code `{code}`; `stackgen explain list` lists them");
+                say!("error: unknown code `{code}`; `stackgen explain list` lists them");
                 return Ok(2);
             }
         }
         Command::Lint { stacks, format, deny_warnings, target } => {
+            if stacks.iter().filter(|s| s.as_str() == "-").count() > 1 {
+                say!("error: standard input (`-`) can be read only once; give it once");
+                return Ok(2);
+            }
             let mut worst = 0u8;
             let mut json = Vec::new();
             let mut sarif = drender_sarif::SarifLog::new();
@@ -132,7 +179,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 let src = match stackgen::load(path) {
                     Ok(s) => s,
                     Err(e) => {
-                        eprintln!("error[SG006]: {e}");
+                        say!("error[SG006]: {e}");
                         if format == LintFormat::Sarif {
                             sarif.unreadable(path, &e);
                         }
@@ -178,7 +225,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             let src = match stackgen::load(&stack) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error[SG006]: {e}");
+                    say!("error[SG006]: {e}");
                     return Ok(2);
                 }
             };
@@ -198,8 +245,11 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                         let mut files = std::collections::BTreeMap::new();
                         files.insert("values.yaml".to_string(), helm.values);
                         files.insert("manifests.yaml".to_string(), helm.manifests);
-                        stackgen::output::write_dir(std::path::Path::new(&dir), &files, false)?;
-                        eprintln!("wrote values.yaml and manifests.yaml to {dir}");
+                        if let Err(e) = stackgen::output::write_dir(std::path::Path::new(&dir), &files, false) {
+                            say!("error: cannot write {dir}: {e}; nothing was changed");
+                            return Ok(2);
+                        }
+                        say!("wrote values.yaml and manifests.yaml to {dir}");
                     }
                     None => stdout.write_all(helm.values.as_bytes())?,
                 }
@@ -208,26 +258,38 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             }
             if let Some(path) = check {
                 let objs = stackgen::render::render(&checked.stack);
-                let (same, diff) = stackgen::output::check(&objs, std::path::Path::new(&path))?;
+                let (same, diff) = match stackgen::output::check(&objs, std::path::Path::new(&path)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        say!("error[SG006]: cannot check against {e}");
+                        return Ok(2);
+                    }
+                };
                 if same {
                     return Ok(0);
                 }
                 stdout.write_all(diff.as_bytes())?;
                 stdout.flush()?;
-                eprintln!("{path} is stale: run `stackgen render {stack}` and commit the result");
+                say!("{path} is stale: run `stackgen render {stack}` and commit the result");
                 return Ok(1);
             }
             match output {
                 Some(dir) => {
                     let files = stackgen::output::files(&stackgen::render::render(&checked.stack));
-                    let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
-                    eprintln!("wrote {} files to {dir}", files.len());
+                    let pruned = match stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            say!("error: cannot write {dir}: {e}; nothing was changed");
+                            return Ok(2);
+                        }
+                    };
+                    say!("wrote {} files to {dir}", files.len());
                     for p in pruned {
-                        eprintln!("pruned {dir}/{p}");
+                        say!("pruned {dir}/{p}");
                     }
                 }
                 // The common case, and the one with a time budget: stream the YAML.
-                None => stackgen::render::write_stream(&checked.stack, &mut stdout)?,
+                None => stackgen::render::write_stream(&checked.stack, stdout)?,
             }
         }
     }

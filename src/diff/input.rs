@@ -19,12 +19,15 @@ pub struct Before {
     index: BTreeMap<Key, usize>,
 }
 
+/// The most `--against` reads in all (a 64-shard render is 1.3 MB; a `kubectl get` of a
+/// large monitoring namespace with managedFields a few tens of MB).
+pub const MAX_AGAINST_BYTES: u64 = 64 << 20;
+
 pub fn read(spec: &str) -> Result<Before, String> {
     let mut before = Before { docs: Vec::new(), notes: Vec::new(), index: BTreeMap::new() };
     if spec == "-" {
-        use std::io::Read;
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+        let text = crate::output::read_bounded(std::io::stdin().lock(), MAX_AGAINST_BYTES, "standard input")
+            .map_err(|e| format!("cannot read {e}"))?;
         add_text(&mut before, "<stdin>", &text)?;
         return Ok(before);
     }
@@ -38,17 +41,18 @@ pub fn read(spec: &str) -> Result<Before, String> {
             .collect();
         files.sort();
         let mut skipped = 0;
+        let mut budget = MAX_AGAINST_BYTES;
         for f in files {
-            let name = f.display().to_string();
             if f.file_name().is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml") {
                 continue;
             }
-            let text = std::fs::read_to_string(&f).map_err(|e| format!("cannot read {name}: {e}"))?;
+            let text = crate::output::read_regular(&f, budget).map_err(|e| format!("cannot read {e}"))?;
+            budget -= text.len() as u64;
             if !text.starts_with(HEADER.trim_end()) && !text.starts_with("# Rendered by stackgen") {
                 skipped += 1;
                 continue;
             }
-            add_text(&mut before, &name, &text)?;
+            add_text(&mut before, &f.display().to_string(), &text)?;
         }
         if skipped > 0 {
             before
@@ -57,7 +61,9 @@ pub fn read(spec: &str) -> Result<Before, String> {
         }
         return Ok(before);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
+    // A file or a pipe (`--against <(kubectl get ...)`), bounded.
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
+    let text = crate::output::read_bounded(file, MAX_AGAINST_BYTES, spec).map_err(|e| format!("cannot read {e}"))?;
     add_text(&mut before, spec, &text)?;
     Ok(before)
 }
@@ -73,10 +79,10 @@ pub fn from_text(name: &str, text: &str) -> Result<Before, String> {
 pub fn parse_stream(name: &str, text: &str) -> Result<Vec<Value>, String> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
-            max_documents: 1_000_000,
-            max_nodes: 50_000_000,
-            max_events: 100_000_000,
-            max_total_scalar_bytes: 1 << 31,
+            max_documents: 100_000,
+            max_nodes: 10_000_000,
+            max_events: 20_000_000,
+            max_total_scalar_bytes: MAX_AGAINST_BYTES as usize,
         },
     };
     serde_saphyr::from_multiple_with_options::<Value>(text, options)
@@ -108,7 +114,14 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
         }
         return Ok(());
     }
-    let key = Key::of(&v).ok_or_else(|| format!("{at} has no apiVersion, kind or metadata.name"))?;
+    let mut key = Key::of(&v).ok_or_else(|| format!("{at} has no apiVersion, kind or metadata.name"))?;
+    // Names from the input reach the terminal: no control characters (a rendered name
+    // never has one, so matching is unchanged).
+    for s in [&mut key.api_version, &mut key.kind, &mut key.name].into_iter().chain(key.namespace.as_mut()) {
+        if s.chars().any(crate::diagnostic::render::is_terminal_control) {
+            *s = crate::diagnostic::render::clean(s).into_owned();
+        }
+    }
     let live = from_list || compare::looks_live(&v);
     if let Some(&i) = before.index.get(&key) {
         before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));

@@ -152,9 +152,13 @@ fn write_string(out: &mut String, s: &str, ind: usize) {
 }
 
 /// Characters a YAML reader may take for a line break or strip (NEL U+0085 and the
-/// other C1 controls, DEL, LINE and PARAGRAPH SEPARATOR, BOM): escaped, never raw.
+/// other C1 controls, DEL, LINE and PARAGRAPH SEPARATOR, BOM), and bidi controls that
+/// reorder what a terminal or a reviewer sees: escaped, never raw.
 fn is_yaml_unsafe_char(c: char) -> bool {
-    matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// A double-quoted scalar with JSON's escapes (valid in YAML double-quoted style),
