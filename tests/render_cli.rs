@@ -64,10 +64,12 @@ fn check_against_a_file() {
         "{out}"
     );
     assert!(err.contains("is stale"));
-    // A missing committed render is stale too.
-    let (code, _, _) =
+    // A missing committed render is a read error (exit 2, naming the path), not "stale"
+    // (issue 16 item 8).
+    let (code, _, err) =
         run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg("/nonexistent/manifests.yaml"));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/manifests.yaml"), "{err}");
 }
 
 #[test]
