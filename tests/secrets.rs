@@ -10,7 +10,12 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{bin, root};
+use common::root;
+
+/// The binary under test; `STACKGEN_BIN` runs these tests against another build.
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("STACKGEN_BIN").map_or_else(common::bin, std::path::PathBuf::from)
+}
 
 /// (shape, sample). Each sample is unique in the stack, so finding it anywhere in the
 /// output is a leak.
