@@ -31,8 +31,7 @@ pub fn check_render(text: &str) {
 
 /// Example stacks the `--against` input is compared with: one small, one with Thanos and
 /// shards (so the sharding and target-move code runs).
-const STACKS: [&str; 2] =
-    [include_str!("../stacks/static-nfs.toml"), include_str!("../stacks/ceph-thanos.toml")];
+const STACKS: [&str; 2] = [include_str!("../stacks/static-nfs.toml"), include_str!("../stacks/ceph-thanos.toml")];
 
 fn stacks() -> &'static [crate::model::Stack] {
     static S: OnceLock<Vec<crate::model::Stack>> = OnceLock::new();

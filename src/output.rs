@@ -150,11 +150,7 @@ pub fn write_file(path: &Path, text: &str, force: bool) -> io::Result<()> {
 
 /// Open a file for reading without blocking on a FIFO, and only if it is a regular file.
 fn open_regular(path: &Path) -> io::Result<fs::File> {
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_o_nonblock())
-        .open(path)
-        .map_err(|e| at(path, e))?;
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc_o_nonblock()).open(path).map_err(|e| at(path, e))?;
     let m = f.metadata().map_err(|e| at(path, e))?;
     if !m.file_type().is_file() {
         return Err(err(
@@ -248,7 +244,8 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
     let mut pruned = Vec::new();
     let mut modes: BTreeMap<String, u32> = BTreeMap::new();
     if let Some(m) = &old {
-        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m.mode() & 0o7777)).map_err(|e| at(tmp.path(), e))?;
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m.mode() & 0o7777))
+            .map_err(|e| at(tmp.path(), e))?;
         let mut entries: Vec<fs::DirEntry> =
             fs::read_dir(&dir).map_err(|e| at(&dir, e))?.collect::<io::Result<_>>().map_err(|e| at(&dir, e))?;
         entries.sort_by_key(fs::DirEntry::file_name);

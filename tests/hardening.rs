@@ -182,7 +182,8 @@ fn issue16_item2_no_diagnostic_prints_a_credential() {
         // A TOML syntax error on the credential's line.
         stack_with("").replace("[storage]", &format!("[prometheus]\nretention = {key}\n\n[storage]")),
         // A credential as a label key.
-        stack_with("").replace("[storage]", &format!("[prometheus]\nexternal_labels = {{ {key} = \"x\" }}\n\n[storage]")),
+        stack_with("")
+            .replace("[storage]", &format!("[prometheus]\nexternal_labels = {{ {key} = \"x\" }}\n\n[storage]")),
     ];
     let d = tmp();
     for (i, stack) in cases.iter().enumerate() {
@@ -434,7 +435,8 @@ fn issue16_item7_init_failed_write_leaves_no_truncated_file() {
     assert!(leftovers(d.path()).is_empty(), "{:?}", leftovers(d.path()));
     // With --force over an existing file: the old file stays whole.
     write(&f, "old = 1\n");
-    let cmd = format!("trap '' XFSZ; ulimit -f 1; exec '{}' init --thanos -o '{}' --force", bin().display(), f.display());
+    let cmd =
+        format!("trap '' XFSZ; ulimit -f 1; exec '{}' init --thanos -o '{}' --force", bin().display(), f.display());
     let o = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "old = 1\n");
@@ -508,7 +510,8 @@ fn issue16_item10_input_and_output_limits() {
     let o = run_in(Some(&root()), &["diff", SMALL, "--against", "/dev/zero"], None, Duration::from_secs(30));
     assert_eq!(code(&o), 2);
     assert!(text(&o.stderr).contains("64 MiB"), "{}", text(&o.stderr));
-    let o = run_in(Some(&root()), &["diff", SMALL, "--against", "-"], Some(&vec![b'#'; 65 << 20]), Duration::from_secs(60));
+    let o =
+        run_in(Some(&root()), &["diff", SMALL, "--against", "-"], Some(&vec![b'#'; 65 << 20]), Duration::from_secs(60));
     assert_eq!(code(&o), 2);
     assert!(text(&o.stderr).contains("64 MiB"), "{}", text(&o.stderr));
     let d = tmp();
@@ -534,17 +537,33 @@ fn issue16_item11_schema_and_secret_errors_do_not_hide_model_errors() {
     let f = d.path().join("schema.toml");
     write(&f, &stack_with(jobs).replace("[storage]\n", "[storage]\nretension = \"1d\"\n"));
     let o = run(&["lint", "--format", "json", f.to_str().unwrap()]);
-    let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap()
-        .iter().map(|d| d["code"].as_str().unwrap().to_string()).collect();
+    let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect();
     for c in ["SG002", "SG115", "SG118"] {
         assert!(codes.iter().any(|x| x == c), "{c} missing from {codes:?}");
     }
     // SG124 beside SG115 and SG118.
     let f = d.path().join("secret.toml");
-    write(&f, &stack_with(jobs).replace("[storage]\n", "[prometheus]\nexternal_labels = { k = \"ghp_0123456789abcdefghijklmnopqrstuvwxyz\" }\n\n[storage]\n"));
+    write(
+        &f,
+        &stack_with(jobs).replace(
+            "[storage]\n",
+            "[prometheus]\nexternal_labels = { k = \"ghp_0123456789abcdefghijklmnopqrstuvwxyz\" }\n\n[storage]\n",
+        ),
+    );
     let o = run(&["lint", "--format", "json", f.to_str().unwrap()]);
-    let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap()
-        .iter().map(|d| d["code"].as_str().unwrap().to_string()).collect();
+    let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect();
     for c in ["SG124", "SG115", "SG118"] {
         assert!(codes.iter().any(|x| x == c), "{c} missing from {codes:?}");
     }
@@ -582,7 +601,11 @@ fn issue16_item12_diff_never_prints_live_credentials() {
     // The static-nfs render has the ConfigMap wsg-prometheus-shard-0; a live copy with a
     // credential in it.
     let golden = std::fs::read_to_string(root().join("golden/static-nfs.yaml")).unwrap();
-    let doctored = golden.replacen("scrape_configs:", "# password=hunter2hunter2 https://u:s3cr3tpw@minio:9000\n    scrape_configs:", 1);
+    let doctored = golden.replacen(
+        "scrape_configs:",
+        "# password=hunter2hunter2 https://u:s3cr3tpw@minio:9000\n    scrape_configs:",
+        1,
+    );
     assert_ne!(doctored, golden);
     write(&a, &doctored);
     for format in ["human", "json"] {
@@ -680,7 +703,11 @@ fn issue16_item12_targets_must_be_host_port() {
 fn issue16_item12_nel_is_never_emitted_raw() {
     let d = tmp();
     let f = d.path().join("nel.toml");
-    write(&f, &stack_with("").replace("[storage]\n", "[prometheus]\nexternal_labels = { team = \"a\\u0085b\\u2028c\" }\n\n[storage]\n"));
+    write(
+        &f,
+        &stack_with("")
+            .replace("[storage]\n", "[prometheus]\nexternal_labels = { team = \"a\\u0085b\\u2028c\" }\n\n[storage]\n"),
+    );
     let o = run(&["render", f.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", text(&o.stderr));
     let out = text(&o.stdout);

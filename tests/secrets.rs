@@ -89,13 +89,7 @@ fn needle(sample: &str) -> &str {
 }
 
 fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+    Command::new(bin()).args(args).current_dir(dir).env("NO_COLOR", "1").stdin(Stdio::null()).output().unwrap()
 }
 
 fn all_text(o: &Output) -> String {
@@ -167,7 +161,12 @@ fn issue16_item3_every_credential_shape_is_refused_and_never_printed() {
             .filter(|d| d["code"] == "SG124")
             .filter_map(|d| d["path"].as_str())
             .collect();
-        for want in ["/prometheus/external_labels/cluster", "/prometheus/external_labels", "/thanos/objstore/endpoint", "/scrape/0/static_targets/0"] {
+        for want in [
+            "/prometheus/external_labels/cluster",
+            "/prometheus/external_labels",
+            "/thanos/objstore/endpoint",
+            "/scrape/0/static_targets/0",
+        ] {
             if !paths.contains(&want) {
                 failures.push(format!("{shape}: no SG124 at {want} (SG124 at {paths:?})"));
             }
@@ -192,10 +191,8 @@ fn issue16_item3_live_configmap_credentials_never_printed_by_diff() {
         let f = tmp.path().join("live.yaml");
         std::fs::write(&f, &live).unwrap();
         for format in ["human", "json"] {
-            let o = run(
-                &["diff", "stacks/static-nfs.toml", "--against", f.to_str().unwrap(), "--format", format],
-                &root(),
-            );
+            let o =
+                run(&["diff", "stacks/static-nfs.toml", "--against", f.to_str().unwrap(), "--format", format], &root());
             if o.status.code() != Some(1) {
                 failures.push(format!("{shape}: diff --format {format} exited {:?}: {}", o.status, all_text(&o)));
             }

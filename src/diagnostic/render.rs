@@ -36,7 +36,8 @@ pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Characters that move the cursor, change colours or reorder text on a terminal.
 pub fn is_terminal_control(c: char) -> bool {
-    (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
 /// A source excerpt with every terminal control replaced by a character of the same

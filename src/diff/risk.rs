@@ -444,9 +444,8 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
     let prefix = format!("{stack}-prometheus-shard-");
     // Only numbers a stack can have are shards: a name such as `…-shard-18446744073709551614`
     // read from hostile input must not size anything (a loop, a list, `max + 1`).
-    let shard_no = |k: &Key| {
-        k.name.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()).filter(|n| *n < MAX_SHARDS)
-    };
+    let shard_no =
+        |k: &Key| k.name.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()).filter(|n| *n < MAX_SHARDS);
     let config = objs
         .clone()
         .filter(|(k, v)| k.kind == "ConfigMap" && shard_no(k).is_some() && v["data"]["prometheus.yml"].is_string())

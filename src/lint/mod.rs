@@ -202,17 +202,14 @@ fn scan(v: &serde_json::Value, ptr: String, parsed: &Parsed, out: &mut Vec<Diagn
             } else {
                 "looks like a credential"
             };
-            out.push(secret_diag(
-                format!("the value of `{}` {what}", dotted(&ptr)),
-                parsed.place(&ptr).key,
-                ptr,
-            ));
+            out.push(secret_diag(format!("the value of `{}` {what}", dotted(&ptr)), parsed.place(&ptr).key, ptr));
         }
         serde_json::Value::Object(m) => {
             for (k, v) in m {
                 let child = format!("{ptr}/{}", crate::source::pointer_escape(k));
                 if crate::secrets::contains(k) {
-                    let table = if ptr.is_empty() { "the top level".to_string() } else { format!("`{}`", dotted(&ptr)) };
+                    let table =
+                        if ptr.is_empty() { "the top level".to_string() } else { format!("`{}`", dotted(&ptr)) };
                     out.push(secret_diag(
                         format!("a key in {table} looks like a credential"),
                         parsed.place(&child).key,

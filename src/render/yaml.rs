@@ -351,7 +351,8 @@ mod tests {
     /// break are escaped, never emitted raw, and the value reads back the same.
     #[test]
     fn issue16_nel_is_escaped_in_quoted_yaml() {
-        for s in ["a\u{85}b", "x\u{2028}y\u{2029}", "\u{feff}bom", "del\u{7f}", "q\"\u{85}\"", "\u{85}", "l1\nl2\u{85}"] {
+        for s in ["a\u{85}b", "x\u{2028}y\u{2029}", "\u{feff}bom", "del\u{7f}", "q\"\u{85}\"", "\u{85}", "l1\nl2\u{85}"]
+        {
             let mut out = String::new();
             write_string(&mut out, s, 0);
             assert!(!out.chars().any(is_yaml_unsafe_char), "{out:?}");
