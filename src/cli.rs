@@ -29,8 +29,12 @@ pub enum Command {
         /// Compare with a committed render (a file or an -o directory); exit 1 with a diff when stale.
         #[arg(long, value_name = "FILE|DIR")]
         check: Option<String>,
-        /// With -o: remove files stackgen wrote earlier that this render no longer has.
+        /// With -o: keep files stackgen wrote earlier that this render no longer has (by default
+        /// -o makes DIR exactly the render; files without stackgen's header are never touched).
         #[arg(long, requires = "output")]
+        keep_stale: bool,
+        /// Accepted for compatibility: -o removes stackgen's stale files by default now.
+        #[arg(long, requires = "output", hide = true, conflicts_with = "keep_stale")]
         prune: bool,
         #[command(flatten)]
         policy: LintPolicy,

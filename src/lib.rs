@@ -7,11 +7,14 @@
 
 pub mod diagnostic;
 pub mod diff;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod init;
 pub mod lint;
 pub mod model;
 pub mod output;
 pub mod render;
+pub mod secrets;
 pub mod source;
 
 use diagnostic::{Code, Diagnostic};
@@ -30,8 +33,16 @@ pub struct Checked {
 
 /// Check a stack file: every problem of the file in one pass. `Err` holds all
 /// diagnostics (errors and warnings) when there is at least one error.
+///
+/// "Every problem" means the typed model's checks run on every part of the file the
+/// schema accepted: values the schema rejects are left out (their table key removed, so
+/// no array index moves) and the rest goes through the model and lint; a credential
+/// (SG124) blocks the render but not the other checks.
 pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
-    let parsed = source::parse(&src.text)?;
+    let parsed = source::parse(&src.text).map_err(|mut d| {
+        redact_near_secrets(&src.text, &mut d);
+        d
+    })?;
     let (allows, bad_allows) = lint::suppress::FileAllows::read(src, &parsed);
     let mut result = check_parsed(src, &parsed);
     if let Err(diags) = &mut result {
@@ -68,7 +79,7 @@ fn one_finding_per_inline_secret(diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Diagnostic>> {
-    let mut diags = lint::secret_values(parsed);
+    let secrets = lint::secret_values(parsed);
     // Fast path: parsing the schema and compiling the jsonschema validator cost about 4 ms,
     // most of a whole render. A stack that `quick_accepts` (the same schema, compiled to
     // Rust by build.rs) and the typed model both accept needs neither; whenever anything
@@ -76,10 +87,11 @@ fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Di
     // is read from the JSON already parsed when it holds the TOML's values exactly.
     // tests/fuzz.rs asserts on every generated input that what passes here passes the
     // full validator, and that reading the model from the JSON equals reading the text.
-    if diags.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
+    if secrets.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
         if let Ok(raw) = <model::raw::RawStack as serde::Deserialize>::deserialize(&parsed.json) {
             if let Ok(stack) = model::validate(&raw, parsed) {
                 let mut warnings = lint::lint(&stack, parsed);
+                warnings.extend(output_limit(&stack, parsed));
                 diagnostic::sort(&mut warnings);
                 if !warnings.iter().any(Diagnostic::is_error) {
                     return Ok(Checked { stack, warnings, allows: Default::default() });
@@ -88,42 +100,230 @@ fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Di
             }
         }
     }
-    diags.extend(model::schema::check(parsed));
-    if diags.iter().any(Diagnostic::is_error) {
-        diagnostic::sort(&mut diags);
-        return Err(diags);
-    }
-    let raw: model::raw::RawStack = match toml::from_str(&src.text) {
-        Ok(r) => r,
-        Err(e) => {
-            // The schema should have caught this; keep serde's word as a fallback.
-            let span = e.span().unwrap_or(0..0);
-            return Err(vec![Diagnostic::error(Code::WrongType, e.message().trim().to_string(), span)
-                .with_help("see `stackgen schema` for the expected shape")]);
+    let mut diags = secrets;
+    let schema = model::schema::check(parsed);
+    let schema_failed = schema.iter().any(Diagnostic::is_error);
+    let raw: Option<model::raw::RawStack> = if schema_failed {
+        // The parts the schema accepted: remove what it rejected, read the rest.
+        let mut json = parsed.json.clone();
+        let mut pruned = Vec::new();
+        for d in &schema {
+            if let Some(p) = &d.path {
+                pruned.push(prune(&mut json, p));
+            }
+        }
+        let raw = <model::raw::RawStack as serde::Deserialize>::deserialize(&json).ok();
+        if let Some(raw) = &raw {
+            if let Err(model_diags) = model::validate(raw, parsed) {
+                diags.extend(model_diags.into_iter().filter(|m| !covered(m, &pruned, &schema)));
+            }
+        }
+        diags.extend(schema);
+        None
+    } else {
+        diags.extend(schema);
+        match toml::from_str(&src.text) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                // The schema should have caught this; keep serde's word, at its key.
+                diags.push(serde_fallback(parsed, &e));
+                None
+            }
         }
     };
-    let stack = model::validate(&raw, parsed)?;
-    diags.extend(lint::lint(&stack, parsed));
+    if let Some(raw) = raw {
+        match model::validate(&raw, parsed) {
+            Ok(stack) => {
+                diags.extend(lint::lint(&stack, parsed));
+                diags.extend(output_limit(&stack, parsed));
+                if !diags.iter().any(Diagnostic::is_error) {
+                    diagnostic::sort(&mut diags);
+                    return Ok(Checked { stack, warnings: diags, allows: Default::default() });
+                }
+            }
+            Err(d) => diags.extend(d),
+        }
+    }
+    redact_near_secrets(&src.text, &mut diags);
     diagnostic::sort(&mut diags);
-    if diags.iter().any(Diagnostic::is_error) {
-        Err(diags)
-    } else {
-        Ok(Checked { stack, warnings: diags, allows: Default::default() })
+    Err(diags)
+}
+
+/// Remove the value a schema error is about, as the key of its nearest table (never an
+/// array item: later indices would move). Returns the pointer removed.
+fn prune(json: &mut serde_json::Value, pointer: &str) -> String {
+    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+    // The deepest prefix whose last segment is a key of an object.
+    let mut cut = None;
+    let mut node = &*json;
+    for (i, seg) in segs.iter().enumerate() {
+        let key = seg.replace("~1", "/").replace("~0", "~");
+        match node {
+            serde_json::Value::Object(m) => {
+                cut = Some(i);
+                match m.get(&key) {
+                    Some(n) => node = n,
+                    None => break,
+                }
+            }
+            serde_json::Value::Array(a) => match seg.parse::<usize>().ok().and_then(|n| a.get(n)) {
+                Some(n) => node = n,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    let Some(cut) = cut else {
+        return String::new();
+    };
+    let parent = segs[..cut].iter().fold(String::new(), |acc, s| format!("{acc}/{s}"));
+    let key = segs[cut].replace("~1", "/").replace("~0", "~");
+    if let Some(serde_json::Value::Object(m)) = json.pointer_mut(&parent) {
+        m.remove(&key);
+    }
+    format!("{parent}/{}", segs[cut])
+}
+
+/// A model diagnostic about a value the schema already reported (removed before the
+/// model ran): at or under a removed pointer, a missing-key report of one, or the same
+/// place and message as a schema diagnostic.
+fn covered(d: &Diagnostic, pruned: &[String], schema: &[Diagnostic]) -> bool {
+    let path = d.path.as_deref().unwrap_or("");
+    let under = |p: &String| path == p || path.starts_with(&format!("{p}/"));
+    let missing_of = |p: &String| d.code == Code::MissingKey && p.starts_with(&format!("{path}/"));
+    pruned.iter().any(|p| !p.is_empty() && (under(p) || missing_of(p)))
+        || schema.iter().any(|s| s.span == d.span && s.message == d.message)
+}
+
+/// serde's error, when the schema let something through that the typed model cannot
+/// read (a float where an integer goes: `shards = 1e3`), at the key it is about.
+fn serde_fallback(parsed: &source::Parsed, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().unwrap_or(0..0);
+    let found = parsed.places.iter().find(|(_, p)| p.value == span && !span.is_empty());
+    match found {
+        Some((ptr, _)) => {
+            let key = ptr.trim_start_matches('/').replace('/', ".");
+            let float = parsed.json.pointer(ptr).is_some_and(|v| v.is_f64());
+            let msg = if float {
+                format!("`{key}` must be an integer, not a float")
+            } else {
+                format!("`{key}`: {}", e.message().trim())
+            };
+            Diagnostic::error(Code::WrongType, msg, span)
+                .with_help(if float {
+                    "write a whole number without a decimal point or exponent: shards = 1000".to_string()
+                } else {
+                    "see `stackgen schema` for the expected shape".to_string()
+                })
+                .with_path(ptr.clone())
+        }
+        None => Diagnostic::error(Code::WrongType, e.message().trim().to_string(), span)
+            .with_help("see `stackgen schema` for the expected shape"),
     }
 }
 
-/// Read a stack file (`-` for standard input). Errors are for exit code 2.
+/// A diagnostic on a line that holds a credential shows no source text, and none
+/// quotes it: the renderers scrub every credential shape, this catches the lines the
+/// renderers could not tell (a value SG124 or SG111 flagged).
+fn redact_near_secrets(text: &str, diags: &mut [Diagnostic]) {
+    if !diags.iter().any(|d| matches!(d.code, Code::SecretValue | Code::InlineSecret)) {
+        return;
+    }
+    // Line numbers by binary search in the line starts: linear in the diagnostics.
+    let starts: Vec<usize> =
+        std::iter::once(0).chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1)).collect();
+    let line = |at: usize| starts.partition_point(|&s| s <= at.min(text.len())).saturating_sub(1);
+    let lines = |d: &Diagnostic| line(d.span.start)..=line(d.span.end.max(d.span.start));
+    let flagged: Vec<std::ops::RangeInclusive<usize>> =
+        diags.iter().filter(|d| matches!(d.code, Code::SecretValue | Code::InlineSecret)).map(lines).collect();
+    for d in diags.iter_mut() {
+        let r = lines(d);
+        if flagged.iter().any(|f| f.start() <= r.end() && r.start() <= f.end()) {
+            d.redact = true;
+        }
+    }
+}
+
+/// The most a render may write (stdout, `-o DIR`, what `--check` and `diff` build).
+pub const MAX_RENDER_BYTES: u64 = 256 << 20;
+
+/// An upper estimate of the render's size, from what multiplies it: every shard carries
+/// a prometheus.yml with every scrape job and target (measured: ~600 bytes per job and
+/// ~25 bytes per target per shard, ~60 KiB of other objects per shard).
+pub fn estimated_render_bytes(stack: &model::Stack) -> u64 {
+    let per_shard: u64 = 64 * 1024
+        + stack
+            .scrape
+            .iter()
+            .map(|j| {
+                800 + j.targets.iter().map(|t| t.len() as u64 + 32).sum::<u64>()
+                    + j.labels.iter().map(|(k, v)| (k.len() + v.len()) as u64 + 16).sum::<u64>()
+            })
+            .sum::<u64>();
+    256 * 1024 + per_shard * u64::from(stack.sharding.shards)
+}
+
+fn output_limit(stack: &model::Stack, parsed: &source::Parsed) -> Option<Diagnostic> {
+    let est = estimated_render_bytes(stack);
+    if est <= MAX_RENDER_BYTES {
+        return None;
+    }
+    let ptr = if parsed.has("/sharding/shards") { "/sharding/shards" } else { "/scrape" };
+    let targets: usize = stack.scrape.iter().map(|j| j.targets.len()).sum();
+    Some(
+        Diagnostic::error(
+            Code::OutputTooLarge,
+            format!(
+                "the render would be about {} MiB ({} shard(s) x {} scrape job(s), {targets} target(s)), over the {} MiB limit",
+                est >> 20,
+                stack.sharding.shards,
+                stack.scrape.len(),
+                MAX_RENDER_BYTES >> 20
+            ),
+            parsed.place(ptr).value,
+        )
+        .with_help("use fewer shards or scrape jobs, or split the stack; every shard carries every job")
+        .with_path(ptr),
+    )
+}
+
+/// The largest stack file stackgen reads (the largest example is 3 KB).
+pub const MAX_STACK_BYTES: u64 = 1 << 20;
+
+/// Read a stack file (`-` for standard input), at most [`MAX_STACK_BYTES`]. Errors are
+/// for exit code 2 and name the file; invalid UTF-8 is reported at its line and column.
+/// A UTF-8 byte order mark is dropped (columns on line 1 count from the text).
 pub fn load(path: &str) -> Result<Source, String> {
     use std::io::Read;
-    let bytes = if path == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).map_err(|e| format!("cannot read standard input: {e}"))?;
-        b
-    } else {
-        std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?
-    };
     let name = if path == "-" { "<stdin>".to_string() } else { path.to_string() };
-    let text = String::from_utf8(bytes).map_err(|_| format!("{name} is not UTF-8 text"))?;
+    let mut bytes = Vec::new();
+    let read = if path == "-" {
+        std::io::stdin().lock().take(MAX_STACK_BYTES + 1).read_to_end(&mut bytes)
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => {
+                return Err(format!("cannot read {name}: it is a directory"));
+            }
+            Ok(f) => f.take(MAX_STACK_BYTES + 1).read_to_end(&mut bytes),
+            Err(e) => Err(e),
+        }
+    };
+    read.map_err(|e| format!("cannot read {name}: {e}"))?;
+    if bytes.len() as u64 > MAX_STACK_BYTES {
+        return Err(format!(
+            "{name} is larger than {} MiB, the most stackgen reads as a stack file",
+            MAX_STACK_BYTES >> 20
+        ));
+    }
+    let bytes = bytes.strip_prefix("\u{feff}".as_bytes()).map(<[u8]>::to_vec).unwrap_or(bytes);
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+        let byte = e.as_bytes()[good.len()];
+        format!("{name}:{line}:{col}: not UTF-8 text (byte 0x{byte:02x})")
+    })?;
     Ok(Source::new(name, text))
 }
 

@@ -12,6 +12,55 @@ use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diag
 use stackgen::lint::suppress::CliPolicy;
 use stackgen::source::Source;
 
+/// Standard output that never fails the command: the first write error is kept and
+/// later writes are dropped, so a command runs to its real exit status (`render --check`
+/// of a stale file piped into `head` still exits 1). `main` reports the error after.
+struct Stdout {
+    inner: std::io::StdoutLock<'static>,
+    error: Option<std::io::Error>,
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.error.is_none() {
+            if let Err(e) = self.inner.write_all(buf) {
+                self.error = Some(e);
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.error.is_none() {
+            if let Err(e) = self.inner.flush() {
+                self.error = Some(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Standard error that never fails and never panics (a closed pipe, a full disk): a
+/// diagnostic that cannot be shown must not change what the command does.
+struct Stderr;
+
+impl Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `eprintln!` that cannot panic, with the text made safe for a terminal.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let text = format!($($t)*);
+        let _ = writeln!(Stderr, "{}", drender::clean(&text));
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -21,12 +70,17 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match run(cli) {
-        Ok(code) => ExitCode::from(code),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, Stdout { inner: std::io::stdout().lock(), error: None });
+    let code = run(cli, &mut out);
+    let _ = out.flush();
+    match out.get_ref().error.as_ref() {
+        None => ExitCode::from(code),
+        // The reader went away (`| head`): not an error of ours (ripgrep does the same);
+        // the status is the command's own.
+        Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(code),
+        Some(e) => {
+            say!("error: cannot write to standard output: {e}");
+            ExitCode::from(code.max(2))
         }
     }
 }
@@ -37,40 +91,39 @@ fn color_stderr() -> bool {
 
 fn print_human(src: &Source, diags: &[Diagnostic]) {
     if !diags.is_empty() {
-        eprint!("{}", drender::human(src, diags, color_stderr()));
+        let _ = Stderr.write_all(drender::human(src, diags, color_stderr()).as_bytes());
+    }
+}
+
+/// The command that brings a stale `--check` target up to date: `-o DIR` for a
+/// directory (it removes stackgen's stale files too), `> FILE` for a file.
+fn regenerate(stack: &str, path: &str, format: &str) -> String {
+    if std::path::Path::new(path).is_dir() {
+        format!("run `stackgen render {stack}{format} -o {path}` and commit the result")
+    } else {
+        format!("run `stackgen render {stack}{format} > {path}` and commit the result")
     }
 }
 
 /// The `--allow`/`--deny` lists, or a usage error.
 fn cli_policy(p: &cli::LintPolicy) -> Result<CliPolicy, u8> {
     CliPolicy::parse(&p.allow, &p.deny).map_err(|e| {
-        eprintln!("error: {e}");
+        say!("error: {e}");
         2
     })
 }
 
-/// Write a new file: without `force`, fail with `AlreadyExists` rather than replace one
-/// (`create_new`, so a file appearing meanwhile is not clobbered either); with `force`,
-/// replace an existing file atomically through a temporary file in the same directory,
-/// keeping its permissions (a temporary file is created 0600).
-fn write_new(path: &std::path::Path, text: &str, force: bool) -> std::io::Result<()> {
-    if let (true, Ok(meta)) = (force, std::fs::metadata(path)) {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(text.as_bytes())?;
-        tmp.as_file().set_permissions(meta.permissions())?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        return Ok(());
+fn run(cli: Cli, stdout: &mut impl Write) -> u8 {
+    match run_command(cli, stdout) {
+        Ok(code) => code,
+        Err(e) => {
+            say!("error: {e}");
+            2
+        }
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-    f.write_all(text.as_bytes())
 }
 
-fn run(cli: Cli) -> std::io::Result<u8> {
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
     match cli.command {
         Command::Diff { stack, against, base, format, target } => {
             if format == DiffFormat::HelmValues && target == Some(RenderFormat::Manifests) {
@@ -85,7 +138,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 helm: format == DiffFormat::HelmValues || target == Some(RenderFormat::HelmValues),
                 color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
             };
-            let code = stackgen::diff::run(&args, &mut stdout, &mut std::io::stderr())?;
+            let code = stackgen::diff::run(&args, &mut stdout, &mut Stderr)?;
             stdout.flush()?;
             return Ok(code);
         }
@@ -99,14 +152,14 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                 stdout.flush()?;
                 return Ok(0);
             };
-            match write_new(std::path::Path::new(&path), &text, force) {
-                Ok(()) => eprintln!("wrote {path}; replace its REPLACE placeholders, then run `stackgen lint {path}`"),
+            match stackgen::output::write_file(std::path::Path::new(&path), &text, force) {
+                Ok(()) => say!("wrote {path}; replace its REPLACE placeholders, then run `stackgen lint {path}`"),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    eprintln!("error: {path} already exists; pass --force to overwrite it");
+                    say!("error: {path} already exists; pass --force to overwrite it");
                     return Ok(2);
                 }
                 Err(e) => {
-                    eprintln!("error: cannot write {path}: {e}");
+                    say!("error: cannot write {path}: {e}");
                     return Ok(2);
                 }
             }
@@ -134,11 +187,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                     r.explain
                 )?;
             } else {
-                eprintln!("error: unknown code `{code}`; `stackgen explain list` lists them");
+                say!("error: unknown code `{code}`; `stackgen explain list` lists them");
                 return Ok(2);
             }
         }
         Command::Lint { stacks, format, deny_warnings, target, policy } => {
+            if stacks.iter().filter(|s| s.as_str() == "-").count() > 1 {
+                say!("error: standard input (`-`) can be read only once; give it once");
+                return Ok(2);
+            }
             let policy = match cli_policy(&policy) {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
@@ -157,15 +214,15 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                         match format {
                             LintFormat::Human => print_human(&src, std::slice::from_ref(&d)),
                             LintFormat::Github => {
-                                eprintln!("error[SG006]: {e}");
+                                say!("error[SG006]: {e}");
                                 stdout.write_all(drender::github(&src, std::slice::from_ref(&d)).as_bytes())?;
                             }
                             LintFormat::Json => {
-                                eprintln!("error[SG006]: {e}");
+                                say!("error[SG006]: {e}");
                                 json.push(serde_json::to_value(drender::to_json(&src, &d)).expect("serializable"));
                             }
                             LintFormat::Sarif => {
-                                eprintln!("error[SG006]: {e}");
+                                say!("error[SG006]: {e}");
                                 sarif.unreadable(path, &e);
                             }
                         }
@@ -213,7 +270,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             stdout.flush()?;
             return Ok(worst);
         }
-        Command::Render { stack, output, format, check, prune, policy } => {
+        Command::Render { stack, output, format, check, keep_stale, prune: _, policy } => {
             let policy = match cli_policy(&policy) {
                 Ok(p) => p,
                 Err(code) => return Ok(code),
@@ -221,7 +278,7 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             let src = match stackgen::load(&stack) {
                 Ok(s) => s,
                 Err(e) => {
-                    eprintln!("error[SG006]: {e}");
+                    say!("error[SG006]: {e}");
                     return Ok(2);
                 }
             };
@@ -262,17 +319,22 @@ fn run(cli: Cli) -> std::io::Result<u8> {
                     }
                     stdout.write_all(diff.as_bytes())?;
                     stdout.flush()?;
-                    eprintln!(
-                        "{path} is stale: run `stackgen render --format helm-values {stack}` and commit the result"
-                    );
+                    say!("{path} is stale: {}", regenerate(&stack, &path, " --format helm-values"));
                     return Ok(1);
                 }
                 match output {
                     Some(dir) => {
-                        let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
-                        eprintln!("wrote values.yaml and manifests.yaml to {dir}");
+                        let pruned = match stackgen::output::write_dir(std::path::Path::new(&dir), &files, !keep_stale)
+                        {
+                            Ok(p) => p,
+                            Err(e) => {
+                                say!("error: cannot write {dir}: {e}; nothing was changed");
+                                return Ok(2);
+                            }
+                        };
+                        say!("wrote values.yaml and manifests.yaml to {dir}");
                         for p in pruned {
-                            eprintln!("pruned {dir}/{p}");
+                            say!("removed {dir}/{p} (stackgen wrote it; this render no longer has it)");
                         }
                     }
                     None => stdout.write_all(files["values.yaml"].as_bytes())?,
@@ -282,26 +344,38 @@ fn run(cli: Cli) -> std::io::Result<u8> {
             }
             if let Some(path) = check {
                 let objs = stackgen::render::render(&checked.stack);
-                let (same, diff) = stackgen::output::check(&objs, std::path::Path::new(&path))?;
+                let (same, diff) = match stackgen::output::check(&objs, std::path::Path::new(&path)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        say!("error[SG006]: cannot check against {e}");
+                        return Ok(2);
+                    }
+                };
                 if same {
                     return Ok(0);
                 }
                 stdout.write_all(diff.as_bytes())?;
                 stdout.flush()?;
-                eprintln!("{path} is stale: run `stackgen render {stack}` and commit the result");
+                say!("{path} is stale: {}", regenerate(&stack, &path, ""));
                 return Ok(1);
             }
             match output {
                 Some(dir) => {
                     let files = stackgen::output::files(&stackgen::render::render(&checked.stack));
-                    let pruned = stackgen::output::write_dir(std::path::Path::new(&dir), &files, prune)?;
-                    eprintln!("wrote {} files to {dir}", files.len());
+                    let pruned = match stackgen::output::write_dir(std::path::Path::new(&dir), &files, !keep_stale) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            say!("error: cannot write {dir}: {e}; nothing was changed");
+                            return Ok(2);
+                        }
+                    };
+                    say!("wrote {} files to {dir}", files.len());
                     for p in pruned {
-                        eprintln!("pruned {dir}/{p}");
+                        say!("removed {dir}/{p} (stackgen wrote it; this render no longer has it)");
                     }
                 }
                 // The common case, and the one with a time budget: stream the YAML.
-                None => stackgen::render::write_stream(&checked.stack, &mut stdout)?,
+                None => stackgen::render::write_stream(&checked.stack, stdout)?,
             }
         }
     }

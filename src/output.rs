@@ -1,19 +1,44 @@
-//! Writing a render to a directory: one file per object plus kustomization.yaml.
+//! Writing a render to files, and reading committed renders back: one file per object
+//! plus kustomization.yaml for `-o DIR`, one file for `init -o FILE`, and `--check`.
 //!
-//! Everything is rendered in memory first, so a failing render writes nothing. A new
-//! directory is built beside its final place and renamed into it; in an existing
-//! directory each file is written to a temporary file and renamed over the old one, so
-//! a reader never sees half a file. Files stackgen writes start with [`HEADER`];
-//! `--prune` removes only such files, never a user's.
+//! What stackgen may do to files, held to the bar of git and kubectl:
+//! - **Nothing partial.** Everything is rendered in memory first. `-o DIR` builds the
+//!   whole new tree beside DIR (`.stackgen-<name>.XXXXXX`, same filesystem) and swaps it
+//!   in with one `renameat2(RENAME_EXCHANGE)` (Linux; elsewhere, or on a filesystem
+//!   without it, two renames with a moment when DIR is absent), so a reader, a full
+//!   disk, or SIGKILL sees the old tree or the new one, never a mix. `init -o FILE`
+//!   writes a temporary file and renames it. Every file is fsynced before the switch.
+//! - **A lock.** Writers of one directory take an exclusive `flock` on its parent, so two
+//!   renders at once run one after the other; the kernel drops it when a process dies.
+//! - **Temporaries cleaned** on every error path (the temporary tree is removed when
+//!   the function returns); one left by a killed process is removed by the next run
+//!   under the lock.
+//! - **Modes kept.** A replaced file keeps its permission bits; a new file or directory
+//!   gets 0666/0777 less the umask, as `touch` and `mkdir` do.
+//! - **Never replace what stackgen did not write.** In DIR, files without the
+//!   [`HEADER`] (and directories, links, FIFOs) are carried over into the new tree
+//!   untouched (hard links to the same inodes), and a rendered name that collides with
+//!   one is an error before anything changes. `init -o` replaces only a regular file,
+//!   and only with `--force`.
+//! - **Stale files** stackgen wrote that this render no longer has are kept, or removed
+//!   with `--prune` (the `prune` flag of [`write_dir`]).
+//!
+//! Reads are bounded and regular-file only where a FIFO or a device has no business:
+//! `--check` opens every file non-blocking and refuses anything but a regular file.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::path::Path;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use crate::render::{yaml, Object};
 
 pub const HEADER: &str = "# Rendered by stackgen from stack.toml; edit the stack, not this file.\n";
+
+/// The most `--check` reads of one committed file (the render limit: a larger file
+/// cannot equal a render).
+pub const MAX_CHECK_BYTES: u64 = crate::MAX_RENDER_BYTES;
 
 /// The files of a directory render, name → content, kustomization.yaml included.
 pub fn files(objs: &[Object]) -> BTreeMap<String, String> {
@@ -37,91 +62,360 @@ pub fn files(objs: &[Object]) -> BTreeMap<String, String> {
     out
 }
 
-fn write_atomic(dir: &Path, name: &str, text: &str) -> std::io::Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+/// An I/O error that names its path.
+pub fn at(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn err(kind: io::ErrorKind, msg: String) -> io::Error {
+    io::Error::new(kind, msg)
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn kind_of(ft: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else {
+        "a regular file"
+    }
+}
+
+fn fsync_dir(dir: &Path) {
+    // Best effort: some filesystems refuse fsync on a directory.
+    if let Ok(f) = fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Write `init -o FILE`: a temporary file in the same directory, fsynced, renamed into
+/// place. Without `force` an existing path is `AlreadyExists` (and a file appearing
+/// meanwhile is not replaced either); with `force` only a regular file is replaced,
+/// keeping its permission bits. Anything else (symlink, device, FIFO, directory) is
+/// refused (`InvalidInput`), with or without `force`.
+pub fn write_file(path: &Path, text: &str, force: bool) -> io::Result<()> {
+    let existing = match fs::symlink_metadata(path) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(at(path, e)),
+    };
+    if let Some(m) = &existing {
+        if !m.file_type().is_file() {
+            return Err(err(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is {}, not a regular file; stackgen replaces only regular files",
+                    path.display(),
+                    kind_of(m.file_type())
+                ),
+            ));
+        }
+        if !force {
+            return Err(err(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display())));
+        }
+    }
+    let dir = parent_of(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".stackgen-")
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(&dir)
+        .map_err(|e| at(&dir, e))?;
+    tmp.write_all(text.as_bytes()).map_err(|e| at(tmp.path(), e))?;
+    if let Some(m) = &existing {
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777)).map_err(|e| at(path, e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| at(tmp.path(), e))?;
+    let persisted = if existing.is_some() { tmp.persist(path) } else { tmp.persist_noclobber(path) };
+    persisted.map_err(|e| at(path, e.error))?;
+    fsync_dir(&dir);
     Ok(())
 }
 
-/// Write `files` into `dir`. Returns the names of the files pruned.
-pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> std::io::Result<Vec<String>> {
-    if !dir.exists() {
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent)?;
-        let tmp = tempfile::Builder::new().prefix(".stackgen-").tempdir_in(&parent)?;
-        for (name, text) in files {
-            fs::write(tmp.path().join(name), text)?;
-        }
-        let tmp_path = tmp.keep();
-        if let Err(e) = fs::rename(&tmp_path, dir) {
-            let _ = fs::remove_dir_all(&tmp_path);
-            return Err(e);
-        }
-        return Ok(Vec::new());
+/// Open a file for reading without blocking on a FIFO, and only if it is a regular file.
+fn open_regular(path: &Path) -> io::Result<fs::File> {
+    let f = fs::OpenOptions::new().read(true).custom_flags(libc_o_nonblock()).open(path).map_err(|e| at(path, e))?;
+    let m = f.metadata().map_err(|e| at(path, e))?;
+    if !m.file_type().is_file() {
+        return Err(err(
+            io::ErrorKind::InvalidInput,
+            format!("{} is {}, not a regular file", path.display(), kind_of(m.file_type())),
+        ));
     }
-    for (name, text) in files {
-        write_atomic(dir, name, text)?;
+    Ok(f)
+}
+
+const fn libc_o_nonblock() -> i32 {
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
+/// Read a regular file as UTF-8, at most `limit` bytes; any problem is an error that
+/// names the path.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<String> {
+    let f = open_regular(path)?;
+    read_bounded(f, limit, &path.display().to_string())
+}
+
+/// Read at most `limit` bytes of UTF-8 from `r` (`name` for the error messages).
+pub fn read_bounded(r: impl Read, limit: u64, name: &str) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    r.take(limit + 1).read_to_end(&mut bytes).map_err(|e| err(e.kind(), format!("{name}: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(err(
+            io::ErrorKind::InvalidData,
+            format!("{name} is larger than the {} MiB stackgen reads", limit >> 20),
+        ));
     }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        err(io::ErrorKind::InvalidData, format!("{name} is not UTF-8 text (invalid byte at offset {at})"))
+    })
+}
+
+/// Whether `path` is a regular file that starts with [`HEADER`] (read non-blocking,
+/// only the header's bytes).
+fn has_header(path: &Path) -> bool {
+    let Ok(f) = open_regular(path) else { return false };
+    let mut head = Vec::with_capacity(HEADER.len());
+    f.take(HEADER.len() as u64).read_to_end(&mut head).is_ok() && head == HEADER.as_bytes()
+}
+
+/// An exclusive lock on `dir` (a directory), held until the returned file is dropped.
+fn lock(dir: &Path) -> io::Result<fs::File> {
+    use rustix::fs::{flock, FlockOperation};
+    let f = fs::File::open(dir).map_err(|e| at(dir, e))?;
+    if flock(&f, FlockOperation::NonBlockingLockExclusive).is_err() {
+        let _ = writeln!(io::stderr(), "waiting for another stackgen writing into {}", dir.display());
+        flock(&f, FlockOperation::LockExclusive).map_err(|e| at(dir, e.into()))?;
+    }
+    Ok(f)
+}
+
+/// Write `files` as the directory `dir` (see the module header). Returns the names of
+/// the files pruned.
+pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> io::Result<Vec<String>> {
+    // A symlink to a directory: write into its target, keep the link.
+    let dir: PathBuf = match fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dir).map_err(|e| at(dir, e))?,
+        _ => dir.to_path_buf(),
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| err(io::ErrorKind::InvalidInput, format!("{}: not a directory name", dir.display())))?;
+    let parent = parent_of(&dir);
+    fs::create_dir_all(&parent).map_err(|e| at(&parent, e))?;
+    // Everything from here on sees the directory as no other stackgen changes it.
+    let _lock = lock(&parent)?;
+    let old = match fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => Some(m),
+        Ok(m) => {
+            return Err(err(
+                io::ErrorKind::InvalidInput,
+                format!("{} is {}, not a directory", dir.display(), kind_of(m.file_type())),
+            ))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(at(&dir, e)),
+    };
+    let prefix = format!(".stackgen-{name}.");
+    remove_stale(&parent, &prefix);
+    let tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .permissions(fs::Permissions::from_mode(0o777))
+        .tempdir_in(&parent)
+        .map_err(|e| at(&parent, e))?;
     let mut pruned = Vec::new();
-    if prune {
-        let mut entries: Vec<_> = fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
-        entries.sort();
-        for path in entries {
-            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
-                continue;
-            };
-            if files.contains_key(&name) || !name.ends_with(".yaml") || !path.is_file() {
+    let mut modes: BTreeMap<String, u32> = BTreeMap::new();
+    if let Some(m) = &old {
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m.mode() & 0o7777))
+            .map_err(|e| at(tmp.path(), e))?;
+        let mut entries: Vec<fs::DirEntry> =
+            fs::read_dir(&dir).map_err(|e| at(&dir, e))?.collect::<io::Result<_>>().map_err(|e| at(&dir, e))?;
+        entries.sort_by_key(fs::DirEntry::file_name);
+        for e in entries {
+            let path = e.path();
+            let entry_name = e.file_name().to_string_lossy().into_owned();
+            let ft = e.file_type().map_err(|e| at(&path, e))?;
+            let ours = ft.is_file() && has_header(&path);
+            if files.contains_key(&entry_name) {
+                if !ours {
+                    return Err(err(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{} is {} stackgen did not write (no `# Rendered by stackgen` header); move it away, \
+                             stackgen does not replace it",
+                            path.display(),
+                            if ft.is_file() { "a file" } else { kind_of(ft) }
+                        ),
+                    ));
+                }
+                let mode = e.metadata().map_err(|e| at(&path, e))?.mode() & 0o7777;
+                modes.insert(entry_name, mode);
                 continue;
             }
-            let ours = fs::read_to_string(&path).is_ok_and(|t| t.starts_with(HEADER));
-            if ours {
-                fs::remove_file(&path)?;
-                pruned.push(name);
+            if prune && ours && entry_name.ends_with(".yaml") {
+                pruned.push(entry_name);
+                continue;
             }
+            clone_into(&path, &tmp.path().join(e.file_name()))?;
         }
     }
+    for (file, text) in files {
+        let path = tmp.path().join(file);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .open(&path)
+            .map_err(|e| at(&dir.join(file), e))?;
+        f.write_all(text.as_bytes()).map_err(|e| at(&dir.join(file), e))?;
+        if let Some(mode) = modes.get(file) {
+            f.set_permissions(fs::Permissions::from_mode(*mode)).map_err(|e| at(&dir.join(file), e))?;
+        }
+        f.sync_all().map_err(|e| at(&dir.join(file), e))?;
+    }
+    fsync_dir(tmp.path());
+    if old.is_some() {
+        exchange(tmp.path(), &dir)?;
+        // `tmp` now holds the old tree; dropping it removes that.
+    } else {
+        let kept = tmp.keep();
+        if let Err(e) = rename_noreplace(&kept, &dir) {
+            let _ = fs::remove_dir_all(&kept);
+            return Err(at(&dir, e));
+        }
+    }
+    fsync_dir(&parent);
     Ok(pruned)
 }
 
-/// Compare a render with a committed one: a multi-document file, or an `-o` directory.
-/// Returns whether they are identical and a unified diff when not.
-pub fn check(objs: &[Object], path: &Path) -> std::io::Result<(bool, String)> {
-    if path.is_dir() {
-        return check_files(&files(objs), path, None);
+/// Remove temporary trees a killed stackgen left beside the directory (called under the
+/// lock, so none of them is in use).
+fn remove_stale(parent: &Path, prefix: &str) {
+    let Ok(rd) = fs::read_dir(parent) else { return };
+    for e in rd.flatten() {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(prefix) && n.len() == prefix.len() + 6 && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(e.path());
+        }
     }
-    Ok(check_file(path, &crate::render::to_yaml(objs)))
 }
 
-/// Compare named files with a committed render. A directory is compared file by file,
-/// stale files stackgen wrote included; a single file is compared with `want[single]`
-/// (the file a render prints on stdout: `values.yaml` of helm-values).
-pub fn check_files(
-    want: &BTreeMap<String, String>,
-    path: &Path,
-    single: Option<&str>,
-) -> std::io::Result<(bool, String)> {
-    if !path.is_dir() {
+/// Carry an entry stackgen did not write into the new tree unchanged: a hard link to the
+/// same inode (file, symlink, FIFO, device), or for a directory the same directory
+/// rebuilt of hard links, with its mode.
+fn clone_into(from: &Path, to: &Path) -> io::Result<()> {
+    let m = fs::symlink_metadata(from).map_err(|e| at(from, e))?;
+    if m.file_type().is_dir() {
+        fs::create_dir(to).map_err(|e| at(to, e))?;
+        fs::set_permissions(to, fs::Permissions::from_mode(m.mode() & 0o7777)).map_err(|e| at(to, e))?;
+        for e in fs::read_dir(from).map_err(|e| at(from, e))? {
+            let e = e.map_err(|e| at(from, e))?;
+            clone_into(&e.path(), &to.join(e.file_name()))?;
+        }
+        return Ok(());
+    }
+    rustix::fs::linkat(rustix::fs::CWD, from, rustix::fs::CWD, to, rustix::fs::AtFlags::empty()).map_err(|e| {
+        err(
+            io::Error::from(e).kind(),
+            format!("{}: cannot carry it into the new tree with a hard link ({e})", from.display()),
+        )
+    })
+}
+
+/// Swap two directories in one step.
+fn exchange(new: &Path, dir: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, new, CWD, dir, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(at(dir, e.into())),
+        }
+    }
+    // No atomic exchange here: move the old tree aside, the new one in, the old one to
+    // where the new one was (so it is removed with the temporary directory).
+    let aside = new.with_extension("old");
+    fs::rename(dir, &aside).map_err(|e| at(dir, e))?;
+    if let Err(e) = fs::rename(new, dir) {
+        let _ = fs::rename(&aside, dir);
+        return Err(at(dir, e));
+    }
+    fs::rename(&aside, new).map_err(|e| at(&aside, e))
+}
+
+fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    fs::rename(from, to)
+}
+
+/// Compare a render with a committed one: a multi-document file, or an `-o` directory.
+/// Returns whether they are identical and a unified diff when not. Any read problem (a
+/// missing file or directory, a FIFO, a device, invalid UTF-8, a file over the limit)
+/// is an error naming the path (exit 2), never "stale"; a file the render has that the
+/// committed directory lacks is stale.
+pub fn check(objs: &[Object], path: &Path) -> io::Result<(bool, String)> {
+    let meta = fs::metadata(path).map_err(|e| at(path, e))?;
+    if meta.is_dir() {
+        return check_files(&files(objs), path, None);
+    }
+    check_file(path, &crate::render::to_yaml(objs))
+}
+
+/// Compare named files with a committed render, with the read rules of [`check`]. A
+/// directory is compared file by file, stale files stackgen wrote included; a single
+/// file is compared with `want[single]` (the file a render prints on stdout:
+/// `values.yaml` of helm-values).
+pub fn check_files(want: &BTreeMap<String, String>, path: &Path, single: Option<&str>) -> io::Result<(bool, String)> {
+    let meta = fs::metadata(path).map_err(|e| at(path, e))?;
+    if !meta.is_dir() {
         let new = single.and_then(|s| want.get(s)).map_or("", String::as_str);
-        return Ok(check_file(path, new));
+        return check_file(path, new);
     }
     let mut diff = String::new();
     let mut names: Vec<String> = want.keys().cloned().collect();
-    for e in fs::read_dir(path)?.filter_map(Result::ok) {
+    for e in fs::read_dir(path).map_err(|e| at(path, e))? {
+        let e = e.map_err(|e| at(path, e))?;
         let name = e.file_name().to_string_lossy().to_string();
-        let ours = fs::read_to_string(e.path()).is_ok_and(|t| t.starts_with(HEADER));
-        if ours && !want.contains_key(&name) {
+        if !want.contains_key(&name) && has_header(&e.path()) {
             names.push(name);
         }
     }
     names.sort();
     names.dedup();
     for name in names {
-        let have = fs::read_to_string(path.join(&name)).unwrap_or_default();
+        let file = path.join(&name);
+        let have = match fs::symlink_metadata(&file) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            _ => read_regular(&file, MAX_CHECK_BYTES)?,
+        };
         let new = want.get(&name).map_or("", String::as_str);
         if have != new {
             diff.push_str(&unified(&format!("{}/{name}", path.display()), &have, new));
@@ -130,12 +424,12 @@ pub fn check_files(
     Ok((diff.is_empty(), diff))
 }
 
-fn check_file(path: &Path, new: &str) -> (bool, String) {
-    let have = fs::read_to_string(path).unwrap_or_default();
+fn check_file(path: &Path, new: &str) -> io::Result<(bool, String)> {
+    let have = read_regular(path, MAX_CHECK_BYTES)?;
     if have == new {
-        return (true, String::new());
+        return Ok((true, String::new()));
     }
-    (false, unified(&path.display().to_string(), &have, new))
+    Ok((false, unified(&path.display().to_string(), &have, new)))
 }
 
 /// A unified diff, committed → rendered.

@@ -28,6 +28,9 @@ pub struct Source {
     pub name: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Per line: only ASCII, so a column is a byte difference (20,000 diagnostics on one
+    /// long line stay linear).
+    ascii_lines: Vec<bool>,
 }
 
 impl Source {
@@ -35,7 +38,12 @@ impl Source {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Source { name: name.into(), text, line_starts }
+        let ascii_lines = line_starts
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| text.as_bytes()[s..line_starts.get(i + 1).copied().unwrap_or(text.len())].is_ascii())
+            .collect();
+        Source { name: name.into(), text, line_starts, ascii_lines }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -46,7 +54,11 @@ impl Source {
         }
         let line = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line];
-        let col = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count());
+        let col = if self.ascii_lines[line] {
+            offset - start
+        } else {
+            self.text.get(start..offset).map_or(offset - start, |s| s.chars().count())
+        };
         (line + 1, col + 1)
     }
 

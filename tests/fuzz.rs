@@ -228,6 +228,60 @@ fn mutated_examples_never_panic() {
         .unwrap();
 }
 
+/// The short CI run of the coverage-guided target `diff_against` (issue 16): its seeds
+/// (renders, a live List, hostile shard names), mutated line by line, through the whole
+/// `diff --against`. The long run is `cargo +nightly fuzz run diff_against` (fuzz/).
+#[test]
+fn diff_against_mutated_inputs_never_panic() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/diff_against");
+    let mut seeds: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter(|t| t.len() < 40_000)
+        .collect();
+    seeds.sort();
+    assert!(seeds.len() >= 5);
+    let hostile = prop_oneof![
+        Just("  name: wsg-prometheus-shard-18446744073709551615".to_string()),
+        Just("        modulus: 18446744073709551615".to_string()),
+        Just("        modulus: 0".to_string()),
+        Just("- &a [*a]".to_string()),
+        Just("  name: \"x\\e[2J\"".to_string()),
+        "\\PC{0,40}",
+    ];
+    let cfg = Config { cases: cases() / 10, failure_persistence: None, ..Config::default() };
+    TestRunner::new(cfg)
+        .run(&(0..seeds.len(), any::<usize>(), hostile, 0usize..3), |(i, at, line, op)| {
+            let mut lines: Vec<&str> = seeds[i].lines().collect();
+            let k = at % (lines.len() + 1);
+            match op {
+                0 => lines.insert(k, &line),
+                1 if k < lines.len() => lines[k] = &line,
+                _ => lines.truncate(k),
+            }
+            stackgen::fuzzing::diff_against(&lines.join("\n"));
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The short CI run of the coverage-guided target `check_render` (issue 16): check,
+/// render, helm values and every diagnostic format (json, sarif too) of mutated seeds.
+#[test]
+fn check_render_target_short_run() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/check_render");
+    let mut seeds: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    seeds.sort();
+    let cfg = Config { cases: cases() / 10, failure_persistence: None, ..Config::default() };
+    TestRunner::new(cfg)
+        .run(&(0..seeds.len(), prop::collection::vec(mutation(), 0..4)), |(i, muts)| {
+            stackgen::fuzzing::check_render(&apply(&seeds[i], &muts));
+            Ok(())
+        })
+        .unwrap();
+}
+
 fn name() -> impl Strategy<Value = String> {
     prop_oneof!["[a-z]([a-z0-9-]{0,28}[a-z0-9])?", "[a-z0-9-]{0,70}", "\\PC{0,20}"]
 }

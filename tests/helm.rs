@@ -617,10 +617,14 @@ fn cli_check_and_prune_work_for_helm_values() {
         stdout.contains("manifests.yaml (committed)") && stdout.contains("old-object.yaml (committed)"),
         "{stdout}"
     );
-    // --prune: the stale file stackgen wrote goes, the user's stays.
+    // --keep-stale keeps the stale file stackgen wrote; plain -o (and the old --prune,
+    // now a no-op) removes it; the user's file stays either way.
+    let (code, _, stderr) = render(&["-o", out.to_str().unwrap(), "--keep-stale"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(old.exists() && mine.exists());
     let (code, _, stderr) = render(&["-o", out.to_str().unwrap(), "--prune"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("pruned") && stderr.contains("old-object.yaml"), "{stderr}");
+    assert!(stderr.contains("removed") && stderr.contains("old-object.yaml"), "{stderr}");
     assert!(!old.exists() && mine.exists());
     let (code, _, stderr) = render(&["--check", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");

@@ -1,5 +1,5 @@
 //! The render command line: `-o DIR` (one file per object, kustomization.yaml, header,
-//! atomic, `--prune` removes only stackgen's own files), `--check FILE|DIR` (0 when
+//! atomic, stale files stackgen wrote are removed unless `--keep-stale`, never another file), `--check FILE|DIR` (0 when
 //! identical, 1 and a unified diff when stale), and `-` for standard input.
 
 mod common;
@@ -64,29 +64,53 @@ fn check_against_a_file() {
         "{out}"
     );
     assert!(err.contains("is stale"));
-    // A missing committed render is stale too.
-    let (code, _, _) =
+    // A missing committed render is a read error (exit 2, naming the path), not "stale"
+    // (issue 16 item 8).
+    let (code, _, err) =
         run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg("/nonexistent/manifests.yaml"));
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/manifests.yaml"), "{err}");
 }
 
+/// `-o DIR` makes DIR exactly the render: 4 → 2 shards removes the 2 retired shards'
+/// files stackgen wrote (so `kubectl apply -f DIR` cannot bring them back), never a file
+/// without stackgen's header; `--keep-stale` keeps them; `--prune` is an accepted no-op.
 #[test]
-fn prune_removes_only_stackgen_files() {
+fn output_dir_removes_exactly_stackgens_stale_files() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("m");
-    std::fs::create_dir(&out).unwrap();
-    let ours = out.join("statefulset-old-shard.yaml");
+    let text = std::fs::read_to_string(stack()).unwrap();
+    assert!(text.contains("shards = 4"), "ceph-thanos has 4 shards");
+    let two = tmp.path().join("two.toml");
+    std::fs::write(&two, text.replace("shards = 4", "shards = 2")).unwrap();
+    let render = |stack: &std::path::Path, extra: &[&str]| {
+        run(Command::new(bin()).arg("render").arg(stack).arg("-o").arg(&out).args(extra))
+    };
+    let (code, _, err) = render(&stack(), &[]);
+    assert_eq!(code, 0, "{err}");
     let theirs = out.join("my-notes.yaml");
-    std::fs::write(&ours, format!("{}kind: StatefulSet\n", stackgen::output::HEADER)).unwrap();
     std::fs::write(&theirs, "kind: ConfigMap\n").unwrap();
-    let (code, _, err) = run(Command::new(bin()).arg("render").arg(stack()).arg("-o").arg(&out));
+    let listing = || -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    };
+    let four = listing();
+    let (code, _, err) = render(&two, &["--keep-stale"]);
     assert_eq!(code, 0, "{err}");
-    assert!(ours.exists() && theirs.exists(), "without --prune nothing is removed");
-    let (code, _, err) = run(Command::new(bin()).arg("render").arg(stack()).args(["--prune", "-o"]).arg(&out));
+    assert_eq!(listing(), four, "--keep-stale keeps every file");
+    let (code, _, err) = render(&two, &[]);
     assert_eq!(code, 0, "{err}");
-    assert!(!ours.exists(), "a stale stackgen file is pruned");
+    let after = listing();
+    let removed: Vec<&String> = four.difference(&after).collect();
+    assert!(!removed.is_empty() && removed.iter().all(|f| f.contains("shard-2") || f.contains("shard-3")), "{removed:?}");
+    for f in &removed {
+        assert!(err.contains(&format!("removed {}/{f}", out.display())), "{err}");
+    }
     assert!(theirs.exists(), "a user's file is never removed");
-    assert!(err.contains("pruned"));
+    // Exactly the render now: what `--check DIR` accepts.
+    let (code, _, err) = run(Command::new(bin()).arg("render").arg(&two).arg("--check").arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = render(&two, &["--prune"]);
+    assert_eq!(code, 0, "--prune is still accepted: {err}");
 }
 
 #[test]

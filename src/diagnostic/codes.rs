@@ -250,4 +250,10 @@ pods). Managed clusters (EKS, GKE, AKS) expose none of them: keep control_plane 
         "stackgen produced an object that failed its own check",
         "Every file stackgen renders from a template (Alertmanager config, Grafana provisioning) is parsed back before \
 it is embedded. A failure means a bug in stackgen, not in your stack; please report it with the stack file.";
+    OutputTooLarge = "SG202", "output-too-large", Error,
+        "the render would exceed the output limit",
+        "Every shard carries a prometheus.yml with every scrape job and target, so the render grows with \
+shards x jobs: 100,000 jobs at 64 shards would write 3.7 GB. stackgen refuses a stack whose render it \
+estimates above 256 MiB, before writing anything (stdout, `-o DIR`, `--check`, `diff`).\n\nUse fewer shards \
+or jobs, or split the stack into several.";
 }

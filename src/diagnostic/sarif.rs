@@ -52,10 +52,10 @@ impl SarifLog {
         let uri = artifact_uri(&src.name);
         for d in diags {
             let rule = d.code.rule();
-            let mut text = d.message.clone();
+            let mut text = crate::secrets::scrub(&d.message).into_owned();
             if let Some(h) = &d.help {
                 text.push_str("\nhelp: ");
-                text.push_str(h);
+                text.push_str(&crate::secrets::scrub(h));
             }
             let related = d
                 .related
@@ -67,7 +67,7 @@ impl SarifLog {
                         artifact_location: ArtifactLocation { uri: uri.clone() },
                         region: Some(region(src, span)),
                     },
-                    message: Some(Message { text: label.clone() }),
+                    message: Some(Message { text: crate::secrets::scrub(label).into_owned() }),
                 })
                 .collect();
             self.results.push(SarifResult {
@@ -101,7 +101,7 @@ impl SarifLog {
     pub fn unreadable(&mut self, path: &str, message: &str) {
         self.notifications.push(Notification {
             level: "error",
-            message: Message { text: message.to_string() },
+            message: Message { text: crate::secrets::scrub(message).into_owned() },
             descriptor: Descriptor { id: super::Code::Unreadable.id() },
             locations: vec![Location {
                 id: None,

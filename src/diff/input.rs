@@ -25,6 +25,10 @@ pub struct Before {
     index: BTreeMap<Key, usize>,
 }
 
+/// The most `--against` reads in all (a 64-shard render is 1.3 MB; a `kubectl get` of a
+/// large monitoring namespace with managedFields a few tens of MB).
+pub const MAX_AGAINST_BYTES: u64 = 64 << 20;
+
 pub fn read(spec: &str) -> Result<Before, String> {
     read_as(spec, false)
 }
@@ -37,9 +41,8 @@ pub fn read_helm(spec: &str) -> Result<Before, String> {
 fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
     let mut before = Before { docs: Vec::new(), notes: Vec::new(), values: None, helm, index: BTreeMap::new() };
     if spec == "-" {
-        use std::io::Read;
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
+        let text = crate::output::read_bounded(std::io::stdin().lock(), MAX_AGAINST_BYTES, "standard input")
+            .map_err(|e| format!("cannot read {e}"))?;
         add_text(&mut before, "<stdin>", &text)?;
         return Ok(before);
     }
@@ -53,17 +56,18 @@ fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
             .collect();
         files.sort();
         let mut skipped = 0;
+        let mut budget = MAX_AGAINST_BYTES;
         for f in files {
-            let name = f.display().to_string();
             if f.file_name().is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml") {
                 continue;
             }
-            let text = std::fs::read_to_string(&f).map_err(|e| format!("cannot read {name}: {e}"))?;
+            let text = crate::output::read_regular(&f, budget).map_err(|e| format!("cannot read {e}"))?;
+            budget -= text.len() as u64;
             if !text.starts_with(HEADER.trim_end()) && !text.starts_with("# Rendered by stackgen") {
                 skipped += 1;
                 continue;
             }
-            add_text(&mut before, &name, &text)?;
+            add_text(&mut before, &f.display().to_string(), &text)?;
         }
         if skipped > 0 {
             before
@@ -72,8 +76,17 @@ fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
         }
         return Ok(before);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
+    // A file or a pipe (`--against <(kubectl get ...)`), bounded.
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
+    let text = crate::output::read_bounded(file, MAX_AGAINST_BYTES, spec).map_err(|e| format!("cannot read {e}"))?;
     add_text(&mut before, spec, &text)?;
+    Ok(before)
+}
+
+/// Objects from YAML text already in memory (`name` labels the notes and errors).
+pub fn from_text(name: &str, text: &str) -> Result<Before, String> {
+    let mut before = Before { docs: Vec::new(), notes: Vec::new(), values: None, helm: false, index: BTreeMap::new() };
+    add_text(&mut before, name, text)?;
     Ok(before)
 }
 
@@ -81,10 +94,10 @@ fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
 pub fn parse_stream(name: &str, text: &str) -> Result<Vec<Value>, String> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
-            max_documents: 1_000_000,
-            max_nodes: 50_000_000,
-            max_events: 100_000_000,
-            max_total_scalar_bytes: 1 << 31,
+            max_documents: 100_000,
+            max_nodes: 10_000_000,
+            max_events: 20_000_000,
+            max_total_scalar_bytes: MAX_AGAINST_BYTES as usize,
         },
     };
     serde_saphyr::from_multiple_with_options::<Value>(text, options)
@@ -123,7 +136,7 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
         }
         return Ok(());
     }
-    let key = Key::of(&v).ok_or_else(|| {
+    let mut key = Key::of(&v).ok_or_else(|| {
         let hint = if v.get("kind").is_none() && v.get("apiVersion").is_none() {
             " (a kube-prometheus-stack values document? compare it with --target helm-values)"
         } else {
@@ -131,6 +144,13 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
         };
         format!("{at} has no apiVersion, kind or metadata.name{hint}")
     })?;
+    // Names from the input reach the terminal: no control characters (a rendered name
+    // never has one, so matching is unchanged).
+    for s in [&mut key.api_version, &mut key.kind, &mut key.name].into_iter().chain(key.namespace.as_mut()) {
+        if s.chars().any(crate::diagnostic::render::is_terminal_control) {
+            *s = crate::diagnostic::render::clean(s).into_owned();
+        }
+    }
     let live = from_list || compare::looks_live(&v);
     if let Some(&i) = before.index.get(&key) {
         before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));

@@ -200,7 +200,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
     }
     let news = rendered(&new_stack);
     let new_view = risk::view_of_stack(&new_stack);
-    let (mode, before, olds, old_view, mut stack_risks) = match (&args.base, &args.against) {
+    let (mode, before, olds, old_view, stack_risks) = match (&args.base, &args.against) {
         (Some(base), _) => {
             let old_stack = match checked(base, err, false)? {
                 Ok(s) => s,
@@ -232,13 +232,7 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
         }
     };
     let mut report = compare_docs(&args.stack, mode, &before, &news, olds, new_stack.name.as_str());
-    if let Some(old_view) = old_view {
-        let moves = risk::moves(&old_view, &new_view);
-        stack_risks.extend(risk::sharding(&old_view, &new_view, &moves, new_stack.name.as_str()));
-        report.moves = moves;
-        report.sharding = Some((old_view, new_view));
-    }
-    report.stack_risks = stack_risks;
+    add_sharding(&mut report, old_view, new_view, stack_risks, new_stack.name.as_str());
     if report.ignored > 0 {
         writeln!(
             err,
@@ -247,12 +241,69 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
             report.ignored, new_stack.name
         )?;
     }
-    if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report::json(&report))?;
-        writeln!(out)?;
+    write_report(&report, args.json, args.color, out)?;
+    Ok(u8::from(report.has_changes()))
+}
+
+/// Print a report. Live objects may hold credentials (a ConfigMap with a password) and
+/// names with terminal escapes: every string is scrubbed of credential shapes, and the
+/// YAML texts and names have no raw control characters (see `compare_docs`, `input`).
+fn write_report(report: &Report, json: bool, color: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    if json {
+        let mut v = report::json(report);
+        scrub_json(&mut v);
+        serde_json::to_writer_pretty(&mut *out, &v)?;
+        writeln!(out)
     } else {
-        out.write_all(report::human(&report, args.color).as_bytes())?;
+        out.write_all(crate::secrets::scrub(&report::human(report, color)).as_bytes())
     }
+}
+
+fn scrub_json(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(c) = crate::secrets::scrub(s) {
+                *s = c;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub_json),
+        Value::Object(m) => m.values_mut().for_each(scrub_json),
+        _ => {}
+    }
+}
+
+fn add_sharding(
+    report: &mut Report,
+    old_view: Option<ShardView>,
+    new_view: ShardView,
+    mut stack_risks: Vec<Risk>,
+    name: &str,
+) {
+    if let Some(old_view) = old_view {
+        let moves = risk::moves(&old_view, &new_view);
+        stack_risks.extend(risk::sharding(&old_view, &new_view, &moves, name));
+        report.moves = moves;
+        report.sharding = Some((old_view, new_view));
+    }
+    report.stack_risks = stack_risks;
+}
+
+/// The whole `--against` comparison of a checked stack with "before" text (a render or
+/// `kubectl get -o yaml` output), printed as `diff` prints it: what the fuzz target
+/// `diff_against` drives. Returns the exit code (0 same, 1 changes, 2 unreadable input).
+pub fn against_text(stack: &Stack, before_text: &str, json: bool, out: &mut dyn Write) -> std::io::Result<u8> {
+    let b = match input::from_text("<fuzz>", before_text) {
+        Ok(b) => b,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(2);
+        }
+    };
+    let news = rendered(stack);
+    let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), stack.name.as_str());
+    let mut report = compare_docs("stack.toml", "against", "<fuzz>", &news, b.docs, stack.name.as_str());
+    add_sharding(&mut report, view, risk::view_of_stack(stack), Vec::new(), stack.name.as_str());
+    write_report(&report, json, false, out)?;
     Ok(u8::from(report.has_changes()))
 }
 
@@ -459,6 +510,9 @@ pub fn compare_docs(stack: &str, mode: &'static str, before: &str, news: &[Doc],
         }
         let title = new.key.display();
         let (old_text, new_text) = (yaml::to_string(&ov), yaml::to_string(&new.value));
+        // Never a credential of a live object in the output (the human report is scrubbed
+        // as a whole too; here the diff lines are, before they are paired).
+        let (old_text, new_text) = (crate::secrets::scrub(&old_text), crate::secrets::scrub(&new_text));
         let diff = similar::TextDiff::from_lines(&old_text, &new_text)
             .unified_diff()
             .context_radius(3)

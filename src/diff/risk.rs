@@ -724,6 +724,12 @@ pub fn removed(key: &Key, old: &Value) -> Vec<Risk> {
     vec![risk("volume-removed", Category::DataLoss, key, "", msg)]
 }
 
+/// Shard numbers above this are not read as shards from `--against` input (a stack has at
+/// most 1024 shards; the margin keeps a hand-edited render readable).
+pub const MAX_SHARDS: u64 = 65_536;
+/// StatefulSet names listed in a shard-count message; the rest are counted.
+const MAX_LISTED: usize = 16;
+
 /// How static targets are spread over shards.
 #[derive(Debug, Clone)]
 pub struct ShardView {
@@ -748,7 +754,10 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
 /// no config, the number of shard StatefulSets.
 pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Clone, stack: &str) -> Option<ShardView> {
     let prefix = format!("{stack}-prometheus-shard-");
-    let shard_no = |k: &Key| k.name.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok());
+    // Only numbers a stack can have are shards: a name such as `…-shard-18446744073709551614`
+    // read from hostile input must not size anything (a loop, a list, `max + 1`).
+    let shard_no =
+        |k: &Key| k.name.strip_prefix(&prefix).and_then(|s| s.parse::<u64>().ok()).filter(|n| *n < MAX_SHARDS);
     let config = objs
         .clone()
         .filter(|(k, v)| k.kind == "ConfigMap" && shard_no(k).is_some() && v["data"]["prometheus.yml"].is_string())
@@ -763,6 +772,7 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
     let mut source_labels = vec!["__address__".to_string()];
     for rc in jobs.iter().filter_map(|j| j["relabel_configs"].as_array()).flatten() {
         if rc["action"] == "hashmod" {
+            // Any modulus is a number to compute with, never a length (see `sharding`).
             shards = rc["modulus"].as_u64().unwrap_or(1).max(1);
         }
         if rc["action"] == "replace" && rc["target_label"] == "__tmp_hash" {
@@ -826,7 +836,14 @@ pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -
     if old.shards != new.shards {
         let mut msg = format!("shard count {} → {}", old.shards, new.shards);
         let (lo, hi) = (old.shards.min(new.shards), old.shards.max(new.shards));
-        let names: Vec<String> = (lo..hi).map(|i| format!("{stack}-prometheus-shard-{i}")).collect();
+        // The old count comes from the input (a `modulus` of 1e7 once printed 289 MB): name at
+        // most MAX_LISTED StatefulSets and count the rest, so the message is bounded.
+        let mut names: Vec<String> =
+            (lo..hi).take(MAX_LISTED).map(|i| format!("{stack}-prometheus-shard-{i}")).collect();
+        let more = (hi - lo).saturating_sub(MAX_LISTED as u64);
+        if more > 0 {
+            names.push(format!("and {more} more"));
+        }
         if new.shards > old.shards {
             msg.push_str(&format!(": StatefulSet(s) {} added", names.join(", ")));
         } else {

@@ -260,40 +260,51 @@ fn component_storage(o: &mut Out<'_>, s: &Stack) {
     }
 }
 
-/// Values that look like credentials, wherever they are. The message names the key,
-/// never the value.
+/// Values and keys that look like credentials, wherever they are (the shapes of
+/// [`crate::secrets`]). The message names the key path, never the value; a key that is
+/// itself a credential is reported by its table, never by name.
 pub fn secret_values(parsed: &Parsed) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     scan(&parsed.json, String::new(), parsed, &mut out);
     out
 }
 
-fn looks_secret(s: &str) -> bool {
-    let b = s.as_bytes();
-    let aws = b.windows(20).any(|w| {
-        (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
-            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    });
-    aws || s.contains("-----BEGIN")
-        || ["ghp_", "gho_", "glpat-", "xoxb-", "xoxp-", "sk_live_"].iter().any(|p| s.contains(p))
+fn dotted(ptr: &str) -> String {
+    ptr.trim_start_matches('/').replace('/', ".").replace("~1", "/").replace("~0", "~")
+}
+
+fn secret_diag(msg: String, span: std::ops::Range<usize>, ptr: String) -> Diagnostic {
+    let mut d = Diagnostic::new(Code::SecretValue, msg, span)
+        .with_help("remove it; put credentials in a Secret and reference it by name")
+        .with_path(ptr);
+    d.redact = true;
+    d
 }
 
 fn scan(v: &serde_json::Value, ptr: String, parsed: &Parsed, out: &mut Vec<Diagnostic>) {
     match v {
-        serde_json::Value::String(s) if looks_secret(s) => {
-            let mut d = Diagnostic::new(
-                Code::SecretValue,
-                format!("the value of `{}` looks like a credential", ptr.trim_start_matches('/').replace('/', ".")),
-                parsed.place(&ptr).key,
-            )
-            .with_help("remove it; put credentials in a Secret and reference it by name")
-            .with_path(ptr);
-            d.redact = true;
-            out.push(d);
+        serde_json::Value::String(s) if crate::secrets::contains(s) => {
+            let what = if crate::secrets::find(s).iter().any(|r| s[r.clone()].contains('@')) {
+                "holds credentials in a URL (user:password@)"
+            } else {
+                "looks like a credential"
+            };
+            out.push(secret_diag(format!("the value of `{}` {what}", dotted(&ptr)), parsed.place(&ptr).key, ptr));
         }
         serde_json::Value::Object(m) => {
             for (k, v) in m {
-                scan(v, format!("{ptr}/{}", crate::source::pointer_escape(k)), parsed, out);
+                let child = format!("{ptr}/{}", crate::source::pointer_escape(k));
+                if crate::secrets::contains(k) {
+                    let table =
+                        if ptr.is_empty() { "the top level".to_string() } else { format!("`{}`", dotted(&ptr)) };
+                    out.push(secret_diag(
+                        format!("a key in {table} looks like a credential"),
+                        parsed.place(&child).key,
+                        ptr.clone(),
+                    ));
+                    continue;
+                }
+                scan(v, child, parsed, out);
             }
         }
         serde_json::Value::Array(a) => {

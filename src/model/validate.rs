@@ -881,12 +881,26 @@ fn valid_cidr(s: &str) -> bool {
     }
 }
 
+/// `host:port` as Prometheus dials it: a DNS name or IPv4 address (letters, digits, `.`,
+/// `-`, `_`) or a bracketed IPv6 address, and a port of digits only (`+80` parses as a
+/// u16 but is no port); nothing else (`user@`, `?query`, paths).
 fn valid_target(t: &str) -> bool {
     let Some((host, port)) = t.rsplit_once(':') else {
         return false;
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    !host.is_empty() && !host.contains(['/', ' ', '\t']) && port.parse::<u16>().is_ok_and(|p| p > 0)
+    let port_ok = !port.is_empty()
+        && port.len() <= 5
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok_and(|p| p > 0);
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+        None => {
+            !host.is_empty()
+                && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+                && !host.starts_with(['.', '-'])
+        }
+    };
+    port_ok && host_ok
 }
 
 fn objstore(cx: &mut Ctx<'_>, o: &RawObjstore) -> Objstore {

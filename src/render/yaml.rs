@@ -151,9 +151,48 @@ fn write_string(out: &mut String, s: &str, ind: usize) {
     }
 }
 
+/// Characters a YAML reader may take for a line break or strip (NEL U+0085 and the
+/// other C1 controls, DEL, LINE and PARAGRAPH SEPARATOR, BOM), and bidi controls that
+/// reorder what a terminal or a reviewer sees: escaped, never raw.
+fn is_yaml_unsafe_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
 /// A double-quoted scalar with JSON's escapes (valid in YAML double-quoted style),
-/// byte for byte what `serde_json::to_string` writes, without its allocation.
+/// byte for byte what `serde_json::to_string` writes, without its allocation; and
+/// `\uXXXX` for the characters of [`is_yaml_unsafe_char`], which JSON leaves raw.
 fn push_quoted(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if !s.chars().any(is_yaml_unsafe_char) {
+        return push_quoted_json(out, s);
+    }
+    // Rare: split at the unsafe characters, escape each piece as JSON does, join.
+    let mut quoted = String::with_capacity(s.len() + 16);
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if is_yaml_unsafe_char(c) {
+            let mut piece = String::new();
+            push_quoted_json(&mut piece, &s[start..i]);
+            quoted.push_str(&piece[1..piece.len() - 1]);
+            quoted.push_str("\\u");
+            for shift in [12, 8, 4, 0] {
+                quoted.push(char::from(HEX[((u32::from(c) >> shift) & 0xf) as usize]));
+            }
+            start = i + c.len_utf8();
+        }
+    }
+    let mut piece = String::new();
+    push_quoted_json(&mut piece, &s[start..]);
+    quoted.push_str(&piece[1..piece.len() - 1]);
+    out.push('"');
+    out.push_str(&quoted);
+    out.push('"');
+}
+
+fn push_quoted_json(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
@@ -228,7 +267,7 @@ fn is_block_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\n'])
         && !s.ends_with("\n\n")
-        && !s.chars().any(|c| c.is_control() && c != '\n')
+        && !s.chars().any(|c| (c.is_control() && c != '\n') || is_yaml_unsafe_char(c))
         && !s.split('\n').any(|l| l.ends_with(' '))
 }
 
@@ -297,8 +336,8 @@ mod tests {
 
     #[test]
     fn quoting_matches_json() {
-        let all: String = (0u8..0x80).map(char::from).collect();
-        for s in [all.as_str(), "", "plain", "ünïcödé \u{2028} \u{7f}", "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}"] {
+        let all: String = (0u8..0x7f).map(char::from).collect();
+        for s in [all.as_str(), "", "plain", "ünïcödé", "a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{1f}"] {
             let mut out = String::new();
             push_quoted(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap());
@@ -306,6 +345,22 @@ mod tests {
         let mut out = String::new();
         indent(&mut out, 150);
         assert_eq!(out, " ".repeat(150));
+    }
+
+    /// Issue 16 item 12: NEL and the other characters a YAML reader may read as a line
+    /// break are escaped, never emitted raw, and the value reads back the same.
+    #[test]
+    fn issue16_nel_is_escaped_in_quoted_yaml() {
+        for s in ["a\u{85}b", "x\u{2028}y\u{2029}", "\u{feff}bom", "del\u{7f}", "q\"\u{85}\"", "\u{85}", "l1\nl2\u{85}"]
+        {
+            let mut out = String::new();
+            write_string(&mut out, s, 0);
+            assert!(!out.chars().any(is_yaml_unsafe_char), "{out:?}");
+            roundtrip(&json!({ "k": s }));
+        }
+        let mut out = String::new();
+        push_quoted(&mut out, "a\u{85}\"b");
+        assert_eq!(out, "\"a\\u0085\\\"b\"");
     }
 
     #[test]
