@@ -101,7 +101,10 @@ fn output_dir_removes_exactly_stackgens_stale_files() {
     assert_eq!(code, 0, "{err}");
     let after = listing();
     let removed: Vec<&String> = four.difference(&after).collect();
-    assert!(!removed.is_empty() && removed.iter().all(|f| f.contains("shard-2") || f.contains("shard-3")), "{removed:?}");
+    assert!(
+        !removed.is_empty() && removed.iter().all(|f| f.contains("shard-2") || f.contains("shard-3")),
+        "{removed:?}"
+    );
     for f in &removed {
         assert!(err.contains(&format!("removed {}/{f}", out.display())), "{err}");
     }
