@@ -25,4 +25,8 @@ if [ "${STACKGEN_NO_REAL:-}" != 1 ]; then
 fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --locked
+log=$(mktemp -t stackgen-test.XXXXXX)
+trap 'rm -f "$log"' EXIT
+cargo test --locked 2>&1 | tee "$log"
+# One closing line for the whole run (cargo's last line is the doc-test binary's).
+awk '/^test result: /{p+=$4; f+=$6; i+=$8} END{printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' "$log"
