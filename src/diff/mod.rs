@@ -180,6 +180,33 @@ fn rendered(stack: &Stack) -> Vec<Doc> {
         .collect()
 }
 
+/// Read `--against` (a render, an `-o` directory, or live objects; with `helm`, one
+/// document may be the chart's values) and print its notes. `Err` is the exit code.
+fn read_against(against: &str, helm: bool, err: &mut dyn Write) -> std::io::Result<Result<input::Before, u8>> {
+    let read = if helm { input::read_helm(against) } else { input::read(against) };
+    match read {
+        Ok(b) => {
+            for n in &b.notes {
+                writeln!(err, "note: {n}")?;
+            }
+            Ok(Ok(b))
+        }
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(Err(2))
+        }
+    }
+}
+
+/// How the report names the `--against` side.
+fn against_label(against: &str) -> String {
+    if against == "-" {
+        "<stdin>".to_string()
+    } else {
+        against.to_string()
+    }
+}
+
 /// Run the diff; return the exit code (0 no changes, 1 changes, 2 error).
 pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
     let stdin_users = [Some(&args.stack), args.against.as_ref(), args.base.as_ref()]
@@ -210,18 +237,12 @@ pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io
             ("base", base.clone(), rendered(&old_stack), Some(risk::view_of_stack(&old_stack)), stack_risks)
         }
         (None, Some(against)) => {
-            let b = match input::read(against) {
+            let b = match read_against(against, false, err)? {
                 Ok(b) => b,
-                Err(e) => {
-                    writeln!(err, "error: {e}")?;
-                    return Ok(2);
-                }
+                Err(code) => return Ok(code),
             };
-            for n in &b.notes {
-                writeln!(err, "note: {n}")?;
-            }
             let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), new_stack.name.as_str());
-            let label = if against == "-" { "<stdin>".to_string() } else { against.clone() };
+            let label = against_label(against);
             let mut live_risks = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
             live_risks.extend(risk::claims_fit(&news, &b.docs));
             ("against", label, b.docs, view, live_risks)
@@ -353,17 +374,11 @@ fn run_helm(args: &DiffArgs, new_stack: &Stack, out: &mut dyn Write, err: &mut d
             ("base", base.clone(), companions(&old_stack), Some(v), "values".to_string(), chart, false, risks)
         }
         (None, Some(against)) => {
-            let b = match input::read_helm(against) {
+            let b = match read_against(against, true, err)? {
                 Ok(b) => b,
-                Err(e) => {
-                    writeln!(err, "error: {e}")?;
-                    return Ok(2);
-                }
+                Err(code) => return Ok(code),
             };
-            for n in &b.notes {
-                writeln!(err, "note: {n}")?;
-            }
-            let label = if against == "-" { "<stdin>".to_string() } else { against.clone() };
+            let label = against_label(against);
             let released = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
             let crs: Vec<&Doc> = b
                 .docs

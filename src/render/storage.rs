@@ -182,60 +182,19 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
             let pod = format!("{}-{replica}", n.shard(&id));
             let mut labels = n.labels("prometheus", "storage", Some(&id));
             labels.extend(volume_selector(n, &id));
-            let mut capacity = BTreeMap::new();
-            capacity.insert("storage".to_string(), q(size.quantity()));
-            let mut spec = PersistentVolumeSpec {
-                capacity: Some(capacity),
-                access_modes: Some(vec!["ReadWriteOnce".into()]),
-                persistent_volume_reclaim_policy: Some(reclaim.into()),
-                storage_class_name: Some(class.into()),
-                volume_mode: Some("Filesystem".into()),
-                // Pre-bound: this PV can only ever bind the claim of this one pod, so no
-                // two pods race for a volume and a re-created claim finds its data again.
-                claim_ref: Some(ObjectReference {
-                    api_version: Some("v1".into()),
-                    kind: Some("PersistentVolumeClaim".into()),
-                    namespace: Some(n.ns()),
-                    name: Some(claim_name(n, &id, replica)),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            };
+            // Pre-bound: this PV can only ever bind the claim of this one pod, so no two pods
+            // race for a volume and a re-created claim finds its data again.
+            let mut spec = prebound_spec(n, size, class, reclaim, claim_name(n, &id, replica));
             match &s.storage.backend {
                 Backend::Local { path, nodes, .. } => {
                     spec.local = Some(LocalVolumeSource { path: path.clone(), ..Default::default() });
-                    spec.node_affinity = Some(VolumeNodeAffinity {
-                        required: Some(NodeSelector {
-                            node_selector_terms: vec![NodeSelectorTerm {
-                                match_expressions: Some(vec![NodeSelectorRequirement {
-                                    key: "kubernetes.io/hostname".into(),
-                                    operator: "In".into(),
-                                    values: Some(vec![nodes[index].clone()]),
-                                }]),
-                                ..Default::default()
-                            }],
-                        }),
-                    });
+                    spec.node_affinity = Some(pinned_to(&nodes[index]));
                 }
-                Backend::Nfs { server, path } => {
-                    // A directory per pod: two Prometheus servers on one TSDB corrupt it.
-                    // The directory must exist on the server, owned by run_as_user:fs_group.
-                    spec.nfs = Some(NFSVolumeSource {
-                        server: server.clone(),
-                        path: format!("{path}/{pod}"),
-                        ..Default::default()
-                    });
-                    spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
-                }
+                // A directory per pod: two Prometheus servers on one TSDB corrupt it. The
+                // directory must exist on the server, owned by run_as_user:fs_group.
+                Backend::Nfs { server, path } => nfs_source(&mut spec, server, &format!("{path}/{pod}")),
                 Backend::Iscsi { target_portal, iqn, luns, fs_type, .. } => {
-                    spec.iscsi = Some(ISCSIPersistentVolumeSource {
-                        target_portal: target_portal.clone(),
-                        iqn: iqn.clone(),
-                        lun: luns[index],
-                        fs_type: Some(fs_type.clone()),
-                        read_only: Some(false),
-                        ..Default::default()
-                    });
+                    iscsi_source(&mut spec, target_portal, iqn, luns[index], fs_type);
                 }
                 _ => unreachable!("only static backends have PVs"),
             }
@@ -259,32 +218,9 @@ fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object
         let component = owner.strip_prefix(&format!("{}-", s.name)).unwrap_or(&owner);
         let mut labels = n.labels(component, "storage", None);
         labels.extend(selector_for(n, &owner));
-        let mut capacity = BTreeMap::new();
-        capacity.insert("storage".to_string(), q(size.quantity()));
-        let mut spec = PersistentVolumeSpec {
-            capacity: Some(capacity),
-            access_modes: Some(vec!["ReadWriteOnce".into()]),
-            persistent_volume_reclaim_policy: Some(reclaim.into()),
-            storage_class_name: Some(class.into()),
-            volume_mode: Some("Filesystem".into()),
-            claim_ref: Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("PersistentVolumeClaim".into()),
-                namespace: Some(n.ns()),
-                name: Some(claim),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let mut spec = prebound_spec(n, size, class, reclaim, claim);
         match &s.storage.backend {
-            Backend::Nfs { server, path } => {
-                spec.nfs = Some(NFSVolumeSource {
-                    server: server.clone(),
-                    path: format!("{path}/{dir}"),
-                    ..Default::default()
-                });
-                spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
-            }
+            Backend::Nfs { server, path } => nfs_source(&mut spec, server, &format!("{path}/{dir}")),
             Backend::Local { nodes, component_path: Some(root), .. } => {
                 spec.local = Some(LocalVolumeSource { path: format!("{root}/{dir}"), ..Default::default() });
                 spec.node_affinity = Some(pinned_to(&nodes[index % nodes.len()]));
@@ -292,14 +228,7 @@ fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object
             Backend::Iscsi { target_portal, iqn, fs_type, component_luns, .. } => {
                 // Fewer LUNs than component pods is lint error SG103; never reached.
                 let Some(lun) = component_luns.get(index) else { continue };
-                spec.iscsi = Some(ISCSIPersistentVolumeSource {
-                    target_portal: target_portal.clone(),
-                    iqn: iqn.clone(),
-                    lun: *lun,
-                    fs_type: Some(fs_type.clone()),
-                    read_only: Some(false),
-                    ..Default::default()
-                });
+                iscsi_source(&mut spec, target_portal, iqn, *lun, fs_type);
             }
             _ => continue,
         }
@@ -309,6 +238,46 @@ fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object
             ..Default::default()
         }));
     }
+}
+
+/// A static PV's spec without its source: `size`, ReadWriteOnce, the class and reclaim
+/// policy, and a `claimRef` to exactly one claim of the stack's namespace.
+fn prebound_spec(n: &Names<'_>, size: Bytes, class: &str, reclaim: &str, claim: String) -> PersistentVolumeSpec {
+    let mut capacity = BTreeMap::new();
+    capacity.insert("storage".to_string(), q(size.quantity()));
+    PersistentVolumeSpec {
+        capacity: Some(capacity),
+        access_modes: Some(vec!["ReadWriteOnce".into()]),
+        persistent_volume_reclaim_policy: Some(reclaim.into()),
+        storage_class_name: Some(class.into()),
+        volume_mode: Some("Filesystem".into()),
+        claim_ref: Some(ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("PersistentVolumeClaim".into()),
+            namespace: Some(n.ns()),
+            name: Some(claim),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An NFS directory as the PV's source, mounted hard with NFS 4.1.
+fn nfs_source(spec: &mut PersistentVolumeSpec, server: &str, path: &str) {
+    spec.nfs = Some(NFSVolumeSource { server: server.to_string(), path: path.to_string(), ..Default::default() });
+    spec.mount_options = Some(vec!["hard".into(), "nfsvers=4.1".into()]);
+}
+
+/// One whole iSCSI LUN as the PV's source.
+fn iscsi_source(spec: &mut PersistentVolumeSpec, portal: &str, iqn: &str, lun: i32, fs_type: &str) {
+    spec.iscsi = Some(ISCSIPersistentVolumeSource {
+        target_portal: portal.to_string(),
+        iqn: iqn.to_string(),
+        lun,
+        fs_type: Some(fs_type.to_string()),
+        read_only: Some(false),
+        ..Default::default()
+    });
 }
 
 fn pinned_to(node: &str) -> VolumeNodeAffinity {
