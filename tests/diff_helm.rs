@@ -4,48 +4,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{bin, docs, root, run};
+use common::{bin, diff, diff_stdin, docs, root, run, variant};
 use serde_json::{json, Value};
-
-fn diff(args: &[&str]) -> (i32, String, String) {
-    run(Command::new(bin()).arg("diff").args(args).current_dir(root()).env("NO_COLOR", "1"))
-}
-
-fn diff_stdin(args: &[&str], input: &str) -> (i32, String, String) {
-    let mut child = Command::new(bin())
-        .arg("diff")
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("stackgen runs");
-    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-/// A copy of a stack with text replacements, in a temporary directory.
-fn variant(dir: &Path, stack: &str, edits: &[(&str, &str)]) -> String {
-    let mut text = std::fs::read_to_string(root().join(stack)).unwrap();
-    for (from, to) in edits {
-        assert!(text.contains(from), "{stack} has no `{from}`");
-        text = text.replacen(from, to, 1);
-    }
-    let path = dir.join(Path::new(stack).file_name().unwrap());
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
 
 fn render_helm(stack: &str, dir: &Path) {
     let (code, _, err) =

@@ -191,3 +191,43 @@ pub fn kubernetes_validate_all(files: impl IntoIterator<Item = (PathBuf, String)
     }
     assert!(failures.is_empty(), "kubernetes-validate failed:\n{}", failures.join("\n"));
 }
+
+/// `stackgen diff ARGS` from the repository root, without colour.
+pub fn diff(args: &[&str]) -> (i32, String, String) {
+    run(Command::new(bin()).arg("diff").args(args).current_dir(root()).env("NO_COLOR", "1"))
+}
+
+/// `stackgen diff ARGS` with `input` on standard input.
+pub fn diff_stdin(args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(bin())
+        .arg("diff")
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stackgen runs");
+    // stackgen may refuse before reading (exit 2): a broken pipe is fine then.
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// A copy of a stack (a path under the repository) with text replacements, in `dir`.
+pub fn variant(dir: &Path, stack: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(root().join(stack)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{stack} has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    let path = dir.join(Path::new(stack).file_name().unwrap());
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
