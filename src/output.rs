@@ -32,9 +32,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+pub use crate::render::HEADER;
 use crate::render::{yaml, Object};
-
-pub const HEADER: &str = "# Rendered by stackgen from stack.toml; edit the stack, not this file.\n";
 
 /// The most `--check` reads of one committed file (the render limit: a larger file
 /// cannot equal a render).

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::compare;
 use super::{Doc, Key};
-use crate::output::HEADER;
+use crate::render::HEADER;
 
 /// Objects read from `--against`, and notes for stderr.
 pub struct Before {

@@ -69,10 +69,10 @@ pub struct HelmOutput {
 }
 
 pub fn render(stack: &Stack) -> HelmOutput {
-    let mut values = String::from(crate::output::HEADER);
+    let mut values = String::from(super::HEADER);
     values.push_str(&values_header(stack));
     yaml::write_document(&mut values, &self::values(stack));
-    let mut manifests = String::from(crate::output::HEADER);
+    let mut manifests = String::from(super::HEADER);
     manifests.push_str(&format!(
         "# Objects {CHART} does not create. Apply before the chart:\n#   kubectl apply --server-side -f manifests.yaml\n"
     ));
@@ -421,7 +421,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     }
     if s.thanos.is_some() {
         // The default datasource queries Thanos Query: every shard, deduplicated.
-        let url = format!("http://{}:{}", n.svc_fqdn(&n.obj("thanos-query")), thanos::HTTP_PORT);
+        let url = format!("http://{}:{}", n.svc_fqdn(&n.obj("thanos-query")), super::pod::THANOS_HTTP_PORT);
         // Thanos' API defaults to raw data only: without this, the 5m/1h blocks kept
         // after raw retention are unreachable from Grafana.
         v.insert(

@@ -6,6 +6,7 @@
 pub mod helm;
 pub mod k8s;
 pub mod network;
+pub mod pod;
 pub mod prometheus;
 pub mod scanners;
 pub mod storage;
@@ -20,6 +21,11 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::Stack;
+
+/// The first line of every file stackgen writes (`-o DIR`, helm-values): it tells a
+/// reader not to edit the file, and tells `-o` which files in a directory are stackgen's
+/// to replace or prune.
+pub const HEADER: &str = "# Rendered by stackgen from stack.toml; edit the stack, not this file.\n";
 
 /// Kinds in apply order: what others depend on comes first.
 const KIND_ORDER: &[&str] = &[

@@ -17,7 +17,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::k8s::{meta, selector};
-use super::{thanos, Names, Object};
+use super::pod::{PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
+use super::{Names, Object};
 use crate::model::Backend;
 
 fn port(n: i32, proto: &str) -> NetworkPolicyPort {
@@ -115,11 +116,11 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     // through the sidecar, by Query. Egress anywhere: targets and the API server.
     let mut ingress = Vec::new();
     if s.grafana.is_some() && !thanos_on {
-        ingress.push(from(vec![pods(n, "grafana")], tcp(&[super::prometheus::WEB_PORT])));
+        ingress.push(from(vec![pods(n, "grafana")], tcp(&[PROMETHEUS_PORT])));
     }
     if thanos_on {
-        ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[thanos::GRPC_PORT])));
-        ingress.push(from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT])));
+        ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[THANOS_GRPC_PORT])));
+        ingress.push(from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])));
     }
     out.push(policy(n, "prometheus", n.selector("prometheus", None), Some(ingress), Some(vec![anywhere()])));
 
@@ -129,21 +130,21 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             "thanos-query",
             n.selector("thanos-query", None),
             Some({
-                let mut v = vec![from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT]))];
+                let mut v = vec![from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT]))];
                 if s.grafana.is_some() {
-                    v.push(from(vec![pods(n, "grafana")], tcp(&[thanos::HTTP_PORT])));
+                    v.push(from(vec![pods(n, "grafana")], tcp(&[THANOS_HTTP_PORT])));
                 }
                 v
             }),
-            Some(vec![to(vec![prom.clone(), pods(n, "thanos-store")], tcp(&[thanos::GRPC_PORT]))]),
+            Some(vec![to(vec![prom.clone(), pods(n, "thanos-store")], tcp(&[THANOS_GRPC_PORT]))]),
         ));
         out.push(policy(
             n,
             "thanos-store",
             n.selector("thanos-store", None),
             Some(vec![
-                from(vec![pods(n, "thanos-query")], tcp(&[thanos::GRPC_PORT])),
-                from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT])),
+                from(vec![pods(n, "thanos-query")], tcp(&[THANOS_GRPC_PORT])),
+                from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])),
             ]),
             Some(vec![anywhere()]),
         ));
@@ -151,7 +152,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             n,
             "thanos-compactor",
             n.selector("thanos-compactor", None),
-            Some(vec![from(vec![prom.clone()], tcp(&[thanos::HTTP_PORT]))]),
+            Some(vec![from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT]))]),
             Some(vec![anywhere()]),
         ));
     }
@@ -171,9 +172,9 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     }
     if s.grafana.is_some() {
         let upstream = if thanos_on {
-            to(vec![pods(n, "thanos-query")], tcp(&[thanos::HTTP_PORT]))
+            to(vec![pods(n, "thanos-query")], tcp(&[THANOS_HTTP_PORT]))
         } else {
-            to(vec![prom.clone()], tcp(&[super::prometheus::WEB_PORT]))
+            to(vec![prom.clone()], tcp(&[PROMETHEUS_PORT]))
         };
         out.push(policy(
             n,

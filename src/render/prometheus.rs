@@ -9,20 +9,17 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, ConfigMap, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, ServiceAccount,
-    TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
-use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
 use super::k8s::{self, meta};
+use super::pod::{pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, RELOADER_PORT, THANOS_GRPC_PORT};
 use super::{storage, thanos, yaml, Names, Object};
 use crate::model::{KubernetesJobs, Stack};
 
-pub const WEB_PORT: i32 = 9090;
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /// Prometheus' `hashmod`: md5 of the value, its last 8 bytes as a big-endian u64,
@@ -124,7 +121,7 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     // Each Prometheus scrapes itself; opted out of sharding so every shard does.
     jobs.push(json!({
         "job_name": "prometheus",
-        "static_configs": [{"targets": [format!("localhost:{WEB_PORT}")], "labels": {"__tmp_disable_sharding": "true"}}],
+        "static_configs": [{"targets": [format!("localhost:{PROMETHEUS_PORT}")], "labels": {"__tmp_disable_sharding": "true"}}],
     }));
     if s.kubernetes.discovery {
         jobs.push(json!({
@@ -370,9 +367,6 @@ pub fn shard_objects(n: &Names<'_>, shard: &str, out: &mut Vec<Object>) {
     build_shard(n, shard, yaml::to_string(&config(n, shard)), out);
 }
 
-/// Where the config reloader's metrics and health endpoint listen.
-pub const RELOADER_PORT: i32 = 8080;
-
 /// The config-reloader sidecar (the Prometheus Operator's): it watches the mounted
 /// config directory (a ConfigMap update swaps its `..data` symlink) and POSTs
 /// `/-/reload`, so a new scrape job never restarts Prometheus and never replays the WAL.
@@ -381,8 +375,8 @@ fn config_reloader(n: &Names<'_>) -> k8s_openapi::api::core::v1::Container {
     let p = &n.stack.prometheus;
     let args = vec![
         format!("--listen-address=:{RELOADER_PORT}"),
-        format!("--reload-url=http://127.0.0.1:{WEB_PORT}/-/reload"),
-        format!("--runtimeinfo-url=http://127.0.0.1:{WEB_PORT}/api/v1/status/runtimeinfo"),
+        format!("--reload-url=http://127.0.0.1:{PROMETHEUS_PORT}/-/reload"),
+        format!("--runtimeinfo-url=http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/status/runtimeinfo"),
         format!("--watched-dir={CONFIG_DIR}"),
     ];
     let mut c = k8s::container("config-reloader", p.config_reloader.reference(), args);
@@ -412,9 +406,9 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
         ..Default::default()
     }));
 
-    let mut ports = vec![k8s::service_port("web", WEB_PORT)];
+    let mut ports = vec![k8s::service_port("web", PROMETHEUS_PORT)];
     if s.thanos.is_some() {
-        ports.push(k8s::service_port("grpc", thanos::GRPC_PORT));
+        ports.push(k8s::service_port("grpc", THANOS_GRPC_PORT));
     }
     out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), ports, true));
 
@@ -426,7 +420,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     if let Some(size) = p.retention_size {
         args.push(format!("--storage.tsdb.retention.size={}", size.prometheus()));
     }
-    args.push(format!("--web.listen-address=:{WEB_PORT}"));
+    args.push(format!("--web.listen-address=:{PROMETHEUS_PORT}"));
     // POST /-/reload, for the config reloader.
     args.push("--web.enable-lifecycle".into());
     if s.thanos.is_some() {
@@ -438,7 +432,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
         args.push("--enable-feature=expand-external-labels".into());
     }
     let mut c = k8s::container("prometheus", p.image.reference(), args);
-    c.ports = Some(vec![k8s::port("web", WEB_PORT)]);
+    c.ports = Some(vec![k8s::port("web", PROMETHEUS_PORT)]);
     c.env = Some(vec![k8s::env_field("POD_NAME", "metadata.name")]);
     c.resources = Some(k8s::resources(
         p.resources.cpu.as_str(),
@@ -530,64 +524,6 @@ pub fn shard_affinity(s: &Stack, sel: BTreeMap<String, String>) -> Affinity {
         }),
         ..Default::default()
     }
-}
-
-/// Spread the pods of one selector over zones where the nodes have zones. A preference
-/// (ScheduleAnyway): a zonal volume (a cloud disk, a local PV) already pins an existing
-/// pod to its zone, and a hard constraint would leave it Pending rather than let it
-/// return to its data.
-pub fn zone_spread(sel: BTreeMap<String, String>) -> Vec<TopologySpreadConstraint> {
-    vec![TopologySpreadConstraint {
-        max_skew: 1,
-        topology_key: "topology.kubernetes.io/zone".into(),
-        when_unsatisfiable: "ScheduleAnyway".into(),
-        label_selector: Some(k8s::selector(sel)),
-        ..Default::default()
-    }]
-}
-
-/// The directory of the data volume that holds the TSDB: the Prometheus Operator mounts
-/// its data volume with this subPath, and so does stackgen, so a TSDB is at
-/// `<volume>/prometheus-db/` in both render formats (a migrated TSDB goes there; on a
-/// static PV that is a directory inside the NFS export directory or local path).
-pub const TSDB_SUBPATH: &str = "prometheus-db";
-
-/// The data volume as Prometheus and the Thanos sidecar mount it: `subPath`
-/// [`TSDB_SUBPATH`] at `/prometheus`, the path of `--storage.tsdb.path` and `--tsdb.path`.
-pub fn tsdb_mount() -> k8s_openapi::api::core::v1::VolumeMount {
-    let mut m = k8s::mount("data", "/prometheus", false);
-    m.sub_path = Some(TSDB_SUBPATH.into());
-    m
-}
-
-/// Prefer to spread the pods of one selector over nodes.
-pub fn spread(sel: BTreeMap<String, String>) -> Affinity {
-    Affinity {
-        pod_anti_affinity: Some(PodAntiAffinity {
-            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
-                weight: 100,
-                pod_affinity_term: PodAffinityTerm {
-                    label_selector: Some(k8s::selector(sel)),
-                    topology_key: "kubernetes.io/hostname".into(),
-                    ..Default::default()
-                },
-            }]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn pdb(name: &str, ns: &str, labels: BTreeMap<String, String>, sel: BTreeMap<String, String>) -> Object {
-    Object::new(&PodDisruptionBudget {
-        metadata: meta(name, Some(ns), labels),
-        spec: Some(PodDisruptionBudgetSpec {
-            max_unavailable: Some(IntOrString::Int(1)),
-            selector: Some(k8s::selector(sel)),
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
 }
 
 #[cfg(test)]

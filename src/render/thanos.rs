@@ -16,12 +16,10 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::k8s::{self, meta};
-use super::prometheus::{pdb, spread, zone_spread};
+use super::pod::{pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
 use super::{storage, yaml, Names, Object};
 use crate::model::{Bytes, ObjstoreKind, Thanos};
 
-pub const GRPC_PORT: i32 = 10901;
-pub const HTTP_PORT: i32 = 10902;
 const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
 const GCS_DIR: &str = "/etc/thanos/gcs";
 /// nobody: Thanos needs no identity of its own, and a high UID keeps clear of host users.
@@ -93,9 +91,9 @@ fn base_container(n: &Names<'_>, name: &str, args: Vec<String>, grpc: bool) -> C
     let mut c = k8s::container(name, t.image.reference(), args);
     let mut ports = Vec::new();
     if grpc {
-        ports.push(k8s::port("grpc", GRPC_PORT));
+        ports.push(k8s::port("grpc", THANOS_GRPC_PORT));
     }
-    ports.push(k8s::port("http", HTTP_PORT));
+    ports.push(k8s::port("http", THANOS_HTTP_PORT));
     c.ports = Some(ports);
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "http", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "http", 15, 4));
@@ -108,15 +106,15 @@ pub fn sidecar(n: &Names<'_>) -> (Container, Vec<Volume>) {
     let args = vec![
         "sidecar".to_string(),
         "--tsdb.path=/prometheus".into(),
-        format!("--prometheus.url=http://localhost:{}", super::prometheus::WEB_PORT),
-        format!("--grpc-address=0.0.0.0:{GRPC_PORT}"),
-        format!("--http-address=0.0.0.0:{HTTP_PORT}"),
+        format!("--prometheus.url=http://localhost:{}", PROMETHEUS_PORT),
+        format!("--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}"),
+        format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
         objstore_flag(),
     ];
     let mut c = base_container(n, "thanos-sidecar", args, true);
     c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", Some("1")));
     c.volume_mounts = Some(vec![
-        super::prometheus::tsdb_mount(),
+        tsdb_mount(),
         k8s::mount("thanos-objstore", OBJSTORE_DIR, true),
         k8s::mount("thanos-tmp", "/tmp", false),
     ]);
@@ -148,7 +146,7 @@ fn template(n: &Names<'_>, labels: BTreeMap<String, String>, pod: PodSpec) -> Po
         annotations.insert(key, sum);
     }
     annotations.insert("prometheus.io/scrape".to_string(), "true".to_string());
-    annotations.insert("prometheus.io/port".to_string(), HTTP_PORT.to_string());
+    annotations.insert("prometheus.io/port".to_string(), THANOS_HTTP_PORT.to_string());
     PodTemplateSpec {
         metadata: Some(ObjectMeta { labels: Some(labels), annotations: Some(annotations), ..Default::default() }),
         spec: Some(pod),
@@ -201,7 +199,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         &ns,
         n.labels("thanos-sidecar", "sidecar", None),
         sidecar_sel,
-        vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)],
+        vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
         true,
     ));
 
@@ -212,8 +210,8 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let qlabels = n.labels("thanos-query", "query", None);
     let args = vec![
         "query".to_string(),
-        format!("--grpc-address=0.0.0.0:{GRPC_PORT}"),
-        format!("--http-address=0.0.0.0:{HTTP_PORT}"),
+        format!("--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}"),
+        format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
         // Equal to the label Prometheus sets: HA pairs deduplicate (pitfall 11).
         format!("--query.replica-label={}", t.replica_label),
         // Without it every query asks for raw data, and the 5m/1h blocks the Compactor keeps
@@ -230,7 +228,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         &ns,
         qlabels.clone(),
         qsel.clone(),
-        vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)],
+        vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
         false,
     ));
     out.push(Object::new(&Deployment {
@@ -253,8 +251,8 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let args = vec![
         "store".to_string(),
         "--data-dir=/var/thanos/store".into(),
-        format!("--grpc-address=0.0.0.0:{GRPC_PORT}"),
-        format!("--http-address=0.0.0.0:{HTTP_PORT}"),
+        format!("--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}"),
+        format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
         objstore_flag(),
     ];
     let mut c = base_container(n, "thanos-store", args, true);
@@ -269,7 +267,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         &ns,
         slabels.clone(),
         ssel.clone(),
-        vec![k8s::service_port("grpc", GRPC_PORT), k8s::service_port("http", HTTP_PORT)],
+        vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
         true,
     ));
     out.push(Object::new(&StatefulSet {
@@ -296,7 +294,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         "--wait".into(),
         "--wait-interval=5m".into(),
         "--data-dir=/var/thanos/compact".into(),
-        format!("--http-address=0.0.0.0:{HTTP_PORT}"),
+        format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
         objstore_flag(),
         format!("--retention.resolution-raw={}", cp.retention_raw),
         format!("--retention.resolution-5m={}", cp.retention_5m),
@@ -315,7 +313,14 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
     credentials(t, &mut c, &mut volumes);
     let claims = work_volume(n, "thanos-compactor", cp.size, &mut volumes);
-    out.push(k8s::service(&comp, &ns, clabels.clone(), csel.clone(), vec![k8s::service_port("http", HTTP_PORT)], true));
+    out.push(k8s::service(
+        &comp,
+        &ns,
+        clabels.clone(),
+        csel.clone(),
+        vec![k8s::service_port("http", THANOS_HTTP_PORT)],
+        true,
+    ));
     out.push(Object::new(&StatefulSet {
         metadata: meta(&comp, Some(&ns), clabels.clone()),
         spec: Some(StatefulSetSpec {

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::k8s::{self, meta};
-use super::prometheus::{pdb, spread, zone_spread};
+use super::pod::{pdb, spread, zone_spread};
 use super::{storage, Names, Object};
 
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
