@@ -209,7 +209,7 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
     if stack.owns_namespace() {
         objs.push(k8s::namespace(&n));
     }
-    storage::objects(&n, &mut objs);
+    storage::objects(&n, &storage::Claims::StatefulSets, &mut objs);
     prometheus::objects(&n, &mut objs);
     let templates = if shards > 1 {
         let sentinel = ShardTemplates::sentinel(stack);
@@ -222,10 +222,10 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
         None
     };
     if stack.thanos.is_some() {
-        thanos::objects(&n, &mut objs);
+        thanos::objects(&n, thanos::Sidecars::Own, &mut objs);
     }
     workloads::objects(&n, &mut objs);
-    network::objects(&n, &mut objs);
+    network::objects(&n, &network::Peers::Stackgen, &mut objs);
     scanners::annotate(&mut objs);
     (objs, templates)
 }

@@ -31,7 +31,11 @@ fn tcp(ports: &[i32]) -> Vec<NetworkPolicyPort> {
 
 /// Pods of one component of this stack.
 fn pods(n: &Names<'_>, name: &str) -> NetworkPolicyPeer {
-    NetworkPolicyPeer { pod_selector: Some(selector(n.selector(name, None))), ..Default::default() }
+    peer(n.selector(name, None))
+}
+
+fn peer(labels: BTreeMap<String, String>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer { pod_selector: Some(selector(labels)), ..Default::default() }
 }
 
 fn from(peers: Vec<NetworkPolicyPeer>, ports: Vec<NetworkPolicyPort>) -> NetworkPolicyIngressRule {
@@ -80,11 +84,27 @@ fn all_pods(n: &Names<'_>) -> BTreeMap<String, String> {
     m
 }
 
-pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
+/// Whose pods get policies, and the labels of the pods they talk to.
+pub enum Peers {
+    /// Every pod is stackgen's (manifests).
+    Stackgen,
+    /// Beside the chart (helm-values): policies only for the pods stackgen runs there
+    /// (Thanos Query, Store Gateway, Compactor, the NFS provisioner); Prometheus and
+    /// Grafana are the chart's pods, selected by these labels.
+    Chart { prometheus: BTreeMap<String, String>, grafana: BTreeMap<String, String> },
+}
+
+pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
     let s = n.stack;
     if !s.network_policies {
         return;
     }
+    let chart = matches!(peers, Peers::Chart { .. });
+    let pods = |n: &Names<'_>, name: &str| match (peers, name) {
+        (Peers::Chart { prometheus, .. }, "prometheus") => peer(prometheus.clone()),
+        (Peers::Chart { grafana, .. }, "grafana") => peer(grafana.clone()),
+        _ => pods(n, name),
+    };
     let thanos_on = s.thanos.is_some();
     // Deny all, both ways, for every pod of the stack.
     out.push(policy(n, "default-deny", all_pods(n), Some(Vec::new()), Some(Vec::new())));
@@ -122,7 +142,9 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[THANOS_GRPC_PORT])));
         ingress.push(from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])));
     }
-    out.push(policy(n, "prometheus", n.selector("prometheus", None), Some(ingress), Some(vec![anywhere()])));
+    if !chart {
+        out.push(policy(n, "prometheus", n.selector("prometheus", None), Some(ingress), Some(vec![anywhere()])));
+    }
 
     if thanos_on {
         out.push(policy(
@@ -156,7 +178,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             Some(vec![anywhere()]),
         ));
     }
-    if s.alertmanager.is_some() {
+    if s.alertmanager.is_some() && !chart {
         let am = pods(n, "alertmanager");
         out.push(policy(
             n,
@@ -170,7 +192,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             Some(vec![anywhere()]),
         ));
     }
-    if s.grafana.is_some() {
+    if s.grafana.is_some() && !chart {
         let upstream = if thanos_on {
             to(vec![pods(n, "thanos-query")], tcp(&[THANOS_HTTP_PORT]))
         } else {

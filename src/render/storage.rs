@@ -99,6 +99,12 @@ fn volume_selector(n: &Names<'_>, shard: &str) -> BTreeMap<String, String> {
     selector_for(n, &n.shard(shard))
 }
 
+/// The one selector every Prometheus PV carries when a single claim template selects
+/// them for every shard: the Prometheus Operator's `storageSpec` (helm-values).
+pub fn stack_volume_selector(n: &Names<'_>) -> BTreeMap<String, String> {
+    selector_for(n, &n.obj("prometheus"))
+}
+
 fn selector_for(n: &Names<'_>, owner: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("stackgen.dev/namespace".into(), n.ns());
@@ -121,16 +127,29 @@ pub fn prometheus_claim(n: &Names<'_>, shard: &str) -> Option<PersistentVolumeCl
     Some(k8s::claim("data", None, labels, &class, size, selector))
 }
 
-pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
+/// Whose claims the static PVs are pre-bound to.
+pub enum Claims<'a> {
+    /// stackgen's StatefulSets (manifests): `data-<StatefulSet>-<ordinal>`, selected per
+    /// shard.
+    StatefulSets,
+    /// The Prometheus Operator's, beside the chart (helm-values): pod `replica` of shard
+    /// `shard` claims `claim(shard, replica)`, and every shard's PVs carry
+    /// [`stack_volume_selector`] (the chart has one claim template for all shards).
+    /// Alertmanager and Grafana get no PVs: the chart's claims for them have other names
+    /// and cannot bind them.
+    Operator { claim: &'a dyn Fn(u16, u32) -> String },
+}
+
+pub fn objects(n: &Names<'_>, claims: &Claims<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let reclaim = s.storage.reclaim_policy.as_str();
     match &s.storage.backend {
         Backend::Local { .. } | Backend::Nfs { .. } | Backend::Iscsi { .. } => {
             let class = data_class(n).expect("static backends have a class");
             out.push(static_class(n, &class));
-            static_pvs(n, &class, reclaim, out);
+            static_pvs(n, &class, reclaim, claims, out);
             if static_components(n) {
-                component_pvs(n, &class, reclaim, out);
+                component_pvs(n, &class, reclaim, claims, out);
             }
         }
         Backend::CephCsi { class, provisioner, cluster_id, pool, secret, secret_namespace } => {
@@ -172,7 +191,7 @@ fn static_class(n: &Names<'_>, class: &str) -> Object {
     })
 }
 
-fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) {
+fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, claims: &Claims<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let size: Bytes = s.storage.size.expect("static backends have a size");
     let mut index = 0usize;
@@ -180,11 +199,15 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
         let id = shard.to_string();
         for replica in 0..s.prometheus.replicas {
             let pod = format!("{}-{replica}", n.shard(&id));
+            let (claim, selector) = match claims {
+                Claims::StatefulSets => (claim_name(n, &id, replica), volume_selector(n, &id)),
+                Claims::Operator { claim } => (claim(shard, replica), stack_volume_selector(n)),
+            };
             let mut labels = n.labels("prometheus", "storage", Some(&id));
-            labels.extend(volume_selector(n, &id));
+            labels.extend(selector);
             // Pre-bound: this PV can only ever bind the claim of this one pod, so no two pods
             // race for a volume and a re-created claim finds its data again.
-            let mut spec = prebound_spec(n, size, class, reclaim, claim_name(n, &id, replica));
+            let mut spec = prebound_spec(n, size, class, reclaim, claim);
             match &s.storage.backend {
                 Backend::Local { path, nodes, .. } => {
                     spec.local = Some(LocalVolumeSource { path: path.clone(), ..Default::default() });
@@ -212,9 +235,14 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
 /// Prometheus ones: on NFS `<path>/<pod>` on the same export, on local volumes
 /// `<component_path>/<pod>` on the listed nodes in turn, on iSCSI one `component_luns`
 /// LUN each.
-fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) {
+fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, claims: &Claims<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
+    let chart_owned = [n.obj("alertmanager"), n.obj("grafana")];
     for (index, (owner, claim, dir, size)) in component_volumes(n).into_iter().enumerate() {
+        // Skipped after counting: each other PV keeps the node or LUN it has in manifests.
+        if matches!(claims, Claims::Operator { .. }) && chart_owned.contains(&owner) {
+            continue;
+        }
         let component = owner.strip_prefix(&format!("{}-", s.name)).unwrap_or(&owner);
         let mut labels = n.labels(component, "storage", None);
         labels.extend(selector_for(n, &owner));

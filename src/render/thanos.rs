@@ -172,7 +172,17 @@ fn work_volume(
     }
 }
 
-pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
+/// Where Thanos Query finds the sidecars' StoreAPI.
+#[derive(Clone, Copy)]
+pub enum Sidecars<'a> {
+    /// A headless Service over every sidecar, rendered here (manifests).
+    Own,
+    /// A Service over the sidecars that another renders (helm-values: the chart's
+    /// `<fullname>-thanos-discovery`).
+    Service(&'a str),
+}
+
+pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
     let t = thanos(n);
     let ns = n.ns();
     let cm_name = n.obj("thanos-objstore");
@@ -190,18 +200,24 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     }));
 
     // Every sidecar, for Query's DNS SRV discovery.
-    let sidecars = n.obj("thanos-sidecar");
-    let mut sidecar_sel = BTreeMap::new();
-    sidecar_sel.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
-    sidecar_sel.insert("app.kubernetes.io/instance".to_string(), n.stack.name.to_string());
-    out.push(k8s::service(
-        &sidecars,
-        &ns,
-        n.labels("thanos-sidecar", "sidecar", None),
-        sidecar_sel,
-        vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
-        true,
-    ));
+    let sidecars = match sidecars {
+        Sidecars::Own => {
+            let name = n.obj("thanos-sidecar");
+            let mut sidecar_sel = BTreeMap::new();
+            sidecar_sel.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
+            sidecar_sel.insert("app.kubernetes.io/instance".to_string(), n.stack.name.to_string());
+            out.push(k8s::service(
+                &name,
+                &ns,
+                n.labels("thanos-sidecar", "sidecar", None),
+                sidecar_sel,
+                vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
+                true,
+            ));
+            name
+        }
+        Sidecars::Service(name) => name.to_string(),
+    };
 
     // Query.
     let q = n.obj("thanos-query");

@@ -71,7 +71,9 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
         true,
     )
     .value;
-    // Peers must find each other before they are ready.
+    // Peers must find each other before they are ready. Set on the value, after the
+    // typed spec: the emitted key order (last, after `type`) is part of every committed
+    // render, and the typed spec would write it before `selector`.
     svc["spec"]["publishNotReadyAddresses"] = json!(true);
     out.push(Object { kind: "Service".into(), namespace: Some(ns.clone()), name: name.clone(), value: svc });
 

@@ -1,0 +1,60 @@
+//! The names the chart and the Prometheus Operator give the objects they create, for
+//! the values that point at them and the companion objects that must match them.
+
+use std::collections::BTreeMap;
+
+use crate::model::Stack;
+
+/// The chart cuts `fullnameOverride` to this many characters (`trunc 26 | trimSuffix "-"`).
+pub(super) const FULLNAME_MAX: usize = 26;
+
+/// The chart's `kube-prometheus-stack.fullname` with `fullnameOverride` = the stack name.
+pub fn fullname(s: &Stack) -> String {
+    let name = s.name.as_str();
+    name[..name.len().min(FULLNAME_MAX)].trim_end_matches('-').to_string()
+}
+
+/// Name of the Prometheus custom resource the chart creates.
+pub fn prometheus_cr(s: &Stack) -> String {
+    format!("{}-prometheus", fullname(s))
+}
+
+/// The operator's StatefulSet for one shard: `prometheus-<cr>`, `prometheus-<cr>-shard-<i>`.
+pub fn statefulset_name(s: &Stack, shard: u16) -> String {
+    let base = format!("prometheus-{}", prometheus_cr(s));
+    if shard == 0 {
+        base
+    } else {
+        format!("{base}-shard-{shard}")
+    }
+}
+
+/// The claim the operator's StatefulSet makes for one pod: the template is named
+/// `prometheus-<cr>-db` when `volumeClaimTemplate.metadata.name` is unset.
+pub fn claim_name(s: &Stack, shard: u16, replica: u32) -> String {
+    format!("prometheus-{}-db-{}-{replica}", prometheus_cr(s), statefulset_name(s, shard))
+}
+
+/// The headless Service over every sidecar (`prometheus.thanosService`).
+pub fn thanos_discovery(s: &Stack) -> String {
+    format!("{}-thanos-discovery", fullname(s))
+}
+
+/// The Thanos components stackgen runs (Query, Store Gateway, Compactor), by their pod
+/// labels.
+pub(super) fn thanos_components() -> [&'static str; 3] {
+    ["thanos-query", "thanos-store", "thanos-compactor"]
+}
+
+/// Labels of the operator's Prometheus pods for the chart's Prometheus resource.
+pub(super) fn chart_prometheus_pods(s: &Stack) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
+    m.insert("operator.prometheus.io/name".to_string(), prometheus_cr(s));
+    m
+}
+
+/// Labels of the grafana sub-chart's pods.
+pub(super) fn chart_grafana_pods() -> BTreeMap<String, String> {
+    [("app.kubernetes.io/name".to_string(), "grafana".to_string())].into()
+}

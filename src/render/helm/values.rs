@@ -1,0 +1,308 @@
+//! The values document for kube-prometheus-stack.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{SecretVolumeSource, Volume};
+use serde_json::{json, Map, Value};
+
+use super::names::thanos_components;
+use super::OBJSTORE_KEY;
+use crate::model::{Image, ObjstoreKind, Stack};
+use crate::render::pod::THANOS_HTTP_PORT;
+use crate::render::{k8s, storage, thanos, Names};
+
+const GCS_DIR: &str = "/etc/thanos/gcs";
+
+pub(super) fn to_map(m: &BTreeMap<String, String>) -> Value {
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// `registry`, `repository`, `tag` (and `sha`) as the chart's image blocks take them.
+pub(super) fn image_values(img: &Image) -> Value {
+    let (registry, repository) = match img.repository.split_once('/') {
+        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => (first, rest),
+        _ => ("docker.io", img.repository.as_str()),
+    };
+    let mut v = json!({"registry": registry, "repository": repository, "tag": img.tag});
+    if let Some(d) = &img.digest {
+        // The chart appends `@sha256:<sha>`.
+        v["sha"] = json!(d.strip_prefix("sha256:").unwrap_or(d));
+    }
+    v
+}
+
+/// A `volumeClaimTemplate` as the operator's `storage` fields take it.
+fn claim_template(class: &str, size: &str, selector: Option<Value>) -> Value {
+    let mut spec = json!({
+        "storageClassName": class,
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    });
+    if let Some(sel) = selector {
+        spec["selector"] = json!({"matchLabels": sel});
+    }
+    json!({"volumeClaimTemplate": {"spec": spec}})
+}
+
+/// The values document.
+pub fn values(s: &Stack) -> Value {
+    let n = Names { stack: s };
+    let mut v = Map::new();
+    v.insert("fullnameOverride".into(), json!(s.name.as_str()));
+    v.insert("namespaceOverride".into(), json!(s.namespace.as_str()));
+    if !s.labels.is_empty() {
+        v.insert("commonLabels".into(), to_map(&s.labels));
+    }
+    // The chart's kubelet, apiserver, CoreDNS, kube-state-metrics ... ServiceMonitors.
+    v.insert("kubernetesServiceMonitors".into(), json!({"enabled": s.kubernetes.discovery}));
+    if !s.kubernetes.discovery {
+        // Without discovery nothing scrapes them: do not run the exporters either.
+        v.insert("nodeExporter".into(), json!({"enabled": false}));
+        v.insert("kubeStateMetrics".into(), json!({"enabled": false}));
+        // KubeAPIDown is `absent(up{job="apiserver"})`: with the apiserver's ServiceMonitor
+        // off it would fire for ever.
+        v.insert("defaultRules".into(), json!({"rules": {"kubernetesSystem": false}}));
+    }
+    // Managed control planes (EKS, GKE, AKS) cannot be scraped (seed 004).
+    for key in ["kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy"] {
+        v.insert(key.into(), json!({"enabled": s.kubernetes.control_plane}));
+    }
+    if let Some(t) = &s.thanos {
+        // The sidecar image the operator injects.
+        v.insert("prometheusOperator".into(), json!({"thanosImage": image_values(&t.image)}));
+    }
+    v.insert("prometheus".into(), prometheus_values(&n));
+    v.insert("alertmanager".into(), alertmanager_values(&n));
+    v.insert("grafana".into(), grafana_values(&n));
+    Value::Object(v)
+}
+
+fn prometheus_values(n: &Names<'_>) -> Value {
+    let s = n.stack;
+    let p = &s.prometheus;
+    let mut spec = Map::new();
+    spec.insert("image".into(), image_values(&p.image));
+    spec.insert("replicas".into(), json!(p.replicas));
+    spec.insert("shards".into(), json!(s.sharding.shards));
+    spec.insert("retention".into(), json!(p.retention.as_str()));
+    if let Some(size) = p.retention_size {
+        // ByteSize needs the B suffix: 425GiB, not 425Gi (pitfall 1).
+        spec.insert("retentionSize".into(), json!(size.prometheus()));
+    }
+    spec.insert("scrapeInterval".into(), json!(p.scrape_interval.as_str()));
+    spec.insert("scrapeTimeout".into(), json!(p.scrape_timeout.as_str()));
+    spec.insert("evaluationInterval".into(), json!(p.evaluation_interval.as_str()));
+    spec.insert("externalLabels".into(), to_map(&p.external_labels));
+    // The same name Thanos Query and the Compactor deduplicate on (pitfall 11).
+    spec.insert("replicaExternalLabelName".into(), json!(s.replica_label()));
+    // No `prometheus="<ns>/<cr>"` label on every series, alert and uploaded block: the
+    // external labels are exactly the stack's, as in manifests mode.
+    spec.insert("prometheusExternalLabelNameClear".into(), json!(true));
+    let mut requests = Map::new();
+    requests.insert("cpu".into(), json!(p.resources.cpu.as_str()));
+    requests.insert("memory".into(), json!(p.resources.memory.as_str()));
+    let mut limits = Map::new();
+    limits.insert("memory".into(), json!(p.resources.memory_limit.as_str()));
+    if let Some(c) = &p.resources.cpu_limit {
+        limits.insert("cpu".into(), json!(c.as_str()));
+    }
+    spec.insert("resources".into(), json!({"requests": requests, "limits": limits}));
+    // Seed 000: "permission denied" on migrated data without these.
+    spec.insert(
+        "securityContext".into(),
+        json!({
+            "runAsUser": p.run_as_user,
+            "runAsGroup": p.fs_group,
+            "fsGroup": p.fs_group,
+            // Without it the kubelet re-owns every file of the TSDB on every start.
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "runAsNonRoot": true,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }),
+    );
+    let storage_spec = match (storage::data_class(n), s.storage.size) {
+        (Some(class), Some(size)) => {
+            // A selector blocks dynamic provisioning (pitfall 4): static PVs only.
+            let selector = s.storage.backend.is_static().then(|| to_map(&storage::stack_volume_selector(n)));
+            claim_template(&class, &size.quantity(), selector)
+        }
+        // Ephemeral: the operator falls back to emptyDir.
+        _ => json!({}),
+    };
+    spec.insert("storageSpec".into(), storage_spec);
+    if let Some(t) = &s.thanos {
+        let mut thanos =
+            json!({"objectStorageConfig": {"existingSecret": {"name": n.obj("thanos-objstore"), "key": OBJSTORE_KEY}}});
+        // The operator picks sidecar flags by this version; unset, it assumes its own
+        // default, not the image the stack runs.
+        if let Some(v) = semver_tag(&t.image) {
+            thanos["version"] = json!(v);
+        }
+        spec.insert("thanos".into(), thanos);
+        if let Some(secret) = &t.objstore.credentials_secret {
+            let (container, volumes) = sidecar_credentials(t.objstore.kind, secret);
+            spec.insert("containers".into(), json!([container]));
+            if !volumes.is_empty() {
+                spec.insert("volumes".into(), Value::Array(volumes));
+            }
+        }
+    }
+    let jobs = scrape_jobs(s);
+    if !jobs.is_empty() {
+        spec.insert("additionalScrapeConfigs".into(), Value::Array(jobs));
+    }
+    let mut prom = Map::new();
+    if s.thanos.is_some() {
+        // `<fullname>-thanos-discovery`, the headless Service Thanos Query resolves, and
+        // the ServiceMonitor that scrapes the sidecars through it.
+        prom.insert("thanosService".into(), json!({"enabled": true}));
+        prom.insert("thanosServiceMonitor".into(), json!({"enabled": true}));
+    }
+    if p.replicas > 1 {
+        prom.insert("podDisruptionBudget".into(), disruption_budget());
+    }
+    if s.thanos.is_some() {
+        prom.insert("additionalPodMonitors".into(), json!([thanos_pod_monitor(n)]));
+    }
+    prom.insert("prometheusSpec".into(), Value::Object(spec));
+    Value::Object(prom)
+}
+
+/// The chart's disruption budget with the semantics of manifests mode: one pod at a time
+/// (`maxUnavailable: 1`). The chart's default `minAvailable: 1` is deleted (`null`), as
+/// the API refuses both; it spans every shard, so with it 7 of 8 pods could go at once.
+fn disruption_budget() -> Value {
+    json!({"enabled": true, "minAvailable": null, "maxUnavailable": 1})
+}
+
+/// `v1.2.3` of an image tag that is a version (the operator parses it as semver).
+pub(super) fn semver_tag(img: &Image) -> Option<&str> {
+    let t = img.tag.strip_prefix('v').unwrap_or(&img.tag);
+    let mut parts = t.split(['.', '-', '+']);
+    let numeric = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (numeric(parts.next()) && numeric(parts.next()) && numeric(parts.next())).then_some(img.tag.as_str())
+}
+
+/// A PodMonitor (`prometheus.additionalPodMonitors`) for stackgen's Thanos components on
+/// their `http` port; the chart labels it `release: <release>`, which the chart's
+/// Prometheus selects, and the operator shards it like every other target, so each pod
+/// is scraped once. The job is the component (`thanos-query`, ...).
+fn thanos_pod_monitor(n: &Names<'_>) -> Value {
+    let mut labels = Map::new();
+    labels.insert("app.kubernetes.io/instance".into(), json!(n.stack.name.as_str()));
+    labels.insert("app.kubernetes.io/part-of".into(), json!("stackgen"));
+    json!({
+        "name": n.obj("thanos"),
+        "jobLabel": "app.kubernetes.io/name",
+        "selector": {
+            "matchLabels": labels,
+            "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": thanos_components()}],
+        },
+        "podMetricsEndpoints": [{"port": "http", "path": "/metrics"}],
+    })
+}
+
+/// The credentials of `credentials_secret` as a patch of the operator's `thanos-sidecar`
+/// container (environment, and for GCS the key file), plus the pod volumes it needs.
+fn sidecar_credentials(kind: ObjstoreKind, secret: &str) -> (Value, Vec<Value>) {
+    let mut env: Vec<Value> = kind
+        .secret_keys()
+        .iter()
+        .map(|key| serde_json::to_value(k8s::env_secret(&thanos::env_name(key), secret, key)).expect("serializable"))
+        .collect();
+    let mut container = json!({"name": "thanos-sidecar"});
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    if kind == ObjstoreKind::Gcs {
+        let env_var = k8s::env_value("GOOGLE_APPLICATION_CREDENTIALS", &format!("{GCS_DIR}/service-account.json"));
+        env.push(serde_json::to_value(env_var).expect("serializable"));
+        mounts.push(serde_json::to_value(k8s::mount("gcs-credentials", GCS_DIR, true)).expect("serializable"));
+        let volume = Volume {
+            name: "gcs-credentials".into(),
+            secret: Some(SecretVolumeSource { secret_name: Some(secret.to_string()), ..Default::default() }),
+            ..Default::default()
+        };
+        volumes.push(serde_json::to_value(volume).expect("serializable"));
+    }
+    if !env.is_empty() {
+        container["env"] = Value::Array(env);
+    }
+    if !mounts.is_empty() {
+        container["volumeMounts"] = Value::Array(mounts);
+    }
+    (container, volumes)
+}
+
+/// The stack's `[[scrape]]` jobs as `additionalScrapeConfigs`; the operator appends its
+/// sharding relabels to them and keeps targets labelled `__tmp_disable_sharding` on
+/// every shard.
+fn scrape_jobs(s: &Stack) -> Vec<Value> {
+    s.scrape.iter().map(crate::render::prometheus::static_job).collect()
+}
+
+fn alertmanager_values(n: &Names<'_>) -> Value {
+    let Some(am) = &n.stack.alertmanager else {
+        return json!({"enabled": false});
+    };
+    // Static component PVs are pre-bound to the manifests-mode claim names, which the
+    // chart's claims do not have.
+    let storage = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
+        Some(class) => claim_template(&class, &am.size.quantity(), None),
+        // No class on a static backend: emptyDir (lint SG121 says so).
+        None => json!({}),
+    };
+    let mut v = Map::new();
+    v.insert("enabled".into(), json!(true));
+    if am.replicas > 1 {
+        v.insert("podDisruptionBudget".into(), disruption_budget());
+    }
+    v.insert(
+        "alertmanagerSpec".into(),
+        json!({"image": image_values(&am.image), "replicas": am.replicas, "storage": storage}),
+    );
+    Value::Object(v)
+}
+
+fn grafana_values(n: &Names<'_>) -> Value {
+    let s = n.stack;
+    let Some(g) = &s.grafana else {
+        return json!({"enabled": false});
+    };
+    let mut v = Map::new();
+    v.insert("enabled".into(), json!(true));
+    v.insert("image".into(), image_values(&g.image));
+    let persistence = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
+        // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
+        // (Multi-Attach error, pitfall 8).
+        Some(class) => json!({
+            "enabled": true,
+            "type": "sts",
+            "storageClassName": class,
+            "accessModes": ["ReadWriteOnce"],
+            "size": g.size.quantity(),
+        }),
+        None => json!({"enabled": false}),
+    };
+    v.insert("persistence".into(), persistence);
+    // fsGroup 472 owns the volume; the root chown init container breaks the restricted
+    // profile and fails on root-squashed NFS (pitfall 8).
+    v.insert("initChownData".into(), json!({"enabled": false}));
+    if let Some(secret) = &g.admin_secret {
+        // Without it the chart sets its adminPassword default (pitfall 18).
+        v.insert(
+            "admin".into(),
+            json!({"existingSecret": secret, "userKey": "admin-user", "passwordKey": "admin-password"}),
+        );
+    }
+    if s.thanos.is_some() {
+        // The default datasource queries Thanos Query: every shard, deduplicated.
+        let url = format!("http://{}:{}", n.svc_fqdn(&n.obj("thanos-query")), THANOS_HTTP_PORT);
+        // Thanos' API defaults to raw data only: without this, the 5m/1h blocks kept
+        // after raw retention are unreachable from Grafana.
+        v.insert(
+            "sidecar".into(),
+            json!({"datasources": {"url": url, "customQueryParameters": "max_source_resolution=auto"}}),
+        );
+    }
+    Value::Object(v)
+}
