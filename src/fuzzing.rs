@@ -45,9 +45,10 @@ fn stacks() -> &'static [crate::model::Stack] {
 
 /// `diff --against` of arbitrary text, human and json, against each example stack.
 pub fn diff_against(text: &str) {
-    for (i, stack) in stacks().iter().enumerate() {
-        let mut out = Vec::new();
-        let code = crate::diff::against_text(stack, text, i == 1, &mut out).expect("writing to a Vec");
-        assert!(code <= 2);
+    for stack in stacks() {
+        if let Ok(report) = crate::diff::against_text(stack, text) {
+            let _ = report.human(true);
+            let _ = serde_json::to_string_pretty(&report.json());
+        }
     }
 }

@@ -12,7 +12,7 @@ pub mod fuzzing;
 pub mod init;
 pub mod lint;
 pub mod model;
-pub mod output;
+pub mod read;
 pub mod render;
 pub mod secrets;
 pub mod source;

@@ -53,6 +53,6 @@ fn checkov_passes_every_golden() {
     assert!(
         want == text,
         "the checks skipped by design changed:\n{}\nre-bless with UPDATE_GOLDEN=1 cargo test --test checkov after review",
-        stackgen::output::unified("tests/fixtures/checkov-skips.txt", &want, &text)
+        stackgen::diff::unified("tests/fixtures/checkov-skips.txt", &want, &text)
     );
 }

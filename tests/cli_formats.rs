@@ -263,7 +263,7 @@ fn snapshots_of_every_format() {
             }
             let want = std::fs::read_to_string(&path).unwrap_or_default();
             if want != got {
-                failures.push(stackgen::output::unified(&path.display().to_string(), &want, &got));
+                failures.push(stackgen::diff::unified(&path.display().to_string(), &want, &got));
             }
         }
     }

@@ -53,7 +53,7 @@ fn check_snapshots(files: &[PathBuf]) -> Vec<String> {
         }
         let want = std::fs::read_to_string(&snap).unwrap_or_default();
         if want != got {
-            failures.push(stackgen::output::unified(&snap.display().to_string(), &want, &got));
+            failures.push(stackgen::diff::unified(&snap.display().to_string(), &want, &got));
         }
     }
     failures

@@ -30,7 +30,7 @@ fn output_dir_has_one_file_per_object_and_a_kustomization() {
             format!("{}-{}.yaml", o["kind"].as_str().unwrap().to_lowercase(), o["metadata"]["name"].as_str().unwrap());
         assert_eq!(*r, want);
         let text = std::fs::read_to_string(out.join(r)).unwrap();
-        assert!(text.starts_with(stackgen::output::HEADER));
+        assert!(text.starts_with(stackgen::render::HEADER));
         let back: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
         assert_eq!(&back, o, "{r} holds its object");
     }

@@ -41,7 +41,7 @@ pub fn read_helm(spec: &str) -> Result<Before, String> {
 fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
     let mut before = Before { docs: Vec::new(), notes: Vec::new(), values: None, helm, index: BTreeMap::new() };
     if spec == "-" {
-        let text = crate::output::read_bounded(std::io::stdin().lock(), MAX_AGAINST_BYTES, "standard input")
+        let text = crate::read::read_bounded(std::io::stdin().lock(), MAX_AGAINST_BYTES, "standard input")
             .map_err(|e| format!("cannot read {e}"))?;
         add_text(&mut before, "<stdin>", &text)?;
         return Ok(before);
@@ -61,7 +61,7 @@ fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
             if f.file_name().is_some_and(|n| n == "kustomization.yaml" || n == "kustomization.yml") {
                 continue;
             }
-            let text = crate::output::read_regular(&f, budget).map_err(|e| format!("cannot read {e}"))?;
+            let text = crate::read::read_regular(&f, budget).map_err(|e| format!("cannot read {e}"))?;
             budget -= text.len() as u64;
             if !text.starts_with(HEADER.trim_end()) && !text.starts_with("# Rendered by stackgen") {
                 skipped += 1;
@@ -78,7 +78,7 @@ fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
     }
     // A file or a pipe (`--against <(kubectl get ...)`), bounded.
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
-    let text = crate::output::read_bounded(file, MAX_AGAINST_BYTES, spec).map_err(|e| format!("cannot read {e}"))?;
+    let text = crate::read::read_bounded(file, MAX_AGAINST_BYTES, spec).map_err(|e| format!("cannot read {e}"))?;
     add_text(&mut before, spec, &text)?;
     Ok(before)
 }

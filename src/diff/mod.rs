@@ -5,8 +5,8 @@
 //!
 //! Objects are keyed by apiVersion, kind, namespace and name. Live objects are reduced
 //! to what stackgen sets (tanka's subset rule, [`compare::subset`]), so server-set fields
-//! and API defaults are never a change. Exit codes as diff(1): 0 no changes, 1 changes,
-//! 2 error (unreadable input, or a stack with errors: nothing to compare).
+//! and API defaults are never a change. [`diff`] returns a [`Report`]; the command line
+//! prints it (human or JSON) and maps it to diff(1)'s exit codes.
 //!
 //! `--target helm-values` ([`helm`]) compares in the chart's world instead: the values
 //! key by key, stackgen's companion objects object by object, and risks named with the
@@ -19,30 +19,20 @@ mod report;
 pub mod risk;
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
 
 use serde_json::Value;
 
-use crate::diagnostic::render as drender;
 use crate::model::Stack;
 use crate::render::{render, yaml};
 use risk::{Move, Risk, ShardView};
 
-/// Arguments of `stackgen diff`, as parsed by the CLI.
-#[derive(Debug, Clone)]
-pub struct DiffArgs {
-    /// The stack file (`-` for stdin).
-    pub stack: String,
-    /// A previous render: a file, an `-o` directory, or `-` (stdin, e.g. `kubectl get -o yaml`).
-    pub against: Option<String>,
-    /// Another stack.toml to render and compare against.
-    pub base: Option<String>,
-    /// `--format json`.
-    pub json: bool,
-    /// `--target helm-values`: compare in the chart's world ([`helm`]).
-    pub helm: bool,
-    /// Colour on stdout (a terminal and no NO_COLOR).
-    pub color: bool,
+/// The "before" side of a comparison.
+pub enum Before {
+    /// Another stack (`--base OLD_STACK`), checked; `label` names it in the report.
+    Base { label: String, stack: Stack },
+    /// What `--against` read (a render, an `-o` directory, live objects; with
+    /// `--target helm-values` maybe the chart's values); `label` names it in the report.
+    Against { label: String, input: input::Before },
 }
 
 /// Identity of an object: apiVersion, kind, namespace (none when cluster-scoped), name.
@@ -127,6 +117,8 @@ pub struct Report {
     /// `--target helm-values`: the values document key by key (`None` in manifests mode;
     /// `Some` with no source when the "before" side has no values).
     pub values: Option<helm::ValuesDiff>,
+    /// What the comparison left out and why (`note:` lines on stderr), in order.
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -142,34 +134,24 @@ impl Report {
     pub fn count(&self, c: Change) -> usize {
         self.entries.iter().filter(|e| e.change == c).count()
     }
-}
-
-fn color_stderr() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-}
-
-/// Load and check a stack; on failure print why and give the exit code (always 2:
-/// a diff that cannot be computed is an error, not a difference).
-fn checked(path: &str, err: &mut dyn Write, warnings: bool) -> std::io::Result<Result<Stack, u8>> {
-    let src = match crate::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            writeln!(err, "error[SG006]: {e}")?;
-            return Ok(Err(2));
+    /// The human report (coloured with `color`). Live objects may hold credentials (a
+    /// ConfigMap with a password) and names with terminal escapes: in manifests mode
+    /// every string is scrubbed of credential shapes, and the YAML texts and names have
+    /// no raw control characters (see [`compare_docs`], [`input`]).
+    pub fn human(&self, color: bool) -> String {
+        let text = report::human(self, color);
+        if self.values.is_some() {
+            return text;
         }
-    };
-    match crate::check(&src) {
-        Ok(c) => {
-            if warnings && !c.warnings.is_empty() {
-                write!(err, "{}", drender::human(&src, &c.warnings, color_stderr()))?;
-            }
-            Ok(Ok(c.stack))
+        crate::secrets::scrub(&text).into_owned()
+    }
+    /// The JSON report (README.md, "diff"), scrubbed as [`Report::human`] is.
+    pub fn json(&self) -> Value {
+        let mut v = report::json(self);
+        if self.values.is_none() {
+            scrub_json(&mut v);
         }
-        Err(diags) => {
-            write!(err, "{}", drender::human(&src, &diags, color_stderr()))?;
-            writeln!(err, "error: {path} has errors, so there is nothing to compare (exit 2)")?;
-            Ok(Err(2))
-        }
+        v
     }
 }
 
@@ -180,104 +162,36 @@ fn rendered(stack: &Stack) -> Vec<Doc> {
         .collect()
 }
 
-/// Read `--against` (a render, an `-o` directory, or live objects; with `helm`, one
-/// document may be the chart's values) and print its notes. `Err` is the exit code.
-fn read_against(against: &str, helm: bool, err: &mut dyn Write) -> std::io::Result<Result<input::Before, u8>> {
-    let read = if helm { input::read_helm(against) } else { input::read(against) };
-    match read {
-        Ok(b) => {
-            for n in &b.notes {
-                writeln!(err, "note: {n}")?;
-            }
-            Ok(Ok(b))
+/// Compare the render of `stack` (`label` names it in the report) with `before`;
+/// `helm` compares in the chart's world (`--target helm-values`, [`helm`]).
+pub fn diff(label: &str, stack: &Stack, before: Before, helm: bool) -> Report {
+    if helm {
+        return diff_helm(label, stack, before);
+    }
+    let news = rendered(stack);
+    let new_view = risk::view_of_stack(stack);
+    let (mode, before, olds, old_view, stack_risks) = match before {
+        Before::Base { label, stack: old_stack } => {
+            let stack_risks = backend_risk(&old_stack, stack).into_iter().collect();
+            ("base", label, rendered(&old_stack), Some(risk::view_of_stack(&old_stack)), stack_risks)
         }
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            Ok(Err(2))
-        }
-    }
-}
-
-/// How the report names the `--against` side.
-fn against_label(against: &str) -> String {
-    if against == "-" {
-        "<stdin>".to_string()
-    } else {
-        against.to_string()
-    }
-}
-
-/// Run the diff; return the exit code (0 no changes, 1 changes, 2 error).
-pub fn run(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
-    let stdin_users = [Some(&args.stack), args.against.as_ref(), args.base.as_ref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| s.as_str() == "-")
-        .count();
-    if stdin_users > 1 {
-        writeln!(err, "error: only one input can be read from standard input (`-`)")?;
-        return Ok(2);
-    }
-    let new_stack = match checked(&args.stack, err, true)? {
-        Ok(s) => s,
-        Err(code) => return Ok(code),
-    };
-    if args.helm {
-        return run_helm(args, &new_stack, out, err);
-    }
-    let news = rendered(&new_stack);
-    let new_view = risk::view_of_stack(&new_stack);
-    let (mode, before, olds, old_view, stack_risks) = match (&args.base, &args.against) {
-        (Some(base), _) => {
-            let old_stack = match checked(base, err, false)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
-            let stack_risks = backend_risk(&old_stack, &new_stack).into_iter().collect();
-            ("base", base.clone(), rendered(&old_stack), Some(risk::view_of_stack(&old_stack)), stack_risks)
-        }
-        (None, Some(against)) => {
-            let b = match read_against(against, false, err)? {
-                Ok(b) => b,
-                Err(code) => return Ok(code),
-            };
-            let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), new_stack.name.as_str());
-            let label = against_label(against);
+        Before::Against { label, input: b } => {
+            let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), stack.name.as_str());
             let mut live_risks = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
             live_risks.extend(risk::claims_fit(&news, &b.docs));
             ("against", label, b.docs, view, live_risks)
         }
-        (None, None) => {
-            writeln!(err, "error: give --against FILE|DIR|- or --base OLD_STACK")?;
-            return Ok(2);
-        }
     };
-    let mut report = compare_docs(&args.stack, mode, &before, &news, olds, new_stack.name.as_str());
-    add_sharding(&mut report, old_view, new_view, stack_risks, new_stack.name.as_str());
+    let mut report = compare_docs(label, mode, &before, &news, olds, stack.name.as_str());
+    add_sharding(&mut report, old_view, new_view, stack_risks, stack.name.as_str());
     if report.ignored > 0 {
-        writeln!(
-            err,
-            "note: ignored {} live object(s) that are not this stack's (no app.kubernetes.io/managed-by=stackgen and \
+        report.notes.push(format!(
+            "ignored {} live object(s) that are not this stack's (no app.kubernetes.io/managed-by=stackgen and \
              app.kubernetes.io/instance={} labels, or owned by a controller)",
-            report.ignored, new_stack.name
-        )?;
+            report.ignored, stack.name
+        ));
     }
-    write_report(&report, args.json, args.color, out)?;
-    Ok(u8::from(report.has_changes()))
-}
-
-/// Print a report. Live objects may hold credentials (a ConfigMap with a password) and
-/// names with terminal escapes: every string is scrubbed of credential shapes, and the
-/// YAML texts and names have no raw control characters (see `compare_docs`, `input`).
-fn write_report(report: &Report, json: bool, color: bool, out: &mut dyn Write) -> std::io::Result<()> {
-    if json {
-        let mut v = report::json(report);
-        scrub_json(&mut v);
-        serde_json::to_writer_pretty(&mut *out, &v)?;
-        writeln!(out)
-    } else {
-        out.write_all(crate::secrets::scrub(&report::human(report, color)).as_bytes())
-    }
+    report
 }
 
 fn scrub_json(v: &mut Value) {
@@ -310,22 +224,11 @@ fn add_sharding(
 }
 
 /// The whole `--against` comparison of a checked stack with "before" text (a render or
-/// `kubectl get -o yaml` output), printed as `diff` prints it: what the fuzz target
-/// `diff_against` drives. Returns the exit code (0 same, 1 changes, 2 unreadable input).
-pub fn against_text(stack: &Stack, before_text: &str, json: bool, out: &mut dyn Write) -> std::io::Result<u8> {
-    let b = match input::from_text("<fuzz>", before_text) {
-        Ok(b) => b,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(2);
-        }
-    };
-    let news = rendered(stack);
-    let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), stack.name.as_str());
-    let mut report = compare_docs("stack.toml", "against", "<fuzz>", &news, b.docs, stack.name.as_str());
-    add_sharding(&mut report, view, risk::view_of_stack(stack), Vec::new(), stack.name.as_str());
-    write_report(&report, json, false, out)?;
-    Ok(u8::from(report.has_changes()))
+/// `kubectl get -o yaml` output): what the fuzz target `diff_against` drives. `Err` is
+/// why the text cannot be read.
+pub fn against_text(stack: &Stack, before_text: &str) -> Result<Report, String> {
+    let input = input::from_text("<fuzz>", before_text)?;
+    Ok(diff("stack.toml", stack, Before::Against { label: "<fuzz>".to_string(), input }, false))
 }
 
 /// The stack-wide risk of a `[storage] backend` change (`--base`).
@@ -354,31 +257,23 @@ fn companions(stack: &Stack) -> Vec<Doc> {
 
 /// `--target helm-values` ([`helm`]): values key by key, companions object by object,
 /// risks with the operator's names.
-fn run_helm(args: &DiffArgs, new_stack: &Stack, out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<u8> {
+fn diff_helm(label: &str, new_stack: &Stack, before: Before) -> Report {
     let name = new_stack.name.as_str();
+    let mut notes = Vec::new();
     let new_values = crate::render::helm::values(new_stack);
     let new_chart = helm::Chart::from_values(&new_values, name, new_stack.namespace.as_str());
     let news = companions(new_stack);
     let mut skip_objects = false;
     // (mode, before label, old objects, old values, where they came from, old names,
     // whether the old values are a live projection, stack risks)
-    let (mode, before, olds, old_values, source, old_chart, live, mut stack_risks) = match (&args.base, &args.against) {
-        (Some(base), _) => {
-            let old_stack = match checked(base, err, false)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
+    let (mode, before, olds, old_values, source, old_chart, live, mut stack_risks) = match before {
+        Before::Base { label, stack: old_stack } => {
             let v = crate::render::helm::values(&old_stack);
             let chart = helm::Chart::from_values(&v, old_stack.name.as_str(), old_stack.namespace.as_str());
             let risks: Vec<Risk> = backend_risk(&old_stack, new_stack).into_iter().collect();
-            ("base", base.clone(), companions(&old_stack), Some(v), "values".to_string(), chart, false, risks)
+            ("base", label, companions(&old_stack), Some(v), "values".to_string(), chart, false, risks)
         }
-        (None, Some(against)) => {
-            let b = match read_against(against, true, err)? {
-                Ok(b) => b,
-                Err(code) => return Ok(code),
-            };
-            let label = against_label(against);
+        Before::Against { label, input: b } => {
             let released = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
             let crs: Vec<&Doc> = b
                 .docs
@@ -411,21 +306,19 @@ fn run_helm(args: &DiffArgs, new_stack: &Stack, out: &mut dyn Write, err: &mut d
                     )
                 }
                 (None, None) => {
-                    writeln!(
-                        err,
-                        "note: {label} has no values document and no Prometheus resource: values not compared \
+                    notes.push(format!(
+                        "{label} has no values document and no Prometheus resource: values not compared \
                          (pass `helm get values {name} -n {} -o yaml` output, or include `kubectl get prometheus`)",
                         new_chart.namespace
-                    )?;
+                    ));
                     (None, String::new(), new_chart.clone(), false)
                 }
             };
             let docs = if b.docs.is_empty() && b.values.is_some() {
-                writeln!(
-                    err,
-                    "note: {label} is a values document only: companion objects not compared (pass the `render -o` \
+                notes.push(format!(
+                    "{label} is a values document only: companion objects not compared (pass the `render -o` \
                      directory, or manifests.yaml and values.yaml concatenated, or live objects)"
-                )?;
+                ));
                 skip_objects = true;
                 Vec::new()
             } else {
@@ -433,13 +326,9 @@ fn run_helm(args: &DiffArgs, new_stack: &Stack, out: &mut dyn Write, err: &mut d
             };
             ("against", label, docs, values, source, chart, live, released)
         }
-        (None, None) => {
-            writeln!(err, "error: give --against FILE|DIR|- or --base OLD_STACK")?;
-            return Ok(2);
-        }
     };
     let news = if skip_objects { Vec::new() } else { news };
-    let mut report = compare_docs(&args.stack, mode, &before, &news, olds, name);
+    let mut report = compare_docs(label, mode, &before, &news, olds, name);
     if let Some(old) = &old_values {
         let (old, new) = if live {
             let new = helm::project(&new_values);
@@ -467,21 +356,15 @@ fn run_helm(args: &DiffArgs, new_stack: &Stack, out: &mut dyn Write, err: &mut d
     }
     report.stack_risks = stack_risks;
     if report.ignored > 0 {
-        writeln!(
-            err,
-            "note: ignored {} live object(s) that are not stackgen's companions (the chart's and the operator's \
+        notes.push(format!(
+            "ignored {} live object(s) that are not stackgen's companions (the chart's and the operator's \
              objects are compared through the values{})",
             report.ignored,
             if live { format!(" of Prometheus {}/{}", old_chart.namespace, old_chart.cr) } else { String::new() }
-        )?;
+        ));
     }
-    if args.json {
-        serde_json::to_writer_pretty(&mut *out, &report::json(&report))?;
-        writeln!(out)?;
-    } else {
-        out.write_all(report::human(&report, args.color).as_bytes())?;
-    }
-    Ok(u8::from(report.has_changes()))
+    report.notes = notes;
+    report
 }
 
 /// Whether a live object belongs to this stack's render.
@@ -506,6 +389,7 @@ pub fn compare_docs(stack: &str, mode: &'static str, before: &str, news: &[Doc],
         sharding: None,
         moves: Vec::new(),
         values: None,
+        notes: Vec::new(),
     };
     for new in news {
         let Some(old) = old_by_key.remove(&new.key) else {
@@ -528,11 +412,7 @@ pub fn compare_docs(stack: &str, mode: &'static str, before: &str, news: &[Doc],
         // Never a credential of a live object in the output (the human report is scrubbed
         // as a whole too; here the diff lines are, before they are paired).
         let (old_text, new_text) = (crate::secrets::scrub(&old_text), crate::secrets::scrub(&new_text));
-        let diff = similar::TextDiff::from_lines(&old_text, &new_text)
-            .unified_diff()
-            .context_radius(3)
-            .header(&format!("{title} ({before})"), &format!("{title} ({stack})"))
-            .to_string();
+        let diff = unified_between(&format!("{title} ({before})"), &format!("{title} ({stack})"), &old_text, &new_text);
         let risks = risk::changed(&new.key, &ov, &new.value);
         report.entries.push(Entry { key: new.key.clone(), change: Change::Changed, diff: Some(diff), risks });
     }
@@ -545,4 +425,14 @@ pub fn compare_docs(stack: &str, mode: &'static str, before: &str, news: &[Doc],
         report.entries.push(Entry { key, change: Change::Removed, diff: None, risks });
     }
     report
+}
+
+/// A unified diff with three lines of context, `old_label` → `new_label`.
+pub fn unified_between(old_label: &str, new_label: &str, old: &str, new: &str) -> String {
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(old_label, new_label).to_string()
+}
+
+/// A unified diff of a committed file with its render (`render --check`).
+pub fn unified(name: &str, committed: &str, rendered: &str) -> String {
+    unified_between(&format!("{name} (committed)"), &format!("{name} (rendered)"), committed, rendered)
 }

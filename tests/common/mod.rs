@@ -149,7 +149,7 @@ impl GoldenDir {
         }
         let want = std::fs::read_to_string(&path).unwrap_or_default();
         if want != got {
-            let diff = stackgen::output::unified(&path.display().to_string(), &want, got);
+            let diff = stackgen::diff::unified(&path.display().to_string(), &want, got);
             self.failures.push(format!(
                 "{} is stale:\n{}",
                 path.display(),

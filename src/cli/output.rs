@@ -32,12 +32,12 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-pub use crate::render::HEADER;
-use crate::render::{yaml, Object};
+use stackgen::read::{at, kind_of, open_regular, read_regular};
+use stackgen::render::{yaml, Object, HEADER};
 
 /// The most `--check` reads of one committed file (the render limit: a larger file
 /// cannot equal a render).
-pub const MAX_CHECK_BYTES: u64 = crate::MAX_RENDER_BYTES;
+pub const MAX_CHECK_BYTES: u64 = stackgen::MAX_RENDER_BYTES;
 
 /// The files of a directory render, name → content, kustomization.yaml included.
 pub fn files(objs: &[Object]) -> BTreeMap<String, String> {
@@ -61,38 +61,10 @@ pub fn files(objs: &[Object]) -> BTreeMap<String, String> {
     out
 }
 
-/// An I/O error that names its path.
-pub fn at(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-}
-
-fn err(kind: io::ErrorKind, msg: String) -> io::Error {
-    io::Error::new(kind, msg)
-}
-
 fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    }
-}
-
-fn kind_of(ft: fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if ft.is_dir() {
-        "a directory"
-    } else if ft.is_symlink() {
-        "a symbolic link"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else {
-        "a regular file"
     }
 }
 
@@ -116,7 +88,7 @@ pub fn write_file(path: &Path, text: &str, force: bool) -> io::Result<()> {
     };
     if let Some(m) = &existing {
         if !m.file_type().is_file() {
-            return Err(err(
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
                     "{} is {}, not a regular file; stackgen replaces only regular files",
@@ -126,7 +98,7 @@ pub fn write_file(path: &Path, text: &str, force: bool) -> io::Result<()> {
             ));
         }
         if !force {
-            return Err(err(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display())));
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} already exists", path.display())));
         }
     }
     let dir = parent_of(path);
@@ -145,46 +117,6 @@ pub fn write_file(path: &Path, text: &str, force: bool) -> io::Result<()> {
     persisted.map_err(|e| at(path, e.error))?;
     fsync_dir(&dir);
     Ok(())
-}
-
-/// Open a file for reading without blocking on a FIFO, and only if it is a regular file.
-fn open_regular(path: &Path) -> io::Result<fs::File> {
-    let f = fs::OpenOptions::new().read(true).custom_flags(libc_o_nonblock()).open(path).map_err(|e| at(path, e))?;
-    let m = f.metadata().map_err(|e| at(path, e))?;
-    if !m.file_type().is_file() {
-        return Err(err(
-            io::ErrorKind::InvalidInput,
-            format!("{} is {}, not a regular file", path.display(), kind_of(m.file_type())),
-        ));
-    }
-    Ok(f)
-}
-
-const fn libc_o_nonblock() -> i32 {
-    rustix::fs::OFlags::NONBLOCK.bits() as i32
-}
-
-/// Read a regular file as UTF-8, at most `limit` bytes; any problem is an error that
-/// names the path.
-pub fn read_regular(path: &Path, limit: u64) -> io::Result<String> {
-    let f = open_regular(path)?;
-    read_bounded(f, limit, &path.display().to_string())
-}
-
-/// Read at most `limit` bytes of UTF-8 from `r` (`name` for the error messages).
-pub fn read_bounded(r: impl Read, limit: u64, name: &str) -> io::Result<String> {
-    let mut bytes = Vec::new();
-    r.take(limit + 1).read_to_end(&mut bytes).map_err(|e| err(e.kind(), format!("{name}: {e}")))?;
-    if bytes.len() as u64 > limit {
-        return Err(err(
-            io::ErrorKind::InvalidData,
-            format!("{name} is larger than the {} MiB stackgen reads", limit >> 20),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        err(io::ErrorKind::InvalidData, format!("{name} is not UTF-8 text (invalid byte at offset {at})"))
-    })
 }
 
 /// Whether `path` is a regular file that starts with [`HEADER`] (read non-blocking,
@@ -214,10 +146,9 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dir).map_err(|e| at(dir, e))?,
         _ => dir.to_path_buf(),
     };
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| err(io::ErrorKind::InvalidInput, format!("{}: not a directory name", dir.display())))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("{}: not a directory name", dir.display()))
+    })?;
     let parent = parent_of(&dir);
     fs::create_dir_all(&parent).map_err(|e| at(&parent, e))?;
     // Everything from here on sees the directory as no other stackgen changes it.
@@ -225,7 +156,7 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
     let old = match fs::metadata(&dir) {
         Ok(m) if m.is_dir() => Some(m),
         Ok(m) => {
-            return Err(err(
+            return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{} is {}, not a directory", dir.display(), kind_of(m.file_type())),
             ))
@@ -255,7 +186,7 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
             let ours = ft.is_file() && has_header(&path);
             if files.contains_key(&entry_name) {
                 if !ours {
-                    return Err(err(
+                    return Err(io::Error::new(
                         io::ErrorKind::AlreadyExists,
                         format!(
                             "{} is {} stackgen did not write (no `# Rendered by stackgen` header); move it away, \
@@ -333,7 +264,7 @@ fn clone_into(from: &Path, to: &Path) -> io::Result<()> {
         return Ok(());
     }
     rustix::fs::linkat(rustix::fs::CWD, from, rustix::fs::CWD, to, rustix::fs::AtFlags::empty()).map_err(|e| {
-        err(
+        io::Error::new(
             io::Error::from(e).kind(),
             format!("{}: cannot carry it into the new tree with a hard link ({e})", from.display()),
         )
@@ -385,7 +316,7 @@ pub fn check(objs: &[Object], path: &Path) -> io::Result<(bool, String)> {
     if meta.is_dir() {
         return check_files(&files(objs), path, None);
     }
-    check_file(path, &crate::render::to_yaml(objs))
+    check_file(path, &stackgen::render::to_yaml(objs))
 }
 
 /// Compare named files with a committed render, with the read rules of [`check`]. A
@@ -417,7 +348,7 @@ pub fn check_files(want: &BTreeMap<String, String>, path: &Path, single: Option<
         };
         let new = want.get(&name).map_or("", String::as_str);
         if have != new {
-            diff.push_str(&unified(&format!("{}/{name}", path.display()), &have, new));
+            diff.push_str(&stackgen::diff::unified(&format!("{}/{name}", path.display()), &have, new));
         }
     }
     Ok((diff.is_empty(), diff))
@@ -428,14 +359,5 @@ fn check_file(path: &Path, new: &str) -> io::Result<(bool, String)> {
     if have == new {
         return Ok((true, String::new()));
     }
-    Ok((false, unified(&path.display().to_string(), &have, new)))
-}
-
-/// A unified diff, committed → rendered.
-pub fn unified(name: &str, old: &str, new: &str) -> String {
-    similar::TextDiff::from_lines(old, new)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("{name} (committed)"), &format!("{name} (rendered)"))
-        .to_string()
+    Ok((false, stackgen::diff::unified(&path.display().to_string(), &have, new)))
 }
