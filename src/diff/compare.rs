@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::units::quantity_nanos;
+
 /// The annotation `kubectl apply` (client-side) records the applied object in.
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -141,8 +143,8 @@ pub fn align(old: &Value, new: &Value) -> Value {
                         (Value::String(a), Value::String(b))
                             if a != b
                                 && QUANTITY_KEYS.contains(&k.as_str())
-                                && quantity(a).is_some()
-                                && quantity(a) == quantity(b) =>
+                                && quantity_nanos(a).is_some()
+                                && quantity_nanos(a) == quantity_nanos(b) =>
                         {
                             nv.clone()
                         }
@@ -165,66 +167,6 @@ pub fn align(old: &Value, new: &Value) -> Value {
     }
 }
 
-/// A Kubernetes quantity in nano-units, exactly (`500m`, `2`, `8Gi`, `1.5`, `1e3`).
-pub fn quantity(s: &str) -> Option<i128> {
-    let s = s.trim();
-    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
-    let (num, suffix) = s.split_at(end);
-    let (neg, num) = match num.strip_prefix('-') {
-        Some(n) => (true, n),
-        None => (false, num.strip_prefix('+').unwrap_or(num)),
-    };
-    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
-    if int.is_empty() && frac.is_empty()
-        || frac.len() > 9
-        || !(int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()))
-    {
-        return None;
-    }
-    let mut nano: i128 = if int.is_empty() { 0 } else { int.parse::<i128>().ok()? } * 1_000_000_000;
-    if !frac.is_empty() {
-        nano += frac.parse::<i128>().ok()? * 10i128.pow(9 - frac.len() as u32);
-    }
-    let mult: i128 = match suffix {
-        "" => 1,
-        "n" => return Some(sign(neg, nano / 1_000_000_000)),
-        "u" => return Some(sign(neg, nano / 1_000_000)),
-        "m" => return Some(sign(neg, nano / 1000)),
-        "k" => 1000,
-        "M" => 1000i128.pow(2),
-        "G" => 1000i128.pow(3),
-        "T" => 1000i128.pow(4),
-        "P" => 1000i128.pow(5),
-        "E" => 1000i128.pow(6),
-        "Ki" => 1 << 10,
-        "Mi" => 1 << 20,
-        "Gi" => 1 << 30,
-        "Ti" => 1 << 40,
-        "Pi" => 1 << 50,
-        "Ei" => 1 << 60,
-        e if e.starts_with(['e', 'E']) => {
-            let exp: i32 = e[1..].parse().ok()?;
-            if !(-9..=18).contains(&exp) {
-                return None;
-            }
-            return Some(sign(
-                neg,
-                if exp >= 0 { nano * 10i128.pow(exp as u32) } else { nano / 10i128.pow((-exp) as u32) },
-            ));
-        }
-        _ => return None,
-    };
-    Some(sign(neg, nano.checked_mul(mult)?))
-}
-
-fn sign(neg: bool, v: i128) -> i128 {
-    if neg {
-        -v
-    } else {
-        v
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,11 +174,11 @@ mod tests {
 
     #[test]
     fn quantities() {
-        assert_eq!(quantity("0.5"), quantity("500m"));
-        assert_eq!(quantity("1024Mi"), quantity("1Gi"));
-        assert_eq!(quantity("1e3"), quantity("1k"));
-        assert_ne!(quantity("1G"), quantity("1Gi"));
-        assert_eq!(quantity("abc"), None);
+        assert_eq!(quantity_nanos("0.5"), quantity_nanos("500m"));
+        assert_eq!(quantity_nanos("1024Mi"), quantity_nanos("1Gi"));
+        assert_eq!(quantity_nanos("1e3"), quantity_nanos("1k"));
+        assert_ne!(quantity_nanos("1G"), quantity_nanos("1Gi"));
+        assert_eq!(quantity_nanos("abc"), None);
     }
 
     #[test]

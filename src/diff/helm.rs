@@ -424,7 +424,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
         }
         let size = |t: &Value| {
             let s = t.pointer("/spec/resources/requests/storage")?.as_str()?;
-            Some((compare::quantity(s)?, s.to_string()))
+            Some((crate::model::units::quantity_nanos(s)?, s.to_string()))
         };
         if let (Some((o, osz)), Some((n, nsz))) = (size(ot), size(nt)) {
             if n != o && oc == nt.pointer("/spec/storageClassName") {

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Key;
-use crate::model::{units::parse_prometheus_bytes, Duration, KubernetesJobs, Stack};
+use crate::model::units::{parse_prometheus_bytes, quantity_nanos};
+use crate::model::{Duration, KubernetesJobs, Stack};
 use crate::render::prometheus::{builtin_job_names, hashmod, shard_of_target};
 
 /// What a risk does.
@@ -293,7 +294,7 @@ fn statefulset(key: &Key, old: &Value, new: &Value, out: &mut Vec<Risk>) {
 /// A claim template's storage request in bytes (`quantity` counts in nano-units).
 fn request(template: &Value) -> Option<(i128, &str)> {
     let s = template.pointer("/spec/resources/requests/storage")?.as_str()?;
-    Some((super::compare::quantity(s)? / 1_000_000_000, s))
+    Some((quantity_nanos(s)? / 1_000_000_000, s))
 }
 
 /// A growing claim template: a StatefulSet never resizes the claims it made, so each
@@ -389,7 +390,7 @@ pub fn claims_fit(news: &[super::Doc], live: &[super::Doc]) -> Vec<Risk> {
             let cap = ["/status/capacity/storage", "/spec/resources/requests/storage"]
                 .iter()
                 .find_map(|p| pvc.value.pointer(p).and_then(Value::as_str));
-            let Some((bytes, text)) = cap.and_then(|s| Some((super::compare::quantity(s)? / 1_000_000_000, s))) else {
+            let Some((bytes, text)) = cap.and_then(|s| Some((quantity_nanos(s)? / 1_000_000_000, s))) else {
                 continue;
             };
             if smallest.as_ref().is_none_or(|(b, _, _)| bytes < *b) {
@@ -635,9 +636,7 @@ fn pvc(key: &Key, old: &Value, new: &Value, base: &str, out: &mut Vec<Risk>) {
         s
     };
     let size = |v: &Value| {
-        v.pointer(&format!("{base}/resources/requests/storage"))
-            .and_then(Value::as_str)
-            .and_then(super::compare::quantity)
+        v.pointer(&format!("{base}/resources/requests/storage")).and_then(Value::as_str).and_then(quantity_nanos)
     };
     let mut why = Vec::new();
     if strip(old) != strip(new) {

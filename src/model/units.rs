@@ -237,28 +237,10 @@ impl Quantity {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// Approximate value (bytes for memory, cores for CPU), for comparisons in lints.
+    /// Value in units (bytes for memory, cores for CPU), for comparisons in lints; one
+    /// too large for [`quantity_nanos`] is infinite.
     pub fn value(&self) -> f64 {
-        let s = self.0.as_str();
-        let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
-        let n: f64 = s[..end].parse().unwrap_or(0.0);
-        let mult = match &s[end..] {
-            "m" => 1e-3,
-            "k" => 1e3,
-            "M" => 1e6,
-            "G" => 1e9,
-            "T" => 1e12,
-            "P" => 1e15,
-            "E" => 1e18,
-            "Ki" => 1024f64,
-            "Mi" => 1024f64.powi(2),
-            "Gi" => 1024f64.powi(3),
-            "Ti" => 1024f64.powi(4),
-            "Pi" => 1024f64.powi(5),
-            "Ei" => 1024f64.powi(6),
-            _ => 1.0,
-        };
-        n * mult
+        quantity_nanos(&self.0).map_or(f64::INFINITY, |n| n as f64 / 1e9)
     }
 }
 
@@ -276,6 +258,69 @@ impl FromStr for Quantity {
             _ => return Err(bad()),
         }
         Ok(Quantity(s.to_string()))
+    }
+}
+
+/// A Kubernetes quantity in nano-units, exactly (`500m`, `2`, `8Gi`, `1.5`, `1e3`), as
+/// the API server reads it: digits past the ninth decimal round up to the next nano-unit.
+/// `None` when it is not a quantity or does not fit.
+pub fn quantity_nanos(s: &str) -> Option<i128> {
+    let s = s.trim();
+    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-')).unwrap_or(s.len());
+    let (num, suffix) = s.split_at(end);
+    let (neg, num) = match num.strip_prefix('-') {
+        Some(n) => (true, n),
+        None => (false, num.strip_prefix('+').unwrap_or(num)),
+    };
+    let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+    if int.is_empty() && frac.is_empty() || !(int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())) {
+        return None;
+    }
+    let (frac, beyond) = frac.split_at(frac.len().min(9));
+    let mut nano: i128 = if int.is_empty() { 0 } else { int.parse::<i128>().ok()? }.checked_mul(1_000_000_000)?;
+    if !frac.is_empty() {
+        nano += frac.parse::<i128>().ok()? * 10i128.pow(9 - frac.len() as u32);
+    }
+    if beyond.bytes().any(|b| b != b'0') {
+        nano += 1;
+    }
+    let mult: i128 = match suffix {
+        "" => 1,
+        "n" => return Some(sign(neg, nano / 1_000_000_000)),
+        "u" => return Some(sign(neg, nano / 1_000_000)),
+        "m" => return Some(sign(neg, nano / 1000)),
+        "k" => 1000,
+        "M" => 1000i128.pow(2),
+        "G" => 1000i128.pow(3),
+        "T" => 1000i128.pow(4),
+        "P" => 1000i128.pow(5),
+        "E" => 1000i128.pow(6),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        "Pi" => 1 << 50,
+        "Ei" => 1 << 60,
+        e if e.starts_with(['e', 'E']) => {
+            let exp: i32 = e[1..].parse().ok()?;
+            if !(-9..=18).contains(&exp) {
+                return None;
+            }
+            return Some(sign(
+                neg,
+                if exp >= 0 { nano * 10i128.pow(exp as u32) } else { nano / 10i128.pow((-exp) as u32) },
+            ));
+        }
+        _ => return None,
+    };
+    Some(sign(neg, nano.checked_mul(mult)?))
+}
+
+fn sign(neg: bool, v: i128) -> i128 {
+    if neg {
+        -v
+    } else {
+        v
     }
 }
 

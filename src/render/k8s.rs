@@ -16,13 +16,6 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Names, Object};
 use crate::model::Bytes;
 
-/// The md5 of a file stackgen writes into a ConfigMap, for `checksum/<name>` pod
-/// annotations: a pod that reads the file only at start rolls when it changes.
-pub fn checksum(text: &str) -> String {
-    use md5::{Digest, Md5};
-    format!("{:x}", Md5::digest(text.as_bytes()))
-}
-
 pub fn meta(name: &str, namespace: Option<&str>, labels: BTreeMap<String, String>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),

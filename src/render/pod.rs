@@ -23,6 +23,16 @@ pub const THANOS_GRPC_PORT: i32 = 10901;
 /// Thanos' HTTP port (metrics, health, Query's API).
 pub const THANOS_HTTP_PORT: i32 = 10902;
 
+/// The prefix of the pod annotations that roll a pod when a file it reads changes.
+pub const CHECKSUM_PREFIX: &str = "checksum/";
+
+/// The pod annotation for a file of ConfigMap `config_map` that its pods read only at
+/// start: `checksum/<config_map>` = the md5 of `text`, so a changed file rolls them.
+pub fn checksum_annotation(config_map: &str, text: &str) -> (String, String) {
+    use md5::{Digest, Md5};
+    (format!("{CHECKSUM_PREFIX}{config_map}"), format!("{:x}", Md5::digest(text.as_bytes())))
+}
+
 /// Spread the pods of one selector over zones where the nodes have zones. A preference
 /// (ScheduleAnyway): a zonal volume (a cloud disk, a local PV) already pins an existing
 /// pod to its zone, and a hard constraint would leave it Pending rather than let it

@@ -58,7 +58,7 @@ pub fn objstore_config(t: &Thanos) -> Value {
 /// bucket must roll the pods.
 pub fn objstore_checksum(n: &Names<'_>) -> (String, String) {
     let text = yaml::to_string(&objstore_config(thanos(n)));
-    (format!("checksum/{}", n.obj("thanos-objstore")), k8s::checksum(&text))
+    super::pod::checksum_annotation(&n.obj("thanos-objstore"), &text)
 }
 
 /// Environment and volumes that carry the credentials into a Thanos container.

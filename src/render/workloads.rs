@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
 use super::k8s::{self, meta};
-use super::pod::{pdb, spread, zone_spread};
+use super::pod::{checksum_annotation, pdb, spread, zone_spread};
 use super::{storage, Names, Object};
 
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
@@ -53,7 +53,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let labels = n.labels("alertmanager", "alertmanager", None);
     let sel = n.selector("alertmanager", None);
     let config = render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}));
-    let sum = k8s::checksum(&config);
+    let checksum = checksum_annotation(&name, &config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
     out.push(Object::new(&ConfigMap {
@@ -108,8 +108,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     // Scraped by the static `alertmanager` job of every shard, which works without
     // Kubernetes discovery too; no prometheus.io/scrape annotation, or the
     // kubernetes-pods job would scrape each pod a second time.
-    let mut annotations = BTreeMap::new();
-    annotations.insert(format!("checksum/{name}"), sum);
+    let annotations = BTreeMap::from([checksum]);
     out.push(Object::new(&StatefulSet {
         metadata: meta(&name, Some(&ns), labels.clone()),
         spec: Some(StatefulSetSpec {
@@ -170,8 +169,8 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         DATASOURCES_TEMPLATE,
         json!({"datasources": datasources, "scrape_interval": s.prometheus.scrape_interval.as_str()}),
     );
-    let sum = k8s::checksum(&text);
     let cm = n.obj("grafana-datasources");
+    let checksum = checksum_annotation(&cm, &text);
     let mut data = BTreeMap::new();
     data.insert("datasources.yaml".to_string(), text);
     out.push(Object::new(&ConfigMap {
@@ -234,8 +233,7 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     c.readiness_probe = Some(k8s::http_probe("/api/health", "http", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
     c.volume_mounts = Some(mounts);
-    let mut annotations = BTreeMap::new();
-    annotations.insert(format!("checksum/{cm}"), sum);
+    let annotations = BTreeMap::from([checksum]);
     out.push(Object::new(&Deployment {
         metadata: meta(&name, Some(&ns), labels.clone()),
         spec: Some(DeploymentSpec {
