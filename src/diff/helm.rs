@@ -20,7 +20,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::risk::{Category, Risk};
+use super::risk::{Category, Code, Risk};
 use super::{compare, Change, Key};
 
 /// One key of the values document that differs.
@@ -250,7 +250,7 @@ fn statefulsets(v: &Value, chart: &Chart) -> Vec<String> {
     (0..count(v, "shards")).map(|s| chart.statefulset(s)).collect()
 }
 
-fn risk(code: &'static str, category: Category, chart: &Chart, path: &str, message: String) -> Risk {
+fn risk(code: Code, category: Category, chart: &Chart, path: &str, message: String) -> Risk {
     Risk { code, category, object: Some(chart.key()), path: Some(path.to_string()), message, action: None }
 }
 
@@ -266,7 +266,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
     let ns = &old_chart.namespace;
     if old_chart != new_chart {
         let mut r = risk(
-            "release-renamed",
+            Code::ReleaseRenamed,
             Category::DataLoss,
             new_chart,
             "fullnameOverride",
@@ -307,7 +307,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                  Thanos Query, otherwise split)",
                 list(&names)
             ));
-            r = risk("shard-count", Category::DataMoves, chart, &format!("{SPEC}.shards"), msg);
+            r = risk(Code::ShardCount, Category::DataMoves, chart, &format!("{SPEC}.shards"), msg);
         } else {
             let t = template_name(old, chart);
             let orphaned: Vec<String> = (lo..hi)
@@ -329,7 +329,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                  between the remaining shards",
                 list(&names),
             ));
-            r = risk("shard-count", Category::DataLoss, chart, &format!("{SPEC}.shards"), msg);
+            r = risk(Code::ShardCount, Category::DataLoss, chart, &format!("{SPEC}.shards"), msg);
             if template(old).is_object() {
                 r.action = Some(format!(
                     "once the data of the removed shards is no longer needed (or is in object storage): kubectl delete pvc {} -n {ns}",
@@ -346,7 +346,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
         let kept: Vec<String> =
             (0..os.min(nsh)).flat_map(|s| (nr..or).map(move |o| (s, o))).map(|(s, o)| chart.claim(&t, s, o)).collect();
         let mut r = risk(
-            "replicas-fewer",
+            Code::ReplicasFewer,
             Category::ActionNeeded,
             chart,
             &format!("{SPEC}.replicas"),
@@ -365,7 +365,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
     if had_storage && spec(old)["storageSpec"] != spec(new)["storageSpec"] {
         let sts = list(&statefulsets(new, chart));
         out.push(risk(
-            "statefulset-recreate",
+            Code::StatefulsetRecreate,
             Category::Restart,
             chart,
             &format!("{SPEC}.storageSpec"),
@@ -385,7 +385,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                     list(&claims(old, chart))
                 )
             };
-            out.push(risk("storage-backend", Category::DataLoss, chart, &format!("{SPEC}.storageSpec"), msg));
+            out.push(risk(Code::StorageBackend, Category::DataLoss, chart, &format!("{SPEC}.storageSpec"), msg));
         }
     }
     if ot.is_object() && nt.is_object() {
@@ -395,7 +395,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
         if oc != nc {
             let (oc, nc) = (show(oc), show(nc));
             let mut r = risk(
-                "storage-class",
+                Code::StorageClass,
                 Category::DataLoss,
                 chart,
                 &format!("{path}.storageClassName"),
@@ -431,7 +431,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                 let mut r;
                 if n > o {
                     r = risk(
-                        "volume-grow",
+                        Code::VolumeGrow,
                         Category::ActionNeeded,
                         chart,
                         &format!("{path}.resources.requests.storage"),
@@ -465,7 +465,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                     if let Some(limit) = limit {
                         if i128::from(limit.get()) * 1_000_000_000 > o / 100 * 85 {
                             let mut over = risk(
-                                "retention-over-claims",
+                                Code::RetentionOverClaims,
                                 Category::DataLoss,
                                 chart,
                                 &format!("{SPEC}.retentionSize"),
@@ -484,7 +484,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                     }
                 } else {
                     r = risk(
-                        "volume-shrink",
+                        Code::VolumeShrink,
                         Category::ActionNeeded,
                         chart,
                         &format!("{path}.resources.requests.storage"),
@@ -505,7 +505,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
     if let (Some(o), Some(n)) = (dur(old), dur(new)) {
         if n.millis() > 0 && n.millis() < o.millis() {
             out.push(risk(
-                "retention-shorter",
+                Code::RetentionShorter,
                 Category::DataLoss,
                 chart,
                 &format!("{SPEC}.retention"),
@@ -526,7 +526,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
             || (bytes(old).is_none() && spec(old).get("retention").is_some())
         {
             out.push(risk(
-                "retention-size-smaller",
+                Code::RetentionSizeSmaller,
                 Category::DataLoss,
                 chart,
                 &format!("{SPEC}.retentionSize"),
@@ -553,7 +553,7 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
             what.push("prometheusOperator.thanosImage".into());
         }
         out.push(risk(
-            "pod-restart",
+            Code::PodRestart,
             Category::Restart,
             chart,
             &what[0],
@@ -644,7 +644,7 @@ fn component_risk(path: &str, old: &Value, new: &Value, what: String, claims: &[
         }
     }
     let mut r = Risk {
-        code: "component-storage",
+        code: Code::ComponentStorage,
         category: Category::ActionNeeded,
         object: None,
         path: Some(path.to_string()),
@@ -730,7 +730,7 @@ mod tests {
         let (ov, nv) = (crate::render::helm::values(&old), crate::render::helm::values(&new));
         let c = Chart::from_values(&nv, "ha", "monitoring");
         let risks = value_risks(&ov, &nv, &c, &c);
-        let r = risks.iter().find(|r| r.code == "shard-count").expect("a shard-count risk");
+        let r = risks.iter().find(|r| r.code == Code::ShardCount).expect("a shard-count risk");
         assert!(
             r.message.contains("prometheus-ha-prometheus-shard-1, prometheus-ha-prometheus-shard-2"),
             "{}",

@@ -235,7 +235,7 @@ pub fn against_text(stack: &Stack, before_text: &str) -> Result<Report, String> 
 fn backend_risk(old: &Stack, new: &Stack) -> Option<Risk> {
     let (ob, nb) = (old.storage.backend.name(), new.storage.backend.name());
     (ob != nb).then(|| Risk {
-        code: "storage-backend",
+        code: risk::Code::StorageBackend,
         category: risk::Category::DataLoss,
         object: None,
         path: None,
@@ -341,7 +341,7 @@ fn diff_helm(label: &str, new_stack: &Stack, before: Before) -> Report {
         if !live {
             let (ov, nv) = (helm::shard_view(&old), helm::shard_view(&new));
             let moves = risk::moves(&ov, &nv);
-            if let Some(r) = risks.iter_mut().find(|r| r.code == "shard-count") {
+            if let Some(r) = risks.iter_mut().find(|r| r.code == risk::Code::ShardCount) {
                 let common = ov.assign.keys().filter(|k| nv.assign.contains_key(*k)).count();
                 r.message.push_str(&format!(" ({} of {common} static targets move)", moves.len()));
             }

@@ -174,7 +174,7 @@ fn key_json(k: &Key) -> Value {
 
 fn risk_json(r: &Risk) -> Value {
     json!({
-        "code": r.code,
+        "code": r.code.as_str(),
         "category": r.category.as_str(),
         "object": r.object.as_ref().map(key_json),
         "path": r.path,
