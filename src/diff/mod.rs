@@ -155,6 +155,7 @@ impl Report {
     }
 }
 
+/// The render of `stack` as the objects of one side.
 fn rendered(stack: &Stack) -> Vec<Doc> {
     render(stack)
         .into_iter()
@@ -166,7 +167,7 @@ fn rendered(stack: &Stack) -> Vec<Doc> {
 /// `helm` compares in the chart's world (`--target helm-values`, [`helm`]).
 pub fn diff(label: &str, stack: &Stack, before: Before, helm: bool) -> Report {
     if helm {
-        return diff_helm(label, stack, before);
+        return helm::diff(label, stack, before);
     }
     let news = rendered(stack);
     let new_view = risk::view_of_stack(stack);
@@ -245,126 +246,6 @@ fn backend_risk(old: &Stack, new: &Stack) -> Option<Risk> {
         ),
         action: None,
     })
-}
-
-/// stackgen's companion objects of the helm-values render, in apply order.
-fn companions(stack: &Stack) -> Vec<Doc> {
-    crate::render::helm::companion_objects(stack)
-        .into_iter()
-        .filter_map(|o| Some(Doc { key: Key::of(&o.value)?, value: o.value, live: false }))
-        .collect()
-}
-
-/// `--target helm-values` ([`helm`]): values key by key, companions object by object,
-/// risks with the operator's names.
-fn diff_helm(label: &str, new_stack: &Stack, before: Before) -> Report {
-    let name = new_stack.name.as_str();
-    let mut notes = Vec::new();
-    let new_values = crate::render::helm::values(new_stack);
-    let new_chart = helm::Chart::from_values(&new_values, name, new_stack.namespace.as_str());
-    let news = companions(new_stack);
-    let mut skip_objects = false;
-    // (mode, before label, old objects, old values, where they came from, old names,
-    // whether the old values are a live projection, stack risks)
-    let (mode, before, olds, old_values, source, old_chart, live, mut stack_risks) = match before {
-        Before::Base { label, stack: old_stack } => {
-            let v = crate::render::helm::values(&old_stack);
-            let chart = helm::Chart::from_values(&v, old_stack.name.as_str(), old_stack.namespace.as_str());
-            let risks: Vec<Risk> = backend_risk(&old_stack, new_stack).into_iter().collect();
-            ("base", label, companions(&old_stack), Some(v), "values".to_string(), chart, false, risks)
-        }
-        Before::Against { label, input: b } => {
-            let released = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
-            let crs: Vec<&Doc> = b
-                .docs
-                .iter()
-                .filter(|d| d.key.kind == "Prometheus" && d.key.api_version.starts_with("monitoring.coreos.com/"))
-                .collect();
-            let cr = crs
-                .iter()
-                .find(|d| {
-                    d.key.name == new_chart.cr && d.key.namespace.as_deref() == Some(new_chart.namespace.as_str())
-                })
-                .or_else(|| if crs.len() == 1 { crs.first() } else { None });
-            let (values, source, chart, live) = match (&b.values, cr) {
-                (Some(v), _) => (
-                    Some(v.clone()),
-                    "values".to_string(),
-                    helm::Chart::from_values(v, name, new_stack.namespace.as_str()),
-                    false,
-                ),
-                (None, Some(cr)) => {
-                    let chart = helm::Chart {
-                        cr: cr.key.name.clone(),
-                        namespace: cr.key.namespace.clone().unwrap_or_else(|| new_chart.namespace.clone()),
-                    };
-                    (
-                        Some(helm::values_of_cr(&cr.value)),
-                        format!("Prometheus {}/{}", chart.namespace, chart.cr),
-                        chart,
-                        true,
-                    )
-                }
-                (None, None) => {
-                    notes.push(format!(
-                        "{label} has no values document and no Prometheus resource: values not compared \
-                         (pass `helm get values {name} -n {} -o yaml` output, or include `kubectl get prometheus`)",
-                        new_chart.namespace
-                    ));
-                    (None, String::new(), new_chart.clone(), false)
-                }
-            };
-            let docs = if b.docs.is_empty() && b.values.is_some() {
-                notes.push(format!(
-                    "{label} is a values document only: companion objects not compared (pass the `render -o` \
-                     directory, or manifests.yaml and values.yaml concatenated, or live objects)"
-                ));
-                skip_objects = true;
-                Vec::new()
-            } else {
-                b.docs
-            };
-            ("against", label, docs, values, source, chart, live, released)
-        }
-    };
-    let news = if skip_objects { Vec::new() } else { news };
-    let mut report = compare_docs(label, mode, &before, &news, olds, name);
-    if let Some(old) = &old_values {
-        let (old, new) = if live {
-            let new = helm::project(&new_values);
-            (compare::subset(old, Some(&new), None), new)
-        } else {
-            (old.clone(), new_values.clone())
-        };
-        let (changes, unchanged) = helm::diff_values(&old, &new);
-        let mut risks = helm::value_risks(&old, &new, &old_chart, &new_chart);
-        if !live {
-            let (ov, nv) = (helm::shard_view(&old), helm::shard_view(&new));
-            let moves = risk::moves(&ov, &nv);
-            if let Some(r) = risks.iter_mut().find(|r| r.code == risk::Code::ShardCount) {
-                let common = ov.assign.keys().filter(|k| nv.assign.contains_key(*k)).count();
-                r.message.push_str(&format!(" ({} of {common} static targets move)", moves.len()));
-            }
-            report.moves = moves;
-            report.sharding = Some((ov, nv));
-        }
-        risks.append(&mut stack_risks);
-        stack_risks = risks;
-        report.values = Some(helm::ValuesDiff { source, changes, unchanged });
-    } else {
-        report.values = Some(helm::ValuesDiff { source, changes: Vec::new(), unchanged: 0 });
-    }
-    report.stack_risks = stack_risks;
-    if report.ignored > 0 {
-        notes.push(format!(
-            "ignored {} live object(s) that are not stackgen's companions (the chart's and the operator's \
-             objects are compared through the values{})",
-            report.ignored,
-            if live { format!(" of Prometheus {}/{}", old_chart.namespace, old_chart.cr) } else { String::new() }
-        ));
-    }
-    report.notes = notes;
-    report
 }
 
 /// Whether a live object belongs to this stack's render.

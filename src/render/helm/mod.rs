@@ -44,7 +44,9 @@ pub mod values;
 
 pub use companions::companion_objects;
 pub use express::unsupported;
-pub use names::{claim_name, fullname, prometheus_cr, statefulset_name, thanos_discovery};
+pub use names::{
+    claim_name, cut_fullname, fullname, operator_statefulset, prometheus_cr, statefulset_name, thanos_discovery,
+};
 pub use values::values;
 
 use super::{yaml, HEADER};

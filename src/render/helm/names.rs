@@ -8,10 +8,19 @@ use crate::model::Stack;
 /// The chart cuts `fullnameOverride` to this many characters (`trunc 26 | trimSuffix "-"`).
 pub(super) const FULLNAME_MAX: usize = 26;
 
+/// The chart's cut of a full name (`trunc 26 | trimSuffix "-"`): at most 26 bytes (less
+/// where a character would be split), no trailing `-`.
+pub fn cut_fullname(name: &str) -> String {
+    let mut end = name.len().min(FULLNAME_MAX);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].trim_end_matches('-').to_string()
+}
+
 /// The chart's `kube-prometheus-stack.fullname` with `fullnameOverride` = the stack name.
 pub fn fullname(s: &Stack) -> String {
-    let name = s.name.as_str();
-    name[..name.len().min(FULLNAME_MAX)].trim_end_matches('-').to_string()
+    cut_fullname(s.name.as_str())
 }
 
 /// Name of the Prometheus custom resource the chart creates.
@@ -21,11 +30,16 @@ pub fn prometheus_cr(s: &Stack) -> String {
 
 /// The operator's StatefulSet for one shard: `prometheus-<cr>`, `prometheus-<cr>-shard-<i>`.
 pub fn statefulset_name(s: &Stack, shard: u16) -> String {
-    let base = format!("prometheus-{}", prometheus_cr(s));
+    operator_statefulset(&prometheus_cr(s), u64::from(shard))
+}
+
+/// The operator's StatefulSet of shard `shard` of the Prometheus resource `cr`
+/// (`prometheusNameByShard`).
+pub fn operator_statefulset(cr: &str, shard: u64) -> String {
     if shard == 0 {
-        base
+        format!("prometheus-{cr}")
     } else {
-        format!("{base}-shard-{shard}")
+        format!("prometheus-{cr}-shard-{shard}")
     }
 }
 
