@@ -1,4 +1,4 @@
-//! Command-line arguments (clap derive). The contract is design.md "Command line".
+//! Command-line arguments (clap derive); README.md documents the commands.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -155,7 +155,7 @@ pub enum DiffFormat {
     HelmValues,
 }
 
-/// `--allow` / `--deny`: the command line's lint configuration (design.md "Lint configuration").
+/// `--allow` / `--deny`: the command line's lint configuration (over the file's `[lint]`).
 #[derive(clap::Args, Debug, Default)]
 pub struct LintPolicy {
     /// Allow a warning (code such as SG102, or its name); repeatable, comma-separated. Errors cannot be allowed.

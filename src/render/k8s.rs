@@ -199,7 +199,8 @@ pub fn env_value(name: &str, value: &str) -> EnvVar {
 }
 
 /// A claim (template) with an explicit class: never left empty, so a default
-/// StorageClass cannot take a claim meant for a static PV (pitfall 5).
+/// StorageClass cannot take a claim meant for a static PV (an empty class means the
+/// default one, whose provisioner would make a new, empty volume).
 pub fn claim(
     name: &str,
     namespace: Option<&str>,
@@ -215,7 +216,8 @@ pub fn claim(
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: Some(class.into()),
-            // A selector, even an empty one, blocks dynamic provisioning (pitfall 4):
+            // A selector, even an empty one, blocks dynamic provisioning (provisioners refuse
+            // claims with one):
             // only static PVs get one.
             selector: selector.map(super::k8s::selector),
             resources: Some(VolumeResourceRequirements { requests: Some(requests), ..Default::default() }),

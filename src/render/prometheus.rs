@@ -105,7 +105,8 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
         external.insert(k.clone(), json!(v));
     }
     if s.sharding.shards > 1 {
-        // Distinct external labels per shard keep Thanos block groups apart (pitfall 12).
+        // Distinct external labels per shard keep Thanos block groups apart: the Compactor
+        // groups blocks by external labels, and shards with equal labels would be merged.
         external.insert("shard".into(), json!(shard));
     }
     // Expanded by Prometheus 3 from the Downward API (2.x needs expand-external-labels).

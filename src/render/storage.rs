@@ -184,7 +184,8 @@ fn static_class(n: &Names<'_>, class: &str) -> Object {
         // No provisioner: every PV of this class is written by stackgen.
         provisioner: "kubernetes.io/no-provisioner".into(),
         reclaim_policy: Some(n.stack.storage.reclaim_policy.as_str().into()),
-        // Local PVs need the scheduler to pick the node first (pitfall 6); for the other
+        // Local PVs need the scheduler to pick the node first (a local PV pins its pod to
+        // one node, so binding before scheduling can strand the pod); for the other
         // static backends it is harmless and keeps one rule for all.
         volume_binding_mode: Some("WaitForFirstConsumer".into()),
         ..Default::default()
@@ -323,7 +324,8 @@ fn pinned_to(node: &str) -> VolumeNodeAffinity {
     }
 }
 
-/// The NFS subdir external provisioner (seed 002), with its RBAC and StorageClass.
+/// The NFS subdir external provisioner (a directory per claim on one export, for NFS
+/// servers without a CSI driver), with its RBAC and StorageClass.
 fn nfs_provisioner(n: &Names<'_>, server: &str, path: &str, image: &str, reclaim: &str, out: &mut Vec<Object>) {
     let ns = n.ns();
     let name = n.obj("nfs-provisioner");

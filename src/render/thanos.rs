@@ -228,7 +228,8 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         "query".to_string(),
         format!("--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}"),
         format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
-        // Equal to the label Prometheus sets: HA pairs deduplicate (pitfall 11).
+        // Equal to the label Prometheus sets: HA pairs deduplicate
+        // only when Query's replica label is the one their external labels differ by.
         format!("--query.replica-label={}", t.replica_label),
         // Without it every query asks for raw data, and the 5m/1h blocks the Compactor keeps
         // after raw retention are unreachable (the API defaults max_source_resolution to 0).

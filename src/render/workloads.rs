@@ -240,7 +240,7 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
             replicas: Some(1),
             selector: k8s::selector(sel),
             // A ReadWriteOnce volume cannot attach to the new pod while the old one runs
-            // (Multi-Attach error, pitfall 8): stop first, then start.
+            // (Multi-Attach error): stop first, then start.
             strategy: Some(DeploymentStrategy { type_: Some("Recreate".into()), ..Default::default() }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {

@@ -11,7 +11,7 @@
 //! compare it with the value it came from.
 //!
 //! Why not serde-saphyr's serializer: it measured 12-18 ms for the 64-shard stack here,
-//! three times the whole render budget (design.md "Budgets", BENCHMARKS.md); this runs
+//! three times the whole render budget (BENCHMARKS.md); this runs
 //! at memcpy-like speed because it decides quoting from a byte scan.
 
 use serde_json::Value;
@@ -347,10 +347,10 @@ mod tests {
         assert_eq!(out, " ".repeat(150));
     }
 
-    /// Issue 16 item 12: NEL and the other characters a YAML reader may read as a line
+    /// NEL and the other characters a YAML reader may read as a line
     /// break are escaped, never emitted raw, and the value reads back the same.
     #[test]
-    fn issue16_nel_is_escaped_in_quoted_yaml() {
+    fn line_break_characters_are_escaped_in_quoted_yaml() {
         for s in ["a\u{85}b", "x\u{2028}y\u{2029}", "\u{feff}bom", "del\u{7f}", "q\"\u{85}\"", "\u{85}", "l1\nl2\u{85}"]
         {
             let mut out = String::new();

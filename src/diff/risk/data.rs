@@ -240,7 +240,7 @@ pub fn claims_fit(news: &[Doc], live: &[Doc]) -> Vec<Risk> {
 /// Live PersistentVolumes the render needs that no claim can bind: phase Released (its
 /// claim was deleted; the PV keeps the old claim's uid in claimRef), or a claimRef uid
 /// that is not the uid of the live claim of that name. The re-created claim stays
-/// Pending forever (seeds 000, 001) while apply reports success.
+/// Pending forever while apply reports success.
 pub fn unbindable_volumes<'a>(needed: impl Iterator<Item = &'a Key>, live: &[Doc]) -> Vec<Risk> {
     let find = |kind: &str, ns: Option<&str>, name: &str| {
         live.iter().find(|d| d.live && d.key.kind == kind && d.key.name == name && d.key.namespace.as_deref() == ns)

@@ -63,7 +63,8 @@ pub fn values(s: &Stack) -> Value {
         // off it would fire for ever.
         v.insert("defaultRules".into(), json!({"rules": {"kubernetesSystem": false}}));
     }
-    // Managed control planes (EKS, GKE, AKS) cannot be scraped (seed 004).
+    // Managed control planes (EKS, GKE, AKS) do not expose etcd, the scheduler or the
+    // controller manager: their jobs would be down for ever.
     for key in ["kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy"] {
         v.insert(key.into(), json!({"enabled": s.kubernetes.control_plane}));
     }
@@ -86,14 +87,15 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     spec.insert("shards".into(), json!(s.sharding.shards));
     spec.insert("retention".into(), json!(p.retention.as_str()));
     if let Some(size) = p.retention_size {
-        // ByteSize needs the B suffix: 425GiB, not 425Gi (pitfall 1).
+        // The operator's ByteSize needs the B suffix: 425GiB, not 425Gi (rejected).
         spec.insert("retentionSize".into(), json!(size.prometheus()));
     }
     spec.insert("scrapeInterval".into(), json!(p.scrape_interval.as_str()));
     spec.insert("scrapeTimeout".into(), json!(p.scrape_timeout.as_str()));
     spec.insert("evaluationInterval".into(), json!(p.evaluation_interval.as_str()));
     spec.insert("externalLabels".into(), to_map(&p.external_labels));
-    // The same name Thanos Query and the Compactor deduplicate on (pitfall 11).
+    // The same name Thanos Query and the Compactor deduplicate on: HA replicas differ
+    // by exactly this label.
     spec.insert("replicaExternalLabelName".into(), json!(s.replica_label()));
     // No `prometheus="<ns>/<cr>"` label on every series, alert and uploaded block: the
     // external labels are exactly the stack's, as in manifests mode.
@@ -107,7 +109,8 @@ fn prometheus_values(n: &Names<'_>) -> Value {
         limits.insert("cpu".into(), json!(c.as_str()));
     }
     spec.insert("resources".into(), json!({"requests": requests, "limits": limits}));
-    // Seed 000: "permission denied" on migrated data without these.
+    // Prometheus gets "permission denied" on a TSDB (migrated, or from another image)
+    // whose files another user owns without these.
     spec.insert(
         "securityContext".into(),
         json!({
@@ -122,7 +125,8 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     );
     let storage_spec = match (storage::data_class(n), s.storage.size) {
         (Some(class), Some(size)) => {
-            // A selector blocks dynamic provisioning (pitfall 4): static PVs only.
+            // A selector blocks dynamic provisioning (provisioners refuse claims with one):
+            // static PVs only.
             let selector = s.storage.backend.is_static().then(|| to_map(&storage::stack_volume_selector(n)));
             claim_template(&class, &size.quantity(), selector)
         }
@@ -273,7 +277,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     v.insert("image".into(), image_values(&g.image));
     let persistence = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
         // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
-        // (Multi-Attach error, pitfall 8).
+        // (the new pod cannot attach the volume the old one holds: Multi-Attach error).
         Some(class) => json!({
             "enabled": true,
             "type": "sts",
@@ -285,10 +289,10 @@ fn grafana_values(n: &Names<'_>) -> Value {
     };
     v.insert("persistence".into(), persistence);
     // fsGroup 472 owns the volume; the root chown init container breaks the restricted
-    // profile and fails on root-squashed NFS (pitfall 8).
+    // profile and fails on root-squashed NFS.
     v.insert("initChownData".into(), json!({"enabled": false}));
     if let Some(secret) = &g.admin_secret {
-        // Without it the chart sets its adminPassword default (pitfall 18).
+        // Without it the chart sets its adminPassword default, a published password.
         v.insert(
             "admin".into(),
             json!({"existingSecret": secret, "userKey": "admin-user", "passwordKey": "admin-password"}),
