@@ -4,7 +4,7 @@
 //! risk markers on changes Kubernetes rejects or that delete, strand or move data.
 //!
 //! Objects are keyed by apiVersion, kind, namespace and name. Live objects are reduced
-//! to what stackgen sets (tanka's subset rule, [`compare::subset`]), so server-set fields
+//! to what stackgen sets (tanka's subset rule, `compare::subset`), so server-set fields
 //! and API defaults are never a change. [`diff`] returns a [`Report`]; the command line
 //! prints it (human or JSON) and maps it to diff(1)'s exit codes.
 //!
@@ -12,7 +12,7 @@
 //! key by key, stackgen's companion objects object by object, and risks named with the
 //! Prometheus Operator's StatefulSets and claims.
 
-pub mod compare;
+pub(crate) mod compare;
 pub mod helm;
 pub mod input;
 mod report;

@@ -4,14 +4,14 @@
 //! so the same stack gives the same bytes everywhere.
 
 pub mod helm;
-pub mod k8s;
-pub mod network;
-pub mod pod;
+pub(crate) mod k8s;
+pub(crate) mod network;
+pub(crate) mod pod;
 pub mod prometheus;
-pub mod scanners;
-pub mod storage;
-pub mod thanos;
-pub mod workloads;
+pub(crate) mod scanners;
+pub(crate) mod storage;
+pub(crate) mod thanos;
+pub(crate) mod workloads;
 pub mod yaml;
 
 use std::borrow::Cow;

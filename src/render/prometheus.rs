@@ -210,7 +210,7 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     cfg
 }
 
-/// A [[scrape]] job with static targets; `sharding = false` labels its targets
+/// A `[[scrape]]` job with static targets; `sharding = false` labels its targets
 /// `__tmp_disable_sharding`, which the sharding relabels keep on every shard.
 pub fn static_job(j: &crate::model::ScrapeJob) -> Value {
     let mut labels = serde_json::Map::new();

@@ -4,23 +4,23 @@
 //! `prometheus-<cr>[-shard-<i>]`, claims `prometheus-<cr>-db-<statefulset>-<ordinal>`),
 //! and stackgen's companion objects (manifests.yaml). So this compares:
 //!
-//! - the values document key by key ([`values::diff_values`]): added, removed and changed paths,
+//! - the values document key by key (`values::diff_values`): added, removed and changed paths,
 //!   with old → new, in document order (the new side's keys, then keys only the old side
 //!   has);
 //! - the companion objects object by object, with the manifests-mode machinery
 //!   ([`super::compare_docs`], [`super::risk`]);
-//! - the risks of value changes ([`risks::value_risks`]), named with the operator's objects: the
+//! - the risks of value changes (`risks::value_risks`), named with the operator's objects: the
 //!   operator re-creates a StatefulSet whose claim template changes (foreground delete:
 //!   every pod of it at once), never resizes or moves a claim, and deletes the StatefulSets
 //!   of removed shards and keeps their claims.
 //!
 //! With `--against` live objects, the chart's and the operator's objects are not compared
 //! one by one (they are Helm's and the operator's, not stackgen's); the values the live
-//! Prometheus resource `<cr>` shows ([`values::values_of_cr`]) stand in for the release's values.
+//! Prometheus resource `<cr>` shows (`values::values_of_cr`) stand in for the release's values.
 
 mod risks;
 mod sharding;
-pub mod values;
+mod values;
 
 use serde_json::Value;
 

@@ -1,11 +1,11 @@
-//! Risk markers: changes Kubernetes rejects ([`immutable`] fields) and changes that
-//! delete, strand or move data ([`data`]: storage class or backend, reclaim policy,
-//! shorter retention, removed volumes; [`sharding`]: shard count and the targets that
+//! Risk markers: changes Kubernetes rejects (`immutable` fields) and changes that
+//! delete, strand or move data (`data`: storage class or backend, reclaim policy,
+//! shorter retention, removed volumes; `sharding`: shard count and the targets that
 //! move, computed with the `hashmod` the generated relabel rules run).
 
 mod data;
 mod immutable;
-pub mod sharding;
+mod sharding;
 
 use serde_json::Value;
 

@@ -21,7 +21,7 @@ const MAX_LISTED: usize = 16;
 pub struct ShardView {
     pub shards: u64,
     pub source_labels: Vec<String>,
-    /// (job, target) → shard, for sharded static targets of [[scrape]] jobs.
+    /// (job, target) → shard, for sharded static targets of `[[scrape]]` jobs.
     pub assign: BTreeMap<(String, String), u64>,
 }
 

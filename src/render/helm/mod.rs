@@ -8,8 +8,8 @@
 //! stack's values). What a stack asks for and the chart cannot express is reported by
 //! [`unsupported`] (SG125), never dropped silently.
 //!
-//! The parts: [`names`] (the names the chart and the operator give their objects),
-//! [`values`] (the values document), [`companions`] (the objects the chart does not
+//! The parts: `names` (the names the chart and the operator give their objects),
+//! `values` (the values document), `companions` (the objects the chart does not
 //! create), `express` (what the chart cannot express).
 //!
 //! Decisions, in short (README "Helm values" has the long form):
@@ -37,10 +37,10 @@
 //!   Grafana datasource asking Thanos Query for `max_source_resolution=auto`. The TSDB lives
 //!   in `<volume>/prometheus-db/` in both modes (the operator's subPath).
 
-pub mod companions;
+mod companions;
 mod express;
-pub mod names;
-pub mod values;
+mod names;
+mod values;
 
 pub use companions::companion_objects;
 pub use express::unsupported;
