@@ -134,23 +134,17 @@ impl Report {
     pub fn count(&self, c: Change) -> usize {
         self.entries.iter().filter(|e| e.change == c).count()
     }
-    /// The human report (coloured with `color`). Live objects may hold credentials (a
-    /// ConfigMap with a password) and names with terminal escapes: in manifests mode
-    /// every string is scrubbed of credential shapes, and the YAML texts and names have
-    /// no raw control characters (see [`compare_docs`], [`input`]).
+    /// The human report (coloured with `color`). Live objects and values documents may
+    /// hold credentials (a ConfigMap with a password, a chart's `adminPassword`) and names
+    /// with terminal escapes: every string is scrubbed of credential shapes, and the YAML
+    /// texts and names have no raw control characters (see [`compare_docs`], [`input`]).
     pub fn human(&self, color: bool) -> String {
-        let text = report::human(self, color);
-        if self.values.is_some() {
-            return text;
-        }
-        crate::secrets::scrub(&text).into_owned()
+        crate::secrets::scrub(&report::human(self, color)).into_owned()
     }
     /// The JSON report (README.md, "diff"), scrubbed as [`Report::human`] is.
     pub fn json(&self) -> Value {
         let mut v = report::json(self);
-        if self.values.is_none() {
-            scrub_json(&mut v);
-        }
+        scrub_json(&mut v);
         v
     }
 }

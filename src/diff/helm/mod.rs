@@ -282,4 +282,16 @@ mod tests {
         );
         assert_eq!(same, 2);
     }
+
+    #[test]
+    fn a_credential_in_the_old_values_is_never_printed() {
+        let s = stack("[stack]\nname = \"ha\"\n[storage]\nbackend = \"ephemeral\"\n");
+        let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0".repeat(2).get(..36).unwrap().to_string());
+        let mut input = crate::diff::input::from_text("values.yaml", "").unwrap();
+        input.values = Some(json!({"grafana": {"adminPassword": token}}));
+        let report = diff("stack.toml", &s, Before::Against { label: "values.yaml".into(), input });
+        assert!(report.values.as_ref().is_some_and(|v| !v.changes.is_empty()));
+        assert!(!report.human(false).contains(&token));
+        assert!(!report.json().to_string().contains(&token));
+    }
 }
