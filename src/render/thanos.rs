@@ -62,7 +62,7 @@ pub fn objstore_checksum(n: &Names<'_>) -> (String, String) {
 }
 
 /// Environment and volumes that carry the credentials into a Thanos container.
-fn credentials(t: &Thanos, c: &mut Container, volumes: &mut Vec<Volume>) {
+pub(crate) fn credentials(t: &Thanos, c: &mut Container, volumes: &mut Vec<Volume>) {
     let o = &t.objstore;
     let Some(secret) = &o.credentials_secret else {
         return;

@@ -2,16 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{SecretVolumeSource, Volume};
+use k8s_openapi::api::core::v1::Container;
 use serde_json::{json, Map, Value};
 
 use super::names::thanos_components;
 use super::OBJSTORE_KEY;
-use crate::model::{Image, ObjstoreKind, Stack};
+use crate::model::{Image, Stack, Thanos};
 use crate::render::pod::THANOS_HTTP_PORT;
-use crate::render::{k8s, storage, thanos, Names};
-
-const GCS_DIR: &str = "/etc/thanos/gcs";
+use crate::render::{storage, thanos, Names};
 
 pub(super) fn to_map(m: &BTreeMap<String, String>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
@@ -143,8 +141,8 @@ fn prometheus_values(n: &Names<'_>) -> Value {
             thanos["version"] = json!(v);
         }
         spec.insert("thanos".into(), thanos);
-        if let Some(secret) = &t.objstore.credentials_secret {
-            let (container, volumes) = sidecar_credentials(t.objstore.kind, secret);
+        if t.objstore.credentials_secret.is_some() {
+            let (container, volumes) = sidecar_credentials(t);
             spec.insert("containers".into(), json!([container]));
             if !volumes.is_empty() {
                 spec.insert("volumes".into(), Value::Array(volumes));
@@ -207,34 +205,24 @@ fn thanos_pod_monitor(n: &Names<'_>) -> Value {
 }
 
 /// The credentials of `credentials_secret` as a patch of the operator's `thanos-sidecar`
-/// container (environment, and for GCS the key file), plus the pod volumes it needs.
-fn sidecar_credentials(kind: ObjstoreKind, secret: &str) -> (Value, Vec<Value>) {
-    let mut env: Vec<Value> = kind
-        .secret_keys()
-        .iter()
-        .map(|key| serde_json::to_value(k8s::env_secret(&thanos::env_name(key), secret, key)).expect("serializable"))
-        .collect();
-    let mut container = json!({"name": "thanos-sidecar"});
+/// container (environment, and for GCS the key file), plus the pod volumes it needs:
+/// what stackgen's own sidecar gets ([`thanos::credentials`]).
+fn sidecar_credentials(t: &Thanos) -> (Value, Vec<Value>) {
+    let mut c = Container { name: "thanos-sidecar".into(), ..Default::default() };
     let mut volumes = Vec::new();
-    let mut mounts = Vec::new();
-    if kind == ObjstoreKind::Gcs {
-        let env_var = k8s::env_value("GOOGLE_APPLICATION_CREDENTIALS", &format!("{GCS_DIR}/service-account.json"));
-        env.push(serde_json::to_value(env_var).expect("serializable"));
-        mounts.push(serde_json::to_value(k8s::mount("gcs-credentials", GCS_DIR, true)).expect("serializable"));
-        let volume = Volume {
-            name: "gcs-credentials".into(),
-            secret: Some(SecretVolumeSource { secret_name: Some(secret.to_string()), ..Default::default() }),
-            ..Default::default()
-        };
-        volumes.push(serde_json::to_value(volume).expect("serializable"));
+    thanos::credentials(t, &mut c, &mut volumes);
+    let mut container = json!({"name": c.name});
+    if let Some(env) = c.env.filter(|e| !e.is_empty()) {
+        container["env"] = to_value(env);
     }
-    if !env.is_empty() {
-        container["env"] = Value::Array(env);
+    if let Some(mounts) = c.volume_mounts.filter(|m| !m.is_empty()) {
+        container["volumeMounts"] = to_value(mounts);
     }
-    if !mounts.is_empty() {
-        container["volumeMounts"] = Value::Array(mounts);
-    }
-    (container, volumes)
+    (container, volumes.into_iter().map(to_value).collect())
+}
+
+fn to_value(v: impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("k8s types serialize")
 }
 
 /// The stack's `[[scrape]]` jobs as `additionalScrapeConfigs`; the operator appends its
