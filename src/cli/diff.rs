@@ -4,12 +4,11 @@
 
 use std::io::{IsTerminal, Write};
 
-use stackgen::diagnostic::render as drender;
 use stackgen::diff::{self, Before};
 use stackgen::model::Stack;
 
 use super::args::{DiffFormat, RenderFormat};
-use super::Stderr;
+use super::{print_human, Stderr};
 
 /// Load and check a stack; on failure print why (`Err`: exit 2, a diff that cannot be
 /// computed is an error, not a difference). With `warnings`, its warnings are printed.
@@ -23,13 +22,13 @@ fn checked(path: &str, warnings: bool) -> Result<Stack, u8> {
     };
     match stackgen::check(&src) {
         Ok(c) => {
-            if warnings && !c.warnings.is_empty() {
-                let _ = write!(Stderr, "{}", drender::human(&src, &c.warnings, super::color_stderr()));
+            if warnings {
+                print_human(&src, &c.warnings);
             }
             Ok(c.stack)
         }
         Err(diags) => {
-            let _ = write!(Stderr, "{}", drender::human(&src, &diags, super::color_stderr()));
+            print_human(&src, &diags);
             let _ = writeln!(Stderr, "error: {path} has errors, so there is nothing to compare (exit 2)");
             Err(2)
         }
@@ -81,7 +80,7 @@ pub fn run(
     };
     let before = match (base, against_spec) {
         (Some(base), _) => match checked(base, false) {
-            Ok(s) => Before::Base { label: base.to_string(), stack: s },
+            Ok(s) => Before::Base { label: base.to_string(), stack: Box::new(s) },
             Err(code) => return Ok(code),
         },
         (None, Some(spec)) => match against(spec, helm) {

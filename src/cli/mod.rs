@@ -16,14 +16,16 @@ macro_rules! say {
 
 mod args;
 mod diff;
+mod lint;
 mod output;
+mod render;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use args::{Cli, Command, LintFormat, RenderFormat};
+use args::{Cli, Command};
 use clap::Parser;
-use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diagnostic, RULES};
+use stackgen::diagnostic::{self, render as drender, Diagnostic, RULES};
 use stackgen::lint::suppress::CliPolicy;
 use stackgen::source::Source;
 
@@ -130,7 +132,7 @@ fn run(cli: Cli, stdout: &mut impl Write) -> u8 {
     }
 }
 
-fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
+fn run_command(cli: Cli, stdout: &mut impl Write) -> std::io::Result<u8> {
     match cli.command {
         Command::Diff { stack, against, base, format, target } => {
             let code = diff::run(&stack, against.as_deref(), base.as_deref(), format, target, stdout)?;
@@ -187,189 +189,10 @@ fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
             }
         }
         Command::Lint { stacks, format, deny_warnings, target, policy } => {
-            if stacks.iter().filter(|s| s.as_str() == "-").count() > 1 {
-                say!("error: standard input (`-`) can be read only once; give it once");
-                return Ok(2);
-            }
-            let policy = match cli_policy(&policy) {
-                Ok(p) => p,
-                Err(code) => return Ok(code),
-            };
-            let mut worst = 0u8;
-            let mut json = Vec::new();
-            let mut sarif = drender_sarif::SarifLog::new();
-            for path in &stacks {
-                let src = match stackgen::load(path) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // SG006 in every format: on stderr for people, in the document for tools.
-                        let src = Source::new(path.as_str(), "");
-                        let d = Diagnostic::new(diagnostic::Code::Unreadable, e.clone(), 0..0)
-                            .with_help("check the path and that the file is readable UTF-8 text");
-                        match format {
-                            LintFormat::Human => print_human(&src, std::slice::from_ref(&d)),
-                            LintFormat::Github => {
-                                say!("error[SG006]: {e}");
-                                stdout.write_all(drender::github(&src, std::slice::from_ref(&d)).as_bytes())?;
-                            }
-                            LintFormat::Json => {
-                                say!("error[SG006]: {e}");
-                                json.push(serde_json::to_value(drender::to_json(&src, &d)).expect("serializable"));
-                            }
-                            LintFormat::Sarif => {
-                                say!("error[SG006]: {e}");
-                                sarif.unreadable(path, &e);
-                            }
-                        }
-                        worst = 2;
-                        continue;
-                    }
-                };
-                let mut diags = match stackgen::check(&src) {
-                    Ok(mut c) if target == RenderFormat::HelmValues => {
-                        let mut extra = stackgen::render::helm::unsupported(&c.stack);
-                        c.allows.apply(&src, &mut extra);
-                        c.warnings.extend(extra);
-                        diagnostic::sort(&mut c.warnings);
-                        c.warnings
-                    }
-                    Ok(c) => c.warnings,
-                    Err(d) => d,
-                };
-                policy.apply(&mut diags);
-                if diags.iter().any(Diagnostic::is_error)
-                    || (deny_warnings && diags.iter().any(Diagnostic::is_active_warning))
-                {
-                    worst = worst.max(1);
-                }
-                match format {
-                    LintFormat::Human => print_human(&src, &diags),
-                    LintFormat::Github => stdout.write_all(drender::github(&src, &diags).as_bytes())?,
-                    LintFormat::Json => {
-                        for d in &diags {
-                            json.push(serde_json::to_value(drender::to_json(&src, d)).expect("serializable"));
-                        }
-                    }
-                    LintFormat::Sarif => sarif.add(&src, &diags),
-                }
-            }
-            // json and sarif are one document for the whole call, printed even when empty.
-            match format {
-                LintFormat::Json => {
-                    serde_json::to_writer_pretty(&mut stdout, &json)?;
-                    writeln!(stdout)?;
-                }
-                LintFormat::Sarif => stdout.write_all(sarif.to_json_string().as_bytes())?,
-                LintFormat::Human | LintFormat::Github => {}
-            }
-            stdout.flush()?;
-            return Ok(worst);
+            return lint::run(&stacks, format, deny_warnings, target, &policy, stdout);
         }
         Command::Render { stack, output, format, check, keep_stale, prune: _, policy } => {
-            let policy = match cli_policy(&policy) {
-                Ok(p) => p,
-                Err(code) => return Ok(code),
-            };
-            let src = match stackgen::load(&stack) {
-                Ok(s) => s,
-                Err(e) => {
-                    say!("error[SG006]: {e}");
-                    return Ok(2);
-                }
-            };
-            let checked = match stackgen::check(&src) {
-                Ok(mut c) => {
-                    policy.apply(&mut c.warnings);
-                    if c.warnings.iter().any(Diagnostic::is_error) {
-                        print_human(&src, &c.warnings);
-                        return Ok(1);
-                    }
-                    c
-                }
-                Err(mut diags) => {
-                    policy.apply(&mut diags);
-                    print_human(&src, &diags);
-                    return Ok(1);
-                }
-            };
-            print_human(&src, &checked.warnings);
-            if format == RenderFormat::HelmValues {
-                let mut extra = stackgen::render::helm::unsupported(&checked.stack);
-                checked.allows.apply(&src, &mut extra);
-                policy.apply(&mut extra);
-                print_human(&src, &extra);
-                if extra.iter().any(Diagnostic::is_error) {
-                    return Ok(1);
-                }
-                let helm = stackgen::render::helm::render(&checked.stack);
-                let mut files = std::collections::BTreeMap::new();
-                files.insert("values.yaml".to_string(), helm.values);
-                files.insert("manifests.yaml".to_string(), helm.manifests);
-                if let Some(path) = check {
-                    // A file is the values.yaml printed on stdout; a directory is an -o render.
-                    let (same, diff) = output::check_files(&files, std::path::Path::new(&path), Some("values.yaml"))?;
-                    if same {
-                        return Ok(0);
-                    }
-                    stdout.write_all(diff.as_bytes())?;
-                    stdout.flush()?;
-                    say!("{path} is stale: {}", regenerate(&stack, &path, " --format helm-values"));
-                    return Ok(1);
-                }
-                match output {
-                    Some(dir) => {
-                        let pruned = match output::write_dir(std::path::Path::new(&dir), &files, !keep_stale) {
-                            Ok(p) => p,
-                            Err(e) => {
-                                say!("error: cannot write {dir}: {e}; nothing was changed");
-                                return Ok(2);
-                            }
-                        };
-                        say!("wrote values.yaml and manifests.yaml to {dir}");
-                        for p in pruned {
-                            say!("removed {dir}/{p} (stackgen wrote it; this render no longer has it)");
-                        }
-                    }
-                    None => stdout.write_all(files["values.yaml"].as_bytes())?,
-                }
-                stdout.flush()?;
-                return Ok(0);
-            }
-            if let Some(path) = check {
-                let objs = stackgen::render::render(&checked.stack);
-                let (same, diff) = match output::check(&objs, std::path::Path::new(&path)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        say!("error[SG006]: cannot check against {e}");
-                        return Ok(2);
-                    }
-                };
-                if same {
-                    return Ok(0);
-                }
-                stdout.write_all(diff.as_bytes())?;
-                stdout.flush()?;
-                say!("{path} is stale: {}", regenerate(&stack, &path, ""));
-                return Ok(1);
-            }
-            match output {
-                Some(dir) => {
-                    let files = output::files(&stackgen::render::render(&checked.stack));
-                    let pruned = match output::write_dir(std::path::Path::new(&dir), &files, !keep_stale) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            say!("error: cannot write {dir}: {e}; nothing was changed");
-                            return Ok(2);
-                        }
-                    };
-                    say!("wrote {} files to {dir}", files.len());
-                    for p in pruned {
-                        say!("removed {dir}/{p} (stackgen wrote it; this render no longer has it)");
-                    }
-                }
-                // The common case, and the one with a time budget: stream the YAML.
-                None => stackgen::render::write_stream(&checked.stack, stdout)?,
-            }
+            return render::run(&stack, output, format, check, keep_stale, &policy, stdout);
         }
     }
     stdout.flush()?;

@@ -29,7 +29,7 @@ use risk::{Move, Risk, ShardView};
 /// The "before" side of a comparison.
 pub enum Before {
     /// Another stack (`--base OLD_STACK`), checked; `label` names it in the report.
-    Base { label: String, stack: Stack },
+    Base { label: String, stack: Box<Stack> },
     /// What `--against` read (a render, an `-o` directory, live objects; with
     /// `--target helm-values` maybe the chart's values); `label` names it in the report.
     Against { label: String, input: input::Before },

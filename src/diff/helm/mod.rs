@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn a_credential_in_the_old_values_is_never_printed() {
         let s = stack("[stack]\nname = \"ha\"\n[storage]\nbackend = \"ephemeral\"\n");
-        let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0".repeat(2).get(..36).unwrap().to_string());
+        let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0".repeat(2).get(..36).unwrap());
         let mut input = crate::diff::input::from_text("values.yaml", "").unwrap();
         input.values = Some(json!({"grafana": {"adminPassword": token}}));
         let report = diff("stack.toml", &s, Before::Against { label: "values.yaml".into(), input });
