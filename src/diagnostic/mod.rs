@@ -2,12 +2,13 @@
 //! and its renderers. The field names of [`Diagnostic`] in JSON output are public API.
 
 mod codes;
+pub mod explain;
 pub mod render;
 pub mod sarif;
 
 use std::ops::Range;
 
-pub use codes::{Code, Rule, RULES};
+pub use codes::{Code, Retired, Rule, RETIRED, RULES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
