@@ -95,7 +95,8 @@ fn invalid_corpus_snapshots_match() {
 
 /// Every code of the registry is raised by something a test runs: the fixtures of
 /// tests/lint/ and tests/invalid/, the helm-values target over them and the examples
-/// (SG125), an unreadable file (SG006). A code nothing raises is retired instead
+/// (SG125), an unreadable file (SG006); each with the one severity the registry gives
+/// it. A code nothing raises is retired instead
 /// (`RETIRED` in src/diagnostic/codes.rs), never left registered.
 #[test]
 fn every_registered_code_is_raised() {
@@ -113,6 +114,16 @@ fn every_registered_code_is_raised() {
             }
             Err(d) => d,
         };
+        for d in &diags {
+            let rule = d.code.rule();
+            assert_eq!(
+                d.severity,
+                rule.severity,
+                "{}: {} raised with another severity than its registered one",
+                stem(f),
+                rule.id
+            );
+        }
         raised.extend(diags.iter().map(|d| d.code.id()));
     }
     let (code, out, _) =

@@ -176,3 +176,44 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(text: &str) -> Stack {
+        let src = crate::source::Source::new("t.toml", text);
+        crate::check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack
+    }
+
+    fn paths(s: &Stack) -> Vec<String> {
+        check(s).into_iter().map(|d| d.path.unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn a_name_the_chart_cuts_is_reported() {
+        let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
+        let d = check(&s);
+        assert!(d
+            .iter()
+            .any(|d| d.message.contains("26 characters") && d.message.contains("`abcdefghijklmnopqrstuvwxy-…`")));
+        assert!(d.iter().all(|d| d.code == Code::HelmUnsupported && d.span == (0..0)), "{d:#?}");
+    }
+
+    #[test]
+    fn findings_name_their_key_in_a_fixed_order() {
+        let s = stack(
+            "[stack]\nname = \"x\"\n[storage]\nbackend = \"ephemeral\"\nsize = \"10Gi\"\n[sharding]\nshards = 2\n\
+             source_labels = [\"__address__\", \"job\"]\n[grafana]\n",
+        );
+        let got = paths(&s);
+        let mut sorted = got.clone();
+        sorted.dedup();
+        assert_eq!(got, sorted, "one finding per key");
+        for want in ["/sharding/source_labels", "/sharding/shards", "/storage/size", "/grafana"] {
+            assert!(got.iter().any(|p| p == want), "{want} in {got:?}");
+        }
+        let i = |p: &str| got.iter().position(|g| g == p).unwrap();
+        assert!(i("/sharding/source_labels") < i("/sharding/shards") && i("/storage/size") < i("/grafana"));
+    }
+}
