@@ -66,6 +66,7 @@ fn assert_sarif_shape(log: &Value) {
         assert_eq!(str_at(r, "/shortDescription/text"), want.summary());
         assert_eq!(str_at(r, "/fullDescription/text"), want.explain());
         assert!(str_at(r, "/help/text").contains(&want.explain()), "{}: help", want.id);
+        assert_eq!(str_at(r, "/help/markdown"), str_at(r, "/help/text"), "{}: help", want.id);
         let level = if want.severity == stackgen::diagnostic::Severity::Error { "error" } else { "warning" };
         assert_eq!(str_at(r, "/defaultConfiguration/level"), level, "{}", want.id);
     }

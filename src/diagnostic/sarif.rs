@@ -13,7 +13,7 @@
 //! - `runs[0].tool.driver.rules`: every rule of [`RULES`], in registry order, so a
 //!   result's `ruleIndex` is its rule's index there (its place in [`super::Code`]);
 //!   `shortDescription` is the rule's summary, `fullDescription` and `help` carry the
-//!   text of `stackgen explain`.
+//!   text of `stackgen explain` (`help` also as `markdown`, which it is).
 //! - `results`: one per diagnostic, in the order of `--format json`, with the same lines
 //!   and columns. Columns count Unicode characters, as the other formats do, so the run
 //!   declares `columnKind: unicodeCodePoints` (SARIF's default is UTF-16 code units).
@@ -124,7 +124,12 @@ impl SarifLog {
                 name: r.name,
                 short_description: Message { text: r.summary().to_string() },
                 full_description: Message { text: r.explain() },
-                help: Message { text: format!("{}\n\n`stackgen explain {}` prints this text.", r.explain(), r.id) },
+                help: {
+                    // The text is Markdown already (`## What it does`, TOML code blocks):
+                    // GitHub code scanning shows `markdown` on the alert's page.
+                    let text = format!("{}\n\n`stackgen explain {}` prints this text.", r.explain(), r.id);
+                    Help { markdown: text.clone(), text }
+                },
                 default_configuration: Configuration { level: level(r.severity) },
             })
             .collect();
@@ -234,8 +239,15 @@ struct ReportingDescriptor {
     name: &'static str,
     short_description: Message,
     full_description: Message,
-    help: Message,
+    help: Help,
     default_configuration: Configuration,
+}
+
+/// SARIF's multiformatMessageString: plain text and the same as Markdown.
+#[derive(Serialize)]
+struct Help {
+    text: String,
+    markdown: String,
 }
 
 #[derive(Serialize)]
