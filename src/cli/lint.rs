@@ -34,7 +34,7 @@ pub fn run(
             Err(e) => {
                 // SG006 in every format: on stderr for people, in the document for tools.
                 let src = Source::new(path.as_str(), "");
-                let d = Diagnostic::new(diagnostic::Code::Unreadable, e.clone(), 0..0)
+                let d = Diagnostic::new(diagnostic::Code::UnreadableInput, e.clone(), 0..0)
                     .with_help("check the path and that the file is readable UTF-8 text");
                 match format {
                     LintFormat::Human => print_human(&src, std::slice::from_ref(&d)),
@@ -57,7 +57,7 @@ pub fn run(
         };
         let mut diags = match stackgen::check(&src) {
             Ok(mut c) if target == RenderFormat::HelmValues => {
-                let mut extra = stackgen::render::helm::unsupported(&c.stack);
+                let mut extra = stackgen::lint::helm_values(&c.stack);
                 c.allows.apply(&src, &mut extra);
                 c.warnings.extend(extra);
                 diagnostic::sort(&mut c.warnings);

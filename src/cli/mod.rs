@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use args::{Cli, Command};
 use clap::Parser;
-use stackgen::diagnostic::{self, render as drender, Diagnostic, RULES};
+use stackgen::diagnostic::{self, render as drender, Diagnostic};
 use stackgen::lint::suppress::CliPolicy;
 use stackgen::source::Source;
 
@@ -162,30 +162,14 @@ fn run_command(cli: Cli, stdout: &mut impl Write) -> std::io::Result<u8> {
             }
         }
         Command::Explain { code } => {
-            if code == "list" {
-                for r in RULES {
-                    writeln!(
-                        stdout,
-                        "{}  {:<26} {:<8} {}",
-                        r.id,
-                        r.name,
-                        format!("{:?}", r.severity).to_lowercase(),
-                        r.summary
-                    )?;
+            let text =
+                if code == "list" { Ok(diagnostic::explain::list()) } else { diagnostic::explain::explain(&code) };
+            match text {
+                Ok(text) => stdout.write_all(text.as_bytes())?,
+                Err(e) => {
+                    say!("error: {e}");
+                    return Ok(2);
                 }
-            } else if let Some(r) = diagnostic::Code::lookup(&code) {
-                writeln!(
-                    stdout,
-                    "{} ({}): {}\nseverity: {}\n\n{}",
-                    r.id,
-                    r.name,
-                    r.summary,
-                    format!("{:?}", r.severity).to_lowercase(),
-                    r.explain
-                )?;
-            } else {
-                say!("error: unknown code `{code}`; `stackgen explain list` lists them");
-                return Ok(2);
             }
         }
         Command::Lint { stacks, format, deny_warnings, target, policy } => {

@@ -47,7 +47,7 @@ pub fn run(
     };
     print_human(&src, &checked.warnings);
     if format == RenderFormat::HelmValues {
-        let mut extra = stackgen::render::helm::unsupported(&checked.stack);
+        let mut extra = stackgen::lint::helm_values(&checked.stack);
         checked.allows.apply(&src, &mut extra);
         policy.apply(&mut extra);
         print_human(&src, &extra);

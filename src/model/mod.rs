@@ -2,10 +2,12 @@
 //! failed validation cannot reach it. `validate` turns the raw serde types into them,
 //! reporting every problem with the span of the offending key.
 
+pub mod chart;
 pub mod raw;
 pub mod schema;
 pub mod units;
 mod validate;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 

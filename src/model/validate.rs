@@ -100,7 +100,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     let kubernetes_version = raw.stack.kubernetes_version.clone().unwrap_or_else(|| KUBERNETES_VERSIONS[0].to_string());
     if !KUBERNETES_VERSIONS.contains(&kubernetes_version.as_str()) {
         cx.err(
-            Code::UnsupportedVersion,
+            Code::UnsupportedKubernetes,
             "/stack/kubernetes_version",
             format!("Kubernetes {kubernetes_version} is not a version stackgen targets"),
             format!("use one of {}", KUBERNETES_VERSIONS.join(", ")),
@@ -237,7 +237,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         let ptr = format!("/storage/{t}");
         if present && t != backend_name {
             cx.err_key(
-                Code::NoStorageTable,
+                Code::BackendTable,
                 &ptr,
                 format!("[storage.{t}] is given but backend = \"{backend_name}\""),
                 format!("set backend = \"{t}\", or remove [storage.{t}]"),
@@ -266,7 +266,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                 dupes(&mut cx, "/storage/local/nodes", &l.nodes, "node");
                 if (l.nodes.len() as u32) < pods {
                     cx.err(
-                        Code::VolumeCount,
+                        Code::StaticVolumeCount,
                         "/storage/local/nodes",
                         format!("{} node(s) for {pods} Prometheus pods ({shards} shard(s) x {replicas} replica(s)): each pod needs a local volume of its own", l.nodes.len()),
                         format!("list {pods} nodes, or lower shards/replicas; extra pods would stay Pending"),
@@ -315,7 +315,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
                 }
                 if (i.luns.len() as u32) < pods {
                     cx.err(
-                        Code::VolumeCount,
+                        Code::StaticVolumeCount,
                         "/storage/iscsi/luns",
                         format!("{} LUN(s) for {pods} Prometheus pods ({shards} shard(s) x {replicas} replica(s)): each pod needs a LUN of its own", i.luns.len()),
                         format!("list {pods} LUNs, or lower shards/replicas"),
@@ -470,7 +470,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         }
         if retention.millis() < THANOS_MIN_RETENTION_MS {
             cx.err(
-                Code::ThanosRetention,
+                Code::ThanosLocalRetention,
                 "/prometheus/retention",
                 format!(
                     "retention {retention} is under 6h: the sidecar uploads 2h blocks and needs three of them locally"

@@ -44,8 +44,8 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
 /// The policies of manifests mode for the pods stackgen runs beside the chart (Thanos
 /// Query, Store Gateway, Compactor, the NFS provisioner): deny by default, DNS, and the
 /// flows each needs, with the chart's pod labels wherever a peer is a pod the chart runs
-/// (Prometheus with its sidecar, Grafana). The chart's own pods get none
-/// ([`super::unsupported`] says so).
+/// (Prometheus with its sidecar, Grafana). The chart's own pods get none (SG125 says
+/// so).
 fn network_policies(n: &Names<'_>) -> Vec<Object> {
     let s = n.stack;
     let provisioner = matches!(s.storage.backend, Backend::NfsProvisioner { .. });

@@ -6,11 +6,11 @@
 //! lists the paths; `tests/helm.rs` keeps every emitted path inside that list, checks the
 //! list against the chart archive, and runs `helm template` of the real chart on every
 //! stack's values). What a stack asks for and the chart cannot express is reported by
-//! [`unsupported`] (SG125), never dropped silently.
+//! the lint rule SG125 (`lint::rules::sg125_helm_unsupported`), never dropped silently.
 //!
 //! The parts: `names` (the names the chart and the operator give their objects),
 //! `values` (the values document), `companions` (the objects the chart does not
-//! create), `express` (what the chart cannot express).
+//! create).
 //!
 //! Decisions, in short (README "Helm values" has the long form):
 //! - Names: `fullnameOverride` is the stack name, so the chart's objects are named like
@@ -38,12 +38,10 @@
 //!   in `<volume>/prometheus-db/` in both modes (the operator's subPath).
 
 mod companions;
-mod express;
 mod names;
 mod values;
 
 pub use companions::companion_objects;
-pub use express::unsupported;
 pub use names::{
     claim_name, cut_fullname, fullname, operator_statefulset, prometheus_cr, statefulset_name, thanos_discovery,
 };
@@ -101,7 +99,7 @@ fn values_header(s: &Stack) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::values::{image_values, semver_tag};
+    use super::values::image_values;
     use super::*;
     use crate::model::Image;
 
@@ -122,16 +120,6 @@ mod tests {
     fn fullname_is_cut_like_the_chart() {
         let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
         assert_eq!(fullname(&s), "abcdefghijklmnopqrstuvwxy");
-        assert!(unsupported(&s).iter().any(|d| d.message.contains("26 characters")));
-    }
-
-    #[test]
-    fn thanos_version_is_the_tag_or_a_warning() {
-        let img = |t: &str| Image { repository: "quay.io/thanos/thanos".into(), tag: t.into(), digest: None };
-        assert_eq!(semver_tag(&img("v0.39.2")), Some("v0.39.2"));
-        assert_eq!(semver_tag(&img("v0.40.0-rc.1")), Some("v0.40.0-rc.1"));
-        assert_eq!(semver_tag(&img("main-2025-08-01-abc")), None);
-        assert_eq!(semver_tag(&img("latest")), None);
     }
 
     #[test]

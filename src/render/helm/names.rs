@@ -5,43 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::model::Stack;
 
-/// The chart cuts `fullnameOverride` to this many characters (`trunc 26 | trimSuffix "-"`).
-pub(super) const FULLNAME_MAX: usize = 26;
-
-/// The chart's cut of a full name (`trunc 26 | trimSuffix "-"`): at most 26 bytes (less
-/// where a character would be split), no trailing `-`.
-pub fn cut_fullname(name: &str) -> String {
-    let mut end = name.len().min(FULLNAME_MAX);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    name[..end].trim_end_matches('-').to_string()
-}
-
-/// The chart's `kube-prometheus-stack.fullname` with `fullnameOverride` = the stack name.
-pub fn fullname(s: &Stack) -> String {
-    cut_fullname(s.name.as_str())
-}
-
-/// Name of the Prometheus custom resource the chart creates.
-pub fn prometheus_cr(s: &Stack) -> String {
-    format!("{}-prometheus", fullname(s))
-}
-
-/// The operator's StatefulSet for one shard: `prometheus-<cr>`, `prometheus-<cr>-shard-<i>`.
-pub fn statefulset_name(s: &Stack, shard: u16) -> String {
-    operator_statefulset(&prometheus_cr(s), u64::from(shard))
-}
-
-/// The operator's StatefulSet of shard `shard` of the Prometheus resource `cr`
-/// (`prometheusNameByShard`).
-pub fn operator_statefulset(cr: &str, shard: u64) -> String {
-    if shard == 0 {
-        format!("prometheus-{cr}")
-    } else {
-        format!("prometheus-{cr}-shard-{shard}")
-    }
-}
+pub use crate::model::chart::{cut_fullname, fullname, operator_statefulset, prometheus_cr, statefulset_name};
 
 /// The claim the operator's StatefulSet makes for one pod: the template is named
 /// `prometheus-<cr>-db` when `volumeClaimTemplate.metadata.name` is unset.

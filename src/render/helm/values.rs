@@ -7,7 +7,8 @@ use serde_json::{json, Map, Value};
 
 use super::names::thanos_components;
 use super::OBJSTORE_KEY;
-use crate::model::{Image, Stack, Thanos};
+use crate::model::chart::semver_tag;
+use crate::model::{volumes, Image, Stack, Thanos};
 use crate::render::pod::THANOS_HTTP_PORT;
 use crate::render::{storage, thanos, Names};
 
@@ -177,14 +178,6 @@ fn disruption_budget() -> Value {
     json!({"enabled": true, "minAvailable": null, "maxUnavailable": 1})
 }
 
-/// `v1.2.3` of an image tag that is a version (the operator parses it as semver).
-pub(super) fn semver_tag(img: &Image) -> Option<&str> {
-    let t = img.tag.strip_prefix('v').unwrap_or(&img.tag);
-    let mut parts = t.split(['.', '-', '+']);
-    let numeric = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    (numeric(parts.next()) && numeric(parts.next()) && numeric(parts.next())).then_some(img.tag.as_str())
-}
-
 /// A PodMonitor (`prometheus.additionalPodMonitors`) for stackgen's Thanos components on
 /// their `http` port; the chart labels it `release: <release>`, which the chart's
 /// Prometheus selects, and the operator shards it like every other target, so each pod
@@ -238,7 +231,7 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     };
     // Static component PVs are pre-bound to the manifests-mode claim names, which the
     // chart's claims do not have.
-    let storage = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
+    let storage = match storage::component_class(n).filter(|_| !volumes::static_components(n.stack)) {
         Some(class) => claim_template(&class, &am.size.quantity(), None),
         // No class on a static backend: emptyDir (lint SG121 says so).
         None => json!({}),
@@ -263,7 +256,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     let mut v = Map::new();
     v.insert("enabled".into(), json!(true));
     v.insert("image".into(), image_values(&g.image));
-    let persistence = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
+    let persistence = match storage::component_class(n).filter(|_| !volumes::static_components(n.stack)) {
         // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
         // (the new pod cannot attach the volume the old one holds: Multi-Attach error).
         Some(class) => json!({

@@ -1,20 +1,47 @@
-//! What the chart path cannot express from a stack (SG125).
+//! SG125 `helm-unsupported`: what `--format helm-values` cannot express. Raised by
+//! `render --format helm-values` (on stderr) and `lint --target helm-values`.
 
-use super::names::{fullname, statefulset_name, FULLNAME_MAX};
-use super::values::semver_tag;
 use crate::diagnostic::{Code, Diagnostic};
+use crate::model::chart::{fullname, semver_tag, statefulset_name, FULLNAME_MAX};
+use crate::model::volumes::static_components;
 use crate::model::{Backend, Stack};
-use crate::render::{storage, Names};
 
-/// What the chart path cannot express from this stack (SG125 warnings, printed by
-/// `render --format helm-values`). Each names the stack.toml key it concerns.
-pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
+crate::lint::rule_doc! {
+    /// the kube-prometheus-stack chart cannot express part of the stack
+    ///
+    /// ## What it does
+    /// With `--format helm-values` (and `lint --target helm-values`), warns about each
+    /// choice of the stack that the kube-prometheus-stack chart has no value for, and
+    /// about what the chart leaves open: static component PVs its claims cannot bind,
+    /// annotation-based discovery, `source_labels` sharding, per-shard external labels,
+    /// an emptyDir size limit, a Thanos tag that is not a version, Grafana without an
+    /// admin Secret, names the chart cuts or the operator cannot use.
+    ///
+    /// ## Why is this bad?
+    /// stackgen emits values for kube-prometheus-stack plus companion manifests. Some
+    /// choices of a stack have no chart value (the chart renders its own Prometheus
+    /// config, for example); stackgen says so instead of dropping them silently. It also
+    /// names what the chart leaves open: its pods (Prometheus, Alertmanager, Grafana, the
+    /// operator, kube-state-metrics, node-exporter) get no NetworkPolicy unless its
+    /// networkPolicy values are turned on; stackgen's policies cover only the pods it
+    /// writes itself (Thanos Query, Store Gateway, Compactor, the NFS provisioner).
+    ///
+    /// ## Example
+    /// ```toml
+    /// [sharding]
+    /// shards = 4
+    /// source_labels = ["__meta_kubernetes_pod_node_name"]   # the operator shards on __address__ only
+    /// ```
+}
+
+/// The findings for a stack, in a fixed order. Each names the stack.toml key it concerns
+/// (its path) and points at no place in the file: it is about the chart, not a value.
+pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut warn = |path: &str, message: String, help: &str| {
         out.push(Diagnostic::new(Code::HelmUnsupported, message, 0..0).with_path(path).with_help(help));
     };
-    let n = Names { stack: s };
-    if storage::static_components(&n) && (s.alertmanager.is_some() || s.grafana.is_some()) {
+    if static_components(s) && (s.alertmanager.is_some() || s.grafana.is_some()) {
         warn(
             "/storage/component_class",
             format!(
@@ -148,4 +175,45 @@ pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(text: &str) -> Stack {
+        let src = crate::source::Source::new("t.toml", text);
+        crate::check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack
+    }
+
+    fn paths(s: &Stack) -> Vec<String> {
+        check(s).into_iter().map(|d| d.path.unwrap_or_default()).collect()
+    }
+
+    #[test]
+    fn a_name_the_chart_cuts_is_reported() {
+        let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
+        let d = check(&s);
+        assert!(d
+            .iter()
+            .any(|d| d.message.contains("26 characters") && d.message.contains("`abcdefghijklmnopqrstuvwxy-…`")));
+        assert!(d.iter().all(|d| d.code == Code::HelmUnsupported && d.span == (0..0)), "{d:#?}");
+    }
+
+    #[test]
+    fn findings_name_their_key_in_a_fixed_order() {
+        let s = stack(
+            "[stack]\nname = \"x\"\n[storage]\nbackend = \"ephemeral\"\nsize = \"10Gi\"\n[sharding]\nshards = 2\n\
+             source_labels = [\"__address__\", \"job\"]\n[grafana]\n",
+        );
+        let got = paths(&s);
+        let mut sorted = got.clone();
+        sorted.dedup();
+        assert_eq!(got, sorted, "one finding per key");
+        for want in ["/sharding/source_labels", "/sharding/shards", "/storage/size", "/grafana"] {
+            assert!(got.iter().any(|p| p == want), "{want} in {got:?}");
+        }
+        let i = |p: &str| got.iter().position(|g| g == p).unwrap();
+        assert!(i("/sharding/source_labels") < i("/sharding/shards") && i("/storage/size") < i("/grafana"));
+    }
 }
