@@ -1,14 +1,20 @@
 //! The validated model of a stack. Render code accepts only these types, so a stack that
 //! failed validation cannot reach it. `validate` turns the raw serde types into them,
-//! reporting every problem with the span of the offending key.
+//! reporting every problem with the span of the offending key. The model knows nothing
+//! of the outputs: what render and diff share about a stack (which shard scrapes a
+//! target, which jobs are built in) is here, in `sharding` and `jobs`.
 
+pub mod jobs;
 pub mod raw;
 pub mod schema;
+pub mod sharding;
 pub mod units;
 mod validate;
 
 use std::collections::BTreeMap;
 
+pub use jobs::{KubernetesJobs, ScrapeJob};
+pub use sharding::Sharding;
 pub use units::{Bytes, Duration, K8sName, Quantity};
 pub use validate::validate;
 
@@ -154,6 +160,17 @@ pub struct Storage {
     pub claims_size: Option<Bytes>,
 }
 
+impl Storage {
+    /// The size the Prometheus claims have now: `size`, or `claims_size` while the
+    /// claims wait to be resized to a larger `size`.
+    pub fn existing_size(&self) -> Option<Bytes> {
+        match (self.size, self.claims_size) {
+            (Some(s), Some(c)) => Some(s.min(c)),
+            (s, _) => s,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Backend {
     /// Static local PVs, one per node, pinned by nodeAffinity.
@@ -198,12 +215,6 @@ impl Backend {
     pub fn is_static(&self) -> bool {
         matches!(self, Backend::Local { .. } | Backend::Nfs { .. } | Backend::Iscsi { .. })
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Sharding {
-    pub shards: u16,
-    pub source_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -335,24 +346,4 @@ pub struct Grafana {
     pub image: Image,
     pub size: Bytes,
     pub admin_secret: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ScrapeJob {
-    pub job: String,
-    pub targets: Vec<String>,
-    pub metrics_path: String,
-    pub scheme: String,
-    pub scrape_interval: Option<Duration>,
-    pub labels: BTreeMap<String, String>,
-    pub sharded: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct KubernetesJobs {
-    pub discovery: bool,
-    pub control_plane: bool,
-    pub cluster_domain: String,
-    /// CIDRs of resolvers the DNS egress rule allows besides kube-dns pods.
-    pub dns_addresses: Vec<String>,
 }
