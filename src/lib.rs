@@ -49,22 +49,14 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let mut diags = lint::secret_values(&parsed);
     let schema = schema_check(&parsed);
     let stack = if schema.iter().any(Diagnostic::is_error) {
-        // The parts the schema accepted: remove what it rejected, read the rest. Model
-        // findings about a removed value are the schema's to report.
-        let mut json = parsed.json.clone();
-        let pruned: Vec<String> = schema.iter().filter_map(|d| d.path.as_ref()).map(|p| prune(&mut json, p)).collect();
-        if let Ok(raw) = model::raw::RawStack::deserialize(&json) {
-            if let Err(model_diags) = model::validate(&raw, &parsed) {
-                diags.extend(model_diags.into_iter().filter(|m| !covered(m, &pruned, &schema)));
-            }
-        }
+        // The model still checks the parts the schema accepted; lint waits for a file
+        // the schema accepts whole.
+        diags.extend(check_accepted_part(&parsed, &schema));
         diags.extend(schema);
         None
     } else {
         diags.extend(schema);
-        read_raw(src, &parsed).map_err(|d| diags.push(d)).ok().and_then(|raw| {
-            model::validate(&raw, &parsed).map_err(|d| diags.extend(d)).ok()
-        })
+        read_raw(src, &parsed).and_then(|raw| model::validate(&raw, &parsed)).map_err(|d| diags.extend(d)).ok()
     };
     if let Some(stack) = &stack {
         diags.extend(lint::lint(stack, &parsed));
@@ -82,8 +74,8 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
 }
 
 /// The JSON Schema's findings. A stack that `quick_accepts` (the same schema, compiled
-/// to Rust in `model::schema::accepts`) has none, and needs neither the schema parsed
-/// nor the jsonschema validator compiled: together about 4 ms, most of a whole render.
+/// to Rust) has none, and needs neither the schema parsed nor the jsonschema validator
+/// compiled: together about 4 ms, most of a whole render.
 fn schema_check(parsed: &source::Parsed) -> Vec<Diagnostic> {
     if model::schema::quick_accepts(&parsed.json) {
         return Vec::new();
@@ -94,14 +86,26 @@ fn schema_check(parsed: &source::Parsed) -> Vec<Diagnostic> {
 /// The raw stack of a file the schema accepted. It is read from the JSON already
 /// parsed when that holds the TOML's values exactly (tests/fuzz.rs asserts both reads
 /// agree), else from the text, whose errors carry spans.
-fn read_raw(src: &Source, parsed: &source::Parsed) -> Result<model::raw::RawStack, Diagnostic> {
+fn read_raw(src: &Source, parsed: &source::Parsed) -> Result<model::raw::RawStack, Vec<Diagnostic>> {
     if parsed.exact {
         if let Ok(raw) = model::raw::RawStack::deserialize(&parsed.json) {
             return Ok(raw);
         }
     }
     // The schema should have caught this; keep serde's word, at its key.
-    toml::from_str(&src.text).map_err(|e| serde_fallback(parsed, &e))
+    toml::from_str(&src.text).map_err(|e| vec![serde_fallback(parsed, &e)])
+}
+
+/// The model's findings on the parts of a file the schema accepted: what it rejected is
+/// removed (the key of its nearest table), the rest is read and validated, and findings
+/// about a removed value are left to the schema's.
+fn check_accepted_part(parsed: &source::Parsed, schema: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut json = parsed.json.clone();
+    let pruned: Vec<String> = schema.iter().filter_map(|d| d.path.as_ref()).map(|p| prune(&mut json, p)).collect();
+    match model::raw::RawStack::deserialize(&json).map(|raw| model::validate(&raw, parsed)) {
+        Ok(Err(model_diags)) => model_diags.into_iter().filter(|m| !covered(m, &pruned, schema)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A credential key with a credential-shaped value is one problem, not two: keep the

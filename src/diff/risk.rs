@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::Key;
-use crate::model::{units::parse_prometheus_bytes, Duration, KubernetesJobs, Stack};
 use crate::model::jobs::builtin_job_names;
 use crate::model::sharding::shard_of;
+use crate::model::{units::parse_prometheus_bytes, Duration, KubernetesJobs, Stack};
 
 /// What a risk does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -265,8 +265,13 @@ fn compare(shape: &Shape, node: &Value, at: &str, required: &BTreeSet<(&str, &st
                     keys.difference(&names).collect::<Vec<_>>()
                 ));
             }
-            let schema_required: BTreeSet<&str> =
-                node.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let schema_required: BTreeSet<&str> = node
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             let raw_required: BTreeSet<&str> =
                 fields.iter().map(|(f, _)| *f).filter(|f| required.contains(&(*name, *f))).collect();
             if schema_required != raw_required {

@@ -96,9 +96,8 @@ impl Reporter<'_> {
     /// An error at the value of `ptr` that names a second place (`related`, labelled).
     fn conflict(&mut self, code: Code, ptr: String, msg: String, related: (Range<usize>, &str), help: &str) {
         let span = self.parsed.place(&ptr).value;
-        self.diags.push(
-            Diagnostic::error(code, msg, span).with_related(related.0, related.1).with_help(help).with_path(ptr),
-        );
+        self.diags
+            .push(Diagnostic::error(code, msg, span).with_related(related.0, related.1).with_help(help).with_path(ptr));
     }
 
     /// The span of the value at `ptr`.

@@ -22,7 +22,12 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
 
     let retention = r.duration("/prometheus/retention", p.retention.as_ref(), "15d");
     if retention.millis() == 0 {
-        r.error(Code::InvalidValue, "/prometheus/retention", "retention of 0 keeps no data", "set a retention such as 15d");
+        r.error(
+            Code::InvalidValue,
+            "/prometheus/retention",
+            "retention of 0 keeps no data",
+            "set a retention such as 15d",
+        );
     }
     let scrape_interval = r.duration("/prometheus/scrape_interval", p.scrape_interval.as_ref(), "30s");
     let evaluation_interval = r.duration("/prometheus/evaluation_interval", p.evaluation_interval.as_ref(), "30s");

@@ -34,7 +34,12 @@ pub(super) fn validate(
                 "give each [[scrape]] a distinct job",
             );
         } else if builtin.contains(&s.job.as_str()) {
-            r.error(Code::DuplicateJob, &ptr, format!("scrape job `{}` clashes with a built-in job", s.job), "rename the job");
+            r.error(
+                Code::DuplicateJob,
+                &ptr,
+                format!("scrape job `{}` clashes with a built-in job", s.job),
+                "rename the job",
+            );
         }
         for (n, t) in s.static_targets.iter().enumerate() {
             if !valid_target(t) {

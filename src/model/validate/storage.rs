@@ -218,12 +218,15 @@ fn ceph(c: &RawCeph, meta: &Meta, r: &mut Reporter<'_>) -> Backend {
     if let (true, Some(class)) = (csi.iter().all(|v| v.is_none()), &c.storage_class) {
         // An existing class: the keys that only shape a class stackgen defines would be
         // silently ignored.
-        for (key, set) in [("provisioner", c.provisioner.is_some()), ("secret_namespace", c.secret_namespace.is_some())] {
+        for (key, set) in [("provisioner", c.provisioner.is_some()), ("secret_namespace", c.secret_namespace.is_some())]
+        {
             if set {
                 r.error_at_key(
                     Code::InvalidValue,
                     &format!("/storage/ceph/{key}"),
-                    format!("`{key}` has no effect with an existing class (`storage_class` alone uses the class as it is)"),
+                    format!(
+                        "`{key}` has no effect with an existing class (`storage_class` alone uses the class as it is)"
+                    ),
                     "remove it: an existing class (Rook's rook-ceph-block) already names its CSI driver and secrets; \
                      or add cluster_id, pool and secret to have stackgen define the class with this driver",
                 );
