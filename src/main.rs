@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Cli, Command, DiffFormat, LintFormat, RenderFormat};
-use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diagnostic, RULES};
+use stackgen::diagnostic::{self, render as drender, sarif as drender_sarif, Diagnostic};
 use stackgen::lint::suppress::CliPolicy;
 use stackgen::source::Source;
 
@@ -165,30 +165,14 @@ fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
             }
         }
         Command::Explain { code } => {
-            if code == "list" {
-                for r in RULES {
-                    writeln!(
-                        stdout,
-                        "{}  {:<26} {:<8} {}",
-                        r.id,
-                        r.name,
-                        format!("{:?}", r.severity).to_lowercase(),
-                        r.summary
-                    )?;
+            let text =
+                if code == "list" { Ok(diagnostic::explain::list()) } else { diagnostic::explain::explain(&code) };
+            match text {
+                Ok(text) => stdout.write_all(text.as_bytes())?,
+                Err(e) => {
+                    say!("error: {e}");
+                    return Ok(2);
                 }
-            } else if let Some(r) = diagnostic::Code::lookup(&code) {
-                writeln!(
-                    stdout,
-                    "{} ({}): {}\nseverity: {}\n\n{}",
-                    r.id,
-                    r.name,
-                    r.summary,
-                    format!("{:?}", r.severity).to_lowercase(),
-                    r.explain
-                )?;
-            } else {
-                say!("error: unknown code `{code}`; `stackgen explain list` lists them");
-                return Ok(2);
             }
         }
         Command::Lint { stacks, format, deny_warnings, target, policy } => {
@@ -209,7 +193,7 @@ fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
                     Err(e) => {
                         // SG006 in every format: on stderr for people, in the document for tools.
                         let src = Source::new(path.as_str(), "");
-                        let d = Diagnostic::new(diagnostic::Code::Unreadable, e.clone(), 0..0)
+                        let d = Diagnostic::new(diagnostic::Code::UnreadableInput, e.clone(), 0..0)
                             .with_help("check the path and that the file is readable UTF-8 text");
                         match format {
                             LintFormat::Human => print_human(&src, std::slice::from_ref(&d)),
@@ -232,7 +216,7 @@ fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
                 };
                 let mut diags = match stackgen::check(&src) {
                     Ok(mut c) if target == RenderFormat::HelmValues => {
-                        let mut extra = stackgen::render::helm::unsupported(&c.stack);
+                        let mut extra = stackgen::lint::helm_values(&c.stack);
                         c.allows.apply(&src, &mut extra);
                         c.warnings.extend(extra);
                         diagnostic::sort(&mut c.warnings);
@@ -299,7 +283,7 @@ fn run_command(cli: Cli, mut stdout: &mut impl Write) -> std::io::Result<u8> {
             };
             print_human(&src, &checked.warnings);
             if format == RenderFormat::HelmValues {
-                let mut extra = stackgen::render::helm::unsupported(&checked.stack);
+                let mut extra = stackgen::lint::helm_values(&checked.stack);
                 checked.allows.apply(&src, &mut extra);
                 policy.apply(&mut extra);
                 print_human(&src, &extra);

@@ -757,7 +757,7 @@ fn helm_values_of_a_static_stack_without_component_class_render_and_say_what_is_
         .collect();
     assert!(!pvs.iter().any(|p| *p == "b-alertmanager" || *p == "b-grafana"), "{pvs:?}");
     assert!(pvs.contains(&"b-thanos-store"), "stackgen's own Store Gateway keeps its PV: {pvs:?}");
-    let warnings = stackgen::render::helm::unsupported(&stack);
+    let warnings = stackgen::lint::helm_values(&stack);
     assert!(warnings.iter().any(|d| d.path.as_deref() == Some("/storage/component_class")));
 }
 

@@ -63,9 +63,10 @@ fn assert_sarif_shape(log: &Value) {
     for (r, want) in rules.iter().zip(RULES) {
         assert_eq!(str_at(r, "/id"), want.id);
         assert_eq!(str_at(r, "/name"), want.name);
-        assert_eq!(str_at(r, "/shortDescription/text"), want.summary);
-        assert_eq!(str_at(r, "/fullDescription/text"), want.explain);
-        assert!(str_at(r, "/help/text").contains(want.explain), "{}: help", want.id);
+        assert_eq!(str_at(r, "/shortDescription/text"), want.summary());
+        assert_eq!(str_at(r, "/fullDescription/text"), want.explain());
+        assert!(str_at(r, "/help/text").contains(&want.explain()), "{}: help", want.id);
+        assert_eq!(str_at(r, "/help/markdown"), str_at(r, "/help/text"), "{}: help", want.id);
         let level = if want.severity == stackgen::diagnostic::Severity::Error { "error" } else { "warning" };
         assert_eq!(str_at(r, "/defaultConfiguration/level"), level, "{}", want.id);
     }

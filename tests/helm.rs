@@ -237,16 +237,17 @@ fn managed_control_plane_jobs_are_off_and_grafana_uses_the_admin_secret() {
 #[test]
 fn unsupported_choices_are_reported() {
     let dev = model(&root().join("stacks/dev-ephemeral.toml"));
-    let codes: Vec<String> = helm::unsupported(&dev).iter().map(|d| d.path.clone().unwrap_or_default()).collect();
+    let codes: Vec<String> =
+        stackgen::lint::helm_values(&dev).iter().map(|d| d.path.clone().unwrap_or_default()).collect();
     assert!(codes.contains(&"/storage/size".to_string()), "{codes:?}");
     assert!(codes.contains(&"/kubernetes/discovery".to_string()), "{codes:?}");
     let sharded = model(&root().join("stacks/sharded-64.toml"));
-    assert!(helm::unsupported(&sharded).iter().any(|d| d.path.as_deref() == Some("/sharding/shards")));
+    assert!(stackgen::lint::helm_values(&sharded).iter().any(|d| d.path.as_deref() == Some("/sharding/shards")));
     let no_admin = check_text(
         "x.toml",
         "[stack]\nname = \"x\"\n[storage]\nbackend = \"class\"\nsize = \"10Gi\"\n[storage.class]\nname = \"gp3\"\n[grafana]\n",
     );
-    assert!(helm::unsupported(&no_admin).iter().any(|d| d.path.as_deref() == Some("/grafana")));
+    assert!(stackgen::lint::helm_values(&no_admin).iter().any(|d| d.path.as_deref() == Some("/grafana")));
 }
 
 #[test]
@@ -564,7 +565,7 @@ fn companions_get_network_policies_and_the_chart_pods_a_warning() {
     for p in &policies {
         assert!(!selects(&p["spec"]["podSelector"], &operator_pod), "{}", p["metadata"]["name"]);
     }
-    let warning = helm::unsupported(&s)
+    let warning = stackgen::lint::helm_values(&s)
         .into_iter()
         .find(|d| d.path.as_deref() == Some("/security/network_policies"))
         .expect("a warning for what the chart leaves open");
@@ -574,7 +575,9 @@ fn companions_get_network_policies_and_the_chart_pods_a_warning() {
     // Without any pod of stackgen's, no policy at all (nothing to select), still the warning.
     let iscsi = model(&root().join("stacks/static-iscsi.toml"));
     assert!(!docs(&helm::render(&iscsi).manifests).iter().any(|o| o["kind"] == "NetworkPolicy"));
-    assert!(helm::unsupported(&iscsi).iter().any(|d| d.path.as_deref() == Some("/security/network_policies")));
+    assert!(stackgen::lint::helm_values(&iscsi)
+        .iter()
+        .any(|d| d.path.as_deref() == Some("/security/network_policies")));
 }
 
 /// `--check` compares a values file (stdout's) or an -o directory with a fresh render;

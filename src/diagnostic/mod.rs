@@ -2,12 +2,13 @@
 //! and its renderers. The field names of [`Diagnostic`] in JSON output are public API.
 
 mod codes;
+pub mod explain;
 pub mod render;
 pub mod sarif;
 
 use std::ops::Range;
 
-pub use codes::{Code, Rule, RULES};
+pub use codes::{Code, Retired, Rule, RETIRED, RULES};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,11 +80,11 @@ impl Diagnostic {
             suppressed: None,
         }
     }
-    /// An error, whatever the rule's default severity.
+    /// An error. Only for codes the registry makes errors: each code has one severity
+    /// (only `--deny` turns a warning into an error, in `lint::suppress`).
     pub fn error(code: Code, message: impl Into<String>, span: Range<usize>) -> Self {
-        let mut d = Self::new(code, message, span);
-        d.severity = Severity::Error;
-        d
+        debug_assert_eq!(code.rule().severity, Severity::Error, "{} is registered as a warning", code.id());
+        Self::new(code, message, span)
     }
     #[must_use]
     pub fn with_help(mut self, help: impl Into<String>) -> Self {

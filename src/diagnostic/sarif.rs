@@ -11,8 +11,9 @@
 //!
 //! What the log holds:
 //! - `runs[0].tool.driver.rules`: every rule of [`RULES`], in registry order, so a
-//!   result's `ruleIndex` is its rule's index there; `fullDescription` and `help` carry
-//!   the text of `stackgen explain`.
+//!   result's `ruleIndex` is its rule's index there (its place in [`super::Code`]);
+//!   `shortDescription` is the rule's summary, `fullDescription` and `help` carry the
+//!   text of `stackgen explain` (`help` also as `markdown`, which it is).
 //! - `results`: one per diagnostic, in the order of `--format json`, with the same lines
 //!   and columns. Columns count Unicode characters, as the other formats do, so the run
 //!   declares `columnKind: unicodeCodePoints` (SARIF's default is UTF-16 code units).
@@ -72,7 +73,7 @@ impl SarifLog {
                 .collect();
             self.results.push(SarifResult {
                 rule_id: rule.id,
-                rule_index: RULES.iter().position(|r| r.code == d.code).expect("every code is in RULES"),
+                rule_index: d.code as usize,
                 level: level(d.severity),
                 message: Message { text },
                 locations: vec![Location {
@@ -102,7 +103,7 @@ impl SarifLog {
         self.notifications.push(Notification {
             level: "error",
             message: Message { text: crate::secrets::scrub(message).into_owned() },
-            descriptor: Descriptor { id: super::Code::Unreadable.id() },
+            descriptor: Descriptor { id: super::Code::UnreadableInput.id() },
             locations: vec![Location {
                 id: None,
                 physical_location: PhysicalLocation {
@@ -121,9 +122,14 @@ impl SarifLog {
             .map(|r| ReportingDescriptor {
                 id: r.id,
                 name: r.name,
-                short_description: Message { text: r.summary.to_string() },
-                full_description: Message { text: r.explain.to_string() },
-                help: Message { text: format!("{}\n\n`stackgen explain {}` prints this text.", r.explain, r.id) },
+                short_description: Message { text: r.summary().to_string() },
+                full_description: Message { text: r.explain() },
+                help: {
+                    // The text is Markdown already (`## What it does`, TOML code blocks):
+                    // GitHub code scanning shows `markdown` on the alert's page.
+                    let text = format!("{}\n\n`stackgen explain {}` prints this text.", r.explain(), r.id);
+                    Help { markdown: text.clone(), text }
+                },
                 default_configuration: Configuration { level: level(r.severity) },
             })
             .collect();
@@ -233,8 +239,15 @@ struct ReportingDescriptor {
     name: &'static str,
     short_description: Message,
     full_description: Message,
-    help: Message,
+    help: Help,
     default_configuration: Configuration,
+}
+
+/// SARIF's multiformatMessageString: plain text and the same as Markdown.
+#[derive(Serialize)]
+struct Help {
+    text: String,
+    markdown: String,
 }
 
 #[derive(Serialize)]

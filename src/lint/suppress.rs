@@ -150,6 +150,9 @@ impl CliPolicy {
 }
 
 fn lookup(word: &str) -> Result<&'static Rule, String> {
+    if let Some(r) = Code::retired(word) {
+        return Err(format!("{} ({}) is retired and never raised", r.id, r.name));
+    }
     Code::lookup(word).ok_or_else(|| "no such code; `stackgen explain list` lists them".to_string())
 }
 
@@ -220,6 +223,9 @@ mod tests {
         assert!(allowable("nfs-tsdb").is_ok());
         assert!(allowable("SG001").unwrap_err().contains("cannot be allowed"));
         assert!(allowable("SG999").unwrap_err().contains("no such code"));
+        assert!(allowable("SG201").unwrap_err().contains("retired"));
+        assert!(allowable("SG130").is_ok(), "the retention_size headroom warning can be allowed");
+        assert!(allowable("SG106").unwrap_err().contains("cannot be allowed"));
         assert!(CliPolicy::parse(&["SG001".into()], &[]).is_err());
         assert!(CliPolicy::parse(&[], &["SG001".into()]).is_ok());
     }

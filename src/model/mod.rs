@@ -2,14 +2,17 @@
 //! failed validation cannot reach it. `validate` turns the raw serde types into them,
 //! reporting every problem with the span of the offending key. The model knows nothing
 //! of the outputs: what render and diff share about a stack (which shard scrapes a
-//! target, which jobs are built in) is here, in `sharding` and `jobs`.
+//! target, which jobs are built in, which volumes each component has, what the chart
+//! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
+pub mod chart;
 pub mod jobs;
 pub mod raw;
 pub mod schema;
 pub mod sharding;
 pub mod units;
 mod validate;
+pub mod volumes;
 
 use std::collections::BTreeMap;
 

@@ -6,8 +6,8 @@
 //! lists the paths; `tests/helm.rs` keeps every emitted path inside that list, checks the
 //! list against the chart archive, and runs `helm template` of the real chart on every
 //! stack's values). What a stack asks
-//! for and the chart cannot express is reported by [`unsupported`] (SG125), never dropped
-//! silently.
+//! for and the chart cannot express is reported by the lint rule SG125
+//! (`lint::rules::sg125_helm_unsupported`), never dropped silently.
 //!
 //! Decisions, in short (README "Helm values" has the long form):
 //! - Names: `fullnameOverride` is the stack name, so the chart's objects are named like
@@ -41,7 +41,9 @@ use serde_json::{json, Map, Value};
 
 use super::k8s::{self, meta};
 use super::{storage, thanos, yaml, Names, Object};
-use crate::diagnostic::{Code, Diagnostic};
+use crate::model::chart::semver_tag;
+pub use crate::model::chart::{fullname, prometheus_cr, statefulset_name};
+use crate::model::volumes;
 use crate::model::{Backend, Image, ObjstoreKind, Stack};
 
 /// The chart these values are for.
@@ -54,8 +56,6 @@ pub const CHART_SOURCE: &str =
     "kube-prometheus-stack 88.5.3 (prometheus-community/helm-charts cf408a2, Prometheus Operator v0.93.1)";
 /// The grafana sub-chart it ships, whose values.yaml the `grafana.*` keys were checked against.
 pub const GRAFANA_CHART_SOURCE: &str = "grafana 12.11.1 (grafana-community/helm-charts 3386a115)";
-/// The chart cuts `fullnameOverride` to this many characters (`trunc 26 | trimSuffix "-"`).
-const FULLNAME_MAX: usize = 26;
 /// Key of the objstore config in the Secret the operator reads.
 pub const OBJSTORE_KEY: &str = "objstore.yml";
 const GCS_DIR: &str = "/etc/thanos/gcs";
@@ -90,27 +90,6 @@ fn values_header(s: &Stack) -> String {
         name = s.name,
         ns = s.namespace,
     )
-}
-
-/// The chart's `kube-prometheus-stack.fullname` with `fullnameOverride` = the stack name.
-pub fn fullname(s: &Stack) -> String {
-    let name = s.name.as_str();
-    name[..name.len().min(FULLNAME_MAX)].trim_end_matches('-').to_string()
-}
-
-/// Name of the Prometheus custom resource the chart creates.
-pub fn prometheus_cr(s: &Stack) -> String {
-    format!("{}-prometheus", fullname(s))
-}
-
-/// The operator's StatefulSet for one shard: `prometheus-<cr>`, `prometheus-<cr>-shard-<i>`.
-pub fn statefulset_name(s: &Stack, shard: u16) -> String {
-    let base = format!("prometheus-{}", prometheus_cr(s));
-    if shard == 0 {
-        base
-    } else {
-        format!("{base}-shard-{shard}")
-    }
 }
 
 /// The claim the operator's StatefulSet makes for one pod: the template is named
@@ -294,14 +273,6 @@ fn disruption_budget() -> Value {
     json!({"enabled": true, "minAvailable": null, "maxUnavailable": 1})
 }
 
-/// `v1.2.3` of an image tag that is a version (the operator parses it as semver).
-fn semver_tag(img: &Image) -> Option<&str> {
-    let t = img.tag.strip_prefix('v').unwrap_or(&img.tag);
-    let mut parts = t.split(['.', '-', '+']);
-    let numeric = |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    (numeric(parts.next()) && numeric(parts.next()) && numeric(parts.next())).then_some(img.tag.as_str())
-}
-
 /// The Thanos components stackgen runs (Query, Store Gateway, Compactor), by their pod
 /// labels.
 fn thanos_components() -> [&'static str; 3] {
@@ -371,7 +342,7 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     };
     // Static component PVs are pre-bound to the manifests-mode claim names, which the
     // chart's claims do not have.
-    let storage = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
+    let storage = match storage::component_class(n).filter(|_| !volumes::static_components(n.stack)) {
         Some(class) => claim_template(&class, &am.size.quantity(), None),
         // No class on a static backend: emptyDir (lint SG121 says so).
         None => json!({}),
@@ -396,7 +367,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     let mut v = Map::new();
     v.insert("enabled".into(), json!(true));
     v.insert("image".into(), image_values(&g.image));
-    let persistence = match storage::component_class(n).filter(|_| !storage::static_components(n)) {
+    let persistence = match storage::component_class(n).filter(|_| !volumes::static_components(n.stack)) {
         // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
         // (Multi-Attach error, pitfall 8).
         Some(class) => json!({
@@ -493,7 +464,7 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
 /// The policies of manifests mode for the pods stackgen runs beside the chart (Thanos
 /// Query, Store Gateway, Compactor, the NFS provisioner): deny by default, DNS, and the
 /// flows each needs, with the chart's pod labels wherever a peer is a pod the chart runs
-/// (Prometheus with its sidecar, Grafana). The chart's own pods get none ([`unsupported`]
+/// (Prometheus with its sidecar, Grafana). The chart's own pods get none (SG125
 /// says so).
 fn network_policies(n: &Names<'_>) -> Vec<Object> {
     let s = n.stack;
@@ -577,150 +548,6 @@ fn retarget_pv(n: &Names<'_>, o: &mut Object) {
     }
 }
 
-/// What the chart path cannot express from this stack (SG125 warnings, printed by
-/// `render --format helm-values`). Each names the stack.toml key it concerns.
-pub fn unsupported(s: &Stack) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let mut warn = |path: &str, message: String, help: &str| {
-        out.push(Diagnostic::new(Code::HelmUnsupported, message, 0..0).with_path(path).with_help(help));
-    };
-    let n = Names { stack: s };
-    if storage::static_components(&n) && (s.alertmanager.is_some() || s.grafana.is_some()) {
-        warn(
-            "/storage/component_class",
-            format!(
-                "the chart's Alertmanager and Grafana claims cannot bind the static {} PVs stackgen writes for them; \
-                 in helm-values they keep their data in emptyDir",
-                s.storage.backend.name()
-            ),
-            "set [storage] component_class to a StorageClass for the chart's claims",
-        );
-    }
-    if s.kubernetes.discovery {
-        warn(
-            "/kubernetes/discovery",
-            "the chart has no equivalent of stackgen's prometheus.io/scrape annotation jobs \
-             (kubernetes-pods, kubernetes-service-endpoints); it scrapes the cluster through its own ServiceMonitors"
-                .into(),
-            "select annotated workloads with ServiceMonitors or PodMonitors \
-             (prometheus.additionalServiceMonitors, prometheus.additionalPodMonitors)",
-        );
-    } else if s.kubernetes.control_plane {
-        warn(
-            "/kubernetes/control_plane",
-            "discovery = false sets kubernetesServiceMonitors.enabled = false, which also turns off the \
-             control-plane ServiceMonitors"
-                .into(),
-            "set discovery = true to scrape the control plane through the chart",
-        );
-    }
-    if s.network_policies {
-        let mut covered = Vec::new();
-        if s.thanos.is_some() {
-            covered.push("Thanos Query, Store Gateway and Compactor");
-        }
-        if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
-            covered.push("the NFS provisioner");
-        }
-        let ours = if covered.is_empty() {
-            "manifests.yaml has no pods to cover".to_string()
-        } else {
-            format!("stackgen's NetworkPolicies in manifests.yaml cover only {}", covered.join(" and "))
-        };
-        warn(
-            "/security/network_policies",
-            format!(
-                "the chart writes no NetworkPolicy by default: Prometheus{}, Alertmanager, Grafana, the operator, \
-                 kube-state-metrics and node-exporter accept connections from anywhere; {ours}",
-                if s.thanos.is_some() { " (and its Thanos sidecar)" } else { "" }
-            ),
-            "turn on the chart's prometheus.networkPolicy, alertmanager.networkPolicy, prometheusOperator.networkPolicy, \
-             grafana.networkPolicy, kube-state-metrics.networkPolicy and prometheus-node-exporter.networkPolicy \
-             with the ingress your cluster needs, or write policies for those pods",
-        );
-    }
-    if let Some(t) = s.thanos.as_ref().filter(|t| semver_tag(&t.image).is_none()) {
-        warn(
-            "/thanos/image",
-            format!(
-                "prometheusSpec.thanos.version is not set: the tag `{}` is not a version, so the operator \
-                 picks the sidecar's flags for its own default Thanos version",
-                t.image.tag
-            ),
-            "use a released Thanos tag (vX.Y.Z)",
-        );
-    }
-    if s.sharding.source_labels != ["__address__"] {
-        warn(
-            "/sharding/source_labels",
-            format!(
-                "the operator shards on __address__ only; source_labels = [{}] is not rendered",
-                s.sharding.source_labels.join(", ")
-            ),
-            "label targets with __tmp_hash to steer their shard",
-        );
-    }
-    if s.sharding.shards > 1 {
-        let (more, help) = if s.thanos.is_some() {
-            (
-                "blocks of different shards differ only by the replica label, so the compactor merges them",
-                "Thanos Query still reaches every shard through the sidecars",
-            )
-        } else {
-            (
-                "and the chart's Prometheus Service and Grafana datasource span every shard",
-                "query a sharded stack through Thanos ([thanos])",
-            )
-        };
-        warn(
-            "/sharding/shards",
-            format!(
-                "the chart gives every shard the same external labels: stackgen's per-shard `shard` label \
-                 is not rendered; {more}"
-            ),
-            help,
-        );
-    }
-    if matches!(s.storage.backend, Backend::Ephemeral) && s.storage.size.is_some() {
-        warn(
-            "/storage/size",
-            "the emptyDir size limit is not rendered: the chart's storageSpec is {} (emptyDir without a limit)".into(),
-            "use a persistent backend for anything you want to keep",
-        );
-    }
-    if s.grafana.as_ref().is_some_and(|g| g.admin_secret.is_none()) {
-        warn(
-            "/grafana",
-            "Grafana has no admin_secret: the chart falls back to its adminPassword default (prom-operator), \
-             a published password"
-                .into(),
-            "admin_secret = \"<an existing Secret with admin-user and admin-password>\"",
-        );
-    }
-    if s.name.as_str().len() > FULLNAME_MAX {
-        warn(
-            "/stack/name",
-            format!(
-                "the chart cuts fullnameOverride to {FULLNAME_MAX} characters: its objects are named `{}-…`",
-                fullname(s)
-            ),
-            "a stack name of at most 26 characters keeps the chart's names equal to the stack's",
-        );
-    }
-    let longest = statefulset_name(s, s.sharding.shards - 1);
-    if longest.len() > 52 {
-        warn(
-            "/stack/name",
-            format!(
-                "the operator's StatefulSet `{longest}` is longer than 52 characters: its pods' \
-                 controller-revision-hash label would exceed 63 and the pods are never created"
-            ),
-            "shorten the stack name",
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -742,16 +569,6 @@ mod tests {
     fn fullname_is_cut_like_the_chart() {
         let s = stack("[stack]\nname = \"abcdefghijklmnopqrstuvwxy-z\"\n[storage]\nbackend = \"ephemeral\"\n");
         assert_eq!(fullname(&s), "abcdefghijklmnopqrstuvwxy");
-        assert!(unsupported(&s).iter().any(|d| d.message.contains("26 characters")));
-    }
-
-    #[test]
-    fn thanos_version_is_the_tag_or_a_warning() {
-        let img = |t: &str| Image { repository: "quay.io/thanos/thanos".into(), tag: t.into(), digest: None };
-        assert_eq!(semver_tag(&img("v0.39.2")), Some("v0.39.2"));
-        assert_eq!(semver_tag(&img("v0.40.0-rc.1")), Some("v0.40.0-rc.1"));
-        assert_eq!(semver_tag(&img("main-2025-08-01-abc")), None);
-        assert_eq!(semver_tag(&img("latest")), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::k8s::{self, meta, q};
 use super::{Names, Object};
+use crate::model::volumes::{component_volumes, static_components, ComponentVolume};
 use crate::model::{Backend, Bytes};
 
 /// The class of the Prometheus data claims, if any.
@@ -42,56 +43,16 @@ pub fn component_class(n: &Names<'_>) -> Option<String> {
     if st.ephemeral_components {
         return None;
     }
-    if st.backend.is_static() && !static_components(n) {
+    if st.backend.is_static() && !static_components(n.stack) {
         return None;
     }
     data_class(n)
 }
 
-/// Whether stackgen writes static PVs for Alertmanager, Grafana, Store Gateway and
-/// Compactor: on NFS always (a directory per pod on the same export), on local volumes
-/// with `component_path`, on iSCSI with `component_luns`.
-pub fn static_components(n: &Names<'_>) -> bool {
-    let st = &n.stack.storage;
-    if st.component_class.is_some() || st.ephemeral_components {
-        return false;
-    }
-    match &st.backend {
-        Backend::Nfs { .. } => true,
-        Backend::Local { component_path, .. } => component_path.is_some(),
-        Backend::Iscsi { component_luns, .. } => !component_luns.is_empty(),
-        _ => false,
-    }
-}
-
 /// The selector a component's claim carries when its PVs are static (else none: a
 /// selector blocks dynamic provisioning).
 pub fn component_selector(n: &Names<'_>, owner: &str) -> Option<BTreeMap<String, String>> {
-    static_components(n).then(|| selector_for(n, owner))
-}
-
-/// The component pods that need a volume, in a fixed order: (the StatefulSet or claim
-/// that owns it, claim name, directory name, size).
-pub fn component_volumes(n: &Names<'_>) -> Vec<(String, String, String, Bytes)> {
-    let s = n.stack;
-    let mut v = Vec::new();
-    let mut sts = |name: String, replicas: u32, size: Bytes| {
-        for i in 0..replicas {
-            v.push((name.clone(), format!("data-{name}-{i}"), format!("{name}-{i}"), size));
-        }
-    };
-    if let Some(am) = &s.alertmanager {
-        sts(n.obj("alertmanager"), am.replicas, am.size);
-    }
-    if let Some(t) = &s.thanos {
-        sts(n.obj("thanos-store"), t.store_replicas, t.store_size);
-        sts(n.obj("thanos-compactor"), 1, t.compactor.size);
-    }
-    if let Some(g) = &s.grafana {
-        let name = n.obj("grafana");
-        v.push((name.clone(), name.clone(), name, g.size));
-    }
-    v
+    static_components(n.stack).then(|| selector_for(n, owner))
 }
 
 /// Labels a static PV carries and its claim selects.
@@ -129,7 +90,7 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
             let class = data_class(n).expect("static backends have a class");
             out.push(static_class(n, &class));
             static_pvs(n, &class, reclaim, out);
-            if static_components(n) {
+            if static_components(n.stack) {
                 component_pvs(n, &class, reclaim, out);
             }
         }
@@ -214,7 +175,7 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) 
 /// LUN each.
 fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, out: &mut Vec<Object>) {
     let s = n.stack;
-    for (index, (owner, claim, dir, size)) in component_volumes(n).into_iter().enumerate() {
+    for (index, ComponentVolume { owner, claim, dir, size, .. }) in component_volumes(s).into_iter().enumerate() {
         let component = owner.strip_prefix(&format!("{}-", s.name)).unwrap_or(&owner);
         let mut labels = n.labels(component, "storage", None);
         labels.extend(selector_for(n, &owner));

@@ -162,7 +162,7 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                     options.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
                 let list = opts.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", ");
                 let code = match (ptr.as_str(), got.as_str()) {
-                    ("/stack/kubernetes_version", _) => Code::UnsupportedVersion,
+                    ("/stack/kubernetes_version", _) => Code::UnsupportedKubernetes,
                     ("/storage/backend", "rbd") => Code::InTreeRbd,
                     _ => Code::InvalidValue,
                 };

@@ -41,7 +41,7 @@ pub(super) fn validate(raw: &RawMeta, r: &mut Reporter<'_>) -> Meta {
     let kubernetes_version = raw.kubernetes_version.clone().unwrap_or_else(|| KUBERNETES_VERSIONS[0].to_string());
     if !KUBERNETES_VERSIONS.contains(&kubernetes_version.as_str()) {
         r.error(
-            Code::UnsupportedVersion,
+            Code::UnsupportedKubernetes,
             "/stack/kubernetes_version",
             format!("Kubernetes {kubernetes_version} is not a version stackgen targets"),
             format!("use one of {}", KUBERNETES_VERSIONS.join(", ")),

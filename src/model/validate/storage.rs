@@ -100,7 +100,7 @@ fn backend_tables(st: &RawStorage, r: &mut Reporter<'_>) {
     for (table, present, add) in tables {
         if present && table != backend {
             r.error_at_key(
-                Code::NoStorageTable,
+                Code::BackendTable,
                 &format!("/storage/{table}"),
                 format!("[storage.{table}] is given but backend = \"{backend}\""),
                 format!("set backend = \"{table}\", or remove [storage.{table}]"),
@@ -123,7 +123,7 @@ fn too_few(r: &mut Reporter<'_>, ptr: &str, (have, noun, one): (usize, &str, &st
     let total = pods.total();
     if (have as u32) < total {
         r.error(
-            Code::VolumeCount,
+            Code::StaticVolumeCount,
             ptr,
             format!(
                 "{have} {noun}(s) for {total} Prometheus pods ({shards} shard(s) x {replicas} replica(s)): each pod needs {one} of its own"

@@ -17,7 +17,7 @@ pub(super) fn validate(t: &RawThanos, prometheus: &Prometheus, pods: Pods, r: &m
     let retention = &prometheus.retention;
     if retention.millis() < THANOS_MIN_RETENTION_MS {
         r.error(
-            Code::ThanosRetention,
+            Code::ThanosLocalRetention,
             "/prometheus/retention",
             format!("retention {retention} is under 6h: the sidecar uploads 2h blocks and needs three of them locally"),
             "set retention to at least 6h (the default 15d is fine)",
