@@ -30,7 +30,7 @@ pub struct KubernetesJobs {
 
 /// Names of the jobs stackgen writes itself: Prometheus scraping itself, the Kubernetes
 /// discovery jobs (`discovery`), the control-plane jobs (`control_plane`), Alertmanager.
-pub fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&'static str> {
+pub(crate) fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&'static str> {
     let mut v = vec!["prometheus"];
     if k.discovery {
         v.extend([

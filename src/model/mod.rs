@@ -6,7 +6,7 @@
 //! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
 pub mod chart;
-pub mod jobs;
+pub(crate) mod jobs;
 pub mod raw;
 pub mod schema;
 pub mod sharding;

@@ -37,7 +37,7 @@ pub fn hashmod(value: &str, modulus: u64) -> u64 {
 /// `modulus`; `label` gives the target's other label values (missing ones hash as
 /// empty, as in Prometheus). With one shard (or a modulus of 0 read from a broken
 /// render) every target is on shard 0.
-pub fn shard_of<'a, S: AsRef<str>>(
+pub(crate) fn shard_of<'a, S: AsRef<str>>(
     source_labels: &[S],
     modulus: u64,
     address: &'a str,
