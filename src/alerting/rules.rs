@@ -107,6 +107,26 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
+/// The byte offset of a 1-based line and column (columns in chars).
+fn offset_of_line_col(text: &str, line: u64, column: u64) -> usize {
+    let mut off = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i as u64 + 1 == line {
+            let col = usize::try_from(column.saturating_sub(1)).unwrap_or(0);
+            return off + l.char_indices().nth(col).map_or(l.len(), |(j, _)| j);
+        }
+        off += l.len();
+    }
+    text.len()
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Byte range of a spanned node in the text (empty at its start when the length is
 /// unknown; `0..0` when nothing is known).
 fn span_of<T>(s: &Spanned<T>, text: &str) -> Range<usize> {
@@ -114,14 +134,7 @@ fn span_of<T>(s: &Spanned<T>, text: &str) -> Range<usize> {
     let start = sp.byte_offset().map_or(0, |o| usize::try_from(o).unwrap_or(0)).min(text.len());
     let len = sp.byte_len().map_or(0, |l| usize::try_from(l).unwrap_or(0));
     let end = start.saturating_add(len).min(text.len());
-    // Never split a char.
-    let fix = |mut i: usize| {
-        while i > 0 && !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    fix(start)..fix(end)
+    floor_char(text, start)..floor_char(text, end)
 }
 
 struct Checker<'a> {
@@ -171,15 +184,21 @@ pub fn check_rule_file(file: &str, text: &str) -> Vec<Diagnostic> {
     let root = match parsed {
         Ok(Ok(root)) => root,
         Ok(Err(e)) => {
-            let span = e
-                .location()
-                .and_then(|l| l.span().byte_offset())
-                .map_or(0..0, |o| {
-                    let o = usize::try_from(o).unwrap_or(0).min(text.len());
-                    o..o
-                });
+            let at = e.location().map_or(0, |l| match l.span().byte_offset() {
+                Some(o) => usize::try_from(o).unwrap_or(0),
+                None => offset_of_line_col(text, l.line(), l.column()),
+            });
+            let at = floor_char(text, at.min(text.len()));
+            let span = at..at;
             let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
+            let first = msg.lines().next().unwrap_or("invalid YAML");
+            // serde-saphyr writes `error: line L column C: what`; the place is the span's.
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let first = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+                Some((_, what)) => what,
+                None => first,
+            }
+            .to_string();
             cx.push(
                 Code::RuleFileYaml,
                 format!("{file} is not valid YAML: {first}"),
