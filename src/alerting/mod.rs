@@ -10,5 +10,7 @@
 //! Every function is deterministic (same input, same bytes) and never panics.
 
 pub mod blackbox;
+pub mod builtin;
 pub mod promql;
 pub mod rules;
+mod yaml;
