@@ -211,7 +211,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "15m",
         Severity::Critical,
         "Prometheus is failing rule evaluations.",
-        "Prometheus {{ $labels.instance }} has failed to evaluate {{ printf \"%.0f\" $value }} rules in the last 5 minutes.",
+        "Prometheus {{ $labels.instance }} has failed rule evaluations for 15 minutes.",
         "Open the Prometheus rules page: the failing rule shows its error (often many-to-many matching or a query timeout).",
     );
     add(
@@ -220,7 +220,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "4h",
         Severity::Warning,
         "Prometheus has issues compacting blocks.",
-        "Prometheus {{ $labels.instance }} has detected {{ printf \"%.0f\" $value }} compaction failures over the last 3 hours.",
+        "Prometheus {{ $labels.instance }} has failed to compact blocks in the last 3 hours.",
         "Read the Prometheus logs for \"compaction failed\"; a full volume or a corrupt block (move it out of the data directory) are the usual causes.",
     );
     add(
@@ -229,7 +229,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "4h",
         Severity::Warning,
         "Prometheus has issues reloading blocks from disk.",
-        "Prometheus {{ $labels.instance }} has detected {{ printf \"%.0f\" $value }} block reload failures over the last 3 hours.",
+        "Prometheus {{ $labels.instance }} has failed to reload blocks from disk in the last 3 hours.",
         "Read the Prometheus logs for \"reloadBlocks\"; a corrupt or overlapping block must be moved out of the data directory.",
     );
     add(
@@ -238,7 +238,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "0s",
         Severity::Warning,
         "Prometheus found a corrupt WAL.",
-        "Prometheus {{ $labels.instance }} has repaired {{ printf \"%.0f\" $value }} WAL corruptions over the last 3 hours: the samples after the corruption were lost.",
+        "Prometheus {{ $labels.instance }} has repaired a corrupt WAL in the last 3 hours: the samples after the corruption were lost.",
         "Check the volume of {{ $labels.instance }} (kubectl describe pvc, dmesg on the node): corruptions follow unclean shutdowns or a failing disk.",
     );
     add(
@@ -247,7 +247,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "5m",
         Severity::Critical,
         "Prometheus cannot write its WAL.",
-        "Prometheus {{ $labels.instance }} has failed {{ printf \"%.0f\" $value }} WAL writes in the last 5 minutes: samples are being lost.",
+        "Prometheus {{ $labels.instance }} has failed WAL writes for 5 minutes: samples are being lost.",
         "The volume is full or read-only: kubectl exec df -h /prometheus, then grow the claim or lower retention_size.",
     );
     add(
@@ -306,7 +306,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
             "0s",
             Severity::Critical,
             "A Thanos sidecar fails to upload blocks.",
-            "Thanos sidecar {{ $labels.instance }} failed {{ printf \"%.0f\" $value }} block uploads in the last hour; the blocks are deleted locally when retention passes.",
+            "Thanos sidecar {{ $labels.instance }} failed to upload blocks in the last hour; they are deleted locally when retention passes.",
             "Read the sidecar logs for \"upload\"; fix object storage access before the local retention deletes the blocks.",
         );
         add(
@@ -466,13 +466,5 @@ mod tests {
         assert!(names.contains(&"PrometheusShardMissing"));
         assert!(!names.iter().any(|n| n.starts_with("Thanos") || n.starts_with("Alertmanager")));
         assert!(super::super::rules::check_rule_file("b.yaml", &rule_file(&m)).is_empty());
-    }
-}
-#[cfg(test)]
-mod dump {
-    #[test]
-    #[ignore]
-    fn dump() {
-        std::fs::write("/tmp/builtin.yaml", super::rule_file(&super::tests::full())).unwrap();
     }
 }
