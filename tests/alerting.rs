@@ -186,3 +186,99 @@ fn builtin_alerts_pass_their_promtool_test_cases() {
     assert_eq!(code, 0, "promtool test rules:\n{out}{err}");
     assert_eq!(out.matches("SUCCESS").count(), cases.len(), "{out}");
 }
+
+// ---- Alertmanager receivers ----------------------------------------------------------
+
+use stackgen::alerting::receivers::{
+    AlertmanagerConfig, ChildRoute, PagerDutyApi, Receiver, ReceiverKind, Route,
+};
+
+fn receiver(name: &str, kind: ReceiverKind) -> Receiver {
+    Receiver { name: name.into(), kind, secret: format!("am-{name}"), send_resolved: None }
+}
+
+/// One config per receiver type, and one with all of them and a route tree.
+fn alertmanager_configs(secrets_dir: &str) -> Vec<(&'static str, AlertmanagerConfig)> {
+    let kinds: Vec<(&str, ReceiverKind)> = vec![
+        ("webhook", ReceiverKind::Webhook),
+        ("slack", ReceiverKind::Slack { channel: Some("#alerts".into()) }),
+        ("pagerduty", ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV2 }),
+        ("pagerduty-v1", ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV1 }),
+        (
+            "email",
+            ReceiverKind::Email {
+                to: "oncall@example.com".into(),
+                from: "alertmanager@example.com".into(),
+                smarthost: "smtp.example.com:587".into(),
+                auth_username: Some("alertmanager".into()),
+            },
+        ),
+    ];
+    let route = |r: &str| Route {
+        receiver: r.into(),
+        group_by: vec!["alertname".into(), "cluster".into()],
+        group_wait: None,
+        group_interval: None,
+        repeat_interval: None,
+        routes: vec![],
+    };
+    let mut out: Vec<(&'static str, AlertmanagerConfig)> = kinds
+        .iter()
+        .map(|(n, k)| {
+            let n: &'static str = Box::leak(n.to_string().into_boxed_str());
+            (n, AlertmanagerConfig { receivers: vec![receiver(n, k.clone())], route: route(n), secrets_dir: secrets_dir.into() })
+        })
+        .collect();
+    let mut all = route("webhook");
+    all.routes = vec![
+        ChildRoute {
+            receiver: "pagerduty".into(),
+            matchers: vec!["severity=\"critical\"".into()],
+            continue_: true,
+            group_by: None,
+            group_wait: Some("10s".parse().unwrap()),
+            group_interval: None,
+            repeat_interval: Some("1h".parse().unwrap()),
+        },
+        ChildRoute {
+            receiver: "slack".into(),
+            matchers: vec!["team=~\"db|storage\"".into()],
+            continue_: false,
+            group_by: Some(vec!["...".into()]),
+            group_wait: None,
+            group_interval: None,
+            repeat_interval: None,
+        },
+    ];
+    out.push((
+        "all",
+        AlertmanagerConfig { receivers: kinds.into_iter().map(|(n, k)| receiver(n, k)).collect(), route: all, secrets_dir: secrets_dir.into() },
+    ));
+    out
+}
+
+#[test]
+fn amtool_checks_every_receiver_type() {
+    let Some(amtool) = real("amtool") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets");
+    for (name, cfg) in alertmanager_configs(secrets.to_str().unwrap()) {
+        assert!(cfg.problems().is_empty(), "{name}: {:?}", cfg.problems());
+        // The mounted Secrets: one file per credential, as the pod would see them.
+        for r in &cfg.receivers {
+            let f = std::path::PathBuf::from(cfg.credential_file(r));
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(&f, "https://hooks.example.com/secret-value").unwrap();
+        }
+        let text = stackgen::alerting::receivers::config_yaml(&cfg);
+        assert_eq!(text, stackgen::alerting::receivers::config_yaml(&cfg), "{name}: deterministic");
+        assert!(!text.contains("secret-value"), "{name}: no credential in the config");
+        let path = dir.path().join(format!("{name}.yml"));
+        std::fs::write(&path, &text).unwrap();
+        let (code, out, err) = run(std::process::Command::new(&amtool).arg("check-config").arg(&path));
+        assert_eq!(code, 0, "{name}: amtool check-config:\n{out}{err}\n{text}");
+        assert!(out.contains("SUCCESS"), "{name}: {out}");
+        let receivers = cfg.receivers.len();
+        assert!(out.contains(&format!(" - {receivers} receivers")), "{name}: {out}");
+    }
+}

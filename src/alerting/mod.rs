@@ -12,5 +12,6 @@
 pub mod blackbox;
 pub mod builtin;
 pub mod promql;
+pub mod receivers;
 pub mod rules;
 mod yaml;
