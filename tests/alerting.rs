@@ -282,3 +282,188 @@ fn amtool_checks_every_receiver_type() {
         assert!(out.contains(&format!(" - {receivers} receivers")), "{name}: {out}");
     }
 }
+
+// ---- blackbox_exporter and probe jobs ------------------------------------------------
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use stackgen::alerting::blackbox::{self, ProbeModule, ProbeSharding, ProbeSpec};
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A GET over HTTP/1.0 with a 5 s read timeout: (status line, body).
+fn http_get(addr: &str, path: &str) -> Option<(String, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    Some((head.lines().next()?.to_string(), body.to_string()))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A local HTTP server answering 200 to everything (a thread; it lives as long as the
+/// test process, bound to 127.0.0.1 on a free port).
+fn healthy_http_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    port
+}
+
+/// The targets Prometheus would scrape for `job` of `config` (a prometheus.yml), after
+/// relabeling, as promtool 3 computes them (`check service-discovery`): the label sets
+/// of the targets kept.
+fn scraped_targets(promtool: &Path, dir: &Path, config: &Value, job: &str) -> Vec<Value> {
+    let path = dir.join(format!("prometheus-{}.yml", percent_encode(job)));
+    std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
+    let (code, out, err) = run(Command::new(promtool).arg("check").arg("config").arg(&path));
+    assert_eq!(code, 0, "promtool check config:\n{out}{err}");
+    let (code, out, err) =
+        run(Command::new(promtool).args(["check", "service-discovery", "--timeout=1s"]).arg(&path).arg(job));
+    assert_eq!(code, 0, "promtool check service-discovery:\n{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v.as_array().unwrap().iter().map(|t| t["labels"].clone()).filter(|l| l.as_object().is_some_and(|m| !m.is_empty())).collect()
+}
+
+/// The real blackbox_exporter, with the generated config, probes what the generated probe
+/// jobs tell Prometheus to ask it: the request of every target is built from the labels
+/// promtool computes from the generated scrape config (`__address__`,
+/// `__metrics_path__`, `__param_module`, `__param_target`). A local HTTP server is up
+/// (probe_success 1), a closed port is down (0), for HTTP and TCP; `instance` is the
+/// probed target.
+#[test]
+fn real_blackbox_exporter_probes_what_the_probe_jobs_ask() {
+    let (Some(exporter), Some(promtool)) = (real("blackbox_exporter"), real("promtool")) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let up = healthy_http_server();
+    let closed = free_port();
+    let probes = vec![
+        ProbeSpec {
+            job: "blackbox-http".into(),
+            module: ProbeModule::Http2xx,
+            targets: vec![format!("http://127.0.0.1:{up}/healthz"), format!("http://127.0.0.1:{closed}/")],
+            interval: Some("30s".parse().unwrap()),
+        },
+        ProbeSpec {
+            job: "blackbox-tcp".into(),
+            module: ProbeModule::TcpConnect,
+            targets: vec![format!("127.0.0.1:{up}"), format!("127.0.0.1:{closed}")],
+            interval: None,
+        },
+    ];
+    let config = dir.path().join("blackbox.yml");
+    std::fs::write(&config, blackbox::exporter_config(&probes)).unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("blackbox.log")).unwrap();
+    let _exporter = Kill(
+        Command::new(&exporter)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address={listen}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&listen, "/-/healthy").is_none_or(|(s, _)| !s.contains(" 200")) {
+        let log = std::fs::read_to_string(dir.path().join("blackbox.log")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "blackbox_exporter did not start:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let jobs: Vec<Value> = probes.iter().map(|p| blackbox::probe_job(p, &listen, None)).collect();
+    let prom = serde_json::json!({"scrape_configs": jobs});
+    let mut seen = Vec::new();
+    for p in &probes {
+        let targets = scraped_targets(&promtool, dir.path(), &prom, &p.job);
+        assert_eq!(targets.len(), p.targets.len(), "{}: every target is scraped: {targets:#?}", p.job);
+        for t in targets {
+            let target = t["__param_target"].as_str().unwrap();
+            assert_eq!(t["instance"], target, "instance is the probed target");
+            let path = format!(
+                "{}?module={}&target={}",
+                t["__metrics_path__"].as_str().unwrap(),
+                percent_encode(t["__param_module"].as_str().unwrap()),
+                percent_encode(target)
+            );
+            let addr = t["__address__"].as_str().unwrap();
+            let (status, body) = http_get(addr, &path).unwrap_or_else(|| panic!("no answer from {addr}{path}"));
+            assert!(status.contains(" 200"), "{addr}{path}: {status}\n{body}");
+            let success = body
+                .lines()
+                .find_map(|l| l.strip_prefix("probe_success "))
+                .unwrap_or_else(|| panic!("{addr}{path}: no probe_success\n{body}"));
+            let want = if target.contains(&format!(":{up}")) { "1" } else { "0" };
+            assert_eq!(success.trim(), want, "{}: {target}\n{body}", p.job);
+            seen.push(format!("{} {target} {want}", p.job));
+        }
+    }
+    assert_eq!(seen.len(), 4, "{seen:?}");
+}
+
+/// With shards, the probe targets are spread on `__param_target` (as the operator does
+/// for Probes): each target is probed by exactly one shard, all by some shard.
+#[test]
+fn probe_targets_are_sharded_on_the_target() {
+    let Some(promtool) = real("promtool") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let targets: Vec<String> = (0..12).map(|i| format!("https://svc-{i}.example.com/healthz")).collect();
+    let probe = ProbeSpec { job: "blackbox-http".into(), module: ProbeModule::Http2xx, targets: targets.clone(), interval: None };
+    let mut per_shard = Vec::new();
+    for shard in 0..3 {
+        let s = ProbeSharding { shards: 3, shard: shard.to_string() };
+        let job = blackbox::probe_job(&probe, "prod-blackbox-exporter.monitoring.svc:9115", Some(&s));
+        let cfg = serde_json::json!({"scrape_configs": [job]});
+        let sub = dir.path().join(format!("shard-{shard}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let got: Vec<String> = scraped_targets(&promtool, &sub, &cfg, "blackbox-http")
+            .iter()
+            .map(|t| {
+                assert_eq!(t["__address__"], "prod-blackbox-exporter.monitoring.svc:9115");
+                t["__param_target"].as_str().unwrap().to_string()
+            })
+            .collect();
+        per_shard.push(got);
+    }
+    let mut all: Vec<String> = per_shard.concat();
+    all.sort();
+    let mut want = targets;
+    want.sort();
+    assert_eq!(all, want, "each target in exactly one shard: {per_shard:?}");
+    assert!(per_shard.iter().filter(|s| !s.is_empty()).count() > 1, "spread over shards: {per_shard:?}");
+}
