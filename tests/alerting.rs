@@ -467,3 +467,66 @@ fn probe_targets_are_sharded_on_the_target() {
     assert_eq!(all, want, "each target in exactly one shard: {per_shard:?}");
     assert!(per_shard.iter().filter(|s| !s.is_empty()).count() > 1, "spread over shards: {per_shard:?}");
 }
+
+// ---- the stack's dashboard -----------------------------------------------------------
+
+use stackgen::alerting::dashboard;
+
+/// Every panel query of the dashboard (in the generated JSON, as Grafana reads it) is
+/// PromQL the parser accepts, for every stack shape; the JSON is deterministic, panel
+/// ids are unique and the per-shard panels group by `shard` when sharded.
+#[test]
+fn dashboard_queries_parse_and_json_is_deterministic() {
+    for (name, m) in stack_variants() {
+        let text = dashboard::dashboard_json(&m);
+        assert_eq!(text, dashboard::dashboard_json(&m), "{name}");
+        let d: Value = serde_json::from_str(&text).unwrap();
+        let panels = d["panels"].as_array().unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut exprs = 0;
+        for p in panels {
+            assert!(ids.insert(p["id"].as_i64().unwrap()), "{name}: duplicate panel id");
+            for t in p["targets"].as_array().into_iter().flatten() {
+                let e = t["expr"].as_str().unwrap();
+                if let Err(err) = stackgen::alerting::promql::check(e) {
+                    panic!("{name}: panel `{}`: {e}: {}", p["title"], err.message);
+                }
+                exprs += 1;
+            }
+        }
+        assert!(exprs >= 8, "{name}: {exprs} queries");
+        let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
+        for want in ["Samples ingested per second", "Active series", "TSDB size, retention size and volume", "WAL size"] {
+            assert!(titles.contains(&want), "{name}: no panel {want}");
+        }
+        if m.thanos.is_some() {
+            assert!(titles.contains(&"Sidecar upload lag"), "{name}");
+        }
+        if m.shards > 1 {
+            assert!(text.contains("max by (shard) (prometheus_tsdb_head_series"), "{name}");
+        }
+        assert!(d["uid"].as_str().unwrap().len() <= 40);
+    }
+}
+
+/// Prometheus' own parser accepts every dashboard query too: each becomes a recording
+/// rule of a file `promtool check rules` reads.
+#[test]
+fn dashboard_queries_pass_prometheus_parser() {
+    let Some(promtool) = real("promtool") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, m) in stack_variants() {
+        let rules: Vec<Value> = dashboard::queries(&m)
+            .iter()
+            .enumerate()
+            .map(|(i, e)| serde_json::json!({"record": format!("dashboard:query{i}"), "expr": e}))
+            .collect();
+        let n = rules.len();
+        let file = dir.path().join(format!("{name}.json"));
+        let doc = serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]});
+        std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        let (code, out, err) = run(Command::new(&promtool).arg("check").arg("rules").arg(&file));
+        assert_eq!(code, 0, "{name}:\n{out}{err}");
+        assert!(out.contains(&format!("SUCCESS: {n} rules found")), "{name}: {out}");
+    }
+}

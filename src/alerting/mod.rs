@@ -11,6 +11,7 @@
 
 pub mod blackbox;
 pub mod builtin;
+pub mod dashboard;
 pub mod promql;
 pub mod receivers;
 pub mod rules;
