@@ -413,7 +413,9 @@ fn real_blackbox_exporter_probes_what_the_probe_jobs_ask() {
         let targets = scraped_targets(&promtool, dir.path(), &prom, &p.job);
         assert_eq!(targets.len(), p.targets.len(), "{}: every target is scraped: {targets:#?}", p.job);
         for t in targets {
-            let target = t["__param_target"].as_str().unwrap();
+            let target = t["__param_target"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: the target is not passed to the exporter (no __param_target): {t:#}", p.job));
             assert_eq!(t["instance"], target, "instance is the probed target");
             let path = format!(
                 "{}?module={}&target={}",
