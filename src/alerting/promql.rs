@@ -183,6 +183,9 @@ fn quoted_token(expr: &str, message: &str) -> Option<usize> {
     tokens(expr).into_iter().find(|t| &expr[t.start..t.end] == quoted).map(|t| t.start)
 }
 
+/// Prefixes in a row that no filler completes before the search stops.
+const MAX_DEAD_PREFIXES: usize = 6;
+
 /// What may follow a prefix to make it a whole expression (before the open brackets are
 /// closed).
 const FILLERS: &[&str] = &[
@@ -214,10 +217,19 @@ const FILLERS: &[&str] = &[
 fn locate_parse(expr: &str) -> usize {
     let toks = tokens(expr);
     let mut viable_upto = 0; // number of tokens of the longest viable prefix
+    let mut dead = 0;
     for k in 1..=toks.len() {
         let prefix = &expr[..toks[k - 1].end];
         if completes(prefix) {
             viable_upto = k;
+            dead = 0;
+        } else {
+            // A prefix cut inside a construct (`x[5`) may not complete while a longer one
+            // does; past a few dead prefixes in a row the error is behind us.
+            dead += 1;
+            if dead > MAX_DEAD_PREFIXES {
+                break;
+            }
         }
     }
     match toks.get(viable_upto) {
@@ -310,5 +322,27 @@ mod tests {
         for e in ["", " ", "(", ")", "{", "\"", "'", "`", "[", "x[", "1e", "é", "x{é=\"\"}", "#", "sum(", "by", "\\"] {
             let _ = check(e);
         }
+    }
+}
+#[cfg(test)]
+mod bench {
+    /// A long expression with the error at its end is located in bounded time.
+    #[test]
+    fn a_long_expression_is_located_quickly() {
+        let mut e = String::new();
+        while e.len() < 4000 {
+            e.push_str("sum(rate(http_requests_total{code=~\"5..\"}[5m])) + ");
+        }
+        e.push(')');
+        let t = std::time::Instant::now();
+        let r = super::check(&e);
+        assert_eq!(r.err().map(|x| x.offset), Some(e.len() - 1));
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "{:?}", t.elapsed());
+        let mut e = String::from("sum(rate(x[5m]) by (job) ");
+        while e.len() < 4000 {
+            e.push_str(" + sum(rate(http_requests_total{code=~\"5..\"}[5m]))");
+        }
+        let r = super::check(&e);
+        assert!(r.is_err());
     }
 }
