@@ -160,7 +160,8 @@ fn builtin_alerts_pass_their_promtool_test_cases() {
     let mut cases = Vec::new();
     for a in &alerts {
         let case = cases_dir.join(format!("{}.yaml", a.name));
-        let text = std::fs::read_to_string(&case).unwrap_or_else(|_| panic!("no promtool test case {}", case.display()));
+        let text =
+            std::fs::read_to_string(&case).unwrap_or_else(|_| panic!("no promtool test case {}", case.display()));
         assert!(text.contains(&format!("name: {} fires on the failure", a.name)), "{}", case.display());
         assert!(text.contains(&format!("name: {} stays silent when healthy", a.name)), "{}", case.display());
         assert!(text.contains("exp_alerts: []"), "{}: a healthy case expects no alert", case.display());
@@ -189,9 +190,7 @@ fn builtin_alerts_pass_their_promtool_test_cases() {
 
 // ---- Alertmanager receivers ----------------------------------------------------------
 
-use stackgen::alerting::receivers::{
-    AlertmanagerConfig, ChildRoute, PagerDutyApi, Receiver, ReceiverKind, Route,
-};
+use stackgen::alerting::receivers::{AlertmanagerConfig, ChildRoute, PagerDutyApi, Receiver, ReceiverKind, Route};
 
 fn receiver(name: &str, kind: ReceiverKind) -> Receiver {
     Receiver { name: name.into(), kind, secret: format!("am-{name}"), send_resolved: None }
@@ -226,7 +225,14 @@ fn alertmanager_configs(secrets_dir: &str) -> Vec<(&'static str, AlertmanagerCon
         .iter()
         .map(|(n, k)| {
             let n: &'static str = Box::leak(n.to_string().into_boxed_str());
-            (n, AlertmanagerConfig { receivers: vec![receiver(n, k.clone())], route: route(n), secrets_dir: secrets_dir.into() })
+            (
+                n,
+                AlertmanagerConfig {
+                    receivers: vec![receiver(n, k.clone())],
+                    route: route(n),
+                    secrets_dir: secrets_dir.into(),
+                },
+            )
         })
         .collect();
     let mut all = route("webhook");
@@ -252,7 +258,11 @@ fn alertmanager_configs(secrets_dir: &str) -> Vec<(&'static str, AlertmanagerCon
     ];
     out.push((
         "all",
-        AlertmanagerConfig { receivers: kinds.into_iter().map(|(n, k)| receiver(n, k)).collect(), route: all, secrets_dir: secrets_dir.into() },
+        AlertmanagerConfig {
+            receivers: kinds.into_iter().map(|(n, k)| receiver(n, k)).collect(),
+            route: all,
+            secrets_dir: secrets_dir.into(),
+        },
     ));
     out
 }
@@ -357,7 +367,12 @@ fn scraped_targets(promtool: &Path, dir: &Path, config: &Value, job: &str) -> Ve
         run(Command::new(promtool).args(["check", "service-discovery", "--timeout=1s"]).arg(&path).arg(job));
     assert_eq!(code, 0, "promtool check service-discovery:\n{out}{err}");
     let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    v.as_array().unwrap().iter().map(|t| t["labels"].clone()).filter(|l| l.as_object().is_some_and(|m| !m.is_empty())).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["labels"].clone())
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+        .collect()
 }
 
 /// The real blackbox_exporter, with the generated config, probes what the generated probe
@@ -413,9 +428,9 @@ fn real_blackbox_exporter_probes_what_the_probe_jobs_ask() {
         let targets = scraped_targets(&promtool, dir.path(), &prom, &p.job);
         assert_eq!(targets.len(), p.targets.len(), "{}: every target is scraped: {targets:#?}", p.job);
         for t in targets {
-            let target = t["__param_target"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{}: the target is not passed to the exporter (no __param_target): {t:#}", p.job));
+            let target = t["__param_target"].as_str().unwrap_or_else(|| {
+                panic!("{}: the target is not passed to the exporter (no __param_target): {t:#}", p.job)
+            });
             assert_eq!(t["instance"], target, "instance is the probed target");
             let path = format!(
                 "{}?module={}&target={}",
@@ -445,7 +460,12 @@ fn probe_targets_are_sharded_on_the_target() {
     let Some(promtool) = real("promtool") else { return };
     let dir = tempfile::tempdir().unwrap();
     let targets: Vec<String> = (0..12).map(|i| format!("https://svc-{i}.example.com/healthz")).collect();
-    let probe = ProbeSpec { job: "blackbox-http".into(), module: ProbeModule::Http2xx, targets: targets.clone(), interval: None };
+    let probe = ProbeSpec {
+        job: "blackbox-http".into(),
+        module: ProbeModule::Http2xx,
+        targets: targets.clone(),
+        interval: None,
+    };
     let mut per_shard = Vec::new();
     for shard in 0..3 {
         let s = ProbeSharding { shards: 3, shard: shard.to_string() };
@@ -498,7 +518,8 @@ fn dashboard_queries_parse_and_json_is_deterministic() {
         }
         assert!(exprs >= 8, "{name}: {exprs} queries");
         let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
-        for want in ["Samples ingested per second", "Active series", "TSDB size, retention size and volume", "WAL size"] {
+        for want in ["Samples ingested per second", "Active series", "TSDB size, retention size and volume", "WAL size"]
+        {
             assert!(titles.contains(&want), "{name}: no panel {want}");
         }
         if m.thanos.is_some() {
@@ -531,4 +552,16 @@ fn dashboard_queries_pass_prometheus_parser() {
         assert_eq!(code, 0, "{name}:\n{out}{err}");
         assert!(out.contains(&format!("SUCCESS: {n} rules found")), "{name}: {out}");
     }
+}
+
+/// The blackbox_exporter the tests run is the version the rendered image names.
+#[test]
+fn blackbox_exporter_is_the_rendered_version() {
+    let v = blackbox::BLACKBOX_EXPORTER_VERSION;
+    assert!(blackbox::BLACKBOX_EXPORTER_IMAGE.ends_with(&format!(":{v}")), "{}", blackbox::BLACKBOX_EXPORTER_IMAGE);
+    let Some(exporter) = real("blackbox_exporter") else { return };
+    let (code, out, err) = run(Command::new(&exporter).arg("--version"));
+    assert_eq!(code, 0);
+    let text = format!("{out}{err}");
+    assert!(text.contains(&format!("version {}", v.trim_start_matches('v'))), "{text}");
 }

@@ -58,8 +58,10 @@ impl ProbeModule {
             ProbeModule::TcpConnect => "tcp_connect".into(),
             ProbeModule::Icmp => "icmp".into(),
             ProbeModule::Dns { query_name } => {
-                let safe: String =
-                    query_name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+                let safe: String = query_name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                    .collect();
                 format!("dns_{safe}")
             }
         }
@@ -69,7 +71,9 @@ impl ProbeModule {
     fn config(&self) -> Value {
         match self {
             ProbeModule::Http2xx => json!({"prober": "http", "http": {"preferred_ip_protocol": "ip4"}}),
-            ProbeModule::HttpPost2xx => json!({"prober": "http", "http": {"method": "POST", "preferred_ip_protocol": "ip4"}}),
+            ProbeModule::HttpPost2xx => {
+                json!({"prober": "http", "http": {"method": "POST", "preferred_ip_protocol": "ip4"}})
+            }
             ProbeModule::TcpConnect => json!({"prober": "tcp", "tcp": {"preferred_ip_protocol": "ip4"}}),
             ProbeModule::Icmp => json!({"prober": "icmp", "icmp": {"preferred_ip_protocol": "ip4"}}),
             ProbeModule::Dns { query_name } => json!({

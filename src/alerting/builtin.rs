@@ -461,7 +461,15 @@ mod tests {
 
     #[test]
     fn minimal_stack_has_the_prometheus_alerts_only() {
-        let m = SelfMonitoring { shards: 1, replicas: 1, thanos: None, alertmanager: None, grafana_job: None, blackbox_job: None, ..full() };
+        let m = SelfMonitoring {
+            shards: 1,
+            replicas: 1,
+            thanos: None,
+            alertmanager: None,
+            grafana_job: None,
+            blackbox_job: None,
+            ..full()
+        };
         let names: Vec<&str> = alerts(&m).iter().map(|a| a.name).collect();
         assert!(names.contains(&"PrometheusShardMissing"));
         assert!(!names.iter().any(|n| n.starts_with("Thanos") || n.starts_with("Alertmanager")));

@@ -135,7 +135,10 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
                 "Blocks loaded by each Store Gateway, and block metadata sync failures per second.",
                 vec![
                     q(format!("sum by (instance) (thanos_bucket_store_blocks_loaded{{{ss}}})"), "blocks {{instance}}"),
-                    q(format!("sum by (instance) (rate(thanos_blocks_meta_sync_failures_total{{{ss}}}[5m]))"), "sync failures {{instance}}"),
+                    q(
+                        format!("sum by (instance) (rate(thanos_blocks_meta_sync_failures_total{{{ss}}}[5m]))"),
+                        "sync failures {{instance}}",
+                    ),
                 ],
             ));
         }
@@ -147,8 +150,16 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
                 "1 when the compactor has halted; compaction iterations and failures per hour.",
                 vec![
                     q(format!("max by (instance) (thanos_compact_halted{{{cs}}})"), "halted {{instance}}"),
-                    q(format!("sum by (instance) (increase(thanos_compact_iterations_total{{{cs}}}[1h]))"), "iterations/h {{instance}}"),
-                    q(format!("sum by (instance) (increase(thanos_compact_group_compactions_failures_total{{{cs}}}[1h]))"), "failures/h {{instance}}"),
+                    q(
+                        format!("sum by (instance) (increase(thanos_compact_iterations_total{{{cs}}}[1h]))"),
+                        "iterations/h {{instance}}",
+                    ),
+                    q(
+                        format!(
+                            "sum by (instance) (increase(thanos_compact_group_compactions_failures_total{{{cs}}}[1h]))"
+                        ),
+                        "failures/h {{instance}}",
+                    ),
                 ],
             ));
         }
@@ -164,8 +175,14 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
                     "short",
                     "Notifications sent and failed per second, by integration.",
                     vec![
-                        q(format!("sum by (integration) (rate(alertmanager_notifications_total{{{am}}}[5m]))"), "sent {{integration}}"),
-                        q(format!("sum by (integration) (rate(alertmanager_notifications_failed_total{{{am}}}[5m]))"), "failed {{integration}}"),
+                        q(
+                            format!("sum by (integration) (rate(alertmanager_notifications_total{{{am}}}[5m]))"),
+                            "sent {{integration}}",
+                        ),
+                        q(
+                            format!("sum by (integration) (rate(alertmanager_notifications_failed_total{{{am}}}[5m]))"),
+                            "failed {{integration}}",
+                        ),
                     ],
                 ),
                 panel(
@@ -181,7 +198,9 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
     if m.shards > 1 {
         down = vec![q(format!("sum by (shard) (up{{{p}}})"), "replicas up, shard {{shard}}")];
     }
-    rows[0].panels.insert(0, panel("Prometheus replicas up", "short", "Replicas up per shard: 0 is a missing shard.", down));
+    rows[0]
+        .panels
+        .insert(0, panel("Prometheus replicas up", "short", "Replicas up per shard: 0 is a missing shard.", down));
     rows
 }
 

@@ -257,7 +257,9 @@ fn child_value(c: &ChildRoute) -> Value {
     if let Some(g) = &c.group_by {
         m.insert("group_by".into(), json!(g));
     }
-    for (k, v) in [("group_wait", &c.group_wait), ("group_interval", &c.group_interval), ("repeat_interval", &c.repeat_interval)] {
+    for (k, v) in
+        [("group_wait", &c.group_wait), ("group_interval", &c.group_interval), ("repeat_interval", &c.repeat_interval)]
+    {
         if let Some(d) = v {
             m.insert(k.into(), json!(d.as_str()));
         }
@@ -303,7 +305,12 @@ mod tests {
     pub(crate) fn sample() -> AlertmanagerConfig {
         AlertmanagerConfig {
             receivers: vec![
-                Receiver { name: "oncall".into(), kind: ReceiverKind::Webhook, secret: "am-oncall".into(), send_resolved: None },
+                Receiver {
+                    name: "oncall".into(),
+                    kind: ReceiverKind::Webhook,
+                    secret: "am-oncall".into(),
+                    send_resolved: None,
+                },
                 Receiver {
                     name: "pager".into(),
                     kind: ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV2 },

@@ -224,7 +224,11 @@ fn check_root(cx: &mut Checker<'_>, root: &Spanned<Node>) {
             // An empty file: Prometheus loads it (no groups).
             return;
         }
-        cx.shape(format!("{} must be a mapping with `groups:`, not {}", cx.file, root.value.kind()), span_of(root, cx.text), help);
+        cx.shape(
+            format!("{} must be a mapping with `groups:`, not {}", cx.file, root.value.kind()),
+            span_of(root, cx.text),
+            help,
+        );
         return;
     };
     let mut groups = None;
@@ -253,6 +257,9 @@ fn check_root(cx: &mut Checker<'_>, root: &Spanned<Node>) {
     }
 }
 
+/// A mapping's entries by key name: the key node and the value node.
+type Entries<'n> = BTreeMap<String, (&'n Spanned<Node>, &'n Spanned<Node>)>;
+
 /// A mapping's entries by key name; reports non-string keys, unknown keys and repeated
 /// keys.
 fn entries<'n>(
@@ -261,7 +268,7 @@ fn entries<'n>(
     what: &str,
     known: &[&str],
     help: &str,
-) -> Option<BTreeMap<String, (&'n Spanned<Node>, &'n Spanned<Node>)>> {
+) -> Option<Entries<'n>> {
     let Node::Map(items) = &node.value else {
         cx.shape(format!("{what} must be a mapping, not {}", node.value.kind()), span_of(node, cx.text), help);
         return None;
@@ -334,7 +341,11 @@ fn check_group(cx: &mut Checker<'_>, g: &Spanned<Node>, seen: &mut BTreeMap<Stri
     if let Some((_, v)) = keys.get("limit") {
         if let Some(s) = string(cx, "limit", v, help) {
             if s.parse::<u64>().is_err() {
-                cx.shape(format!("`limit` must be a whole number, not `{s}`"), span_of(v, cx.text), "limit = 0 means no limit");
+                cx.shape(
+                    format!("`limit` must be a whole number, not `{s}`"),
+                    span_of(v, cx.text),
+                    "limit = 0 means no limit",
+                );
             }
         }
     }
@@ -366,7 +377,12 @@ fn duration(cx: &mut Checker<'_>, key: &str, v: &Spanned<Node>) {
         return;
     };
     if let Err(e) = s.parse::<crate::model::units::Duration>() {
-        cx.push(Code::RuleDuration, format!("`{key}`: {e}"), span_of(v, cx.text), "write a Prometheus duration: 30s, 5m, 1h30m");
+        cx.push(
+            Code::RuleDuration,
+            format!("`{key}`: {e}"),
+            span_of(v, cx.text),
+            "write a Prometheus duration: 30s, 5m, 1h30m",
+        );
     }
 }
 
@@ -394,7 +410,11 @@ fn labels(cx: &mut Checker<'_>, key: &str, v: &Spanned<Node>, annotations: bool)
         Node::Map(items) => items,
         Node::Null => return,
         other => {
-            cx.shape(format!("`{key}` must be a mapping of names to strings, not {}", other.kind()), span_of(v, cx.text), help);
+            cx.shape(
+                format!("`{key}` must be a mapping of names to strings, not {}", other.kind()),
+                span_of(v, cx.text),
+                help,
+            );
             return;
         }
     };
@@ -431,9 +451,11 @@ fn check_rule(cx: &mut Checker<'_>, r: &Spanned<Node>) {
     let alert = alert.filter(|(s, _)| !s.is_empty());
     let record = record.filter(|(s, _)| !s.is_empty());
     match (&alert, &record) {
-        (Some(_), Some((_, at))) => {
-            cx.shape("a rule with both `alert` and `record`".into(), at.clone(), "a rule is either an alert or a recording rule: split it in two")
-        }
+        (Some(_), Some((_, at))) => cx.shape(
+            "a rule with both `alert` and `record`".into(),
+            at.clone(),
+            "a rule is either an alert or a recording rule: split it in two",
+        ),
         (None, None) => cx.shape("a rule without `alert` or `record`".into(), rule_span.clone(), help),
         (None, Some((name, at))) => {
             if name.contains('{') || name.contains('}') {
@@ -453,7 +475,11 @@ fn check_rule(cx: &mut Checker<'_>, r: &Spanned<Node>) {
             }
             for key in ["for", "keep_firing_for", "annotations"] {
                 if let Some((k, _)) = keys.get(key) {
-                    cx.shape(format!("`{key}` in a recording rule"), span_of(k, cx.text), "only alerting rules have `for`, `keep_firing_for` and `annotations`");
+                    cx.shape(
+                        format!("`{key}` in a recording rule"),
+                        span_of(k, cx.text),
+                        "only alerting rules have `for`, `keep_firing_for` and `annotations`",
+                    );
                 }
             }
         }
@@ -663,7 +689,15 @@ other: 1
 
     #[test]
     fn odd_input_never_panics() {
-        for t in ["\u{0}", "groups:\n- \n", "groups:\n- name: 1\n  rules:\n  - expr: 1\n    alert: 1\n", "&a [*a]", "groups: !!binary aGVsbG8=", "{", "groups:\n- name: g\n  rules:\n  - alert: x\n    expr: \"\\u00e9(\"\n"] {
+        for t in [
+            "\u{0}",
+            "groups:\n- \n",
+            "groups:\n- name: 1\n  rules:\n  - expr: 1\n    alert: 1\n",
+            "&a [*a]",
+            "groups: !!binary aGVsbG8=",
+            "{",
+            "groups:\n- name: g\n  rules:\n  - alert: x\n    expr: \"\\u00e9(\"\n",
+        ] {
             let _ = check_rule_file("x", t);
         }
     }
