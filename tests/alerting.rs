@@ -565,3 +565,122 @@ fn blackbox_exporter_is_the_rendered_version() {
     let text = format!("{out}{err}");
     assert!(text.contains(&format!("version {}", v.trim_start_matches('v'))), "{text}");
 }
+
+/// A local webhook: a thread on 127.0.0.1 that answers 200 and sends every request body
+/// it receives down the channel.
+fn webhook_server() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut data = Vec::new();
+            let mut buf = [0u8; 8192];
+            // Read the head, then Content-Length bytes of body.
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => data.extend_from_slice(&buf[..n]),
+                }
+                let text = String::from_utf8_lossy(&data).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        let _ = tx.send(body.to_string());
+                        break;
+                    }
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, rx)
+}
+
+fn http_post_json(addr: &str, path: &str, body: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines().next().map(str::to_string)
+}
+
+/// The real Alertmanager with a generated config reads the webhook URL from the file of
+/// the mounted Secret (`url_file`) and notifies it: the config holds no URL, the file is
+/// where [`AlertmanagerConfig::credential_file`] says the Secret is mounted.
+#[test]
+fn real_alertmanager_notifies_through_the_url_file() {
+    let Some(alertmanager) = real("alertmanager") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (hook, received) = webhook_server();
+    let secrets = dir.path().join("secrets");
+    let cfg = AlertmanagerConfig {
+        receivers: vec![receiver("oncall", ReceiverKind::Webhook)],
+        route: Route {
+            receiver: "oncall".into(),
+            group_by: vec!["alertname".into()],
+            group_wait: Some("1s".parse().unwrap()),
+            group_interval: Some("1s".parse().unwrap()),
+            repeat_interval: None,
+            routes: vec![],
+        },
+        secrets_dir: secrets.to_str().unwrap().into(),
+    };
+    // The Secret as the kubelet mounts it: one file per key under <secrets_dir>/<secret>/.
+    for m in cfg.mounts() {
+        std::fs::create_dir_all(&m.mount_path).unwrap();
+        std::fs::write(std::path::Path::new(&m.mount_path).join("url"), format!("http://127.0.0.1:{hook}/hook"))
+            .unwrap();
+    }
+    let text = stackgen::alerting::receivers::config_yaml(&cfg);
+    assert!(!text.contains(&format!(":{hook}")), "the URL is not in the config:\n{text}");
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(&config, &text).unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let log_path = dir.path().join("alertmanager.log");
+    let _am = Kill(
+        Command::new(&alertmanager)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address={listen}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while http_get(&listen, "/-/ready").is_none_or(|(s, _)| !s.contains(" 200")) {
+        assert!(
+            Instant::now() < deadline,
+            "alertmanager did not start:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alert = r#"[{"labels": {"alertname": "StackgenFileCredential", "severity": "critical"}, "annotations": {"summary": "test"}}]"#;
+    let status = http_post_json(&listen, "/api/v2/alerts", alert).unwrap_or_default();
+    assert!(status.contains(" 200"), "POST /api/v2/alerts: {status}");
+    let body = received.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+        panic!(
+            "no notification at the webhook in 30 s; alertmanager log:\n{}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        )
+    });
+    assert!(body.contains("StackgenFileCredential"), "{body}");
+}
