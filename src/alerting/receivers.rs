@@ -173,6 +173,21 @@ impl AlertmanagerConfig {
             if r.secret.is_empty() || r.secret.contains('/') {
                 out.push(format!("receiver `{}`: `{}` is not a Secret name", r.name, r.secret));
             }
+            if let ReceiverKind::Email { to, from, smarthost, .. } = &r.kind {
+                for (key, addr) in [("to", to), ("from", from)] {
+                    if !addr.contains('@') {
+                        out.push(format!("receiver `{}`: {key} `{addr}` is not an email address", r.name));
+                    }
+                }
+                let port_ok =
+                    smarthost.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                if !port_ok {
+                    out.push(format!(
+                        "receiver `{}`: smarthost `{smarthost}` must be host:port (e.g. smtp.example.com:587)",
+                        r.name
+                    ));
+                }
+            }
         }
         let mut check_receiver = |name: &str, at: &str| {
             if !names.contains(name) {
@@ -363,7 +378,18 @@ mod tests {
         c.route.receiver = "nobody".into();
         c.route.group_by.push("bad-label".into());
         c.route.routes[0].matchers.push("severity".into());
+        c.receivers.push(Receiver {
+            name: "mail".into(),
+            kind: ReceiverKind::Email {
+                to: "oncall".into(),
+                from: "am@example.com".into(),
+                smarthost: "smtp.example.com".into(),
+                auth_username: None,
+            },
+            secret: "am-mail".into(),
+            send_resolved: None,
+        });
         let p = c.problems();
-        assert_eq!(p.len(), 4, "{p:#?}");
+        assert_eq!(p.len(), 6, "{p:#?}");
     }
 }

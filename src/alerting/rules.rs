@@ -701,4 +701,40 @@ other: 1
             let _ = check_rule_file("x", t);
         }
     }
+
+    /// Any edit of a good file (a char deleted, inserted or replaced anywhere, including
+    /// multi-byte ones) never panics, and every diagnostic's span lies in the text, on
+    /// char boundaries.
+    #[test]
+    fn mutated_files_never_panic_and_spans_are_in_bounds() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let inserts = ['(', ')', '{', '"', '\'', ':', '-', '|', '>', '\n', ' ', 'é', '#', '[', ']', '$', '!', '\t'];
+        let mut runner = TestRunner::new(Config { cases: 300, failure_persistence: None, ..Config::default() });
+        let text = GOOD.to_string();
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let n = chars.len();
+        runner
+            .run(&(0..n, 0..3usize, 0..inserts.len(), 1..4usize), |(at, op, ins, count)| {
+                let mut t = text.clone();
+                for k in 0..count {
+                    let idx = (at + k * 7) % n;
+                    let Some(&(b, c)) = t.char_indices().collect::<Vec<_>>().get(idx) else { continue };
+                    match op {
+                        0 => {
+                            t.replace_range(b..b + c.len_utf8(), "");
+                        }
+                        1 => t.insert(b, inserts[ins]),
+                        _ => t.replace_range(b..b + c.len_utf8(), &inserts[ins].to_string()),
+                    }
+                }
+                for d in check_rule_file("m.yaml", &t) {
+                    prop_assert!(d.span.start <= d.span.end && d.span.end <= t.len(), "{d:?}");
+                    prop_assert!(t.is_char_boundary(d.span.start) && t.is_char_boundary(d.span.end), "{d:?}");
+                    prop_assert!(d.help.is_some());
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }
