@@ -440,6 +440,69 @@ fn labels(cx: &mut Checker<'_>, key: &str, v: &Spanned<Node>, annotations: bool)
     }
 }
 
+/// Where a Go template action (`{{ ... }}`) is not closed, and what is wrong, skipping
+/// quoted strings inside actions (a `}}` in plain text is text, as in Go). Only the delimiters are checked:
+/// Prometheus parses the template itself when it loads the rule.
+pub fn template_problem(t: &str) -> Option<(usize, &'static str)> {
+    let b = t.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i..].starts_with(b"{{") {
+            i += 1;
+            continue;
+        }
+        let open = i;
+        i += 2;
+        let mut closed = false;
+        while i < b.len() {
+            match b[i] {
+                q @ (b'"' | b'`' | b'\'') => {
+                    i += 1;
+                    while i < b.len() && b[i] != q {
+                        if b[i] == b'\\' && q != b'`' {
+                            i += 1;
+                        }
+                        i += 1;
+                    }
+                    if i >= b.len() {
+                        return Some((open, "a string in this template action is not closed"));
+                    }
+                    i += 1;
+                }
+                b'}' if b[i..].starts_with(b"}}") => {
+                    i += 2;
+                    closed = true;
+                    break;
+                }
+                b'{' if b[i..].starts_with(b"{{") => return Some((open, "`{{` is not closed by `}}`")),
+                _ => i += 1,
+            }
+        }
+        if !closed {
+            return Some((open, "`{{` is not closed by `}}`"));
+        }
+    }
+    None
+}
+
+/// The templates of an alerting rule's labels or annotations.
+fn templates(cx: &mut Checker<'_>, key: &str, v: &Spanned<Node>) {
+    let Node::Map(items) = &v.value else { return };
+    for (k, val) in items {
+        let (Node::Str(name), Node::Str(t)) = (&k.value, &val.value) else { continue };
+        if let Some((at, what)) = template_problem(t) {
+            let pos = scalar_offset(cx.text, span_of(val, cx.text), t, at);
+            let end = cx.text[pos..].chars().next().map_or(pos, |c| pos + c.len_utf8());
+            cx.push(
+                Code::RuleTemplate,
+                format!("the template of `{key}.{name}` does not parse: {what}"),
+                pos..end,
+                "templates are Go templates: {{ $labels.instance }}, {{ $value }}; write a literal brace as {{ \"{{\" }}",
+            );
+        }
+    }
+}
+
 fn check_rule(cx: &mut Checker<'_>, r: &Spanned<Node>) {
     let help = "a rule is `alert` (with `for`, `keep_firing_for`, `labels`, `annotations`) or `record` (with `labels`), and `expr`";
     let Some(keys) = entries(cx, r, "a rule", RULE_KEYS, help) else {
@@ -492,9 +555,13 @@ fn check_rule(cx: &mut Checker<'_>, r: &Spanned<Node>) {
     }
     if let Some((_, v)) = keys.get("labels") {
         labels(cx, "labels", v, false);
+        if alert.is_some() {
+            templates(cx, "labels", v);
+        }
     }
     if let Some((_, v)) = keys.get("annotations") {
         labels(cx, "annotations", v, true);
+        templates(cx, "annotations", v);
     }
     match keys.get("expr") {
         None => cx.shape("a rule without `expr`".into(), rule_span, help),

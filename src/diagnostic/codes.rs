@@ -622,6 +622,25 @@ registry! {
     /// ```
     PromqlSyntax = "SG136", "promql-syntax", Error, ["alerting::rules"];
 
+    /// an alert's label or annotation template is not closed
+    ///
+    /// ## What it does
+    /// Checks the Go template delimiters of an alerting rule's labels and annotations:
+    /// every `{{` closed by `}}` before the next `{{`, strings inside actions closed.
+    /// The error is at its line and column in the rule file.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus parses the templates when it loads the rule file and refuses the whole
+    /// file on an error (`template: __alert_X:1: unexpected "}" in operand`), so the
+    /// reload fails.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// annotations:
+    ///   summary: "{{ $labels.instance } is down"    # write {{ $labels.instance }}
+    /// ```
+    RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
+
     /// the render would exceed the output limit
     ///
     /// ## What it does
