@@ -14,7 +14,9 @@
 //! - every Prometheus pod scrapes every component of the stack (the self-monitoring jobs
 //!   are not sharded), so each shard sees every other one and alerts on a missing shard;
 //! - the Prometheus targets of [`SelfMonitoring::prometheus_job`] carry a `shard` label
-//!   (the pod's shard) when there is more than one shard;
+//!   (the pod's shard) when there is more than one shard; the missing shard is named in
+//!   the alert's `prometheus_shard` label, since the render's `alert_relabel_configs`
+//!   drop `shard` (the external label) from every alert;
 //! - the kubelet's `kubelet_volume_stats_*` metrics are scraped (any job), with the
 //!   claims' `namespace` and `persistentvolumeclaim` labels.
 //!
@@ -181,7 +183,9 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         format!("absent(up{{{prom}}} == 1)")
     } else {
         (0..m.shards)
-            .map(|i| format!("label_replace(absent(up{{{prom}, shard=\"{i}\"}} == 1), \"shard\", \"{i}\", \"\", \"\")"))
+            .map(|i| {
+                format!("label_replace(absent(up{{{prom}, shard=\"{i}\"}} == 1), \"prometheus_shard\", \"{i}\", \"\", \"\")")
+            })
             .collect::<Vec<_>>()
             .join("\nor\n")
     };
@@ -191,7 +195,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "5m",
         Severity::Critical,
         &format!("A Prometheus shard of {stack} has no replica up."),
-        "No replica of Prometheus shard {{ $labels.shard }} has been up for 5 minutes: the targets hashed to this shard are not scraped and their alerts do not fire.",
+        "No replica of Prometheus shard {{ $labels.prometheus_shard }} has been up for 5 minutes: the targets hashed to this shard are not scraped and their alerts do not fire.",
         "kubectl -n NAMESPACE get statefulsets,pods; look for a Pending pod (claim not bound, no node) or a crash loop (kubectl logs --previous).",
     );
 
