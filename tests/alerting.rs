@@ -395,6 +395,12 @@ fn real_blackbox_exporter_probes_what_the_probe_jobs_ask() {
             interval: Some("30s".parse().unwrap()),
         },
         ProbeSpec {
+            job: "blackbox-post".into(),
+            module: ProbeModule::HttpPost2xx,
+            targets: vec![format!("http://127.0.0.1:{up}/hook"), format!("http://127.0.0.1:{closed}/hook")],
+            interval: None,
+        },
+        ProbeSpec {
             job: "blackbox-tcp".into(),
             module: ProbeModule::TcpConnect,
             targets: vec![format!("127.0.0.1:{up}"), format!("127.0.0.1:{closed}")],
@@ -450,7 +456,7 @@ fn real_blackbox_exporter_probes_what_the_probe_jobs_ask() {
             seen.push(format!("{} {target} {want}", p.job));
         }
     }
-    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(seen.len(), 6, "{seen:?}");
 }
 
 /// With shards, the probe targets are spread on `__param_target` (as the operator does
@@ -718,4 +724,28 @@ fn the_charts_mixin_rules_check_clean() {
         files += 1;
     }
     assert!(files >= 30 && rules >= 200, "{files} files, {rules} rules");
+}
+
+/// The exporter accepts the generated config with every module (`--config.check`).
+#[test]
+fn blackbox_exporter_accepts_every_module() {
+    let Some(exporter) = real("blackbox_exporter") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let probe = |job: &str, module| ProbeSpec { job: job.into(), module, targets: vec![], interval: None };
+    let probes = vec![
+        probe("a", ProbeModule::Http2xx),
+        probe("b", ProbeModule::HttpPost2xx),
+        probe("c", ProbeModule::TcpConnect),
+        probe("d", ProbeModule::Icmp),
+        probe("e", ProbeModule::Dns { query_name: "kubernetes.default.svc.cluster.local".into() }),
+        probe("f", ProbeModule::Dns { query_name: "example.com".into() }),
+    ];
+    let text = blackbox::exporter_config(&probes);
+    let config = dir.path().join("blackbox.yml");
+    std::fs::write(&config, &text).unwrap();
+    let (code, out, err) =
+        run(Command::new(&exporter).arg("--config.check").arg(format!("--config.file={}", config.display())));
+    assert_eq!(code, 0, "blackbox_exporter --config.check:\n{out}{err}\n{text}");
+    let v: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(v["modules"].as_object().unwrap().len(), 6, "{text}");
 }
