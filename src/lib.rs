@@ -5,6 +5,7 @@
 //! types → validated model → lint → render. Render only ever sees a validated
 //! [`model::Stack`], so an invalid stack cannot produce output.
 
+pub mod alerting;
 pub mod diagnostic;
 pub mod diff;
 #[doc(hidden)]

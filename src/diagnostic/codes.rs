@@ -510,6 +510,137 @@ registry! {
     ControlPlaneLocalhost = "SG129", "control-plane-localhost", Warning, rule sg129_control_plane_localhost, [];
     RetentionSizeHeadroom = "SG130", "retention-size-headroom", Warning, rule sg130_retention_size_headroom, [];
 
+    /// a rule file is not valid YAML
+    ///
+    /// ## What it does
+    /// Reports a Prometheus rule file (`[rules] files`) that is not one valid YAML
+    /// document, at the line and column of the syntax error.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses to load a rule file it cannot read, and with it the whole
+    /// configuration reload fails: no rule of any file is updated.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// groups:
+    ///   - name: [example     # an unclosed flow sequence
+    /// ```
+    RuleFileYaml = "SG131", "rule-file-yaml", Error, ["alerting::rules"];
+
+    /// a rule file has a key or value Prometheus does not read
+    ///
+    /// ## What it does
+    /// Checks the shape of a rule file as Prometheus' `rulefmt` reads it, strictly:
+    /// `groups:`, each group with `name`, `rules` and optionally `interval`,
+    /// `query_offset`, `limit`, `labels`; each rule with `expr` and exactly one of
+    /// `alert` and `record`, and `for`, `keep_firing_for`, `annotations` only on alerts.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses a rule file with an unknown key (`field x not found`) or a
+    /// rule that is both or neither an alert and a recording rule, and the reload that
+    /// reads it fails.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// groups:
+    ///   - name: example
+    ///     rules:
+    ///       - alert: Down
+    ///         expr: up == 0
+    ///         duration: 5m     # write `for: 5m`
+    /// ```
+    RuleFileShape = "SG132", "rule-file-shape", Error, ["alerting::rules"];
+
+    /// two rule groups of one name in a file
+    ///
+    /// ## What it does
+    /// Reports a rule group whose `name` is used by an earlier group of the same file.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses the file (`groupname: "x" is repeated in the same file`); the
+    /// group name is also the key of the group's state across reloads.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// groups:
+    ///   - name: node
+    ///     rules: []
+    ///   - name: node     # rename: node-disk
+    ///     rules: []
+    /// ```
+    DuplicateRuleGroup = "SG133", "duplicate-rule-group", Error, ["alerting::rules"];
+
+    /// a duration in a rule file that Prometheus does not read
+    ///
+    /// ## What it does
+    /// Checks `interval`, `query_offset`, `for` and `keep_firing_for`: Prometheus
+    /// durations, a number and a unit, largest unit first (`30s`, `5m`, `1h30m`).
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses the file (`not a valid duration string`).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// for: 5mins     # write 5m
+    /// ```
+    RuleDuration = "SG134", "rule-duration", Error, ["alerting::rules"];
+
+    /// a label, annotation or recording rule name that is not valid
+    ///
+    /// ## What it does
+    /// Checks label and annotation names (`[a-zA-Z_][a-zA-Z0-9_]*`, never `__name__`
+    /// for a label) and recording rule names (metric names, `[a-zA-Z_:][a-zA-Z0-9_:]*`,
+    /// without braces).
+    ///
+    /// ## Why is this bad?
+    /// Prometheus 2 refuses other names. Prometheus 3 accepts any UTF-8 name, but
+    /// Alertmanager routes and inhibitions, Thanos and most dashboards match on classic
+    /// names, so an alert labelled `team-name` silently misses its route; stackgen keeps
+    /// to the names every consumer reads.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// labels:
+    ///   team-name: sre     # write team_name
+    /// ```
+    RuleLabelName = "SG135", "rule-label-name", Error, ["alerting::rules"];
+
+    /// a rule expression that is not valid PromQL
+    ///
+    /// ## What it does
+    /// Parses every `expr` of a rule file with a PromQL parser and reports the error at
+    /// its line and column in the rule file, inside the expression (block scalars
+    /// included).
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses the whole rule file (`could not parse expression`) and the
+    /// reload fails, so an error in one alert stops every rule change from loading.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// expr: sum(rate(http_requests_total[5m])    # a `)` is missing
+    /// ```
+    PromqlSyntax = "SG136", "promql-syntax", Error, ["alerting::rules"];
+
+    /// an alert's label or annotation template is not closed
+    ///
+    /// ## What it does
+    /// Checks the Go template delimiters of an alerting rule's labels and annotations:
+    /// every `{{` closed by `}}` before the next `{{`, strings inside actions closed.
+    /// The error is at its line and column in the rule file.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus parses the templates when it loads the rule file and refuses the whole
+    /// file on an error (`template: __alert_X:1: unexpected "}" in operand`), so the
+    /// reload fails.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// annotations:
+    ///   summary: "{{ $labels.instance } is down"    # write {{ $labels.instance }}
+    /// ```
+    RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
+
     /// the render would exceed the output limit
     ///
     /// ## What it does
