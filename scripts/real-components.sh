@@ -7,6 +7,7 @@
 # Components: etcd kube (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
 #             prometheus (prometheus, promtool) thanos alertmanager (alertmanager, amtool)
 #             operator (the Prometheus Operator and its prometheus-config-reloader)
+#             blackbox (blackbox_exporter)
 #
 # Versions live in one place: the Prometheus, Thanos and Alertmanager versions are read
 # from the image constants the render uses (src/model/mod.rs), the rest are pinned below.
@@ -26,16 +27,18 @@ PROMETHEUS_VERSION=$(model_const DEFAULT_PROMETHEUS_VERSION)       # v3.5.0
 THANOS_VERSION=$(model_const DEFAULT_THANOS_VERSION)               # v0.39.2
 ALERTMANAGER_VERSION=$(model_const DEFAULT_ALERTMANAGER_VERSION)   # v0.28.1
 OPERATOR_VERSION=$(model_const PROMETHEUS_OPERATOR_VERSION)        # v0.93.1 (chart 88.5.3)
-for v in PROMETHEUS_VERSION THANOS_VERSION ALERTMANAGER_VERSION OPERATOR_VERSION; do
+# The blackbox_exporter version is the image constant of src/alerting/blackbox.rs.
+BLACKBOX_VERSION=$(sed -n 's/^pub const BLACKBOX_EXPORTER_VERSION: &str = "\(.*\)";/\1/p' "$ROOT/src/alerting/blackbox.rs")  # v0.28.0
+for v in PROMETHEUS_VERSION THANOS_VERSION ALERTMANAGER_VERSION OPERATOR_VERSION BLACKBOX_VERSION; do
   [ -n "${!v}" ] || { echo "real-components: cannot read $v from src/model/mod.rs" >&2; exit 2; }
 done
 # Prometheus v3.X.Y is published as the Go module v0.3XX.Y.
 prom_module_version() { local v=${1#v}; IFS=. read -r ma mi pa <<<"$v"; printf 'v0.%d%02d.%d' "$ma" "$mi" "$pa"; }
 
 if [ "${1:-}" = "--versions" ]; then
-  printf 'kube %s\netcd %s\nprometheus %s\nthanos %s\nalertmanager %s\noperator %s\n' \
+  printf 'kube %s\netcd %s\nprometheus %s\nthanos %s\nalertmanager %s\noperator %s\nblackbox %s\n' \
     "$KUBE_VERSION" "$ETCD_VERSION" "$PROMETHEUS_VERSION" "$THANOS_VERSION" \
-    "$ALERTMANAGER_VERSION" "$OPERATOR_VERSION"
+    "$ALERTMANAGER_VERSION" "$OPERATOR_VERSION" "$BLACKBOX_VERSION"
   exit 0
 fi
 
@@ -107,7 +110,7 @@ operator_filter() {
 
 want() { [ $# -eq 0 ] && return 0; local c; for c in "${COMPONENTS[@]}"; do [ "$c" = "$1" ] && return 0; done; return 1; }
 COMPONENTS=("$@")
-[ ${#COMPONENTS[@]} -gt 0 ] || COMPONENTS=(etcd kube prometheus thanos alertmanager operator)
+[ ${#COMPONENTS[@]} -gt 0 ] || COMPONENTS=(etcd kube prometheus thanos alertmanager operator blackbox)
 
 status=0
 if want etcd; then
@@ -141,6 +144,10 @@ if want operator; then
   build operator github.com/prometheus-operator/prometheus-operator "$OPERATOR_VERSION" \
     "github.com/prometheus-operator/prometheus-operator/cmd/operator github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader" \
     "-X github.com/prometheus/common/version.Version=${OPERATOR_VERSION#v}" operator_filter || status=1
+fi
+if want blackbox; then
+  build blackbox github.com/prometheus/blackbox_exporter "$BLACKBOX_VERSION" "github.com/prometheus/blackbox_exporter" \
+    "-X github.com/prometheus/common/version.Version=${BLACKBOX_VERSION#v}" || status=1
 fi
 [ "$status" = 0 ] || { log "some components failed to build (see above)"; exit 1; }
 echo "$BIN"

@@ -5,6 +5,7 @@
 //! types → validated model → lint → render. Render only ever sees a validated
 //! [`model::Stack`], so an invalid stack cannot produce output.
 
+pub mod alerting;
 pub mod diagnostic;
 pub mod diff;
 #[doc(hidden)]
@@ -18,6 +19,7 @@ pub mod secrets;
 pub mod source;
 
 use diagnostic::{Code, Diagnostic};
+use serde::Deserialize;
 use source::Source;
 
 /// A stack that passed every check, with the warnings found on the way.
@@ -34,37 +36,77 @@ pub struct Checked {
 /// Check a stack file: every problem of the file in one pass. `Err` holds all
 /// diagnostics (errors and warnings) when there is at least one error.
 ///
-/// "Every problem" means the typed model's checks run on every part of the file the
-/// schema accepted: values the schema rejects are left out (their table key removed, so
-/// no array index moves) and the rest goes through the model and lint; a credential
-/// (SG124) blocks the render but not the other checks.
+/// One path: parse → JSON Schema → raw types → validated model → lint. "Every problem"
+/// means the typed model's checks run on every part of the file the schema accepted:
+/// values the schema rejects are left out (their table key removed, so no array index
+/// moves) and the rest goes through the model; lint runs on a stack the schema accepted
+/// whole. A credential (SG124) blocks the render but not the other checks.
 pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let parsed = source::parse(&src.text).map_err(|mut d| {
         redact_near_secrets(&src.text, &mut d);
         d
     })?;
     let (allows, bad_allows) = lint::suppress::FileAllows::read(src, &parsed);
-    let mut result = check_parsed(src, &parsed);
-    if let Err(diags) = &mut result {
-        one_finding_per_inline_secret(diags);
-    }
-    match &mut result {
-        Ok(c) => {
-            allows.apply(src, &mut c.warnings);
-            c.allows = allows;
-        }
-        Err(diags) => allows.apply(src, diags),
-    }
-    if bad_allows.is_empty() {
-        return result;
-    }
-    let mut diags = match result {
-        Ok(c) => c.warnings,
-        Err(d) => d,
+    let mut diags = lint::secret_values(&parsed);
+    let schema = schema_check(&parsed);
+    let stack = if schema.iter().any(Diagnostic::is_error) {
+        // The model still checks the parts the schema accepted; lint waits for a file
+        // the schema accepts whole.
+        diags.extend(check_accepted_part(&parsed, &schema));
+        diags.extend(schema);
+        None
+    } else {
+        diags.extend(schema);
+        read_raw(src, &parsed).and_then(|raw| model::validate(&raw, &parsed)).map_err(|d| diags.extend(d)).ok()
     };
+    if let Some(stack) = &stack {
+        diags.extend(lint::lint(stack, &parsed));
+        diags.extend(output_limit(stack, &parsed));
+    }
+    redact_near_secrets(&src.text, &mut diags);
+    one_finding_per_inline_secret(&mut diags);
+    allows.apply(src, &mut diags);
     diags.extend(bad_allows);
     diagnostic::sort(&mut diags);
-    Err(diags)
+    match stack {
+        Some(stack) if !diags.iter().any(Diagnostic::is_error) => Ok(Checked { stack, warnings: diags, allows }),
+        _ => Err(diags),
+    }
+}
+
+/// The JSON Schema's findings. A stack that `quick_accepts` (the same schema, compiled
+/// to Rust) has none, and needs neither the schema parsed nor the jsonschema validator
+/// compiled: together about 4 ms, most of a whole render.
+fn schema_check(parsed: &source::Parsed) -> Vec<Diagnostic> {
+    if model::schema::quick_accepts(&parsed.json) {
+        return Vec::new();
+    }
+    model::schema::check(parsed)
+}
+
+/// The raw stack of a file the schema accepted. It is read from the JSON already
+/// parsed when that holds the TOML's values exactly (tests/fuzz.rs asserts both reads
+/// agree), else from the text, whose errors carry spans.
+fn read_raw(src: &Source, parsed: &source::Parsed) -> Result<model::raw::RawStack, Vec<Diagnostic>> {
+    if parsed.exact {
+        if let Ok(raw) = model::raw::RawStack::deserialize(&parsed.json) {
+            return Ok(raw);
+        }
+    }
+    // The schema should have caught this; keep serde's word, at its key.
+    toml::from_str(&src.text).map_err(|e| vec![serde_fallback(parsed, &e)])
+}
+
+/// The model's findings on the parts of a file the schema accepted: what it rejected is
+/// removed (the key of its nearest table), the rest is read and validated, and findings
+/// about a removed value are left to the schema's.
+fn check_accepted_part(parsed: &source::Parsed, schema: &[Diagnostic]) -> Vec<Diagnostic> {
+    let mut json = parsed.json.clone();
+    let pruned: Vec<String> = schema.iter().filter_map(|d| d.path.as_ref()).map(|p| prune(&mut json, p)).collect();
+    match model::raw::RawStack::deserialize(&json).map(|raw| model::validate(&raw, parsed)) {
+        Ok(Err(model_diags)) => model_diags.into_iter().filter(|m| !covered(m, &pruned, schema)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// A credential key with a credential-shaped value is one problem, not two: keep the
@@ -76,77 +118,6 @@ fn one_finding_per_inline_secret(diags: &mut Vec<Diagnostic>) {
     if !inline.is_empty() {
         diags.retain(|d| d.code != Code::SecretValue || d.path.as_ref().is_none_or(|p| !inline.contains(p)));
     }
-}
-
-fn check_parsed(src: &Source, parsed: &source::Parsed) -> Result<Checked, Vec<Diagnostic>> {
-    let secrets = lint::secret_values(parsed);
-    // Fast path: parsing the schema and compiling the jsonschema validator cost about 4 ms,
-    // most of a whole render. A stack that `quick_accepts` (the same schema, compiled to
-    // Rust by build.rs) and the typed model both accept needs neither; whenever anything
-    // is wrong the full validator runs, to report every problem at once. The typed model
-    // is read from the JSON already parsed when it holds the TOML's values exactly.
-    // tests/fuzz.rs asserts on every generated input that what passes here passes the
-    // full validator, and that reading the model from the JSON equals reading the text.
-    if secrets.is_empty() && parsed.exact && model::schema::quick_accepts(&parsed.json) {
-        if let Ok(raw) = <model::raw::RawStack as serde::Deserialize>::deserialize(&parsed.json) {
-            if let Ok(stack) = model::validate(&raw, parsed) {
-                let mut warnings = lint::lint(&stack, parsed);
-                warnings.extend(output_limit(&stack, parsed));
-                diagnostic::sort(&mut warnings);
-                if !warnings.iter().any(Diagnostic::is_error) {
-                    return Ok(Checked { stack, warnings, allows: Default::default() });
-                }
-                return Err(warnings);
-            }
-        }
-    }
-    let mut diags = secrets;
-    let schema = model::schema::check(parsed);
-    let schema_failed = schema.iter().any(Diagnostic::is_error);
-    let raw: Option<model::raw::RawStack> = if schema_failed {
-        // The parts the schema accepted: remove what it rejected, read the rest.
-        let mut json = parsed.json.clone();
-        let mut pruned = Vec::new();
-        for d in &schema {
-            if let Some(p) = &d.path {
-                pruned.push(prune(&mut json, p));
-            }
-        }
-        let raw = <model::raw::RawStack as serde::Deserialize>::deserialize(&json).ok();
-        if let Some(raw) = &raw {
-            if let Err(model_diags) = model::validate(raw, parsed) {
-                diags.extend(model_diags.into_iter().filter(|m| !covered(m, &pruned, &schema)));
-            }
-        }
-        diags.extend(schema);
-        None
-    } else {
-        diags.extend(schema);
-        match toml::from_str(&src.text) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                // The schema should have caught this; keep serde's word, at its key.
-                diags.push(serde_fallback(parsed, &e));
-                None
-            }
-        }
-    };
-    if let Some(raw) = raw {
-        match model::validate(&raw, parsed) {
-            Ok(stack) => {
-                diags.extend(lint::lint(&stack, parsed));
-                diags.extend(output_limit(&stack, parsed));
-                if !diags.iter().any(Diagnostic::is_error) {
-                    diagnostic::sort(&mut diags);
-                    return Ok(Checked { stack, warnings: diags, allows: Default::default() });
-                }
-            }
-            Err(d) => diags.extend(d),
-        }
-    }
-    redact_near_secrets(&src.text, &mut diags);
-    diagnostic::sort(&mut diags);
-    Err(diags)
 }
 
 /// Remove the value a schema error is about, as the key of its nearest table (never an

@@ -98,6 +98,15 @@ impl Parsed {
     pub fn has(&self, pointer: &str) -> bool {
         self.places.contains_key(pointer)
     }
+    /// Where a diagnostic about `pointer` points: the value when the file sets it, else
+    /// the key of its nearest ancestor that the file has (a missing key is reported at
+    /// the table that should hold it).
+    pub fn span(&self, pointer: &str) -> Range<usize> {
+        match self.places.get(pointer) {
+            Some(place) => place.value.clone(),
+            None => self.place(pointer).key,
+        }
+    }
 }
 
 pub fn pointer_escape(seg: &str) -> String {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{bin, diff, diff_stdin, docs, golden_path, root, run, variant};
 use serde_json::{json, Value};
-use stackgen::render::prometheus::hashmod;
+use stackgen::model::sharding::hashmod;
 
 fn changed_ceph(dir: &Path) -> String {
     variant(

@@ -59,6 +59,11 @@ fn check_snapshots(files: &[PathBuf]) -> Vec<String> {
     failures
 }
 
+/// A code raised on Prometheus rule files (`[rules] files`), not on stack files.
+fn on_rule_files(r: &stackgen::diagnostic::Rule) -> bool {
+    r.raised_by.iter().any(|b| b.starts_with("alerting::"))
+}
+
 #[test]
 fn every_rule_has_a_fixture_and_its_snapshot_matches() {
     let dir = root().join("tests/lint");
@@ -69,8 +74,9 @@ fn every_rule_has_a_fixture_and_its_snapshot_matches() {
         assert!(describe(f).lines().any(|l| l.starts_with(&code)), "{}: does not report {code}", f.display());
     }
     // Every rule a stack file can trigger has its fixture (SG006 is an I/O error, SG125
-    // comes from the helm-values target: see `every_registered_code_is_raised`).
-    for r in RULES.iter().filter(|r| !matches!(r.id, "SG006" | "SG125")) {
+    // comes from the helm-values target, the alerting::rules codes from rule files under
+    // tests/invalid/rules/: see `every_registered_code_is_raised`).
+    for r in RULES.iter().filter(|r| !matches!(r.id, "SG006" | "SG125") && !on_rule_files(r)) {
         assert!(
             files.iter().any(|f| stem(f).starts_with(r.id)),
             "rule {} ({}) has no fixture in tests/lint/",
@@ -131,6 +137,17 @@ fn every_registered_code_is_raised() {
     assert_eq!(code, 2);
     if out.contains("\"SG006\"") {
         raised.insert("SG006");
+    }
+    // Codes raised on Prometheus rule files: the corpus of tests/invalid/rules/.
+    for f in std::fs::read_dir(root().join("tests/invalid/rules")).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for d in stackgen::alerting::rules::check_rule_file(&stem(&f), &text) {
+                assert_eq!(d.severity, d.code.rule().severity, "{}: {}", stem(&f), d.code.id());
+                raised.insert(d.code.id());
+            }
+        }
     }
     let never: Vec<&str> = RULES.iter().map(|r| r.id).filter(|id| !raised.contains(id)).collect();
     assert!(never.is_empty(), "registered but raised by no fixture or test: {never:?}");

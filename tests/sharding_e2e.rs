@@ -125,7 +125,7 @@ sharding = false
     for t in &targets {
         let shards = owner.get(t.as_str()).cloned().unwrap_or_default();
         assert_eq!(shards.len(), 1, "{t} is active in shards {shards:?}; want exactly one");
-        let predicted = stackgen::render::prometheus::shard_of_target(&stack, t, &BTreeMap::new());
+        let predicted = stack.sharding.shard_of_target(t, &BTreeMap::new());
         assert_eq!(
             u64::from(shards[0]),
             predicted,
@@ -147,7 +147,7 @@ sharding = false
 fn hashmod_matches_prometheus_reference_values() {
     // md5("10.0.0.1:9100") → last 8 bytes big-endian, as relabel.go computes it; the
     // end-to-end test above checks the same function against live Prometheus.
-    use stackgen::render::prometheus::hashmod;
+    use stackgen::model::sharding::hashmod;
     // Values computed independently: int.from_bytes(md5(s).digest()[8:], "big") % n.
     for (s, n, want) in [("10.0.0.1:9100", 4u64, 1u64), ("a", 3, 1), ("", 2, 0), ("127.0.0.1:9100", 64, 30)] {
         assert_eq!(hashmod(s, n), want, "hashmod({s:?}, {n})");

@@ -201,7 +201,7 @@ registry! {
     /// [storage]
     /// backend = "nfs"     # needs a [storage.nfs] table with server and path
     /// ```
-    MissingKey = "SG005", "missing-key", Error, ["model::schema", "model::validate"];
+    MissingKey = "SG005", "missing-key", Error, ["model::schema", "model::validate::storage", "model::validate::thanos"];
 
     /// the stack file cannot be read
     ///
@@ -235,7 +235,7 @@ registry! {
     /// [stack]
     /// name = "observability-production-europe-west"   # write "obs-prod-eu-west"
     /// ```
-    NameTooLong = "SG007", "name-too-long", Error, ["model::validate"];
+    NameTooLong = "SG007", "name-too-long", Error, ["model::validate::stack"];
 
     /// a lint allow names a code that does not exist, or an error
     ///
@@ -260,7 +260,7 @@ registry! {
 
     NoPersistentStorage = "SG101", "no-persistent-storage", Warning, rule sg101_no_persistent_storage, [];
     NfsTsdb = "SG102", "nfs-tsdb", Warning, rule sg102_nfs_tsdb, [];
-    StaticVolumeCount = "SG103", "static-volume-count", Error, rule sg103_static_volume_count, ["model::validate"];
+    StaticVolumeCount = "SG103", "static-volume-count", Error, rule sg103_static_volume_count, ["model::validate::storage"];
 
     /// the same node or LUN is listed twice
     ///
@@ -277,7 +277,7 @@ registry! {
     /// [storage.iscsi]
     /// luns = [0, 1, 1]   # write [0, 1, 2]
     /// ```
-    DuplicateVolume = "SG104", "duplicate-volume", Error, ["model::validate"];
+    DuplicateVolume = "SG104", "duplicate-volume", Error, ["model::validate::storage"];
 
     ReclaimDelete = "SG105", "reclaim-delete", Warning, rule sg105_reclaim_delete, [];
     RetentionSizeVsVolume = "SG106", "retention-size-vs-volume", Error, rule sg106_retention_size_vs_volume, [];
@@ -305,7 +305,7 @@ registry! {
     /// [thanos]
     /// replica_label = "replica"
     /// ```
-    ReplicaLabel = "SG108", "replica-label", Error, ["model::validate"];
+    ReplicaLabel = "SG108", "replica-label", Error, ["model::validate::thanos"];
 
     /// local retention too short for the Thanos sidecar
     ///
@@ -322,7 +322,7 @@ registry! {
     /// [prometheus]
     /// retention = "2h"   # with [thanos]: write at least "6h"
     /// ```
-    ThanosLocalRetention = "SG109", "thanos-local-retention", Error, ["model::validate"];
+    ThanosLocalRetention = "SG109", "thanos-local-retention", Error, ["model::validate::thanos"];
 
     ShardsWithoutQuery = "SG110", "shards-without-query", Warning, rule sg110_shards_without_query, [];
 
@@ -361,7 +361,7 @@ registry! {
     /// [prometheus]
     /// run_as_user = 0   # write the uid that owns the data, e.g. 1000 (fs_group = 2000)
     /// ```
-    RootUser = "SG112", "root-user", Error, ["model::validate"];
+    RootUser = "SG112", "root-user", Error, ["model::validate::prometheus"];
 
     CompactorRetention = "SG113", "compactor-retention", Warning, rule sg113_compactor_retention, [];
 
@@ -382,7 +382,7 @@ registry! {
     /// [thanos.objstore]
     /// type = "oss"   # write "aliyunoss"
     /// ```
-    ObjstoreKey = "SG114", "objstore-key", Error, ["model::validate"];
+    ObjstoreKey = "SG114", "objstore-key", Error, ["model::validate::thanos"];
 
     /// two scrape jobs share a name
     ///
@@ -402,7 +402,7 @@ registry! {
     /// [[scrape]]
     /// job = "kubernetes-pods"   # clashes with the built-in job; name it "pods-extra"
     /// ```
-    DuplicateJob = "SG115", "duplicate-job", Error, ["model::validate"];
+    DuplicateJob = "SG115", "duplicate-job", Error, ["model::validate::scrape"];
 
     /// a Kubernetes version stackgen does not target
     ///
@@ -421,7 +421,7 @@ registry! {
     /// [stack]
     /// kubernetes_version = "1.29"   # write "1.33" (or a newer minor `stackgen schema` lists)
     /// ```
-    UnsupportedKubernetes = "SG116", "unsupported-kubernetes", Error, ["model::schema", "model::validate"];
+    UnsupportedKubernetes = "SG116", "unsupported-kubernetes", Error, ["model::schema", "model::validate::stack"];
 
     /// the in-tree rbd volume is gone
     ///
@@ -457,7 +457,7 @@ registry! {
     /// job = "nodes"
     /// static_targets = ["http://10.0.0.1:9100/metrics"]   # write "10.0.0.1:9100"
     /// ```
-    ScrapeTarget = "SG118", "scrape-target", Error, ["model::validate"];
+    ScrapeTarget = "SG118", "scrape-target", Error, ["model::validate::scrape"];
 
     VolumeTooSmall = "SG119", "volume-too-small", Warning, rule sg119_volume_too_small, [];
 
@@ -477,7 +477,7 @@ registry! {
     ///
     /// [storage.iscsi]   # ignored with backend = "nfs"
     /// ```
-    BackendTable = "SG120", "backend-table", Error, ["model::validate"];
+    BackendTable = "SG120", "backend-table", Error, ["model::validate::storage"];
 
     ComponentEphemeral = "SG121", "component-ephemeral", Error, rule sg121_component_ephemeral, [];
     RootProvisioner = "SG122", "root-provisioner", Warning, rule sg122_root_provisioner, [];
@@ -503,12 +503,143 @@ registry! {
     /// type = "s3"
     /// endpoint = "https://minio.minio.svc:9000"   # write "minio.minio.svc:9000" (insecure = true for plain HTTP)
     /// ```
-    ObjstoreUnusable = "SG126", "objstore-unusable", Error, ["model::validate"];
+    ObjstoreUnusable = "SG126", "objstore-unusable", Error, ["model::validate::thanos"];
 
     NamespaceDefault = "SG127", "namespace-default", Warning, rule sg127_namespace_default, [];
     NamespaceKube = "SG128", "namespace-kube", Error, rule sg128_namespace_kube, [];
     ControlPlaneLocalhost = "SG129", "control-plane-localhost", Warning, rule sg129_control_plane_localhost, [];
     RetentionSizeHeadroom = "SG130", "retention-size-headroom", Warning, rule sg130_retention_size_headroom, [];
+
+    /// a rule file is not valid YAML
+    ///
+    /// ## What it does
+    /// Reports a Prometheus rule file (`[rules] files`) that is not one valid YAML
+    /// document, at the line and column of the syntax error.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses to load a rule file it cannot read, and with it the whole
+    /// configuration reload fails: no rule of any file is updated.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// groups:
+    ///   - name: [example     # an unclosed flow sequence
+    /// ```
+    RuleFileYaml = "SG131", "rule-file-yaml", Error, ["alerting::rules"];
+
+    /// a rule file has a key or value Prometheus does not read
+    ///
+    /// ## What it does
+    /// Checks the shape of a rule file as Prometheus' `rulefmt` reads it, strictly:
+    /// `groups:`, each group with `name`, `rules` and optionally `interval`,
+    /// `query_offset`, `limit`, `labels`; each rule with `expr` and exactly one of
+    /// `alert` and `record`, and `for`, `keep_firing_for`, `annotations` only on alerts.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses a rule file with an unknown key (`field x not found`) or a
+    /// rule that is both or neither an alert and a recording rule, and the reload that
+    /// reads it fails.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// groups:
+    ///   - name: example
+    ///     rules:
+    ///       - alert: Down
+    ///         expr: up == 0
+    ///         duration: 5m     # write `for: 5m`
+    /// ```
+    RuleFileShape = "SG132", "rule-file-shape", Error, ["alerting::rules"];
+
+    /// two rule groups of one name in a file
+    ///
+    /// ## What it does
+    /// Reports a rule group whose `name` is used by an earlier group of the same file.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses the file (`groupname: "x" is repeated in the same file`); the
+    /// group name is also the key of the group's state across reloads.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// groups:
+    ///   - name: node
+    ///     rules: []
+    ///   - name: node     # rename: node-disk
+    ///     rules: []
+    /// ```
+    DuplicateRuleGroup = "SG133", "duplicate-rule-group", Error, ["alerting::rules"];
+
+    /// a duration in a rule file that Prometheus does not read
+    ///
+    /// ## What it does
+    /// Checks `interval`, `query_offset`, `for` and `keep_firing_for`: Prometheus
+    /// durations, a number and a unit, largest unit first (`30s`, `5m`, `1h30m`).
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses the file (`not a valid duration string`).
+    ///
+    /// ## Example
+    /// ```yaml
+    /// for: 5mins     # write 5m
+    /// ```
+    RuleDuration = "SG134", "rule-duration", Error, ["alerting::rules"];
+
+    /// a label, annotation or recording rule name that is not valid
+    ///
+    /// ## What it does
+    /// Checks label and annotation names (`[a-zA-Z_][a-zA-Z0-9_]*`, never `__name__`
+    /// for a label) and recording rule names (metric names, `[a-zA-Z_:][a-zA-Z0-9_:]*`,
+    /// without braces).
+    ///
+    /// ## Why is this bad?
+    /// Prometheus 2 refuses other names. Prometheus 3 accepts any UTF-8 name, but
+    /// Alertmanager routes and inhibitions, Thanos and most dashboards match on classic
+    /// names, so an alert labelled `team-name` silently misses its route; stackgen keeps
+    /// to the names every consumer reads.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// labels:
+    ///   team-name: sre     # write team_name
+    /// ```
+    RuleLabelName = "SG135", "rule-label-name", Error, ["alerting::rules"];
+
+    /// a rule expression that is not valid PromQL
+    ///
+    /// ## What it does
+    /// Parses every `expr` of a rule file with a PromQL parser and reports the error at
+    /// its line and column in the rule file, inside the expression (block scalars
+    /// included).
+    ///
+    /// ## Why is this bad?
+    /// Prometheus refuses the whole rule file (`could not parse expression`) and the
+    /// reload fails, so an error in one alert stops every rule change from loading.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// expr: sum(rate(http_requests_total[5m])    # a `)` is missing
+    /// ```
+    PromqlSyntax = "SG136", "promql-syntax", Error, ["alerting::rules"];
+
+    /// an alert's label or annotation template is not closed
+    ///
+    /// ## What it does
+    /// Checks the Go template delimiters of an alerting rule's labels and annotations:
+    /// every `{{` closed by `}}` before the next `{{`, strings inside actions closed.
+    /// The error is at its line and column in the rule file.
+    ///
+    /// ## Why is this bad?
+    /// Prometheus parses the templates when it loads the rule file and refuses the whole
+    /// file on an error (`template: __alert_X:1: unexpected "}" in operand`), so the
+    /// reload fails.
+    ///
+    /// ## Example
+    /// ```yaml
+    /// annotations:
+    ///   summary: "{{ $labels.instance } is down"    # write {{ $labels.instance }}
+    /// ```
+    RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
 
     /// the render would exceed the output limit
     ///

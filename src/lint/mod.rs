@@ -46,12 +46,7 @@ impl Checker<'_> {
 
     /// Where `ptr` is in the file: its value when present, else its key.
     pub(crate) fn span(&self, ptr: &str) -> Range<usize> {
-        let place = self.parsed.place(ptr);
-        if self.parsed.has(ptr) {
-            place.value
-        } else {
-            place.key
-        }
+        self.parsed.span(ptr)
     }
 
     /// The value of `ptr` in the file (for related places).

@@ -1,16 +1,23 @@
 //! The validated model of a stack. Render code accepts only these types, so a stack that
 //! failed validation cannot reach it. `validate` turns the raw serde types into them,
-//! reporting every problem with the span of the offending key.
+//! reporting every problem with the span of the offending key. The model knows nothing
+//! of the outputs: what render and diff share about a stack (which shard scrapes a
+//! target, which jobs are built in, which volumes each component has, what the chart
+//! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
 pub mod chart;
+pub(crate) mod jobs;
 pub mod raw;
 pub mod schema;
+pub mod sharding;
 pub mod units;
 mod validate;
 pub mod volumes;
 
 use std::collections::BTreeMap;
 
+pub use jobs::{KubernetesJobs, ScrapeJob};
+pub use sharding::Sharding;
 pub use units::{Bytes, Duration, K8sName, Quantity};
 pub use validate::validate;
 
@@ -156,6 +163,17 @@ pub struct Storage {
     pub claims_size: Option<Bytes>,
 }
 
+impl Storage {
+    /// The size the Prometheus claims have now: `size`, or `claims_size` while the
+    /// claims wait to be resized to a larger `size`.
+    pub fn existing_size(&self) -> Option<Bytes> {
+        match (self.size, self.claims_size) {
+            (Some(s), Some(c)) => Some(s.min(c)),
+            (s, _) => s,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Backend {
     /// Static local PVs, one per node, pinned by nodeAffinity.
@@ -200,12 +218,6 @@ impl Backend {
     pub fn is_static(&self) -> bool {
         matches!(self, Backend::Local { .. } | Backend::Nfs { .. } | Backend::Iscsi { .. })
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Sharding {
-    pub shards: u16,
-    pub source_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,22 +351,29 @@ pub struct Grafana {
     pub admin_secret: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct ScrapeJob {
-    pub job: String,
-    pub targets: Vec<String>,
-    pub metrics_path: String,
-    pub scheme: String,
-    pub scrape_interval: Option<Duration>,
-    pub labels: BTreeMap<String, String>,
-    pub sharded: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct KubernetesJobs {
-    pub discovery: bool,
-    pub control_plane: bool,
-    pub cluster_domain: String,
-    /// CIDRs of resolvers the DNS egress rule allows besides kube-dns pods.
-    pub dns_addresses: Vec<String>,
+#[cfg(test)]
+mod tests {
+    /// The model is the bottom layer: it knows nothing of what is made from it (render,
+    /// diff, lint, the command line's output).
+    #[test]
+    fn the_model_uses_no_later_stage() {
+        fn walk(dir: &std::path::Path, bad: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, bad);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    for (i, line) in text.lines().enumerate() {
+                        if ["render", "diff", "lint", "output"].iter().any(|m| line.contains(&format!("crate::{m}"))) {
+                            bad.push(format!("{}:{}: {}", p.display(), i + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut bad = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model"), &mut bad);
+        assert!(bad.is_empty(), "src/model uses a later stage:\n{}", bad.join("\n"));
+    }
 }

@@ -1,6 +1,9 @@
 //! The raw shape of stack.toml, exactly as written: every key optional where the
-//! contract gives a default, unknown keys rejected. The JSON Schema in
-//! `schemas/stack.schema.json` describes the same shape; a test keeps them in step.
+//! contract gives a default, unknown keys rejected. These types read what the JSON
+//! Schema (`schemas/stack.schema.json`) accepts, no more and no less: the schema is the
+//! one description of the shape (with the formats and ranges), and the drift test in
+//! `model::schema::shape` fails when a key, a type, an enum word or a required key here
+//! differs from it.
 
 use std::collections::BTreeMap;
 

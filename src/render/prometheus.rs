@@ -12,57 +12,14 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use md5::{Digest, Md5};
 use serde_json::{json, Value};
 
 use super::k8s::{self, meta};
 use super::pod::{pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, RELOADER_PORT, THANOS_GRPC_PORT};
 use super::{storage, thanos, yaml, Names, Object};
-use crate::model::{KubernetesJobs, Stack};
+use crate::model::Stack;
 
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/// Prometheus' `hashmod`: md5 of the value, its last 8 bytes as a big-endian u64,
-/// modulo `modulus` (relabel.go). `value` is the `;`-joined source label values.
-pub fn hashmod(value: &str, modulus: u64) -> u64 {
-    let sum = Md5::digest(value.as_bytes());
-    let mut tail = [0u8; 8];
-    tail.copy_from_slice(&sum[8..16]);
-    u64::from_be_bytes(tail) % modulus
-}
-
-/// The shard that scrapes a static target, as the generated relabels decide it: the
-/// source label values joined with `;` (only `__address__` is known before discovery).
-pub fn shard_of_target(stack: &Stack, address: &str, job_labels: &BTreeMap<String, String>) -> u64 {
-    let joined: Vec<&str> = stack
-        .sharding
-        .source_labels
-        .iter()
-        .map(|l| if l == "__address__" { address } else { job_labels.get(l).map_or("", String::as_str) })
-        .collect();
-    hashmod(&joined.join(";"), u64::from(stack.sharding.shards))
-}
-
-/// Names of the jobs stackgen writes itself.
-pub fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&'static str> {
-    let mut v = vec!["prometheus"];
-    if k.discovery {
-        v.extend([
-            "kubernetes-apiservers",
-            "kubernetes-nodes",
-            "kubernetes-cadvisor",
-            "kubernetes-pods",
-            "kubernetes-service-endpoints",
-        ]);
-    }
-    if k.control_plane {
-        v.extend(["kube-etcd", "kube-scheduler", "kube-controller-manager"]);
-    }
-    if alertmanager {
-        v.push("alertmanager");
-    }
-    v
-}
 
 fn sharding_relabels(stack: &Stack, shard: &str) -> Vec<Value> {
     let mut src: Vec<Value> = stack.sharding.source_labels.iter().map(|l| json!(l)).collect();

@@ -9,7 +9,7 @@ use crate::diff::risk::ShardView;
 /// shards: `hashmod` of `__address__` modulo `shards` (targets labelled
 /// `__tmp_disable_sharding` are on every shard and never move).
 pub fn shard_view(values: &Value) -> ShardView {
-    use crate::render::prometheus::hashmod;
+    use crate::model::sharding::shard_of;
     let shards = count(values, "shards");
     let mut assign = std::collections::BTreeMap::new();
     for j in spec(values)["additionalScrapeConfigs"].as_array().into_iter().flatten() {
@@ -19,7 +19,7 @@ pub fn shard_view(values: &Value) -> ShardView {
                 continue;
             }
             for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let shard = if shards > 1 { hashmod(t, shards) } else { 0 };
+                let shard = shard_of(&["__address__"], shards, t, |_| None);
                 assign.insert((job.to_string(), t.to_string()), shard);
             }
         }

@@ -1,7 +1,8 @@
 //! Risk markers: changes Kubernetes rejects (`immutable` fields) and changes that
 //! delete, strand or move data (`data`: storage class or backend, reclaim policy,
 //! shorter retention, removed volumes; `sharding`: shard count and the targets that
-//! move, computed with the `hashmod` the generated relabel rules run).
+//! move, computed with [`hashmod`](crate::model::sharding::hashmod), the function the
+//! generated relabel rules run).
 
 mod data;
 mod immutable;

@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use super::{Category, Code, Risk};
 use crate::diff::Key;
+use crate::model::jobs::builtin_job_names;
+use crate::model::sharding::shard_of;
 use crate::model::{KubernetesJobs, Stack};
-use crate::render::prometheus::{builtin_job_names, hashmod, shard_of_target};
 
 /// Shard numbers above this are not read as shards from `--against` input (a stack has at
 /// most 1024 shards; the margin keeps a hand-edited render readable).
@@ -29,7 +30,7 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
     let mut assign = BTreeMap::new();
     for j in stack.scrape.iter().filter(|j| j.sharded) {
         for t in &j.targets {
-            assign.insert((j.job.clone(), t.clone()), shard_of_target(stack, t, &j.labels));
+            assign.insert((j.job.clone(), t.clone()), stack.sharding.shard_of_target(t, &j.labels));
         }
     }
     ShardView { shards: u64::from(stack.sharding.shards), source_labels: stack.sharding.source_labels.clone(), assign }
@@ -86,11 +87,7 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
                 continue;
             }
             for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let joined: Vec<&str> = source_labels
-                    .iter()
-                    .map(|l| if l == "__address__" { t } else { sc["labels"][l].as_str().unwrap_or("") })
-                    .collect();
-                let shard = if shards > 1 { hashmod(&joined.join(";"), shards) } else { 0 };
+                let shard = shard_of(&source_labels, shards, t, |l| sc["labels"][l].as_str());
                 assign.insert((job.to_string(), t.to_string()), shard);
             }
         }

@@ -2,6 +2,19 @@
 //! compiled once per process) and the mapping of its errors back onto the TOML text:
 //! every schema error becomes a diagnostic at the key or value it is about, all of them
 //! in one run.
+//!
+//! The schema is the one description of the file's shape and formats: the raw types
+//! (`model::raw`) are checked against it by a drift test (`shape`), the model reads only
+//! what it accepted, and the fast path ([`quick_accepts`], `accepts.rs`) is generated
+//! from it (`generate`, with its own drift test).
+
+#[rustfmt::skip]
+#[allow(unused, clippy::all, clippy::pedantic)]
+mod accepts;
+#[cfg(test)]
+mod generate;
+#[cfg(test)]
+mod shape;
 
 use std::sync::OnceLock;
 
@@ -12,7 +25,7 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::model::units;
 use crate::source::Parsed;
 
-pub const SCHEMA_TEXT: &str = include_str!("../../schemas/stack.schema.json");
+pub const SCHEMA_TEXT: &str = include_str!("../../../schemas/stack.schema.json");
 
 /// Keys that hold a credential. Writing one in stack.toml is SG111, never SG002, and its
 /// value is never shown.
@@ -390,22 +403,16 @@ fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
 }
 
 /// Whether `instance` satisfies the schema, for the fast path of `check`: the schema
-/// compiled to Rust at build time (build.rs, one function per schema node), so a valid
-/// stack needs neither the schema parsed nor the jsonschema validator compiled (together
-/// ~4 ms of a ~5 ms budget). Patterns run on regex-lite, whose compile takes microseconds
-/// where `regex`'s takes 30-300; on ASCII text the schema's patterns mean the same there,
-/// in `regex` and in ECMA 262 (the validator's dialect), and a string with any other
-/// character answers "no". "No" only sends the stack down the full validator, which
-/// reports every problem; tests/fuzz.rs asserts on every generated input that "yes" here
-/// is "yes" there.
+/// compiled to Rust (`accepts.rs`, one function per schema node), so a valid stack needs
+/// neither the schema parsed nor the jsonschema validator compiled (together ~4 ms of a
+/// ~5 ms budget). Patterns run on regex-lite, whose compile takes microseconds where
+/// `regex`'s takes 30-300; on ASCII text the schema's patterns mean the same there, in
+/// `regex` and in ECMA 262 (the validator's dialect), and a string with any other
+/// character answers "no". "No" only sends the stack to the full validator, which reports
+/// every problem; tests/fuzz.rs asserts on every generated input that "yes" here is "yes"
+/// there.
 pub fn quick_accepts(instance: &Value) -> bool {
-    compiled::accepts(instance)
-}
-
-#[allow(unused, clippy::all, clippy::pedantic)]
-mod compiled {
-    use serde_json::Value;
-    include!(concat!(env!("OUT_DIR"), "/schema_accepts.rs"));
+    accepts::accepts(instance)
 }
 
 #[cfg(test)]
@@ -414,8 +421,8 @@ mod tests {
 
     #[test]
     fn every_schema_pattern_compiles_for_the_fast_path() {
-        assert_eq!(compiled::PATTERNS.len(), 22, "distinct patterns in the schema");
-        for p in compiled::PATTERNS {
+        assert_eq!(accepts::PATTERNS.len(), 22, "distinct patterns in the schema");
+        for p in accepts::PATTERNS {
             regex_lite::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }
     }

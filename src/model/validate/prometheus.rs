@@ -1,0 +1,140 @@
+//! `[prometheus]`: image, replicas per shard, retention, intervals, resources, the user
+//! and group that own the TSDB, external labels.
+
+use super::{image, Reporter};
+use crate::diagnostic::Code;
+use crate::model::raw::RawPrometheus;
+use crate::model::units::{parse_prometheus_bytes, Bytes};
+use crate::model::{
+    Prometheus, Resources, Storage, DEFAULT_CONFIG_RELOADER_IMAGE, DEFAULT_PROMETHEUS_IMAGE,
+    DEFAULT_PROMETHEUS_VERSION, PROMETHEUS_OPERATOR_VERSION,
+};
+
+/// HA replicas per shard.
+pub(super) fn replicas(raw: Option<&RawPrometheus>) -> u32 {
+    raw.and_then(|p| p.replicas).unwrap_or(1)
+}
+
+/// `storage` is the validated `[storage]`: `retention_size = "auto"` follows its volumes.
+pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut Reporter<'_>) -> Prometheus {
+    let default = RawPrometheus::default();
+    let p = raw.unwrap_or(&default);
+
+    let retention = r.duration("/prometheus/retention", p.retention.as_ref(), "15d");
+    if retention.millis() == 0 {
+        r.error(
+            Code::InvalidValue,
+            "/prometheus/retention",
+            "retention of 0 keeps no data",
+            "set a retention such as 15d",
+        );
+    }
+    let scrape_interval = r.duration("/prometheus/scrape_interval", p.scrape_interval.as_ref(), "30s");
+    let evaluation_interval = r.duration("/prometheus/evaluation_interval", p.evaluation_interval.as_ref(), "30s");
+    let default_timeout =
+        if scrape_interval.millis() < 10_000 { scrape_interval.as_str().to_string() } else { "10s".to_string() };
+    let scrape_timeout = r.duration("/prometheus/scrape_timeout", p.scrape_timeout.as_ref(), &default_timeout);
+    for (ptr, d) in
+        [("/prometheus/scrape_interval", &scrape_interval), ("/prometheus/evaluation_interval", &evaluation_interval)]
+    {
+        if d.millis() == 0 {
+            r.error(Code::InvalidValue, ptr, "an interval of 0 is not allowed", "e.g. 30s");
+        }
+    }
+    if scrape_timeout.millis() > scrape_interval.millis() {
+        r.error(
+            Code::InvalidValue,
+            "/prometheus/scrape_timeout",
+            format!("scrape_timeout {scrape_timeout} is longer than scrape_interval {scrape_interval}"),
+            "Prometheus refuses a timeout above the interval",
+        );
+    }
+
+    let res = p.resources.as_ref();
+    let cpu = r.quantity("/prometheus/resources/cpu", res.and_then(|r| r.cpu.as_ref()), "1");
+    let memory = r.quantity("/prometheus/resources/memory", res.and_then(|r| r.memory.as_ref()), "4Gi");
+    let memory_limit = match res.and_then(|r| r.memory_limit.as_ref()) {
+        Some(m) => r.quantity("/prometheus/resources/memory_limit", Some(m), "0"),
+        None => memory.clone(),
+    };
+    if memory_limit.value() < memory.value() {
+        r.error(
+            Code::InvalidValue,
+            "/prometheus/resources/memory_limit",
+            format!("memory_limit {} is below the request {}", memory_limit.as_str(), memory.as_str()),
+            "the limit must be at least the request",
+        );
+    }
+    let cpu_limit =
+        res.and_then(|r| r.cpu_limit.as_ref()).map(|c| r.quantity("/prometheus/resources/cpu_limit", Some(c), "0"));
+
+    let run_as_user = p.run_as_user.unwrap_or(1000);
+    let fs_group = p.fs_group.unwrap_or(2000);
+    if run_as_user == 0 {
+        r.error(
+            Code::RootUser,
+            "/prometheus/run_as_user",
+            "run_as_user = 0 runs Prometheus as root",
+            "use the uid that owns the TSDB files, e.g. 1000 (after `chown -R 1000:2000` of a migrated TSDB)",
+        );
+    }
+    if fs_group == 0 {
+        r.error(
+            Code::RootUser,
+            "/prometheus/fs_group",
+            "fs_group = 0 gives the volume to the root group",
+            "use a non-root group, e.g. 2000",
+        );
+    }
+
+    // Prometheus 3 expands ${VAR} in external label values; a literal `$` is `$$`.
+    let mut external_labels = p.external_labels.clone().unwrap_or_default();
+    for v in external_labels.values_mut() {
+        *v = v.replace('$', "$$");
+    }
+    let reloader = p.config_reloader.as_ref();
+    Prometheus {
+        image: image(
+            p.image.as_ref(),
+            DEFAULT_PROMETHEUS_IMAGE,
+            p.version.as_ref(),
+            DEFAULT_PROMETHEUS_VERSION,
+            p.image_digest.as_ref(),
+        ),
+        replicas: replicas(raw),
+        retention,
+        retention_size: retention_size(p.retention_size.as_deref(), storage, r),
+        scrape_interval,
+        evaluation_interval,
+        scrape_timeout,
+        external_labels,
+        resources: Resources { cpu, memory, memory_limit, cpu_limit },
+        run_as_user,
+        fs_group,
+        ingestion_rate: p.ingestion_rate,
+        config_reloader: image(
+            reloader.and_then(|r| r.image.as_ref()),
+            DEFAULT_CONFIG_RELOADER_IMAGE,
+            reloader.and_then(|r| r.version.as_ref()),
+            PROMETHEUS_OPERATOR_VERSION,
+            reloader.and_then(|r| r.image_digest.as_ref()),
+        ),
+    }
+}
+
+/// `retention_size`: `none`, a Prometheus byte size, or `auto` (the default): 85% of
+/// the volume the claims have now. On an emptyDir the size limit evicts the pod; on a
+/// volume a full disk stops Prometheus: either way keep 15% for the WAL and compaction.
+fn retention_size(raw: Option<&str>, storage: &Storage, r: &mut Reporter<'_>) -> Option<Bytes> {
+    match raw.unwrap_or("auto") {
+        "none" => None,
+        "auto" => storage.existing_size().map(|s| s.percent_floor(85)),
+        other => match parse_prometheus_bytes(other) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                r.error(Code::InvalidValue, "/prometheus/retention_size", e, "e.g. 700GiB, auto or none");
+                None
+            }
+        },
+    }
+}
