@@ -311,3 +311,50 @@ pub fn unified_between(old_label: &str, new_label: &str, old: &str, new: &str) -
 pub fn unified(name: &str, committed: &str, rendered: &str) -> String {
     unified_between(&format!("{name} (committed)"), &format!("{name} (rendered)"), committed, rendered)
 }
+
+#[cfg(test)]
+mod layering {
+    /// The non-test code of every `.rs` file under `src/<dir>`, with its path.
+    fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    let code = text.split("#[cfg(test)]").next().unwrap_or_default().to_string();
+                    out.push((p, code));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir), &mut out);
+        assert!(out.len() > 3, "no sources under src/{dir}");
+        out
+    }
+
+    /// `diff` computes a [`super::Report`]; the command line prints it, picks colour and
+    /// maps it to an exit code. Nothing under src/diff/ writes to a terminal.
+    #[test]
+    fn diff_does_not_print() {
+        // Spelt in pieces so that this test does not find itself.
+        let banned = [
+            ["print", "ln!"].concat(),
+            ["eprint", "ln!"].concat(),
+            ["std::io::std", "out"].concat(),
+            ["std::io::std", "err"].concat(),
+            ["NO_", "COLOR"].concat(),
+            ["Exit", "Code"].concat(),
+        ];
+        let mut bad = Vec::new();
+        for (path, code) in sources("diff") {
+            for (i, line) in code.lines().enumerate() {
+                if banned.iter().any(|b| line.contains(b.as_str())) {
+                    bad.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                }
+            }
+        }
+        assert!(bad.is_empty(), "diff prints or decides an exit code:\n{}", bad.join("\n"));
+    }
+}

@@ -315,3 +315,45 @@ pub fn sort(objs: &mut [Object]) {
 pub fn to_yaml(objs: &[Object]) -> String {
     yaml::to_stream(objs.iter().map(|o| &o.value))
 }
+
+#[cfg(test)]
+mod layering {
+    /// The non-test code of every `.rs` file under `src/<dir>`, with its path.
+    fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&p).unwrap();
+                    let code = text.split("#[cfg(test)]").next().unwrap_or_default().to_string();
+                    out.push((p, code));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir), &mut out);
+        assert!(out.len() > 3, "no sources under src/{dir}");
+        out
+    }
+
+    /// Render reads the validated model and nothing after it: no lint or diagnostics
+    /// (what a render target cannot express is a lint rule), no diff, and no command
+    /// line (the binary's `src/cli/`, which the library cannot name).
+    #[test]
+    fn render_uses_only_the_model() {
+        let mut bad = Vec::new();
+        for (path, code) in sources("render") {
+            for (i, line) in code.lines().enumerate() {
+                let uses = line.match_indices("crate::").map(|(at, _)| &line[at + 7..]);
+                for used in uses {
+                    if !["model", "render"].iter().any(|m| used.starts_with(m)) {
+                        bad.push(format!("{}:{}: {}", path.display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(bad.is_empty(), "render uses more than the model:\n{}", bad.join("\n"));
+    }
+}
