@@ -7,7 +7,8 @@
 #   STACKGEN_TESTBIN  cache of the Go-built components and helm (default ~/.cache/stackgen/testbin)
 #   STACKGEN_NO_REAL=1  skip building the real components (their tests then skip loudly,
 #                       or fail under CI=true)
-# tests/control_plane.rs starts its own control plane (scripts/control-plane.sh) from
+# The integration tests are one binary, tests/it/ (`cargo test --test it FILTER` runs some).
+# Its control_plane module starts its own control plane (scripts/control-plane.sh) from
 # those components and stops it at the end; it takes a few minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

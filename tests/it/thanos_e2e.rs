@@ -1,7 +1,7 @@
 //! Thanos, end to end, on what stackgen renders: a 2-shard x 2-replica stack run on
 //! loopback with Prometheus 3, the Thanos sidecar, Store Gateway, Query and Compactor,
 //! every flag, environment variable and config file taken from the rendered objects
-//! (tests/common/loopback.rs changes only ports, paths and cluster DNS names, through
+//! (tests/it/common/loopback.rs changes only ports, paths and cluster DNS names, through
 //! `Cluster::to_loopback`).
 //!
 //! 1. History: `promtool tsdb create-blocks-from openmetrics` writes 52h of 2h blocks
@@ -25,15 +25,13 @@
 //!    parameter; asking for raw data only returns nothing, so the answer came from the
 //!    downsampled blocks.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::loopback::{enc, get_json, poll, serve, Cluster};
-use common::*;
+use crate::common::loopback::{enc, get_json, poll, serve, Cluster};
+use crate::common::*;
 use serde_json::{json, Value};
 
 const STACK: &str = r#"
@@ -193,6 +191,7 @@ fn stores(q: &str, sidecars: usize) -> Option<()> {
 
 #[test]
 fn thanos_stack_runs_as_rendered() {
+    let _real = crate::common::real_components_lock();
     let (Some(prometheus), Some(promtool), Some(thanos)) = (real("prometheus"), real("promtool"), real("thanos"))
     else {
         return;

@@ -21,15 +21,13 @@
 //! Debugging: `STACKGEN_CP_KEEP=1` leaves the control plane running at the end (its
 //! kubeconfig path is printed); stop it with `STACKGEN_CP_DIR=<dir> scripts/control-plane.sh down`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 /// How long a claim may stay Pending, a pod unscheduled, a controller idle.
@@ -978,7 +976,7 @@ fn helm_section(kube: &Kube, work: &Path, failures: &mut Vec<String>) {
     // operator's objects use: static PVs (its claims must bind them) and, for the first
     // stack with one, the Thanos objstore Secret. For the others (dynamic claims only),
     // `helm template` and the companions' admission; their values are checked key by key
-    // in tests/helm.rs.
+    // in the helm module.
     let mut thanos_done = false;
     // The CRDs of the chart's crds subchart.
     let unpacked = work.join("chart");
@@ -1557,6 +1555,7 @@ fn node_names() -> Vec<String> {
 
 #[test]
 fn renders_on_a_real_control_plane() {
+    let _real = crate::common::real_components_lock();
     let mut found = BTreeMap::new();
     for b in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"] {
         match real(b) {

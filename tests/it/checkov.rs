@@ -1,13 +1,12 @@
 //! checkov (`--framework kubernetes --skip-download`) on every golden output: no failed
 //! check, and the checks skipped by design (annotated on the objects with a reason) are
 //! exactly those listed in tests/fixtures/checkov-skips.txt, so a new failure cannot hide
-//! behind a skip. Re-bless the list with UPDATE_GOLDEN=1 (refused under CI).
-
-mod common;
+//! behind a skip. Re-bless the list with
+//! `UPDATE_GOLDEN=1 cargo test --test it checkov` (refused under CI).
 
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn checkov_passes_every_golden() {
@@ -43,16 +42,8 @@ fn checkov_passes_every_golden() {
     skipped.sort();
     skipped.dedup();
     let text = skipped.join("\n") + "\n";
-    let path = root().join("tests/fixtures/checkov-skips.txt");
-    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") && !in_ci() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &text).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        want == text,
-        "the checks skipped by design changed:\n{}\nre-bless with UPDATE_GOLDEN=1 cargo test --test checkov after review",
-        stackgen::output::unified("tests/fixtures/checkov-skips.txt", &want, &text)
-    );
+    // The checks skipped by design, as a snapshot: a change is reviewed, then re-blessed.
+    let mut snapshots = Snapshots::new("checkov_passes_every_golden");
+    snapshots.compare(&root().join("tests/fixtures/checkov-skips.txt"), &text);
+    snapshots.finish();
 }

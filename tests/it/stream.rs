@@ -3,21 +3,19 @@
 //! (`render::render`). The two must give the same bytes, and the configuration files
 //! embedded in ConfigMaps must be YAML.
 
-mod common;
-
 use serde_json::Value;
 
 fn variants() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> =
-        common::stacks().iter().map(|p| (common::stem(p), std::fs::read_to_string(p).unwrap())).collect();
-    let sharded = std::fs::read_to_string(common::root().join("stacks/sharded-64.toml")).unwrap();
+        crate::common::stacks().iter().map(|p| (crate::common::stem(p), std::fs::read_to_string(p).unwrap())).collect();
+    let sharded = std::fs::read_to_string(crate::common::root().join("stacks/sharded-64.toml")).unwrap();
     for shards in [1, 2, 3, 11, 100] {
         let text = sharded.replace("\nshards = 64\n", &format!("\nshards = {shards}\n"));
         assert_ne!(text, sharded);
         v.push((format!("sharded-{shards}"), text));
     }
     // A static backend with shards: per-pod PVs stay values beside the shard templates.
-    let nfs = std::fs::read_to_string(common::root().join("stacks/static-nfs.toml")).unwrap();
+    let nfs = std::fs::read_to_string(crate::common::root().join("stacks/static-nfs.toml")).unwrap();
     assert!(!nfs.contains("[sharding]"));
     v.push(("static-nfs-3-shards".into(), format!("{nfs}\n[sharding]\nshards = 3\n")));
     // Static component PVs (a directory per pod on the export), Thanos, Alertmanager, a
@@ -39,7 +37,7 @@ fn variants() -> Vec<(String, String)> {
 #[test]
 fn streamed_render_equals_the_rendered_objects() {
     for (name, text) in variants() {
-        let stack = common::check_text(&name, &text);
+        let stack = crate::common::check_text(&name, &text);
         let streamed = stackgen::render_manifests(&stack);
         let objects = stackgen::render::to_yaml(&stackgen::render::render(&stack));
         if streamed != objects {
@@ -52,12 +50,12 @@ fn streamed_render_equals_the_rendered_objects() {
 #[test]
 fn sentinel_in_the_stack_is_never_substituted() {
     // A stack that spells the template's sentinel in its own strings keeps them.
-    let sharded = std::fs::read_to_string(common::root().join("stacks/sharded-64.toml")).unwrap();
+    let sharded = std::fs::read_to_string(crate::common::root().join("stacks/sharded-64.toml")).unwrap();
     let text = sharded
         .replace("\nshards = 64\n", "\nshards = 2\n")
         .replace("{ cluster = \"big\" }", "{ cluster = \"big\", note = \"0STACKGEN_SHARD_0 0STACKGEN_SHARD_1\" }");
     assert_ne!(text, sharded);
-    let stack = common::check_text("sentinel.toml", &text);
+    let stack = crate::common::check_text("sentinel.toml", &text);
     let streamed = stackgen::render_manifests(&stack);
     assert!(streamed.contains("note: \"0STACKGEN_SHARD_0 0STACKGEN_SHARD_1\""), "{streamed}");
     assert_eq!(streamed, stackgen::render::to_yaml(&stackgen::render::render(&stack)));
@@ -66,7 +64,7 @@ fn sentinel_in_the_stack_is_never_substituted() {
 #[test]
 fn embedded_configuration_files_are_yaml() {
     for (name, text) in variants() {
-        let stack = common::check_text(&name, &text);
+        let stack = crate::common::check_text(&name, &text);
         for o in stackgen::render::render(&stack).iter().filter(|o| o.kind == "ConfigMap" || o.kind == "Secret") {
             for field in ["data", "stringData"] {
                 for (key, v) in o.value[field].as_object().into_iter().flatten() {

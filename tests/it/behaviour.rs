@@ -1,14 +1,12 @@
-//! Behaviour over shape (../shared/design.md; issue 13): a render that passes every schema
-//! can still lose data or hide it. Each test here pins one behaviour on the parsed render
-//! (objects, flags, embedded files), never on strings of YAML, and fails on the output
-//! stackgen had before issue 13.
-
-mod common;
+//! Behaviour over shape: a render that passes every schema can still lose data or hide
+//! it. Each test here pins one behaviour on the parsed render (objects, flags, embedded
+//! files), never on strings of YAML, and failed on the output stackgen had before the
+//! behaviour was fixed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// A stack with every component: 2 shards x 2 replicas on a class, Thanos on S3.

@@ -5,16 +5,14 @@
 //! (for the shard change: the StatefulSets the operator deletes when the chart's
 //! Prometheus resource gets the new values).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::apiserver::{ok, ApiServer};
-use common::{bin, docs, real, root, run};
+use crate::common::apiserver::{ok, ApiServer};
+use crate::common::{bin, docs, real, root, run};
 use serde_json::Value;
 use stackgen::render::helm;
 
@@ -99,6 +97,7 @@ fn risk<'a>(j: &'a Value, code: &str) -> &'a Value {
 
 #[test]
 fn the_names_diff_prints_are_the_operators() {
+    let _real = crate::common::real_components_lock();
     let [Some(operator), Some(helm_bin)] = ["operator", "helm"].map(real) else { return };
     let Some(mut server) = ApiServer::start() else { return };
     let d = server.path("");

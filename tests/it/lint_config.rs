@@ -1,11 +1,10 @@
-//! Lint configuration (design.md "Lint configuration") and the diagnostics a new user met
-//! in CI: what may be allowed, where, and what each format shows of it.
-
-mod common;
+//! Lint configuration (`[lint]`, inline `# stackgen: allow(...)` comments, `--allow` /
+//! `--deny`; docs/lint.md) and the diagnostics a new user met in CI: what may be allowed,
+//! where, and what each format shows of it.
 
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const NFS: &str = r#"[stack]
@@ -141,7 +140,7 @@ fn render_hides_allowed_warnings_and_honours_deny() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Diagnostics a new user met (issue: "Every command fast and conventional in CI").
+// Diagnostics a new user met in CI: every command fast and conventional there.
 
 #[test]
 fn unreadable_file_is_in_every_format() {

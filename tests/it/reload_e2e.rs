@@ -1,4 +1,4 @@
-//! Config changes reach Prometheus without a restart (issue 13, item 4), with the real
+//! Config changes reach Prometheus without a restart, with the real
 //! programs: a real Prometheus (`common::real("prometheus")`) runs with exactly the flags
 //! of the rendered StatefulSet, and the real config reloader
 //! (`prometheus-config-reloader`, built with the operator) with exactly its rendered
@@ -8,15 +8,13 @@
 //! same pid, same `process_start_time_seconds`, `prometheus_config_last_reload_successful`
 //! 1. Without the reloader binary the test calls the rendered `--reload-url` itself.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const STACK: &str = r#"
@@ -133,6 +131,7 @@ fn jobs(port: u16) -> Vec<String> {
 
 #[test]
 fn a_new_scrape_job_is_reloaded_in_place_without_a_restart() {
+    let _real = crate::common::real_components_lock();
     let Some(prometheus) = real("prometheus") else { return };
     let (sts_a, config_a) = rendered(STACK);
     let (sts_b, config_b) =

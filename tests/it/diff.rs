@@ -1,12 +1,10 @@
 //! `stackgen diff`: against goldens, `-o` directories, synthetic live objects and other
 //! stacks; risk markers; target moves predicted by stackgen's own hashmod; JSON output.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{bin, diff, diff_stdin, docs, golden_path, root, run, variant};
+use crate::common::{bin, diff, diff_stdin, docs, golden_path, root, run, variant};
 use serde_json::{json, Value};
 use stackgen::render::prometheus::hashmod;
 
@@ -28,7 +26,7 @@ fn json_of(out: &str) -> Value {
 
 #[test]
 fn every_stack_against_its_golden_is_unchanged() {
-    for stack in common::stacks() {
+    for stack in crate::common::stacks() {
         let golden = golden_path(&stack);
         let (code, out, err) = diff(&[stack.to_str().unwrap(), "--against", golden.to_str().unwrap()]);
         assert_eq!(code, 0, "{}: {out}{err}", stack.display());

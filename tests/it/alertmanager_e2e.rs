@@ -1,21 +1,19 @@
 //! Alertmanager HA, end to end, on what stackgen renders: the 3 rendered replicas run on
 //! loopback with their rendered args (`--cluster.listen-address`, `--cluster.advertise-address`
 //! from `$(POD_IP)`, `--cluster.peer` names mapped to the peers' loopback ports by
-//! tests/common/loopback.rs) and form one gossip cluster; an alert posted to every replica,
+//! tests/it/common/loopback.rs) and form one gossip cluster; an alert posted to every replica,
 //! as Prometheus posts it, is notified exactly once to a local webhook receiver.
 //!
 //! The one edit: stackgen does not render receivers yet, so the test attaches a
 //! `webhook_configs` entry to the receiver the rendered route names (`attach_webhook`);
 //! everything else in alertmanager.yml (route, group_wait, intervals) is as rendered.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::loopback::{get_json, http, poll, serve, Cluster};
-use common::*;
+use crate::common::loopback::{get_json, http, poll, serve, Cluster};
+use crate::common::*;
 use serde_json::{json, Value};
 
 const STACK: &str = r#"
@@ -54,6 +52,7 @@ fn counter(addr: &str, name: &str) -> f64 {
 
 #[test]
 fn alertmanager_replicas_cluster_and_notify_once() {
+    let _real = crate::common::real_components_lock();
     let Some(alertmanager) = real("alertmanager") else {
         return;
     };

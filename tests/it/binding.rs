@@ -2,11 +2,9 @@
 //! makes (class, selector labels, capacity, access modes, claimRef), and there is one PV
 //! per Prometheus pod (shards x replicas).
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn bytes(q: &str) -> u128 {

@@ -1,20 +1,18 @@
 //! Sharding, end to end, with real Prometheus 3 processes (`common::real("prometheus")`,
 //! the version the render's image names) on loopback: the pods of the 3 rendered shard
-//! StatefulSets run with their rendered args and ConfigMaps (tests/common/loopback.rs maps
+//! StatefulSets run with their rendered args and ConfigMaps (tests/it/common/loopback.rs maps
 //! only ports and paths) against 14 local HTTP targets; each target must be active in
 //! exactly one shard, the shards together must cover all, the assignment must equal
 //! stackgen's own hashmod prediction, and a job with `sharding = false` (its targets
 //! labelled `__tmp_disable_sharding`) must be scraped by every shard.
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::loopback::{get_json, Cluster};
-use common::*;
+use crate::common::loopback::{get_json, Cluster};
+use crate::common::*;
 
 const SHARDS: u16 = 3;
 const TARGETS: usize = 14;
@@ -50,6 +48,7 @@ fn active(addr: &str, job: &str) -> Option<BTreeMap<String, String>> {
 
 #[test]
 fn each_target_is_scraped_by_exactly_one_shard() {
+    let _real = crate::common::real_components_lock();
     let Some(prometheus) = real("prometheus") else {
         return;
     };

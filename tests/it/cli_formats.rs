@@ -8,17 +8,15 @@
 //! - Snapshots: the four formats for tests/snapshots/lint-bad.toml against
 //!   tests/snapshots/lint-bad.*; the absolute path of the fixture is written as `$ROOT`,
 //!   and the SARIF rule catalogue (checked against the registry above) as a placeholder.
-//!   Re-bless with `UPDATE_GOLDEN=1 cargo test --test cli_formats` (refused when CI is set).
+//!   Re-bless with `UPDATE_GOLDEN=1 cargo test --test it snapshots_of_every_format` (refused when CI is set).
 //! - init: every backend, with and without --thanos, passes `stackgen::check` with no
 //!   errors and only the warnings its backend has by nature; `-o` never overwrites
 //!   without --force.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use stackgen::diagnostic::RULES;
 use stackgen::init::{init, Backend};
@@ -233,9 +231,7 @@ const SNAPSHOTS: &[(&str, i32, &[&str])] = &[
 
 #[test]
 fn snapshots_of_every_format() {
-    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
-    assert!(!(update && in_ci()), "UPDATE_GOLDEN is refused under CI: snapshots are re-blessed by a person");
-    let mut failures = Vec::new();
+    let mut snapshots = Snapshots::new("snapshots_of_every_format");
     for (name, want_code, args) in SNAPSHOTS {
         let input = root().join("tests/snapshots").join(format!("{}.toml", name.split('.').next().unwrap()));
         for (format, ext) in
@@ -256,22 +252,10 @@ fn snapshots_of_every_format() {
                 _ => normalise(&out),
             };
             assert!(!got.contains(&root().display().to_string()), "{format}: the path is normalised");
-            let path = root().join("tests/snapshots").join(format!("{name}.{ext}"));
-            if update {
-                std::fs::write(&path, &got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != got {
-                failures.push(stackgen::output::unified(&path.display().to_string(), &want, &got));
-            }
+            snapshots.compare(&root().join("tests/snapshots").join(format!("{name}.{ext}")), &got);
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{}\n\nIf the change is intended, re-bless: UPDATE_GOLDEN=1 cargo test --test cli_formats",
-        failures.join("\n\n")
-    );
+    snapshots.finish();
 }
 
 // ---------------------------------------------------------------------------------------

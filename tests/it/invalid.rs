@@ -5,12 +5,10 @@
 //! schema/ fail the JSON Schema and the typed model; those under semantic/ pass the
 //! schema and fail the model; every example stack passes both.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn fixtures(dir: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("tests/invalid").join(dir))

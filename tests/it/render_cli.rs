@@ -2,11 +2,9 @@
 //! atomic, stale files stackgen wrote are removed unless `--keep-stale`, never another file), `--check FILE|DIR` (0 when
 //! identical, 1 and a unified diff when stale), and `-` for standard input.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 
 fn stack() -> std::path::PathBuf {
     root().join("stacks/ceph-thanos.toml")
@@ -64,8 +62,7 @@ fn check_against_a_file() {
         "{out}"
     );
     assert!(err.contains("is stale"));
-    // A missing committed render is a read error (exit 2, naming the path), not "stale"
-    // (issue 16 item 8).
+    // A missing committed render is a read error (exit 2, naming the path), not "stale".
     let (code, _, err) =
         run(Command::new(bin()).arg("render").arg(stack()).arg("--check").arg("/nonexistent/manifests.yaml"));
     assert_eq!(code, 2);

@@ -1,7 +1,7 @@
 //! A bare API server for the tests that run the real Prometheus Operator: etcd and
 //! kube-apiserver on loopback ports, a token user and an admin client certificate (the
 //! operator takes `--apiserver` and a certificate, not a kubeconfig), both in
-//! `system:masters`. No controller manager or scheduler: tests/control_plane.rs runs the
+//! `system:masters`. No controller manager or scheduler: the control_plane module runs the
 //! whole control plane through scripts/control-plane.sh.
 
 use std::path::{Path, PathBuf};

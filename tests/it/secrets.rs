@@ -1,20 +1,17 @@
-//! Issue 16 item 3 and "Show": every credential shape of the table below, written in a
+//! No credential is ever printed: every credential shape of the table below, written in a
 //! stack as a value, as a key and inside a URL, and found in a live ConfigMap by
 //! `diff --against`, is refused (SG124) and never appears in stdout, stderr, `-o` files,
 //! SARIF or JSON. The samples are fakes of the shapes gitleaks documents (the shape ids
-//! are those of `stackgen::secrets`); the issue's report listed 33 shapes, 23 of which
-//! used to render to stdout.
-
-mod common;
+//! are those of `stackgen::secrets`); 23 of these 33 shapes once rendered to stdout.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::root;
+use crate::common::root;
 
 /// The binary under test; `STACKGEN_BIN` runs these tests against another build.
 fn bin() -> std::path::PathBuf {
-    std::env::var_os("STACKGEN_BIN").map_or_else(common::bin, std::path::PathBuf::from)
+    std::env::var_os("STACKGEN_BIN").map_or_else(crate::common::bin, std::path::PathBuf::from)
 }
 
 /// (shape, sample). Each sample is unique in the stack, so finding it anywhere in the
@@ -111,7 +108,7 @@ fn files_under(dir: &Path) -> String {
 }
 
 #[test]
-fn issue16_item3_every_credential_shape_is_refused_and_never_printed() {
+fn every_credential_shape_is_refused_and_never_printed() {
     let ids: Vec<&str> = stackgen::secrets::shape_ids().collect();
     for id in &ids {
         assert!(SHAPES.iter().any(|(s, _)| s.split(' ').next() == Some(id)), "shape {id} has no sample here");
@@ -181,7 +178,7 @@ fn issue16_item3_every_credential_shape_is_refused_and_never_printed() {
 /// Live ConfigMaps that hold credentials: `diff --against` shows the change, never the
 /// credential, in human and json output.
 #[test]
-fn issue16_item3_live_configmap_credentials_never_printed_by_diff() {
+fn live_configmap_credentials_never_printed_by_diff() {
     let golden = std::fs::read_to_string(root().join("golden/static-nfs.yaml")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();

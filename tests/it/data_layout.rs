@@ -1,11 +1,9 @@
-//! One TSDB layout in both render formats (issue 13, item 12): the Prometheus Operator
+//! One TSDB layout in both render formats: the Prometheus Operator
 //! mounts the data volume with subPath `prometheus-db`, and so does manifests mode, so a
 //! TSDB is at `<volume>/prometheus-db/` whichever format runs it (checked against the
 //! StatefulSet the real operator makes from `helm template` of chart 88.5.3, and by the
 //! real Prometheus serving a TSDB migrated there); diff flags a change of that layout as
 //! data loss, with a move command that really moves the TSDB.
-
-mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,8 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::apiserver::{ok, ApiServer};
-use common::{bin, docs, real, root, run, stacks, stem};
+use crate::common::apiserver::{ok, ApiServer};
+use crate::common::{bin, docs, real, root, run, stacks, stem};
 use serde_json::Value;
 use stackgen::render::helm;
 
@@ -77,7 +75,7 @@ fn prometheus_and_the_sidecar_read_the_tsdb_from_the_operators_subpath() {
 /// A previous render that mounted the volume root: ceph-thanos as it rendered before the
 /// TSDB moved into `prometheus-db/`.
 fn root_layout_render(dir: &Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(common::golden_path(&root().join("stacks/ceph-thanos.toml"))).unwrap();
+    let text = std::fs::read_to_string(crate::common::golden_path(&root().join("stacks/ceph-thanos.toml"))).unwrap();
     let old = text.replace("          subPath: prometheus-db\n", "");
     assert!(old != text, "the golden mounts prometheus-db");
     let path = dir.join("old.yaml");
@@ -149,7 +147,7 @@ fn the_move_command_moves_the_tsdb_into_the_subdirectory() {
     assert_eq!(std::fs::read_to_string(volume.join("prometheus-db/wal/00000001")).unwrap(), "wal");
 
     // The same layout on both sides: no risk.
-    let current = common::golden_path(&root().join("stacks/ceph-thanos.toml"));
+    let current = crate::common::golden_path(&root().join("stacks/ceph-thanos.toml"));
     let (_, out, _) = run(Command::new(bin())
         .args(["diff", "stacks/ceph-thanos.toml", "--format", "json", "--against"])
         .arg(&current)
@@ -183,8 +181,9 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 /// is the rendered one except the loopback address and the config file path.
 #[test]
 fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
+    let _real = crate::common::real_components_lock();
     let (Some(prometheus), Some(promtool)) = (real("prometheus"), real("promtool")) else { return };
-    // Seed 000's stack: an existing TSDB moved onto local SSDs.
+    // An existing TSDB moved onto local SSDs (stacks/migrated-local-ssd.toml).
     let src = stackgen::load(root().join("stacks/migrated-local-ssd.toml").to_str().unwrap()).unwrap();
     let s = stackgen::check(&src).unwrap().stack;
     let objs = docs(&stackgen::render_manifests(&s));
@@ -205,7 +204,7 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
     let start = now - 6 * 3600;
     let mut om = String::from("# HELP migrated_sample A series of the migrated TSDB.\n# TYPE migrated_sample gauge\n");
     for i in 0..60 {
-        om.push_str(&format!("migrated_sample{{origin=\"seed000\"}} 1 {}\n", start + i * 60));
+        om.push_str(&format!("migrated_sample{{origin=\"migrated\"}} 1 {}\n", start + i * 60));
     }
     om.push_str("# EOF\n");
     let om_file = dir.path().join("migrated.om");
@@ -253,7 +252,7 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
     let v: Value = serde_json::from_str(&body).unwrap();
     let result = v["data"]["result"].as_array().unwrap();
     assert_eq!(result.len(), 1, "the migrated series is served from {} (subPath `{sub_path}`): {body}", seen.display());
-    assert_eq!(result[0]["metric"]["origin"], "seed000");
+    assert_eq!(result[0]["metric"]["origin"], "migrated");
 }
 
 fn free_port() -> u16 {
@@ -299,6 +298,7 @@ fn tsdb_layout(template: &Value) -> ((String, String), Option<(String, String)>)
 /// `prometheus` label.
 #[test]
 fn the_operator_lays_out_the_tsdb_as_manifests_mode_does() {
+    let _real = crate::common::real_components_lock();
     let [Some(operator), Some(helm_bin)] = ["operator", "helm"].map(real) else { return };
     let Some(mut server) = ApiServer::start() else { return };
     let d = server.path("");

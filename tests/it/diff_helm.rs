@@ -2,12 +2,10 @@
 //! the companion objects object by object, and risks named with the Prometheus
 //! Operator's objects (`prometheus-<cr>[-shard-<i>]`, `prometheus-<cr>-db-<sts>-<ordinal>`).
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{bin, diff, diff_stdin, docs, root, run, variant};
+use crate::common::{bin, diff, diff_stdin, docs, root, run, variant};
 use serde_json::{json, Value};
 
 fn render_helm(stack: &str, dir: &Path) {
@@ -194,10 +192,10 @@ fn storage_size_change_patches_each_operator_claim() {
     assert_no_manifests_names(&out, "wsg");
 }
 
-/// Live objects of a chart user of seed 001 (static NFS): the companions as applied, the
+/// Live objects of a chart user with static NFS volumes (stacks/static-nfs.toml): the companions as applied, the
 /// chart's Prometheus resource, the operator's StatefulSet, and one PV left Released by
 /// a deleted claim.
-fn live_seed_001(dir: &Path) -> (String, String) {
+fn live_static_nfs_chart_user(dir: &Path) -> (String, String) {
     render_helm("stacks/static-nfs.toml", dir);
     let manifests = std::fs::read_to_string(dir.join("manifests.yaml")).unwrap();
     let values: Value = serde_saphyr::from_str(&std::fs::read_to_string(dir.join("values.yaml")).unwrap()).unwrap();
@@ -261,7 +259,7 @@ fn live_seed_001(dir: &Path) -> (String, String) {
 #[test]
 fn released_pv_against_live_objects_prints_the_patch_with_the_operators_claim() {
     let tmp = tempfile::tempdir().unwrap();
-    let (list, pv) = live_seed_001(tmp.path());
+    let (list, pv) = live_static_nfs_chart_user(tmp.path());
     let claim = "prometheus-wsg-prometheus-db-prometheus-wsg-prometheus-0";
     let (code, out, err) = diff_stdin(&["stacks/static-nfs.toml", "--format", "helm-values", "--against", "-"], &list);
     assert_eq!(code, 1, "{out}{err}");
@@ -296,7 +294,7 @@ fn released_pv_against_live_objects_prints_the_patch_with_the_operators_claim() 
 #[test]
 fn live_prometheus_resource_retention_change_is_a_value_change() {
     let tmp = tempfile::tempdir().unwrap();
-    let (list, _) = live_seed_001(tmp.path());
+    let (list, _) = live_static_nfs_chart_user(tmp.path());
     let new = variant(tmp.path(), "stacks/static-nfs.toml", &[("retention = \"15d\"", "retention = \"7d\"")]);
     let (code, out, err) = diff_stdin(&[&new, "--format", "helm-values", "--against", "-"], &list);
     assert_eq!(code, 1, "{out}{err}");

@@ -1,11 +1,9 @@
 //! Same input, same bytes: two runs of the binary with a different environment (LANG,
 //! TZ, HOME, current directory) print identical output, and -o writes identical trees.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn render_in(stack: &std::path::Path, cwd: &std::path::Path, lang: &str, tz: &str, home: &str) -> Vec<u8> {
     let out = Command::new(bin())

@@ -3,6 +3,9 @@
 
 pub mod apiserver;
 pub mod loopback;
+pub mod snapshot;
+
+pub use snapshot::Snapshots;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,6 +88,18 @@ pub fn real(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// The lock every test that starts real components (a control plane, Prometheus, Thanos,
+/// Alertmanager, the operator, an API server) holds for its whole run: the integration
+/// tests are one binary whose tests run on parallel threads, and two such tests at once
+/// would race for the free ports they pick, and starve each other of CPU on a small
+/// machine until their deadlines pass. Light tests keep running beside the one that holds
+/// it. A test that panicked while holding it poisons nothing: the lock is only an order.
+#[must_use = "hold the guard for the whole test"]
+pub fn real_components_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn render_stack(stack: &Path) -> String {
     let src = stackgen::load(stack.to_str().unwrap()).unwrap();
     let checked = stackgen::check(&src).unwrap_or_else(|d| panic!("{} does not check: {d:?}", stack.display()));
@@ -121,61 +136,6 @@ pub fn prometheus_configs(docs: &[Value]) -> Vec<(String, Value)> {
         }
     }
     v
-}
-
-/// A directory of golden files compared as a whole tree: stale, missing and extra files
-/// fail with a unified diff; `UPDATE_GOLDEN=1` re-blesses (refused under CI).
-pub struct GoldenDir {
-    dir: PathBuf,
-    update: bool,
-    expected: std::collections::BTreeSet<String>,
-    failures: Vec<String>,
-}
-
-impl GoldenDir {
-    pub fn new(dir: PathBuf) -> Self {
-        let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
-        assert!(!(update && in_ci()), "UPDATE_GOLDEN is refused under CI: goldens are re-blessed by a person");
-        std::fs::create_dir_all(&dir).unwrap();
-        GoldenDir { dir, update, expected: Default::default(), failures: Vec::new() }
-    }
-
-    pub fn compare(&mut self, file: &str, got: &str) {
-        let path = self.dir.join(file);
-        self.expected.insert(file.to_string());
-        if self.update {
-            std::fs::write(&path, got).unwrap();
-            return;
-        }
-        let want = std::fs::read_to_string(&path).unwrap_or_default();
-        if want != got {
-            let diff = stackgen::output::unified(&path.display().to_string(), &want, got);
-            self.failures.push(format!(
-                "{} is stale:\n{}",
-                path.display(),
-                diff.lines().take(80).collect::<Vec<_>>().join("\n")
-            ));
-        }
-    }
-
-    /// Fail on stale files and on golden files with no stack; `test` names the re-bless command.
-    pub fn finish(mut self, test: &str) {
-        for e in std::fs::read_dir(&self.dir).unwrap().filter_map(Result::ok) {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.ends_with(".yaml") && !self.expected.contains(&name) {
-                if self.update {
-                    std::fs::remove_file(e.path()).unwrap();
-                } else {
-                    self.failures.push(format!("{}/{name} has no stack in stacks/", self.dir.display()));
-                }
-            }
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{}\n\nIf the change is intended, re-bless: UPDATE_GOLDEN=1 cargo test --test {test}",
-            self.failures.join("\n\n")
-        );
-    }
 }
 
 /// `kubernetes-validate --strict -k <version>` on each (file, version); fails the test on

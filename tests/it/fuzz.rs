@@ -2,9 +2,9 @@
 //! stacks and structurally valid stacks with extreme values go through `check` (lint)
 //! and, when they pass, `render`, whose YAML must parse back.
 //!
-//! CI runs a few thousand cases per strategy. The long run (the 1,000,000-execution
-//! figure in the notes) is `FUZZ_CASES=350000 cargo test --release --test fuzz`, three
-//! strategies of 350,000 cases each.
+//! CI runs a few thousand cases per strategy. The long run, about a million executions,
+//! is `FUZZ_CASES=350000 cargo test --release --test it fuzz::`: three strategies of
+//! 350,000 cases each.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -228,7 +228,7 @@ fn mutated_examples_never_panic() {
         .unwrap();
 }
 
-/// The short CI run of the coverage-guided target `diff_against` (issue 16): its seeds
+/// The short CI run of the coverage-guided target `diff_against` (fuzz/): its seeds
 /// (renders, a live List, hostile shard names), mutated line by line, through the whole
 /// `diff --against`. The long run is `cargo +nightly fuzz run diff_against` (fuzz/).
 #[test]
@@ -265,7 +265,7 @@ fn diff_against_mutated_inputs_never_panic() {
         .unwrap();
 }
 
-/// The short CI run of the coverage-guided target `check_render` (issue 16): check,
+/// The short CI run of the coverage-guided target `check_render` (fuzz/): check,
 /// render, helm values and every diagnostic format (json, sarif too) of mutated seeds.
 #[test]
 fn check_render_target_short_run() {

@@ -1,13 +1,11 @@
 //! One fixture per lint rule under tests/lint/ (named after its code), with the expected
 //! diagnostics as a snapshot (`<fixture>.expected`: code, line:column, severity, message,
 //! help). The invalid-input corpus under tests/invalid/ gets the same snapshots. Re-bless
-//! with `UPDATE_GOLDEN=1 cargo test --test lint_rules` (refused under CI).
-
-mod common;
+//! with `UPDATE_GOLDEN=1 cargo test --test it lint_rules::` (refused under CI).
 
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use stackgen::diagnostic::RULES;
 
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
@@ -40,23 +38,13 @@ fn describe(path: &Path) -> String {
     out
 }
 
-fn check_snapshots(files: &[PathBuf]) -> Vec<String> {
-    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
-    assert!(!(update && in_ci()), "UPDATE_GOLDEN is refused under CI");
-    let mut failures = Vec::new();
+/// Each file's diagnostics against its `<file>.expected` snapshot.
+fn check_snapshots(files: &[PathBuf]) {
+    let mut snapshots = Snapshots::new("lint_rules::");
     for f in files {
-        let got = describe(f);
-        let snap = f.with_extension("expected");
-        if update {
-            std::fs::write(&snap, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&snap).unwrap_or_default();
-        if want != got {
-            failures.push(stackgen::output::unified(&snap.display().to_string(), &want, &got));
-        }
+        snapshots.compare(&f.with_extension("expected"), &describe(f));
     }
-    failures
+    snapshots.finish();
 }
 
 #[test]
@@ -80,8 +68,7 @@ fn every_rule_has_a_fixture_and_its_snapshot_matches() {
         assert!(r.explain.len() > 80, "rule {} needs a real explanation", r.id);
     }
     assert!(RULES.len() >= 25);
-    let failures = check_snapshots(&files);
-    assert!(failures.is_empty(), "{}\nre-bless: UPDATE_GOLDEN=1 cargo test --test lint_rules", failures.join("\n"));
+    check_snapshots(&files);
 }
 
 #[test]
@@ -89,6 +76,5 @@ fn invalid_corpus_snapshots_match() {
     let mut files = toml_files(&root().join("tests/invalid/schema"));
     files.extend(toml_files(&root().join("tests/invalid/semantic")));
     assert!(files.len() >= 50, "the bad-input corpus has {} stacks; keep it at 50 or more", files.len());
-    let failures = check_snapshots(&files);
-    assert!(failures.is_empty(), "{}\nre-bless: UPDATE_GOLDEN=1 cargo test --test lint_rules", failures.join("\n"));
+    check_snapshots(&files);
 }

@@ -5,16 +5,14 @@
 //! alertmanager.yml; the Prometheus config JSON Schema on every config; and the real
 //! components (scripts/real-components.sh) report the versions the render's images name.
 
-mod common;
-
 use std::process::Command;
 
-use common::loopback::Cluster;
-use common::*;
+use crate::common::loopback::Cluster;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn kube_version(stack: &std::path::Path) -> String {
-    common::check_text("x", &std::fs::read_to_string(stack).unwrap()).kubernetes_version
+    crate::common::check_text("x", &std::fs::read_to_string(stack).unwrap()).kubernetes_version
 }
 
 #[test]
@@ -57,7 +55,7 @@ fn promtool_check_config() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for stack in stacks() {
-        let model = common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
         let docs = docs(&std::fs::read_to_string(golden_path(&stack)).unwrap());
         let configs = prometheus_configs(&docs).len();
         let mut cluster = Cluster::new(docs, &model.kubernetes.cluster_domain).with_placeholder_secrets();
@@ -129,7 +127,7 @@ fn promtool_check_rules() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for stack in stacks() {
-        let model = common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
         let helm = stackgen::render::helm::render(&model);
         let values: Value = serde_saphyr::from_str(&helm.values).unwrap();
         let mut found = rule_files(&docs(&std::fs::read_to_string(golden_path(&stack)).unwrap()), None);
@@ -193,7 +191,7 @@ fn amtool_check_config() {
                 files.push(path);
             }
         }
-        let model = common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
         let values: Value = serde_saphyr::from_str(&stackgen::render::helm::render(&model).values).unwrap();
         if values["alertmanager"]["config"].is_object() {
             let path = dir.path().join(format!("{}-helm-alertmanager.yml", stem(&stack)));
@@ -224,7 +222,7 @@ fn reported_version(bin: &std::path::Path) -> String {
 #[test]
 fn real_components_are_the_versions_the_render_names() {
     use stackgen::model::*;
-    let stack = common::check_text(
+    let stack = crate::common::check_text(
         "versions.toml",
         "[stack]\nname = \"v\"\n[storage]\nbackend = \"class\"\nsize = \"10Gi\"\n[storage.class]\nname = \"standard\"\n\
          [thanos]\n[thanos.objstore]\ntype = \"s3\"\nbucket = \"b\"\nendpoint = \"minio:9000\"\n[alertmanager]\n",

@@ -5,11 +5,9 @@
 //! replica label agrees between Prometheus, Query and Compactor; credentials are only
 //! ever `$(OBJSTORE_*)` placeholders filled from the named Secret.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn flags() -> BTreeMap<String, BTreeSet<String>> {

@@ -1,10 +1,8 @@
-//! Issue 16, "Hardening II: hostile input, partial trees, secrets in diagnostics": one
-//! regression test per item, named after it, each driving the real binary (so each ran
-//! against the code before the fix too and failed there). Item 3 (credential shapes) is
-//! tests/secrets.rs; the coverage-guided fuzz targets are fuzz/ (tests/fuzz.rs runs
-//! their properties briefly).
-
-mod common;
+//! Hardening: hostile input, partial output trees, secrets in diagnostics. One regression
+//! test per guarantee, named after what it guards, each driving the real binary (so each
+//! can run against another build with `STACKGEN_BIN`, and each failed on the build before
+//! its fix). Credential shapes are `secrets`; the coverage-guided fuzz targets are fuzz/
+//! (the `fuzz` module runs their properties briefly).
 
 use std::io::{Read, Write};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -12,12 +10,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::root;
+use crate::common::root;
 
 /// The binary under test; `STACKGEN_BIN` runs these tests against another build (how
-/// each was shown to fail on the code before issue 16).
+/// each was shown to fail on the build before its fix).
 fn bin() -> std::path::PathBuf {
-    std::env::var_os("STACKGEN_BIN").map_or_else(common::bin, std::path::PathBuf::from)
+    std::env::var_os("STACKGEN_BIN").map_or_else(crate::common::bin, std::path::PathBuf::from)
 }
 
 /// Run stackgen with a deadline; a process still running then is killed and the test
@@ -130,10 +128,10 @@ fn leftovers(dir: &Path) -> Vec<String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// 1. `init -o PATH --force` replaces only regular files.
+// `init -o PATH --force` replaces only regular files.
 
 #[test]
-fn issue16_item1_init_force_replaces_only_regular_files() {
+fn init_force_replaces_only_regular_files() {
     let d = tmp();
     let fifo = d.path().join("fifo");
     mkfifo(&fifo);
@@ -169,10 +167,10 @@ fn issue16_item1_init_force_replaces_only_regular_files() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 2. A value that is or may be a credential is never printed by any diagnostic.
+// A value that is or may be a credential is never printed by any diagnostic.
 
 #[test]
-fn issue16_item2_no_diagnostic_prints_a_credential() {
+fn no_diagnostic_prints_a_credential() {
     let key = "AKIAIOSFODNN7EXAMPLE";
     let cases = [
         // SG124 and the SG004 that comes with it.
@@ -202,10 +200,10 @@ fn issue16_item2_no_diagnostic_prints_a_credential() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 4. Nothing read from `--against` sizes an allocation or a loop.
+// Nothing read from `--against` sizes an allocation or a loop.
 
 #[test]
-fn issue16_item4_diff_against_hostile_shard_numbers_is_bounded() {
+fn diff_against_hostile_shard_numbers_is_bounded() {
     let d = tmp();
     let sts = |n: &str| {
         format!("apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: wsg-prometheus-shard-{n}\n  namespace: monitoring\n")
@@ -231,7 +229,7 @@ fn issue16_item4_diff_against_hostile_shard_numbers_is_bounded() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 5. Writing to a closed stderr or stdout never panics, and the exit status is kept.
+// Writing to a closed stderr or stdout never panics, and the exit status is kept.
 
 /// Spawn with the read ends of stdout/stderr closed before the child writes.
 fn run_closed(args: &[&str], close_stdout: bool) -> i32 {
@@ -268,7 +266,7 @@ fn run_closed(args: &[&str], close_stdout: bool) -> i32 {
 }
 
 #[test]
-fn issue16_item5_closed_stderr_or_stdout_keeps_the_exit_status() {
+fn closed_stderr_or_stdout_keeps_the_exit_status() {
     // More diagnostics than a pipe buffer holds, on a closed stderr: exit 1, not 101.
     let bad = "tests/invalid/semantic/aws-key-value.toml";
     let mut args = vec!["lint"];
@@ -284,14 +282,14 @@ fn issue16_item5_closed_stderr_or_stdout_keeps_the_exit_status() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 6. `-o DIR` switches the whole tree at once, keeps what it did not write, keeps modes.
+// `-o DIR` switches the whole tree at once, keeps what it did not write, keeps modes.
 
 fn render_o(stack: &str, dir: &Path) -> Output {
     run(&["render", stack, "-o", dir.to_str().unwrap()])
 }
 
 #[test]
-fn issue16_item6_output_dir_is_atomic_and_keeps_foreign_files() {
+fn output_dir_is_atomic_and_keeps_foreign_files() {
     let d = tmp();
     let out = d.path().join("out");
     assert_eq!(code(&render_o(SMALL, &out)), 0);
@@ -342,7 +340,7 @@ fn issue16_item6_output_dir_is_atomic_and_keeps_foreign_files() {
 }
 
 #[test]
-fn issue16_item6_new_files_respect_the_umask() {
+fn new_files_respect_the_umask() {
     let d = tmp();
     let out = d.path().join("out");
     let cmd = format!("umask 022; exec '{}' render {SMALL} -o '{}'", bin().display(), out.display());
@@ -361,7 +359,7 @@ fn issue16_item6_new_files_respect_the_umask() {
 /// A write that fails midway (here RLIMIT_FSIZE, as a full disk) leaves the old tree as
 /// it was and no temporary behind.
 #[test]
-fn issue16_item6_failed_write_leaves_the_old_tree() {
+fn failed_write_leaves_the_old_tree() {
     let d = tmp();
     let out = d.path().join("out");
     assert_eq!(code(&render_o(SMALL, &out)), 0);
@@ -381,7 +379,7 @@ fn issue16_item6_failed_write_leaves_the_old_tree() {
 /// Two renders of different stacks at once: each run switches a whole tree, so the
 /// kustomization always lists files that exist and every file is whole.
 #[test]
-fn issue16_item6_concurrent_renders_never_mix() {
+fn concurrent_renders_never_mix() {
     let d = tmp();
     let out = d.path().join("out");
     for _ in 0..3 {
@@ -411,7 +409,7 @@ fn issue16_item6_concurrent_renders_never_mix() {
 
 /// A temporary tree a killed render left behind is removed by the next run.
 #[test]
-fn issue16_item6_killed_render_leftovers_are_removed() {
+fn killed_render_leftovers_are_removed() {
     let d = tmp();
     let out = d.path().join("out");
     let stale = d.path().join(".stackgen-out.AbC123");
@@ -422,10 +420,10 @@ fn issue16_item6_killed_render_leftovers_are_removed() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 7. `init -o FILE` never leaves a truncated file.
+// `init -o FILE` never leaves a truncated file.
 
 #[test]
-fn issue16_item7_init_failed_write_leaves_no_truncated_file() {
+fn init_failed_write_leaves_no_truncated_file() {
     let d = tmp();
     let f = d.path().join("stack.toml");
     let cmd = format!("trap '' XFSZ; ulimit -f 1; exec '{}' init --thanos -o '{}'", bin().display(), f.display());
@@ -443,10 +441,10 @@ fn issue16_item7_init_failed_write_leaves_no_truncated_file() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 8. `--check`: any read error is exit 2; regular files only; bounded reads.
+// `--check`: any read error is exit 2; regular files only; bounded reads.
 
 #[test]
-fn issue16_item8_check_read_errors_exit_2() {
+fn check_read_errors_exit_2() {
     let d = tmp();
     let check = |p: &Path| {
         run_in(Some(&root()), &["render", SMALL, "--check", p.to_str().unwrap()], None, Duration::from_secs(30))
@@ -479,10 +477,10 @@ fn issue16_item8_check_read_errors_exit_2() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 9. Diagnostics are linear and capped.
+// Diagnostics are linear and capped.
 
 #[test]
-fn issue16_item9_twenty_thousand_diagnostics_are_linear_and_capped() {
+fn twenty_thousand_diagnostics_are_linear_and_capped() {
     let d = tmp();
     let targets: Vec<String> = (0..20_000).map(|i| format!("\"bad target {i}\"")).collect();
     let f = d.path().join("many.toml");
@@ -503,10 +501,10 @@ fn issue16_item9_twenty_thousand_diagnostics_are_linear_and_capped() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 10. Documented limits with clear errors.
+// Documented limits with clear errors.
 
 #[test]
-fn issue16_item10_input_and_output_limits() {
+fn input_and_output_limits() {
     let o = run_in(Some(&root()), &["diff", SMALL, "--against", "/dev/zero"], None, Duration::from_secs(30));
     assert_eq!(code(&o), 2);
     assert!(text(&o.stderr).contains("64 MiB"), "{}", text(&o.stderr));
@@ -527,10 +525,10 @@ fn issue16_item10_input_and_output_limits() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 11. Every problem of a file in one run.
+// Every problem of a file in one run.
 
 #[test]
-fn issue16_item11_schema_and_secret_errors_do_not_hide_model_errors() {
+fn schema_and_secret_errors_do_not_hide_model_errors() {
     let d = tmp();
     let jobs = "\n[[scrape]]\njob = \"a\"\nstatic_targets = [\"h:1\"]\n\n[[scrape]]\njob = \"a\"\nstatic_targets = [\"not a target\"]\n";
     // A schema error (unknown key) beside SG115 and SG118.
@@ -570,10 +568,10 @@ fn issue16_item11_schema_and_secret_errors_do_not_hide_model_errors() {
 }
 
 // ---------------------------------------------------------------------------------------
-// 12. The rest, one test each.
+// Terminal escapes, encodings, I/O errors and stdin: one test each.
 
 #[test]
-fn issue16_item12_terminal_escapes_never_reach_the_terminal() {
+fn terminal_escapes_never_reach_the_terminal() {
     let d = tmp();
     let f = d.path().join("esc.toml");
     write(&f, &stack_with("").replace("[storage]\n", "[storage]\n\"\\u001b]0;pwned\\u0007\\u001b[31mx\\u009b\" = 1\n"));
@@ -595,7 +593,7 @@ fn issue16_item12_terminal_escapes_never_reach_the_terminal() {
 }
 
 #[test]
-fn issue16_item12_diff_never_prints_live_credentials() {
+fn diff_never_prints_live_credentials() {
     let d = tmp();
     let a = d.path().join("live.yaml");
     // The static-nfs render has the ConfigMap wsg-prometheus-shard-0; a live copy with a
@@ -618,7 +616,7 @@ fn issue16_item12_diff_never_prints_live_credentials() {
 }
 
 #[test]
-fn issue16_item12_bom_does_not_shift_columns() {
+fn bom_does_not_shift_columns() {
     let d = tmp();
     let plain = d.path().join("plain.toml");
     let bom = d.path().join("bom.toml");
@@ -635,7 +633,7 @@ fn issue16_item12_bom_does_not_shift_columns() {
 }
 
 #[test]
-fn issue16_item12_invalid_utf8_has_a_location() {
+fn invalid_utf8_has_a_location() {
     let d = tmp();
     let f = d.path().join("latin1.toml");
     std::fs::write(&f, b"[stack]\nname = \"caf\xe9\"\n").unwrap();
@@ -645,7 +643,7 @@ fn issue16_item12_invalid_utf8_has_a_location() {
 }
 
 #[test]
-fn issue16_item12_float_shards_has_a_path_and_a_message() {
+fn float_shards_has_a_path_and_a_message() {
     let d = tmp();
     let f = d.path().join("float.toml");
     write(&f, &stack_with("\n[sharding]\nshards = 1e3\n"));
@@ -658,7 +656,7 @@ fn issue16_item12_float_shards_has_a_path_and_a_message() {
 }
 
 #[test]
-fn issue16_item12_io_errors_name_the_path() {
+fn io_errors_name_the_path() {
     let d = tmp();
     let file = d.path().join("a-file");
     write(&file, "x");
@@ -682,7 +680,7 @@ fn issue16_item12_io_errors_name_the_path() {
 }
 
 #[test]
-fn issue16_item12_targets_must_be_host_port() {
+fn targets_must_be_host_port() {
     for t in ["h:+80", "x@y:1", "h?x=1:1", "h#f:1", "h:80a", "-h:1", "[zz]:1", "h%2f:1"] {
         let d = tmp();
         let f = d.path().join("t.toml");
@@ -700,7 +698,7 @@ fn issue16_item12_targets_must_be_host_port() {
 }
 
 #[test]
-fn issue16_item12_nel_is_never_emitted_raw() {
+fn nel_is_never_emitted_raw() {
     let d = tmp();
     let f = d.path().join("nel.toml");
     write(
@@ -716,7 +714,7 @@ fn issue16_item12_nel_is_never_emitted_raw() {
 }
 
 #[test]
-fn issue16_item12_lint_reads_stdin_once() {
+fn lint_reads_stdin_once() {
     let o = run_in(Some(&root()), &["lint", "-", "-"], Some(b"[stack]\nname = \"x\"\n"), Duration::from_secs(30));
     assert_eq!(code(&o), 2);
     assert!(text(&o.stderr).contains("standard input"), "{}", text(&o.stderr));

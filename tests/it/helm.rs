@@ -3,15 +3,14 @@
 //! default values (tests/fixtures/kube-prometheus-stack-88.5.3-paths.txt, itself checked
 //! against the chart archive); `helm template` of the real chart 88.5.3; the companion
 //! manifests through kubernetes-validate --strict; static PVs pre-bound to the operator's
-//! claims. Re-bless with `UPDATE_GOLDEN=1 cargo test --test helm` (refused when CI is set).
-
-mod common;
+//! claims. Re-bless with `UPDATE_GOLDEN=1 cargo test --test it helm_goldens_match` (refused
+//! when CI is set).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use stackgen::render::helm;
 
@@ -35,13 +34,13 @@ fn model(stack: &Path) -> stackgen::model::Stack {
 
 #[test]
 fn helm_goldens_match() {
-    let mut golden = GoldenDir::new(helm_dir());
+    let mut golden = Snapshots::tree(helm_dir(), ".yaml", "helm_goldens_match");
     for stack in stacks() {
         let out = helm::render(&model(&stack));
-        golden.compare(&format!("{}.values.yaml", stem(&stack)), &out.values);
-        golden.compare(&format!("{}.manifests.yaml", stem(&stack)), &out.manifests);
+        golden.compare(&golden_values(&stack), &out.values);
+        golden.compare(&golden_manifests(&stack), &out.manifests);
     }
-    golden.finish("helm");
+    golden.finish();
 }
 
 /// Allowed paths of the fixture: exact paths and `X.*` prefixes.
