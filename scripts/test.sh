@@ -5,8 +5,8 @@
 # Knobs (all optional):
 #   STACKGEN_VENV     virtualenv for kubernetes-validate/checkov (default /tmp/stackgen-validators)
 #   STACKGEN_TESTBIN  cache of the Go-built components and helm (default ~/.cache/stackgen/testbin)
-#   STACKGEN_NO_REAL=1  skip building the real components (their tests then skip loudly,
-#                       or fail under CI=true)
+#   STACKGEN_NO_REAL=1  skip building the real components (tests whose component is not
+#                       cached then skip loudly, or fail under CI=true)
 # The integration tests are one binary, tests/it/ (`cargo test --test it FILTER` runs some).
 # Its control_plane module starts its own control plane (scripts/control-plane.sh) from
 # those components and stops it at the end; it takes a few minutes on 2 cores.
