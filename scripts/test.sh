@@ -28,6 +28,10 @@ cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp -t stackgen-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
-cargo test --locked 2>&1 | tee "$log"
-# One closing line for the whole run (cargo's last line is the doc-test binary's).
+# --no-fail-fast: a failing unit test does not hide the integration tests' results.
+status=0
+cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run (unit tests, the integration binary tests/it, doc
+# tests), printed on failure too; "skipped" counts #[ignore]d tests.
 awk '/^test result: /{p+=$4; f+=$6; i+=$8} END{printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' "$log"
+exit "$status"
