@@ -150,7 +150,7 @@ fn init_force_replaces_only_regular_files() {
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
     assert!(std::fs::metadata(&sub).unwrap().is_dir());
-    // A character device (as root, the report's /dev/null): never replaced.
+    // A character device (/dev/null, which root could otherwise replace): never replaced.
     // (Not against another build: the code before the fix did replace /dev/null.)
     let other_build = std::env::var_os("STACKGEN_BIN").is_some();
     if !other_build && std::fs::metadata("/dev/null").is_ok_and(|m| m.file_type().is_char_device()) {
@@ -346,7 +346,7 @@ fn new_files_respect_the_umask() {
     let cmd = format!("umask 022; exec '{}' render {SMALL} -o '{}'", bin().display(), out.display());
     let st = Command::new("sh").arg("-c").arg(&cmd).current_dir(root()).status().unwrap();
     assert!(st.success());
-    // Re-render: still 644 (the report: 644 files became 600).
+    // Re-render: still 644 (a re-render once turned 644 files into 600).
     let st = Command::new("sh").arg("-c").arg(&cmd).current_dir(root()).status().unwrap();
     assert!(st.success());
     for e in std::fs::read_dir(&out).unwrap() {
