@@ -92,8 +92,9 @@ pub fn real(name: &str) -> Option<PathBuf> {
 /// Alertmanager, the operator, an API server) holds for its whole run: the integration
 /// tests are one binary whose tests run on parallel threads, and two such tests at once
 /// would race for the free ports they pick, and starve each other of CPU on a small
-/// machine until their deadlines pass. Light tests keep running beside the one that holds
-/// it. A test that panicked while holding it poisons nothing: the lock is only an order.
+/// machine until their deadlines pass. The other test thread keeps running light tests
+/// meanwhile (until it reaches another real-component test, which waits here). A test
+/// that panicked while holding it poisons nothing: the lock is only an order.
 #[must_use = "hold the guard for the whole test"]
 pub fn real_components_lock() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
