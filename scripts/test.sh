@@ -34,4 +34,9 @@ cargo test --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run (unit tests, the integration binary tests/it, doc
 # tests), printed on failure too; "skipped" counts #[ignore]d tests.
 awk '/^test result: /{p+=$4; f+=$6; i+=$8} END{printf "tests: %d passed, %d failed, %d skipped\n", p, f, i}' "$log"
+# A test whose tool or component is missing (outside CI) passes after printing SKIPPED:.
+skips=$(grep -c '^SKIPPED: ' "$log" || true)
+if [ "$skips" -gt 0 ]; then
+  echo "note: $skips SKIPPED: line(s) above: a validator or real component was missing"
+fi
 exit "$status"

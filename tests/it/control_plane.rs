@@ -968,7 +968,7 @@ fn helm_section(kube: &Kube, work: &Path, failures: &mut Vec<String>) {
     let chart = if chart.is_file() { chart } else { PathBuf::from("/work/shared/reference-data/charts").join(CHART) };
     if !chart.is_file() {
         assert!(!in_ci(), "{CHART} is required under CI=true");
-        eprintln!("SKIPPED: helm-values for real: {CHART} not found");
+        skipped(&format!("helm-values for real: {CHART} not found"));
         return;
     }
     let (Some(helm), Some(operator)) = (real("helm"), real("operator")) else { return };

@@ -274,6 +274,7 @@ fn kubernetes_sd_blocks_match_prometheus_schema() {
     let schema_path = root().join("../shared/reference-data/schemas/prometheus.json");
     let Ok(schema_text) = std::fs::read_to_string(&schema_path) else {
         assert!(!in_ci(), "{} missing", schema_path.display());
+        skipped(&format!("{} missing", schema_path.display()));
         return;
     };
     let schema: Value = serde_json::from_str(&schema_text).unwrap();

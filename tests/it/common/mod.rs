@@ -58,8 +58,16 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     if in_ci() {
         panic!("{name} is required under CI=true but was not found (run scripts/install-test-deps.sh)");
     }
-    eprintln!("SKIPPED: {name} not found; run scripts/install-test-deps.sh (this would fail under CI=true)");
+    skipped(&format!("{name} not found; run scripts/install-test-deps.sh (this would fail under CI=true)"));
     None
+}
+
+/// Say loudly that (part of) a test is skipped: `SKIPPED: <why>` straight to the
+/// process's stderr, past the test harness's output capture, so a plain `cargo test`
+/// shows it (`scripts/test.sh` counts these lines).
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
 /// The bin directory `scripts/real-components.sh` fills (Go-built components and helm).
@@ -81,10 +89,10 @@ pub fn real(name: &str) -> Option<PathBuf> {
     if in_ci() {
         panic!("{name} is required under CI=true but {} is missing (run scripts/real-components.sh)", p.display());
     }
-    eprintln!(
-        "SKIPPED: {name} not found in {}; run scripts/real-components.sh (this would fail under CI=true)",
+    skipped(&format!(
+        "{name} not found in {}; run scripts/real-components.sh (this would fail under CI=true)",
         p.parent().unwrap().display()
-    );
+    ));
     None
 }
 
