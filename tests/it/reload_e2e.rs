@@ -208,10 +208,19 @@ fn a_new_scrape_job_is_reloaded_in_place_without_a_restart() {
                 }
             })
             .collect();
+        let log_path = tmp.path().join("config-reloader.log");
         let mut cmd = Command::new(reloader);
-        cmd.args(&reloader_args).stdout(Stdio::null()).stderr(Stdio::null());
+        // It logs to stdout; stderr goes to the same file.
+        let log = std::fs::File::create(&log_path).unwrap();
+        cmd.args(&reloader_args).stderr(log.try_clone().unwrap()).stdout(log);
         procs.0.push(cmd.spawn().expect("config reloader starts"));
-        std::thread::sleep(Duration::from_secs(2));
+        // With only --watched-dir the reloader applies nothing at start: it reloads on a
+        // change it sees, or after --watch-interval (minutes). So the new config is
+        // written once it watches the directory, as its log says, never after a guessed
+        // delay (a slow start on a loaded machine would miss the change).
+        wait_for("the config reloader watching its directory", Duration::from_secs(60), || {
+            std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("started watching"))
+        });
         write_config_volume(&config_dir, 2, &config_file, &config_b);
     } else {
         eprintln!("NOTE: prometheus-config-reloader not built; calling the rendered --reload-url as it would");
