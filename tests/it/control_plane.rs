@@ -107,10 +107,6 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 // ---- kubectl ------------------------------------------------------------------------------
 
 struct Kube {

@@ -6,13 +6,13 @@
 //! data loss, with a move command that really moves the TSDB.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common::apiserver::{ok, ApiServer};
-use crate::common::{bin, docs, real, root, run, stacks, stem};
+use crate::common::{bin, docs, free_port, real, root, run, stacks, stem};
 use serde_json::Value;
 use stackgen::render::helm;
 
@@ -219,7 +219,7 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
     let seen = if sub_path.is_empty() { volume.clone() } else { volume.join(&sub_path) };
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, "global:\n  scrape_interval: 1m\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let args: Vec<String> = prom["args"]
         .as_array()
         .unwrap()
@@ -253,10 +253,6 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
     let result = v["data"]["result"].as_array().unwrap();
     assert_eq!(result.len(), 1, "the migrated series is served from {} (subPath `{sub_path}`): {body}", seen.display());
     assert_eq!(result[0]["metric"]["origin"], "migrated");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `kubectl get … -o json` until it answers, within `secs`.

@@ -6,19 +6,14 @@
 //! Prometheus resource gets the new values).
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::apiserver::{ok, ApiServer};
-use crate::common::{bin, docs, real, root, run};
+use crate::common::{bin, docs, free_port, real, root, run};
 use serde_json::Value;
 use stackgen::render::helm;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The operator's StatefulSets of the chart's Prometheus resource, by name, with the
 /// claims each makes (`<claim template>-<statefulset>-<ordinal>`); those being deleted

@@ -89,8 +89,7 @@ impl ApiServer {
             "client.crt",
         ]);
         std::fs::write(path("tokens.csv"), "stackgen-test-token,admin,admin,system:masters\n").unwrap();
-        let (client, peer, secure) =
-            (super::loopback::free_port(), super::loopback::free_port(), super::loopback::free_port());
+        let (client, peer, secure) = (super::free_port(), super::free_port(), super::free_port());
         let kubeconfig = path("kubeconfig");
         std::fs::write(
             &kubeconfig,

@@ -80,9 +80,7 @@ impl Drop for Cluster {
     }
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use super::free_port;
 
 /// `host:port` with a numeric port, the host without `/`.
 fn split_addr(s: &str) -> Option<(&str, i64)> {

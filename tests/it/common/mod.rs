@@ -62,6 +62,39 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     None
 }
 
+/// A free TCP port on 127.0.0.1 for a real component to listen on, never handed out
+/// twice in this process. Taken below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`), which the kernel draws from for `bind(:0)` and for
+/// the source port of every outgoing connection: a port picked there could be taken by
+/// any connection on the machine between the pick and the component's bind ("address
+/// already in use"). Below it, only an explicit bind can take it.
+pub fn free_port() -> u16 {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_low > 12000 { (10000, ephemeral_low) } else { (ephemeral_low / 2, ephemeral_low) };
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A start that differs between processes (two test runs on one machine), then a walk.
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
+    let span = u64::from(high - low);
+    for i in 0..span {
+        let port = low + ((seed.wrapping_mul(2654435761) + i * 7919) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {low} and {high}");
+}
+
 /// Say loudly that (part of) a test is skipped: `SKIPPED: <why>` straight to the
 /// process's stderr, past the test harness's output capture, so a plain `cargo test`
 /// shows it (`scripts/test.sh` counts these lines).
