@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Kubernetes control plane without kubelets, on 127.0.0.1 only, for trying a stack by
-# hand and for the tests (tests/control_plane.rs): etcd, kube-apiserver (Pod Security
+# hand and for the tests (tests/it/control_plane.rs): etcd, kube-apiserver (Pod Security
 # admission on), kube-controller-manager (StatefulSet, PV binder, garbage collector, ...)
 # and kube-scheduler, plus fake Ready nodes. Pods are scheduled (spec.nodeName) but never
 # run; claims bind; Pod Security, defaulting and immutable fields are enforced for real.
