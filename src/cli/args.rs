@@ -74,6 +74,38 @@ pub enum Command {
         #[arg(long, value_enum)]
         target: Option<RenderFormat>,
     },
+    /// Capacity per shard from the load the stack declares (ingestion_rate or active_series).
+    Plan {
+        /// The stack file; `-` reads standard input.
+        #[arg(default_value = "stack.toml")]
+        stack: String,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+        format: PlanFormat,
+    },
+    /// Print a runbook (a shell script) that moves an existing TSDB into one pod's volume.
+    Migrate {
+        /// The stack file.
+        #[arg(default_value = "stack.toml")]
+        stack: String,
+        /// The old TSDB: HOST:PATH (reached by ssh) or a local path.
+        #[arg(long, value_name = "HOST:PATH", required_unless_present = "resize")]
+        from: Option<String>,
+        /// Instead: the runbook that grows every Prometheus claim to [storage] size (from claims_size).
+        #[arg(long, conflicts_with_all = ["from", "shard", "replica", "bwlimit"])]
+        resize: bool,
+        /// The shard whose pod receives the data.
+        #[arg(long, default_value_t = 0)]
+        shard: u16,
+        /// The replica (pod ordinal) that receives the data.
+        #[arg(long, default_value_t = 0)]
+        replica: u32,
+        /// rsync's --bwlimit for the copies.
+        #[arg(long, value_name = "RATE", default_value = "200M")]
+        bwlimit: String,
+        /// The render the data moves into: stackgen's manifests or the chart (operator names).
+        #[arg(long, value_enum, default_value_t = RenderFormat::Manifests)]
+        target: RenderFormat,
+    },
     /// Print the JSON Schema of stack.toml.
     Schema,
     /// Print a commented stack.toml to start from (or write it with -o FILE).
@@ -94,7 +126,8 @@ pub enum Command {
         #[arg(long, requires = "output")]
         force: bool,
     },
-    /// Print the long explanation of a diagnostic code (SG101 or no-persistent-storage); `list` lists them.
+    /// Print the long explanation of a diagnostic code (SG101 or no-persistent-storage); `list` lists them,
+    /// `plan` the factors of `stackgen plan` with their sources.
     Explain { code: String },
 }
 
@@ -145,6 +178,12 @@ impl From<InitBackend> for stackgen::init::Backend {
 
 fn parse_name(s: &str) -> Result<String, String> {
     stackgen::init::check_name(s).map(|()| s.to_string())
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanFormat {
+    Human,
+    Json,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

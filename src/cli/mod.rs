@@ -16,6 +16,7 @@ macro_rules! say {
 
 mod args;
 mod diff;
+mod lifecycle;
 mod lint;
 mod output;
 mod render;
@@ -139,6 +140,19 @@ fn run_command(cli: Cli, stdout: &mut impl Write) -> std::io::Result<u8> {
             stdout.flush()?;
             return Ok(code);
         }
+        Command::Plan { stack, format } => return lifecycle::plan(&stack, format, stdout),
+        Command::Migrate { stack, from, resize, shard, replica, bwlimit, target } => {
+            let a = lifecycle::MigrateArgs {
+                stack: &stack,
+                from: from.as_deref(),
+                resize,
+                shard,
+                replica,
+                bwlimit: &bwlimit,
+                target,
+            };
+            return lifecycle::migrate(&a, stdout);
+        }
         Command::Schema => {
             stdout.write_all(stackgen::model::schema::SCHEMA_TEXT.as_bytes())?;
         }
@@ -162,8 +176,11 @@ fn run_command(cli: Cli, stdout: &mut impl Write) -> std::io::Result<u8> {
             }
         }
         Command::Explain { code } => {
-            let text =
-                if code == "list" { Ok(diagnostic::explain::list()) } else { diagnostic::explain::explain(&code) };
+            let text = match code.as_str() {
+                "list" => Ok(diagnostic::explain::list()),
+                "plan" => Ok(stackgen::lifecycle::plan::explain()),
+                _ => diagnostic::explain::explain(&code),
+            };
             match text {
                 Ok(text) => stdout.write_all(text.as_bytes())?,
                 Err(e) => {

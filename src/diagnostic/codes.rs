@@ -640,6 +640,7 @@ registry! {
     ///   summary: "{{ $labels.instance } is down"    # write {{ $labels.instance }}
     /// ```
     RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
+    MemoryEstimate = "SG138", "memory-estimate", Warning, rule sg138_memory_estimate, [];
 
     /// the render would exceed the output limit
     ///

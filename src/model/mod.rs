@@ -119,6 +119,10 @@ pub struct Prometheus {
     pub run_as_user: i64,
     pub fs_group: i64,
     pub ingestion_rate: Option<u64>,
+    /// `[prometheus] active_series`: total active series, for `plan`.
+    pub active_series: Option<u64>,
+    /// `[prometheus] bytes_per_sample` (2): bytes per sample in a block, for `plan`.
+    pub bytes_per_sample: f64,
     /// The config-reloader sidecar's image.
     pub config_reloader: Image,
 }

@@ -69,6 +69,8 @@ pub struct RawPrometheus {
     pub run_as_user: Option<i64>,
     pub fs_group: Option<i64>,
     pub ingestion_rate: Option<u64>,
+    pub active_series: Option<u64>,
+    pub bytes_per_sample: Option<f64>,
     pub config_reloader: Option<RawImage>,
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod sg127_namespace_default;
 pub(crate) mod sg128_namespace_kube;
 pub(crate) mod sg129_control_plane_localhost;
 pub(crate) mod sg130_retention_size_headroom;
+pub(crate) mod sg138_memory_estimate;
 
 use super::Checker;
 
@@ -43,4 +44,5 @@ pub(crate) const STACK_RULES: &[fn(&mut Checker<'_>)] = &[
     sg128_namespace_kube::check,
     sg129_control_plane_localhost::check,
     sg130_retention_size_headroom::check,
+    sg138_memory_estimate::check,
 ];

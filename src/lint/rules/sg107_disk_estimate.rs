@@ -1,20 +1,26 @@
 //! SG107 `disk-estimate`.
 
 use crate::diagnostic::Code;
-use crate::lint::{volume_size, Checker, GIB};
+use crate::lifecycle::plan::{self, human_bytes};
+use crate::lint::{volume_size, Checker};
 
 crate::lint::rule_doc! {
-    /// the estimated TSDB size exceeds the volume
+    /// the planned TSDB does not fit the volume, the retention size or the Compactor's disk
     ///
     /// ## What it does
-    /// With `[prometheus] ingestion_rate` set (samples per second for the whole stack),
-    /// estimates each shard's disk need as retention x samples per second per shard x ~2
-    /// bytes per sample, and warns when it is above `retention_size` or the volume.
+    /// With `[prometheus] ingestion_rate` or `active_series` set, runs `stackgen plan`
+    /// (`stackgen explain plan` lists its factors and their sources) and warns when a
+    /// Prometheus volume is below the planned volume (the TSDB for the retention, its WAL
+    /// and head chunks, with the compaction headroom), when `retention_size` is below the
+    /// planned TSDB, or when `[thanos.compactor] size` is below the planned Compactor disk.
+    /// The message says by how much.
     ///
     /// ## Why is this bad?
-    /// Prometheus' storage docs give 1-2 bytes per sample. If the estimate is above the
-    /// volume, the size limit deletes data before the retention time is reached (or,
-    /// without a limit, the disk fills): the history is shorter than `retention` says.
+    /// Prometheus' storage docs give 1-2 bytes per sample. If the TSDB is above the size
+    /// limit, Prometheus deletes blocks before the retention time is reached (or, without a
+    /// limit, the disk fills): the history is shorter than `retention` says. A Compactor
+    /// without room for the blocks it compacts halts, and the bucket stops being compacted
+    /// and downsampled.
     ///
     /// ## Example
     /// ```toml
@@ -29,24 +35,63 @@ crate::lint::rule_doc! {
 
 pub(crate) fn check(cx: &mut Checker<'_>) {
     let s = cx.stack;
-    let p = &s.prometheus;
-    let (Some(v), Some(rate)) = (volume_size(s), p.ingestion_rate) else { return };
-    let per_shard = rate as f64 / f64::from(s.sharding.shards);
-    let need = per_shard * (p.retention.millis() as f64 / 1000.0) * 2.0;
-    let limit = p.retention_size.map_or(v.size.get(), crate::model::Bytes::get) as f64;
-    if need > limit {
-        cx.report(
-            Code::DiskEstimate,
-            "/prometheus/ingestion_rate",
-            format!(
-                "{} of retention at {:.0} samples/s per shard needs about {:.0} GiB per volume; {} holds {:.0} GiB",
-                p.retention,
-                per_shard,
-                need / GIB as f64,
-                if p.retention_size.is_some() { "retention_size" } else { "the volume" },
-                limit / GIB as f64
-            ),
-            "raise [storage] size, add shards, or shorten retention",
-        );
+    let Ok(p) = plan::plan(s) else { return };
+    let one = &p.per_shard[0];
+    let per_shard = if s.sharding.shards > 1 { " per shard" } else { "" };
+    let load = format!(
+        "{} of retention at {} samples/s{per_shard} ({} B/sample)",
+        s.prometheus.retention,
+        plan::grouped(one.samples_per_second),
+        p.bytes_per_sample
+    );
+    let mut volume_short = false;
+    if let Some(v) = volume_size(s) {
+        if v.size.get() < one.volume_bytes {
+            volume_short = true;
+            cx.report(
+                Code::DiskEstimate,
+                v.ptr,
+                format!(
+                    "{load} needs a {} volume per Prometheus pod ({} of TSDB with its WAL, and the compaction headroom); {} is {}: short by {}",
+                    human_bytes(one.volume_bytes),
+                    human_bytes(one.tsdb_bytes),
+                    v.what,
+                    human_bytes(v.size.get()),
+                    human_bytes(one.volume_bytes - v.size.get())
+                ),
+                "raise [storage] size, add shards, or shorten retention (`stackgen plan` shows the figures)",
+            );
+        }
+    }
+    if let Some(rs) = s.prometheus.retention_size.filter(|_| !volume_short) {
+        if rs.get() < one.tsdb_bytes {
+            cx.report(
+                Code::DiskEstimate,
+                "/prometheus/retention_size",
+                format!(
+                    "{load} makes a TSDB of {}; retention_size {} deletes blocks before {} have passed: short by {}",
+                    human_bytes(one.tsdb_bytes),
+                    human_bytes(rs.get()),
+                    s.prometheus.retention,
+                    human_bytes(one.tsdb_bytes - rs.get())
+                ),
+                "raise retention_size (and the volume: at most 85% of it), add shards, or shorten retention",
+            );
+        }
+    }
+    if let (Some(tp), Some(t)) = (&p.thanos, &s.thanos) {
+        if t.compactor.size.get() < tp.compactor_disk_bytes {
+            cx.report(
+                Code::DiskEstimate,
+                "/thanos/compactor/size",
+                format!(
+                    "the Compactor downloads up to 14 days of one shard's blocks and writes the result beside them: about {} at this load; its volume is {}: short by {}",
+                    human_bytes(tp.compactor_disk_bytes),
+                    human_bytes(t.compactor.size.get()),
+                    human_bytes(tp.compactor_disk_bytes - t.compactor.size.get())
+                ),
+                "raise [thanos.compactor] size",
+            );
+        }
     }
 }

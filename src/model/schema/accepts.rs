@@ -302,15 +302,15 @@ fn n11(v: &Value) -> bool {
             let ok = match k.as_str() {
                 "stack" => n12(x),
                 "prometheus" => n20(x),
-                "storage" => n47(x),
-                "sharding" => n81(x),
-                "thanos" => n85(x),
-                "alertmanager" => n120(x),
-                "grafana" => n126(x),
-                "scrape" => n132(x),
-                "kubernetes" => n144(x),
-                "lint" => n150(x),
-                "security" => n153(x),
+                "storage" => n49(x),
+                "sharding" => n83(x),
+                "thanos" => n87(x),
+                "alertmanager" => n122(x),
+                "grafana" => n128(x),
+                "scrape" => n134(x),
+                "kubernetes" => n146(x),
+                "lint" => n152(x),
+                "security" => n155(x),
                 _ => false,
             };
             if !ok {
@@ -441,7 +441,9 @@ fn n20(v: &Value) -> bool {
                 "run_as_user" => n40(x),
                 "fs_group" => n41(x),
                 "ingestion_rate" => n42(x),
-                "config_reloader" => n43(x),
+                "active_series" => n43(x),
+                "bytes_per_sample" => n44(x),
+                "config_reloader" => n45(x),
                 _ => false,
             };
             if !ok {
@@ -708,15 +710,60 @@ fn n42(v: &Value) -> bool {
 }
 
 fn n43(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n44(v: &Value) -> bool {
+    if !v.is_number() {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 64,
+            (None, Some(u), _) => i128::from(u) > 64,
+            (None, None, Some(f)) => f.is_nan() || f > 64 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n45(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n44(x),
-                "image" => n45(x),
-                "image_digest" => n46(x),
+                "version" => n46(x),
+                "image" => n47(x),
+                "image_digest" => n48(x),
                 _ => false,
             };
             if !ok {
@@ -727,28 +774,28 @@ fn n43(v: &Value) -> bool {
     true
 }
 
-fn n44(v: &Value) -> bool {
+fn n46(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n45(v: &Value) -> bool {
+fn n47(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n46(v: &Value) -> bool {
+fn n48(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n47(v: &Value) -> bool {
+fn n49(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -758,17 +805,17 @@ fn n47(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "backend" => n48(x),
-                "size" => n49(x),
-                "reclaim_policy" => n50(x),
-                "component_class" => n51(x),
-                "local" => n52(x),
-                "nfs" => n57(x),
-                "iscsi" => n62(x),
-                "ceph" => n70(x),
-                "class" => n77(x),
-                "ephemeral_components" => n79(x),
-                "claims_size" => n80(x),
+                "backend" => n50(x),
+                "size" => n51(x),
+                "reclaim_policy" => n52(x),
+                "component_class" => n53(x),
+                "local" => n54(x),
+                "nfs" => n59(x),
+                "iscsi" => n64(x),
+                "ceph" => n72(x),
+                "class" => n79(x),
+                "ephemeral_components" => n81(x),
+                "claims_size" => n82(x),
                 _ => false,
             };
             if !ok {
@@ -779,7 +826,7 @@ fn n47(v: &Value) -> bool {
     true
 }
 
-fn n48(v: &Value) -> bool {
+fn n50(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -789,14 +836,14 @@ fn n48(v: &Value) -> bool {
     true
 }
 
-fn n49(v: &Value) -> bool {
+fn n51(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n50(v: &Value) -> bool {
+fn n52(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -806,14 +853,14 @@ fn n50(v: &Value) -> bool {
     true
 }
 
-fn n51(v: &Value) -> bool {
+fn n53(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n52(v: &Value) -> bool {
+fn n54(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -823,9 +870,9 @@ fn n52(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "path" => n53(x),
-                "nodes" => n54(x),
-                "component_path" => n56(x),
+                "path" => n55(x),
+                "nodes" => n56(x),
+                "component_path" => n58(x),
                 _ => false,
             };
             if !ok {
@@ -836,7 +883,7 @@ fn n52(v: &Value) -> bool {
     true
 }
 
-fn n53(v: &Value) -> bool {
+fn n55(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -852,7 +899,7 @@ fn n53(v: &Value) -> bool {
     true
 }
 
-fn n54(v: &Value) -> bool {
+fn n56(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -860,14 +907,14 @@ fn n54(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n55) {
+        if !a.iter().all(n57) {
             return false;
         }
     }
     true
 }
 
-fn n55(v: &Value) -> bool {
+fn n57(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -886,7 +933,7 @@ fn n55(v: &Value) -> bool {
     true
 }
 
-fn n56(v: &Value) -> bool {
+fn n58(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -898,7 +945,7 @@ fn n56(v: &Value) -> bool {
     true
 }
 
-fn n57(v: &Value) -> bool {
+fn n59(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -908,10 +955,10 @@ fn n57(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "server" => n58(x),
-                "path" => n59(x),
-                "provisioner" => n60(x),
-                "provisioner_image" => n61(x),
+                "server" => n60(x),
+                "path" => n61(x),
+                "provisioner" => n62(x),
+                "provisioner_image" => n63(x),
                 _ => false,
             };
             if !ok {
@@ -922,7 +969,7 @@ fn n57(v: &Value) -> bool {
     true
 }
 
-fn n58(v: &Value) -> bool {
+fn n60(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -938,7 +985,7 @@ fn n58(v: &Value) -> bool {
     true
 }
 
-fn n59(v: &Value) -> bool {
+fn n61(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -950,21 +997,21 @@ fn n59(v: &Value) -> bool {
     true
 }
 
-fn n60(v: &Value) -> bool {
+fn n62(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
     true
 }
 
-fn n61(v: &Value) -> bool {
+fn n63(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     true
 }
 
-fn n62(v: &Value) -> bool {
+fn n64(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -974,11 +1021,11 @@ fn n62(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "target_portal" => n63(x),
-                "iqn" => n64(x),
-                "luns" => n65(x),
-                "fs_type" => n67(x),
-                "component_luns" => n68(x),
+                "target_portal" => n65(x),
+                "iqn" => n66(x),
+                "luns" => n67(x),
+                "fs_type" => n69(x),
+                "component_luns" => n70(x),
                 _ => false,
             };
             if !ok {
@@ -989,7 +1036,7 @@ fn n62(v: &Value) -> bool {
     true
 }
 
-fn n63(v: &Value) -> bool {
+fn n65(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1001,7 +1048,7 @@ fn n63(v: &Value) -> bool {
     true
 }
 
-fn n64(v: &Value) -> bool {
+fn n66(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1013,7 +1060,7 @@ fn n64(v: &Value) -> bool {
     true
 }
 
-fn n65(v: &Value) -> bool {
+fn n67(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -1021,14 +1068,14 @@ fn n65(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n66) {
+        if !a.iter().all(n68) {
             return false;
         }
     }
     true
 }
 
-fn n66(v: &Value) -> bool {
+fn n68(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1055,7 +1102,7 @@ fn n66(v: &Value) -> bool {
     true
 }
 
-fn n67(v: &Value) -> bool {
+fn n69(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1065,19 +1112,19 @@ fn n67(v: &Value) -> bool {
     true
 }
 
-fn n68(v: &Value) -> bool {
+fn n70(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n69) {
+        if !a.iter().all(n71) {
             return false;
         }
     }
     true
 }
 
-fn n69(v: &Value) -> bool {
+fn n71(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1104,19 +1151,19 @@ fn n69(v: &Value) -> bool {
     true
 }
 
-fn n70(v: &Value) -> bool {
+fn n72(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "storage_class" => n71(x),
-                "cluster_id" => n72(x),
-                "pool" => n73(x),
-                "secret" => n74(x),
-                "secret_namespace" => n75(x),
-                "provisioner" => n76(x),
+                "storage_class" => n73(x),
+                "cluster_id" => n74(x),
+                "pool" => n75(x),
+                "secret" => n76(x),
+                "secret_namespace" => n77(x),
+                "provisioner" => n78(x),
                 _ => false,
             };
             if !ok {
@@ -1127,54 +1174,54 @@ fn n70(v: &Value) -> bool {
     true
 }
 
-fn n71(v: &Value) -> bool {
+fn n73(v: &Value) -> bool {
     if !n10(v) {
         return false;
-    }
-    true
-}
-
-fn n72(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n73(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
 
 fn n74(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n75(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n76(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n75(v: &Value) -> bool {
+fn n77(v: &Value) -> bool {
     if !n4(v) {
         return false;
     }
     true
 }
 
-fn n76(v: &Value) -> bool {
+fn n78(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1186,7 +1233,7 @@ fn n76(v: &Value) -> bool {
     true
 }
 
-fn n77(v: &Value) -> bool {
+fn n79(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1196,7 +1243,7 @@ fn n77(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "name" => n78(x),
+                "name" => n80(x),
                 _ => false,
             };
             if !ok {
@@ -1207,36 +1254,36 @@ fn n77(v: &Value) -> bool {
     true
 }
 
-fn n78(v: &Value) -> bool {
+fn n80(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n79(v: &Value) -> bool {
+fn n81(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
     true
 }
 
-fn n80(v: &Value) -> bool {
+fn n82(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n81(v: &Value) -> bool {
+fn n83(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "shards" => n82(x),
-                "source_labels" => n83(x),
+                "shards" => n84(x),
+                "source_labels" => n85(x),
                 _ => false,
             };
             if !ok {
@@ -1247,7 +1294,7 @@ fn n81(v: &Value) -> bool {
     true
 }
 
-fn n82(v: &Value) -> bool {
+fn n84(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1274,7 +1321,7 @@ fn n82(v: &Value) -> bool {
     true
 }
 
-fn n83(v: &Value) -> bool {
+fn n85(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -1282,21 +1329,21 @@ fn n83(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n84) {
+        if !a.iter().all(n86) {
             return false;
         }
     }
     true
 }
 
-fn n84(v: &Value) -> bool {
+fn n86(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n85(v: &Value) -> bool {
+fn n87(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1306,14 +1353,14 @@ fn n85(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n86(x),
-                "image" => n87(x),
-                "image_digest" => n88(x),
-                "replica_label" => n89(x),
-                "objstore" => n90(x),
-                "query" => n109(x),
-                "store" => n111(x),
-                "compactor" => n114(x),
+                "version" => n88(x),
+                "image" => n89(x),
+                "image_digest" => n90(x),
+                "replica_label" => n91(x),
+                "objstore" => n92(x),
+                "query" => n111(x),
+                "store" => n113(x),
+                "compactor" => n116(x),
                 _ => false,
             };
             if !ok {
@@ -1324,35 +1371,35 @@ fn n85(v: &Value) -> bool {
     true
 }
 
-fn n86(v: &Value) -> bool {
+fn n88(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n87(v: &Value) -> bool {
+fn n89(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n88(v: &Value) -> bool {
+fn n90(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n89(v: &Value) -> bool {
+fn n91(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n90(v: &Value) -> bool {
+fn n92(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1362,24 +1409,24 @@ fn n90(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "type" => n91(x),
-                "credentials_secret" => n92(x),
-                "replica_label" => n93(x),
-                "prefix" => n94(x),
-                "bucket" => n95(x),
-                "endpoint" => n96(x),
-                "region" => n97(x),
-                "insecure" => n98(x),
-                "signature_version2" => n99(x),
-                "storage_account" => n100(x),
-                "container" => n101(x),
-                "app_id" => n102(x),
-                "auth_url" => n103(x),
-                "username" => n104(x),
-                "project_name" => n105(x),
-                "region_name" => n106(x),
-                "container_name" => n107(x),
-                "directory" => n108(x),
+                "type" => n93(x),
+                "credentials_secret" => n94(x),
+                "replica_label" => n95(x),
+                "prefix" => n96(x),
+                "bucket" => n97(x),
+                "endpoint" => n98(x),
+                "region" => n99(x),
+                "insecure" => n100(x),
+                "signature_version2" => n101(x),
+                "storage_account" => n102(x),
+                "container" => n103(x),
+                "app_id" => n104(x),
+                "auth_url" => n105(x),
+                "username" => n106(x),
+                "project_name" => n107(x),
+                "region_name" => n108(x),
+                "container_name" => n109(x),
+                "directory" => n110(x),
                 _ => false,
             };
             if !ok {
@@ -1390,7 +1437,7 @@ fn n90(v: &Value) -> bool {
     true
 }
 
-fn n91(v: &Value) -> bool {
+fn n93(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1400,36 +1447,16 @@ fn n91(v: &Value) -> bool {
     true
 }
 
-fn n92(v: &Value) -> bool {
+fn n94(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n93(v: &Value) -> bool {
+fn n95(v: &Value) -> bool {
     if !n5(v) {
         return false;
-    }
-    true
-}
-
-fn n94(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n95(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
@@ -1438,6 +1465,13 @@ fn n96(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    true
+}
+
+fn n97(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
     if let Value::String(s) = v {
         let len = s.chars().count() as u64;
         if len < 1 {
@@ -1447,36 +1481,35 @@ fn n96(v: &Value) -> bool {
     true
 }
 
-fn n97(v: &Value) -> bool {
+fn n98(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
-    true
-}
-
-fn n98(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
 
 fn n99(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n100(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
 }
 
 fn n101(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
@@ -1532,46 +1565,15 @@ fn n108(v: &Value) -> bool {
 }
 
 fn n109(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n110(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n110(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
@@ -1584,7 +1586,6 @@ fn n111(v: &Value) -> bool {
         for (k, x) in m {
             let ok = match k.as_str() {
                 "replicas" => n112(x),
-                "storage_size" => n113(x),
                 _ => false,
             };
             if !ok {
@@ -1623,24 +1624,14 @@ fn n112(v: &Value) -> bool {
 }
 
 fn n113(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n114(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "retention_raw" => n115(x),
-                "retention_5m" => n116(x),
-                "retention_1h" => n117(x),
-                "storage_size" => n118(x),
-                "replicas" => n119(x),
+                "replicas" => n114(x),
+                "storage_size" => n115(x),
                 _ => false,
             };
             if !ok {
@@ -1651,16 +1642,58 @@ fn n114(v: &Value) -> bool {
     true
 }
 
+fn n114(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
 fn n115(v: &Value) -> bool {
-    if !n0(v) {
+    if !n2(v) {
         return false;
     }
     true
 }
 
 fn n116(v: &Value) -> bool {
-    if !n0(v) {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "retention_raw" => n117(x),
+                "retention_5m" => n118(x),
+                "retention_1h" => n119(x),
+                "storage_size" => n120(x),
+                "replicas" => n121(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
@@ -1673,13 +1706,27 @@ fn n117(v: &Value) -> bool {
 }
 
 fn n118(v: &Value) -> bool {
-    if !n2(v) {
+    if !n0(v) {
         return false;
     }
     true
 }
 
 fn n119(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n120(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n121(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1706,18 +1753,18 @@ fn n119(v: &Value) -> bool {
     true
 }
 
-fn n120(v: &Value) -> bool {
+fn n122(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n121(x),
-                "image" => n122(x),
-                "image_digest" => n123(x),
-                "replicas" => n124(x),
-                "storage_size" => n125(x),
+                "version" => n123(x),
+                "image" => n124(x),
+                "image_digest" => n125(x),
+                "replicas" => n126(x),
+                "storage_size" => n127(x),
                 _ => false,
             };
             if !ok {
@@ -1728,28 +1775,28 @@ fn n120(v: &Value) -> bool {
     true
 }
 
-fn n121(v: &Value) -> bool {
+fn n123(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n122(v: &Value) -> bool {
+fn n124(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n123(v: &Value) -> bool {
+fn n125(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n124(v: &Value) -> bool {
+fn n126(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1776,25 +1823,25 @@ fn n124(v: &Value) -> bool {
     true
 }
 
-fn n125(v: &Value) -> bool {
+fn n127(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n126(v: &Value) -> bool {
+fn n128(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n127(x),
-                "image" => n128(x),
-                "image_digest" => n129(x),
-                "storage_size" => n130(x),
-                "admin_secret" => n131(x),
+                "version" => n129(x),
+                "image" => n130(x),
+                "image_digest" => n131(x),
+                "storage_size" => n132(x),
+                "admin_secret" => n133(x),
                 _ => false,
             };
             if !ok {
@@ -1805,54 +1852,54 @@ fn n126(v: &Value) -> bool {
     true
 }
 
-fn n127(v: &Value) -> bool {
+fn n129(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n128(v: &Value) -> bool {
+fn n130(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n129(v: &Value) -> bool {
+fn n131(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n130(v: &Value) -> bool {
+fn n132(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n131(v: &Value) -> bool {
+fn n133(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n132(v: &Value) -> bool {
+fn n134(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n133) {
+        if !a.iter().all(n135) {
             return false;
         }
     }
     true
 }
 
-fn n133(v: &Value) -> bool {
+fn n135(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1862,13 +1909,13 @@ fn n133(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "job" => n134(x),
-                "static_targets" => n135(x),
-                "metrics_path" => n137(x),
-                "scheme" => n138(x),
-                "scrape_interval" => n139(x),
-                "labels" => n140(x),
-                "sharding" => n143(x),
+                "job" => n136(x),
+                "static_targets" => n137(x),
+                "metrics_path" => n139(x),
+                "scheme" => n140(x),
+                "scrape_interval" => n141(x),
+                "labels" => n142(x),
+                "sharding" => n145(x),
                 _ => false,
             };
             if !ok {
@@ -1879,7 +1926,7 @@ fn n133(v: &Value) -> bool {
     true
 }
 
-fn n134(v: &Value) -> bool {
+fn n136(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1895,19 +1942,19 @@ fn n134(v: &Value) -> bool {
     true
 }
 
-fn n135(v: &Value) -> bool {
+fn n137(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n136) {
+        if !a.iter().all(n138) {
             return false;
         }
     }
     true
 }
 
-fn n136(v: &Value) -> bool {
+fn n138(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1920,7 +1967,7 @@ fn n136(v: &Value) -> bool {
     true
 }
 
-fn n137(v: &Value) -> bool {
+fn n139(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1932,7 +1979,7 @@ fn n137(v: &Value) -> bool {
     true
 }
 
-fn n138(v: &Value) -> bool {
+fn n140(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1942,24 +1989,24 @@ fn n138(v: &Value) -> bool {
     true
 }
 
-fn n139(v: &Value) -> bool {
+fn n141(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n140(v: &Value) -> bool {
+fn n142(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
-            if !n141(&Value::String(k.clone())) {
+            if !n143(&Value::String(k.clone())) {
                 return false;
             }
             let ok = match k.as_str() {
-                _ => n142(x),
+                _ => n144(x),
             };
             if !ok {
                 return false;
@@ -1969,44 +2016,16 @@ fn n140(v: &Value) -> bool {
     true
 }
 
-fn n141(v: &Value) -> bool {
+fn n143(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n142(v: &Value) -> bool {
+fn n144(v: &Value) -> bool {
     if !v.is_string() {
         return false;
-    }
-    true
-}
-
-fn n143(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n144(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "discovery" => n145(x),
-                "control_plane" => n146(x),
-                "cluster_domain" => n147(x),
-                "dns_addresses" => n148(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
@@ -2019,13 +2038,41 @@ fn n145(v: &Value) -> bool {
 }
 
 fn n146(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n147(x),
+                "control_plane" => n148(x),
+                "cluster_domain" => n149(x),
+                "dns_addresses" => n150(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n147(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
     true
 }
 
-fn n147(v: &Value) -> bool {
+fn n148(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n149(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2037,19 +2084,19 @@ fn n147(v: &Value) -> bool {
     true
 }
 
-fn n148(v: &Value) -> bool {
+fn n150(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n149) {
+        if !a.iter().all(n151) {
             return false;
         }
     }
     true
 }
 
-fn n149(v: &Value) -> bool {
+fn n151(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2061,14 +2108,14 @@ fn n149(v: &Value) -> bool {
     true
 }
 
-fn n150(v: &Value) -> bool {
+fn n152(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "allow" => n151(x),
+                "allow" => n153(x),
                 _ => false,
             };
             if !ok {
@@ -2079,33 +2126,33 @@ fn n150(v: &Value) -> bool {
     true
 }
 
-fn n151(v: &Value) -> bool {
+fn n153(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n152) {
+        if !a.iter().all(n154) {
             return false;
         }
     }
     true
 }
 
-fn n152(v: &Value) -> bool {
+fn n154(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     true
 }
 
-fn n153(v: &Value) -> bool {
+fn n155(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n154(x),
+                "network_policies" => n156(x),
                 _ => false,
             };
             if !ok {
@@ -2116,7 +2163,7 @@ fn n153(v: &Value) -> bool {
     true
 }
 
-fn n154(v: &Value) -> bool {
+fn n156(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

@@ -22,6 +22,8 @@ enum Shape {
     Bool,
     /// An integer and the range of its Rust type.
     Int(i128, i128),
+    /// A floating-point number (`bytes_per_sample`).
+    Float,
     Str,
     Seq(Box<Shape>),
     /// A map with string keys (labels).
@@ -87,6 +89,12 @@ impl<'de> de::Deserializer<'de> for Tracer {
     fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
         Err(Error("a raw type asked for any value".into()))
     }
+    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        Self::leaf(Shape::Float, v.visit_f64(0.0))
+    }
+    fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        Self::leaf(Shape::Float, v.visit_f32(0.0))
+    }
     fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         Self::leaf(Shape::Bool, v.visit_bool(false))
     }
@@ -141,7 +149,7 @@ impl<'de> de::Deserializer<'de> for Tracer {
         Self::leaf(Shape::Bool, v.visit_unit())
     }
     serde::forward_to_deserialize_any! {
-        i128 u128 f32 f64 char bytes byte_buf unit unit_struct newtype_struct tuple tuple_struct
+        i128 u128 char bytes byte_buf unit unit_struct newtype_struct tuple tuple_struct
     }
 }
 
@@ -222,6 +230,7 @@ fn compare(shape: &Shape, node: &Value, at: &str, required: &BTreeSet<(&str, &st
     match shape {
         Shape::Option(s) => compare(s, node, at, required, errs),
         Shape::Bool => want("boolean", errs),
+        Shape::Float => want("number", errs),
         Shape::Str => want("string", errs),
         Shape::Int(lo, hi) => {
             want("integer", errs);

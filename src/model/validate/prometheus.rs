@@ -112,6 +112,8 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
         run_as_user,
         fs_group,
         ingestion_rate: p.ingestion_rate,
+        active_series: p.active_series,
+        bytes_per_sample: p.bytes_per_sample.unwrap_or(crate::lifecycle::plan::BYTES_PER_SAMPLE.value),
         config_reloader: image(
             reloader.and_then(|r| r.image.as_ref()),
             DEFAULT_CONFIG_RELOADER_IMAGE,

@@ -1,0 +1,385 @@
+//! `stackgen plan` and `stackgen migrate`: the figures as snapshots and properties, the
+//! runbooks through shellcheck, and a migration end to end with the real Prometheus.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::loopback::{http, Cluster};
+use common::{bin, check_text, docs, in_ci, real, root, run, stacks, stem, tool, GoldenDir};
+use proptest::prelude::*;
+use serde_json::Value;
+use stackgen::lifecycle::plan;
+
+/// The snapshot of `plan` (human and JSON) for every example stack.
+#[test]
+fn plan_figures_of_every_example_stack_match_their_snapshots() {
+    let mut golden = GoldenDir::new(root().join("golden/plan"));
+    for stack in stacks() {
+        for (format, ext) in [("human", "txt"), ("json", "json")] {
+            let (code, out, err) =
+                run(Command::new(bin()).args(["plan", "--format", format]).arg(&stack).current_dir(root()));
+            assert_eq!(code, 0, "{}: {err}", stack.display());
+            golden.compare(&format!("{}.{ext}", stem(&stack)), &out);
+        }
+    }
+    golden.finish("lifecycle");
+}
+
+/// The JSON document's field names are the interface: a fixed set, checked here so a
+/// rename is a deliberate change.
+#[test]
+fn plan_json_field_names_are_stable() {
+    let (code, out, err) =
+        run(Command::new(bin()).args(["plan", "--format", "json", "stacks/ceph-thanos.toml"]).current_dir(root()));
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>().join(",");
+    assert_eq!(keys(&v), "stack,shards,replicas,load_from,retention,bytes_per_sample,per_shard,total,thanos,checks");
+    assert_eq!(
+        keys(&v["per_shard"][0]),
+        "shard,samples_per_second,active_series,blocks_bytes,wal_bytes,head_chunks_bytes,tsdb_bytes,volume_bytes,\
+         retention_size_bytes,memory_bytes"
+    );
+    assert_eq!(keys(&v["thanos"]), "bucket_raw_bytes,compactor_disk_bytes,store_memory_bytes");
+    assert_eq!(keys(&v["checks"][0]), "what,key,stack_bytes,plan_bytes,verdict");
+    assert_eq!(keys(&v["total"]), "pods,volume_bytes,memory_bytes");
+}
+
+#[test]
+fn plan_without_a_load_says_which_key_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("stacks/eks-gp3.toml")).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("ingestion_rate") && !l.starts_with("active_series"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = run(Command::new(bin()).arg("plan").arg(&path));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("ingestion_rate") && err.contains("active_series"), "{err}");
+}
+
+#[test]
+fn explain_plan_names_every_factor_with_its_source() {
+    let (code, out, _) = run(Command::new(bin()).args(["explain", "plan"]));
+    assert_eq!(code, 0);
+    for f in plan::FACTORS {
+        assert!(out.contains(f.name), "{} missing", f.name);
+        assert!(out.contains(f.source), "source of {} missing", f.name);
+    }
+    assert!(out.contains("docs/storage.md") && out.contains("prometheus/prometheus#4553"));
+}
+
+fn stack_with(shards: u16, rate: u64, retention_days: u32) -> stackgen::model::Stack {
+    check_text(
+        "p.toml",
+        &format!(
+            "[stack]\nname = \"p\"\nnamespace = \"monitoring\"\n[prometheus]\nretention = \"{retention_days}d\"\n\
+             ingestion_rate = {rate}\n[storage]\nbackend = \"class\"\nsize = \"100Gi\"\n[storage.class]\nname = \"gp3\"\n\
+             [sharding]\nshards = {shards}\n"
+        ),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// More samples or a longer retention never need less; more shards never need more
+    /// per pod.
+    #[test]
+    fn plan_is_monotone_in_rate_retention_and_shards(
+        rate in 1u64..5_000_000, extra in 1u64..1_000_000,
+        days in 1u32..400, more_days in 1u32..100,
+        shards in 1u16..32, more_shards in 1u16..32,
+    ) {
+        let base = plan::plan(&stack_with(shards, rate, days)).unwrap();
+        let faster = plan::plan(&stack_with(shards, rate + extra, days)).unwrap();
+        let longer = plan::plan(&stack_with(shards, rate, days + more_days)).unwrap();
+        let wider = plan::plan(&stack_with(shards + more_shards, rate, days)).unwrap();
+        let (b, f, l, w) = (&base.per_shard[0], &faster.per_shard[0], &longer.per_shard[0], &wider.per_shard[0]);
+        for (name, lo, hi) in [
+            ("blocks", b.blocks_bytes, f.blocks_bytes),
+            ("wal", b.wal_bytes, f.wal_bytes),
+            ("volume", b.volume_bytes, f.volume_bytes),
+            ("memory", b.memory_bytes, f.memory_bytes),
+            ("blocks/retention", b.blocks_bytes, l.blocks_bytes),
+            ("volume/retention", b.volume_bytes, l.volume_bytes),
+            ("blocks/shards", w.blocks_bytes, b.blocks_bytes),
+            ("volume/shards", w.volume_bytes, b.volume_bytes),
+            ("memory/shards", w.memory_bytes, b.memory_bytes),
+        ] {
+            prop_assert!(lo <= hi, "{name}: {lo} > {hi}");
+        }
+        // The volume always holds the TSDB, and the retention size fits the volume.
+        prop_assert!(b.volume_bytes >= b.tsdb_bytes);
+        prop_assert!(b.retention_size_bytes <= b.volume_bytes);
+    }
+}
+
+/// Every runbook passes shellcheck: every example stack, both targets.
+#[test]
+fn every_migrate_runbook_passes_shellcheck() {
+    let Some(shellcheck) = tool_or_fail("shellcheck") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for stack in stacks() {
+        for target in ["manifests", "helm-values"] {
+            let (code, out, err) = run(Command::new(bin())
+                .args(["migrate", "--from", "old-vm:/var/lib/prometheus/data", "--target", target])
+                .arg(&stack)
+                .current_dir(root()));
+            if stem(&stack) == "dev-ephemeral" {
+                assert_eq!(code, 2, "an emptyDir stack has no volume to migrate into");
+                assert!(err.contains("emptyDir"), "{err}");
+                continue;
+            }
+            assert_eq!(code, 0, "{}: {err}", stack.display());
+            let file = dir.path().join(format!("{}-{target}.sh", stem(&stack)));
+            std::fs::write(&file, &out).unwrap();
+            let (code, sc_out, sc_err) = run(Command::new(&shellcheck).args(["-s", "sh"]).arg(&file));
+            assert_eq!(code, 0, "shellcheck {}:\n{sc_out}{sc_err}", file.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 14, "{checked} runbooks checked");
+}
+
+/// `migrate --resize`: every runbook passes shellcheck and lists every claim of the
+/// stack under the names of the target's world.
+#[test]
+fn every_resize_runbook_passes_shellcheck_and_names_every_claim() {
+    let Some(shellcheck) = tool_or_fail("shellcheck") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for stack in stacks() {
+        for target in ["manifests", "helm-values"] {
+            let (code, out, err) = run(Command::new(bin())
+                .args(["migrate", "--resize", "--target", target])
+                .arg(&stack)
+                .current_dir(root()));
+            if stem(&stack) == "dev-ephemeral" {
+                assert_eq!(code, 2, "an emptyDir stack has no claims to grow");
+                continue;
+            }
+            assert_eq!(code, 0, "{}: {err}", stack.display());
+            let file = dir.path().join(format!("{}-{target}.sh", stem(&stack)));
+            std::fs::write(&file, &out).unwrap();
+            let (code, sc_out, sc_err) = run(Command::new(&shellcheck).args(["-s", "sh"]).arg(&file));
+            assert_eq!(code, 0, "shellcheck {}:\n{sc_out}{sc_err}", file.display());
+        }
+    }
+    let (_, out, _) =
+        run(Command::new(bin()).args(["migrate", "--resize", "stacks/sharded-64.toml"]).current_dir(root()));
+    let claims = sh_var(&out, "CLAIMS");
+    assert_eq!(claims.split(' ').count(), 128, "64 shards x 2 replicas");
+    assert!(
+        claims
+            .starts_with("data-big-prometheus-shard-0-0 data-big-prometheus-shard-0-1 data-big-prometheus-shard-1-0 "),
+        "{claims}"
+    );
+    assert!(out.contains("--cascade=orphan") && out.contains("patch pvc"), "{out}");
+    let (_, out, _) = run(Command::new(bin())
+        .args(["migrate", "--resize", "--target", "helm-values", "stacks/sharded-64.toml"])
+        .current_dir(root()));
+    let sets = sh_var(&out, "STATEFULSETS");
+    assert!(sets.starts_with("prometheus-big-prometheus prometheus-big-prometheus-shard-1 "), "{sets}");
+    assert!(out.contains("helm upgrade --install"), "{out}");
+}
+
+#[test]
+fn migrate_refuses_a_pod_the_stack_does_not_have_and_unsafe_arguments() {
+    for (args, want) in [
+        (vec!["--shard", "3"], "not a shard"),
+        (vec!["--replica", "2"], "not a replica"),
+        (vec!["--bwlimit", "1M;reboot"], "--bwlimit"),
+    ] {
+        let (code, out, err) = run(Command::new(bin())
+            .args(["migrate", "stacks/migrated-local-ssd.toml", "--from", "vm:/data"])
+            .args(&args)
+            .current_dir(root()));
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty() && err.contains(want), "{args:?}: {err}");
+    }
+    let (code, _, err) = run(Command::new(bin())
+        .args(["migrate", "stacks/migrated-local-ssd.toml", "--from", "vm:/data; rm -rf /"])
+        .current_dir(root()));
+    assert_eq!(code, 2);
+    assert!(err.contains("--from"), "{err}");
+}
+
+#[test]
+fn a_runbook_is_deterministic_and_names_the_rendered_objects() {
+    let args = ["migrate", "stacks/migrated-local-ssd.toml", "--from", "vm:/data", "--replica", "1"];
+    let (_, a, _) = run(Command::new(bin()).args(args).current_dir(root()));
+    let (_, b, _) = run(Command::new(bin()).args(args).current_dir(root()));
+    assert_eq!(a, b);
+    for want in [
+        "PV='monitoring-vm-migrated-prometheus-shard-0-1'",
+        "CLAIM='data-vm-migrated-prometheus-shard-0-1'",
+        "OWNER=1000:2000",
+        "DEST=${DEST:-'/mnt/disks/prometheus/prometheus-db'}",
+        "BWLIMIT=${BWLIMIT:-'200M'}",
+        "node-ssd-b",
+        "set -eu",
+    ] {
+        assert!(a.contains(want), "missing {want}:\n{a}");
+    }
+    // The chart's world: the operator's StatefulSet and claim names.
+    let (code, h, err) = run(Command::new(bin())
+        .args(["migrate", "stacks/migrated-local-ssd.toml", "--from", "vm:/data", "--target", "helm-values"])
+        .current_dir(root()));
+    assert_eq!(code, 0, "{err}");
+    assert!(h.contains("STS='prometheus-vm-migrated-prometheus'"), "{h}");
+    assert!(h.contains("CLAIM='prometheus-vm-migrated-prometheus-db-prometheus-vm-migrated-prometheus-0'"), "{h}");
+}
+
+/// A tool the test needs: fails under CI, skips loudly otherwise.
+fn tool_or_fail(name: &str) -> Option<std::path::PathBuf> {
+    let t = tool(name);
+    if t.is_none() {
+        assert!(!in_ci(), "{name} is required under CI (scripts/install-test-deps.sh installs it)");
+        eprintln!("SKIPPED: {name} not installed (scripts/install-test-deps.sh installs it)");
+    }
+    t
+}
+
+fn is_root() -> bool {
+    let (code, out, _) = run(Command::new("id").arg("-u"));
+    code == 0 && out.trim() == "0"
+}
+
+/// The migration of seed 000, end to end on loopback with the real Prometheus: blocks
+/// made by promtool in a "VM" directory owned by another uid; the runbook's `copy` and
+/// `final` phases (a local path standing in for the host, the pod's loopback volume for
+/// the node's disk) copy them with rsync and chown them to the rendered securityContext;
+/// the rendered Prometheus, run as that uid:gid, serves the oldest sample, and the
+/// runbook's `verify` phase agrees.
+#[test]
+fn a_migrate_runbook_moves_a_tsdb_of_another_owner_into_the_pod_that_then_serves_it() {
+    let (Some(prometheus), Some(promtool)) = (real("prometheus"), real("promtool")) else { return };
+    let Some(_rsync) = tool_or_fail("rsync") else { return };
+    if !is_root() {
+        assert!(!in_ci(), "the migration test changes file owners: CI runs it as root");
+        eprintln!("SKIPPED: the migration test needs root (chown, and running Prometheus as the pod's uid)");
+        return;
+    }
+    let stack_file = "stacks/migrated-local-ssd.toml";
+    let stack = stackgen::check(&stackgen::load(root().join(stack_file).to_str().unwrap()).unwrap()).unwrap().stack;
+    let objs = docs(&stackgen::render_manifests(&stack));
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    // The old TSDB: 2h blocks from a day ago, owned by uid/gid 4242 (the VM's prometheus user).
+    let vm = work.path().join("vm/data");
+    std::fs::create_dir_all(&vm).unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let oldest = (now - 30 * 3600) / 3600 * 3600;
+    let mut om = String::from("# HELP migrated_sample A series of the old TSDB.\n# TYPE migrated_sample gauge\n");
+    for i in 0..(6 * 60) {
+        om.push_str(&format!("migrated_sample{{origin=\"vm\"}} {i} {}\n", oldest + i * 60));
+    }
+    om.push_str("# EOF\n");
+    let om_file = work.path().join("old.om");
+    std::fs::write(&om_file, om).unwrap();
+    let (code, _, err) =
+        run(Command::new(&promtool).args(["tsdb", "create-blocks-from", "openmetrics"]).arg(&om_file).arg(&vm));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(Command::new("chown").args(["-R", "4242:4242"]).arg(work.path().join("vm")));
+    assert_eq!(code, 0, "{err}");
+
+    // The runbook, for replica 1 of shard 0, from the VM's directory.
+    let (code, script, err) =
+        run(Command::new(bin()).args(["migrate", stack_file, "--replica", "1", "--from"]).arg(&vm).current_dir(root()));
+    assert_eq!(code, 0, "{err}");
+    let script_file = work.path().join("migrate.sh");
+    std::fs::write(&script_file, &script).unwrap();
+
+    // The pod the runbook names, on loopback; its data volume stands in for the node's disk.
+    let pod = sh_var(&script, "POD");
+    let sts = sh_var(&script, "STS");
+    let pv_name = sh_var(&script, "PV");
+    let pv = objs.iter().find(|o| o["kind"] == "PersistentVolume" && o["metadata"]["name"] == pv_name).unwrap();
+    let pv_path = pv["spec"]["local"]["path"].as_str().unwrap();
+    let dest_on_node = sh_default(&script, "DEST");
+    let inside = dest_on_node.strip_prefix(pv_path).expect("DEST is on the PV's path");
+    let mut cluster = Cluster::new(objs.clone(), &stack.kubernetes.cluster_domain).with_placeholder_secrets();
+    std::fs::set_permissions(cluster.root(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pods = cluster.add_pods("StatefulSet", &sts);
+    assert!(pods.contains(&pod), "{pod} not in {pods:?}");
+    let volume = cluster.volume_dir(&pod, "data");
+    let dest = format!("{}{inside}", volume.display());
+
+    for phase in ["copy", "final"] {
+        let (code, out, err) =
+            run(Command::new("sh").arg(&script_file).arg(phase).env("DEST", &dest).current_dir(work.path()));
+        assert_eq!(code, 0, "phase {phase}:\n{out}{err}");
+        if phase == "final" {
+            assert!(out.contains(&format!("oldest sample copied: {}", oldest * 1000)), "{out}");
+        }
+    }
+
+    // The rendered pod security context: the process runs as runAsUser/runAsGroup with
+    // fsGroup as a supplementary group, as the kubelet starts it.
+    let sts_obj = objs.iter().find(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"] == sts.as_str()).unwrap();
+    let sc = &sts_obj["spec"]["template"]["spec"]["securityContext"];
+    let (uid, gid, fs_group) =
+        (sc["runAsUser"].as_i64().unwrap(), sc["runAsGroup"].as_i64().unwrap(), sc["fsGroup"].as_i64().unwrap());
+    let bin_dir = work.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::copy(&prometheus, bin_dir.join("prometheus")).unwrap();
+    let wrapper = bin_dir.join("prometheus-as-pod");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec setpriv --reuid={uid} --regid={gid} --groups={fs_group} {} \"$@\"\n",
+            bin_dir.join("prometheus").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    cluster.start(&pod, "prometheus", &wrapper);
+    cluster.wait_ready(&pod, "prometheus", Duration::from_secs(90));
+    let addr = cluster.addr(&pod, "web");
+
+    // The oldest sample, through the API.
+    let q = format!("/api/v1/query?query=migrated_sample&time={}", oldest + 30);
+    let (status, body) = http("GET", &addr, &q, None).expect("query answers");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let result = v["data"]["result"].as_array().unwrap();
+    assert_eq!(result.len(), 1, "the oldest sample is served: {body}");
+    assert_eq!(result[0]["value"][1], "0");
+
+    // And the runbook's own check agrees.
+    let (code, out, err) = run(Command::new("sh")
+        .arg(&script_file)
+        .arg("verify")
+        .env("DEST", &dest)
+        .env("PROM_URL", format!("http://{addr}"))
+        .current_dir(work.path()));
+    assert_eq!(code, 0, "verify:\n{out}{err}");
+    assert!(out.contains("ok: the migrated history is served"), "{out}");
+    // Prometheus wrote into the TSDB as the pod's user: nothing there is root's or the VM's.
+    let (_, owners, _) = run(Command::new("find").arg(Path::new(&dest)).args(["-printf", "%U:%G\n"]));
+    assert!(owners.lines().all(|l| l == format!("{uid}:{fs_group}") || l == format!("{uid}:{gid}")), "{owners}");
+}
+
+/// `NAME='value'` of a runbook.
+fn sh_var(script: &str, name: &str) -> String {
+    let prefix = format!("{name}='");
+    let line = script.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name} in the runbook"));
+    line[prefix.len()..line.len() - 1].to_string()
+}
+
+/// The default of `NAME=${NAME:-'value'}`.
+fn sh_default(script: &str, name: &str) -> String {
+    let prefix = format!("{name}=${{{name}:-'");
+    let line = script.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("no {name} in the runbook"));
+    line[prefix.len()..line.len() - 2].to_string()
+}
