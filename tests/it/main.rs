@@ -7,8 +7,8 @@
 
 mod common;
 
-mod alertmanager_e2e;
 mod alerting;
+mod alertmanager_e2e;
 mod behaviour;
 mod binding;
 mod checkov;
@@ -24,6 +24,7 @@ mod golden;
 mod hardening;
 mod helm;
 mod invalid;
+mod lifecycle;
 mod lint_config;
 mod lint_rules;
 mod reload_e2e;

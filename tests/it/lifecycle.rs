@@ -1,15 +1,15 @@
 //! `stackgen plan` and `stackgen migrate`: the figures as snapshots and properties, the
 //! runbooks through shellcheck, and a migration end to end with the real Prometheus.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::loopback::{http, Cluster};
-use common::{bin, check_text, docs, in_ci, real, root, run, stacks, stem, tool, GoldenDir};
+use crate::common::loopback::{http, Cluster};
+use crate::common::{
+    bin, check_text, docs, in_ci, real, real_components_lock, root, run, stacks, stem, tool, Snapshots,
+};
 use proptest::prelude::*;
 use serde_json::Value;
 use stackgen::lifecycle::plan;
@@ -17,16 +17,16 @@ use stackgen::lifecycle::plan;
 /// The snapshot of `plan` (human and JSON) for every example stack.
 #[test]
 fn plan_figures_of_every_example_stack_match_their_snapshots() {
-    let mut golden = GoldenDir::new(root().join("golden/plan"));
+    let mut golden = Snapshots::tree(root().join("golden/plan"), "", "lifecycle::plan_figures");
     for stack in stacks() {
         for (format, ext) in [("human", "txt"), ("json", "json")] {
             let (code, out, err) =
                 run(Command::new(bin()).args(["plan", "--format", format]).arg(&stack).current_dir(root()));
             assert_eq!(code, 0, "{}: {err}", stack.display());
-            golden.compare(&format!("{}.{ext}", stem(&stack)), &out);
+            golden.compare_in_tree(&format!("{}.{ext}", stem(&stack)), &out);
         }
     }
-    golden.finish("lifecycle");
+    golden.finish();
 }
 
 /// The JSON document's field names are the interface: a fixed set, checked here so a
@@ -264,6 +264,7 @@ fn is_root() -> bool {
 fn a_migrate_runbook_moves_a_tsdb_of_another_owner_into_the_pod_that_then_serves_it() {
     let (Some(prometheus), Some(promtool)) = (real("prometheus"), real("promtool")) else { return };
     let Some(_rsync) = tool_or_fail("rsync") else { return };
+    let _lock = real_components_lock();
     if !is_root() {
         assert!(!in_ci(), "the migration test changes file owners: CI runs it as root");
         eprintln!("SKIPPED: the migration test needs root (chown, and running Prometheus as the pod's uid)");
