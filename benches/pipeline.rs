@@ -1,4 +1,4 @@
-//! In-process cost of each pipeline stage (issue 7; budgets in design.md "Budgets").
+//! In-process cost of each pipeline stage (the budgets are in BENCHMARKS.md).
 //!
 //! `cargo bench --bench pipeline` times, on the largest example (stacks/sharded-64.toml:
 //! 64 shards x 2 replicas, Thanos, Alertmanager, Grafana): TOML parse with spans, the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Whole-process benchmarks (issues 7 and 19; budgets in design.md "Budgets"; results in
-# BENCHMARKS.md). Times release `stackgen` with hyperfine, side by side in one run:
+# Whole-process benchmarks (the budgets and results are in BENCHMARKS.md). Times release
+# `stackgen` with hyperfine, side by side in one run:
 #   - the floor: `cat` of the 64-shard render (golden/sharded-64.yaml);
 #   - render of every stack in stacks/, and over 1/4/16/64/256 shards;
 #   - of the 64-shard stack: `render --check FILE`, `render --check DIR`, `render -o DIR`
@@ -143,7 +143,7 @@ for n in ("render-sharded-64", "shards-64"):
     pooled += json.load(open(os.path.join(out, n + ".json")))["results"][0]["times"]
 render = med["render-sharded-64"] = statistics.median(pooled)
 print(f"render sharded-64, both series pooled: median {render*1e3:.2f} ms ({len(pooled)} runs)")
-print("Budgets (design.md), each median as a ratio to its own floor:")
+print("Budgets (BENCHMARKS.md), each median as a ratio to its own floor:")
 print(f"{'figure':<44} {'ratio':>7} {'budget':>8}  verdict")
 def budget(label, num, den, limit, den_name):
     if num not in med:

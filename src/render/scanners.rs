@@ -48,7 +48,7 @@ fn skips(obj: &Object) -> Vec<(&'static str, &'static str)> {
     if pod["securityContext"]["runAsUser"].as_i64().is_some_and(|u| u < 10000) {
         v.push((
             "CKV_K8S_40",
-            "run_as_user must own the TSDB files, which migrated data fixes (seed 000: chown -R 1000:2000)",
+            "run_as_user must own the TSDB files: a migrated TSDB is chown -R run_as_user:fs_group (stackgen migrate)",
         ));
     }
     if pod["securityContext"].get("runAsNonRoot").is_none() {
