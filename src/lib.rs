@@ -11,6 +11,8 @@ pub mod diff;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod init;
+#[cfg(test)]
+mod layering;
 pub mod lifecycle;
 pub mod lint;
 pub mod model;

@@ -31,7 +31,7 @@ pub struct Factor {
 /// Bytes per sample in a compacted block (the `[prometheus] bytes_per_sample` default).
 pub const BYTES_PER_SAMPLE: Factor = Factor {
     name: "bytes_per_sample",
-    value: 2.0,
+    value: crate::model::DEFAULT_BYTES_PER_SAMPLE,
     unit: "B",
     what: "bytes one sample takes in a persisted block (chunks and index), the upper end of the documented range",
     source: "Prometheus docs/storage.md, \"Operational aspects\": \"On average, Prometheus uses only around 1-2 bytes per sample\"; \

@@ -111,39 +111,3 @@ macro_rules! rule_doc {
     };
 }
 pub(crate) use rule_doc;
-
-#[cfg(test)]
-mod tests {
-    /// Lint reads the model, never the render: what both need (component volumes, the
-    /// chart's names) lives in the model. Every file under src/lint/ is checked.
-    #[test]
-    fn lint_does_not_use_render() {
-        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    files(&p, out);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    out.push(p);
-                }
-            }
-        }
-        let mut all = Vec::new();
-        files(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lint"), &mut all);
-        assert!(all.len() > 10);
-        // Spelt in two halves so that this test does not find itself.
-        let (ours, parent) = (["crate", "::render"].concat(), ["super", "::render"].concat());
-        for f in all {
-            let text = std::fs::read_to_string(&f).unwrap();
-            for (n, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or_default();
-                assert!(
-                    !code.contains(&ours) && !code.contains(&parent),
-                    "{}:{}: lint uses render: {line}",
-                    f.display(),
-                    n + 1
-                );
-            }
-        }
-    }
-}

@@ -113,7 +113,7 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
         fs_group,
         ingestion_rate: p.ingestion_rate,
         active_series: p.active_series,
-        bytes_per_sample: p.bytes_per_sample.unwrap_or(crate::lifecycle::plan::BYTES_PER_SAMPLE.value),
+        bytes_per_sample: p.bytes_per_sample.unwrap_or(crate::model::DEFAULT_BYTES_PER_SAMPLE),
         config_reloader: image(
             reloader.and_then(|r| r.image.as_ref()),
             DEFAULT_CONFIG_RELOADER_IMAGE,
