@@ -128,7 +128,19 @@ pub fn service(
     ports: Vec<ServicePort>,
     headless: bool,
 ) -> Object {
-    Object::new(&Service {
+    Object::new(&typed_service(name, ns, labels, selector, ports, headless))
+}
+
+/// The Service [`service`] builds, as the typed object, for a caller that sets more.
+pub fn typed_service(
+    name: &str,
+    ns: &str,
+    labels: BTreeMap<String, String>,
+    selector: BTreeMap<String, String>,
+    ports: Vec<ServicePort>,
+    headless: bool,
+) -> Service {
+    Service {
         metadata: meta(name, Some(ns), labels),
         spec: Some(ServiceSpec {
             cluster_ip: headless.then(|| "None".to_string()),
@@ -138,7 +150,7 @@ pub fn service(
             ..Default::default()
         }),
         ..Default::default()
-    })
+    }
 }
 
 pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {

@@ -62,20 +62,19 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
         ..Default::default()
     }));
 
-    let mut svc = k8s::service(
+    let mut svc = k8s::typed_service(
         &name,
         &ns,
         labels.clone(),
         sel.clone(),
         vec![k8s::service_port("web", 9093), k8s::service_port("cluster", 9094)],
         true,
-    )
-    .value;
-    // Peers must find each other before they are ready. Set on the value, after the
-    // typed spec: the emitted key order (last, after `type`) is part of every committed
-    // render, and the typed spec would write it before `selector`.
-    svc["spec"]["publishNotReadyAddresses"] = json!(true);
-    out.push(Object { kind: "Service".into(), namespace: Some(ns.clone()), name: name.clone(), value: svc });
+    );
+    // Peers must find each other before they are ready.
+    if let Some(spec) = svc.spec.as_mut() {
+        spec.publish_not_ready_addresses = Some(true);
+    }
+    out.push(Object::new(&svc));
 
     let mut args = vec![
         "--config.file=/etc/alertmanager/alertmanager.yml".to_string(),
