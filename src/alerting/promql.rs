@@ -132,6 +132,20 @@ fn locate_lex(expr: &str, message: &str) -> usize {
 }
 
 /// The last bracket or quote left open, skipping strings and comments.
+/// The index of the quote that closes the string opened at `b[open]` (`"` or `'` with
+/// backslash escapes, or a backtick without), or `None` when the string never closes.
+pub(crate) fn closing_quote(b: &[u8], open: usize) -> Option<usize> {
+    let q = b[open];
+    let mut i = open + 1;
+    while i < b.len() && b[i] != q {
+        if b[i] == b'\\' && q != b'`' {
+            i += 1;
+        }
+        i += 1;
+    }
+    (i < b.len()).then_some(i)
+}
+
 fn unmatched_opener(expr: &str) -> Option<usize> {
     let b = expr.as_bytes();
     let mut stack = Vec::new();
@@ -143,19 +157,10 @@ fn unmatched_opener(expr: &str) -> Option<usize> {
                     i += 1;
                 }
             }
-            q @ (b'"' | b'\'' | b'`') => {
-                let open = i;
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if b[i] == b'\\' && q != b'`' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                if i >= b.len() {
-                    return Some(open);
-                }
-            }
+            b'"' | b'\'' | b'`' => match closing_quote(b, i) {
+                Some(close) => i = close,
+                None => return Some(i),
+            },
             b'(' | b'{' | b'[' => stack.push(i),
             b')' | b'}' | b']' => {
                 stack.pop();
@@ -242,18 +247,10 @@ fn completes(prefix: &str) -> bool {
     let mut stack = Vec::new();
     while i < b.len() {
         match b[i] {
-            q @ (b'"' | b'\'' | b'`') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if b[i] == b'\\' && q != b'`' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-                if i >= b.len() {
-                    return false;
-                }
-            }
+            b'"' | b'\'' | b'`' => match closing_quote(b, i) {
+                Some(close) => i = close,
+                None => return false,
+            },
             b'(' => stack.push(b')'),
             b'{' => stack.push(b'}'),
             b'[' => stack.push(b']'),

@@ -456,19 +456,10 @@ pub fn template_problem(t: &str) -> Option<(usize, &'static str)> {
         let mut closed = false;
         while i < b.len() {
             match b[i] {
-                q @ (b'"' | b'`' | b'\'') => {
-                    i += 1;
-                    while i < b.len() && b[i] != q {
-                        if b[i] == b'\\' && q != b'`' {
-                            i += 1;
-                        }
-                        i += 1;
-                    }
-                    if i >= b.len() {
-                        return Some((open, "a string in this template action is not closed"));
-                    }
-                    i += 1;
-                }
+                b'"' | b'`' | b'\'' => match super::promql::closing_quote(b, i) {
+                    Some(close) => i = close + 1,
+                    None => return Some((open, "a string in this template action is not closed")),
+                },
                 b'}' if b[i..].starts_with(b"}}") => {
                     i += 2;
                     closed = true;
