@@ -427,11 +427,10 @@ pub fn rule_file(m: &SelfMonitoring) -> String {
     super::yaml::to_string(&doc)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    pub(crate) fn full() -> SelfMonitoring {
+impl SelfMonitoring {
+    /// A full stack (2 shards x 2 replicas, Thanos, Alertmanager, Grafana, a blackbox
+    /// exporter): the input the promtool test cases of tests/fixtures/rules/ are written for.
+    pub fn example() -> SelfMonitoring {
         SelfMonitoring {
             namespace: "monitoring".into(),
             stack: "prod".into(),
@@ -450,10 +449,15 @@ mod tests {
             blackbox_job: Some("stackgen-blackbox-exporter".into()),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn the_rule_file_checks_clean_and_is_deterministic() {
-        let m = full();
+        let m = SelfMonitoring::example();
         let text = rule_file(&m);
         assert_eq!(text, rule_file(&m));
         let diags = super::super::rules::check_rule_file("builtin.yaml", &text);
@@ -472,7 +476,7 @@ mod tests {
             alertmanager: None,
             grafana_job: None,
             blackbox_job: None,
-            ..full()
+            ..SelfMonitoring::example()
         };
         let names: Vec<&str> = alerts(&m).iter().map(|a| a.name).collect();
         assert!(names.contains(&"PrometheusShardMissing"));

@@ -120,19 +120,8 @@ pub fn service_port(name: &str, number: i32) -> ServicePort {
     }
 }
 
+/// A ClusterIP Service (headless: `clusterIP: None`) selecting `selector`.
 pub fn service(
-    name: &str,
-    ns: &str,
-    labels: BTreeMap<String, String>,
-    selector: BTreeMap<String, String>,
-    ports: Vec<ServicePort>,
-    headless: bool,
-) -> Object {
-    Object::new(&typed_service(name, ns, labels, selector, ports, headless))
-}
-
-/// The Service [`service`] builds, as the typed object, for a caller that sets more.
-pub fn typed_service(
     name: &str,
     ns: &str,
     labels: BTreeMap<String, String>,

@@ -368,7 +368,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     if s.thanos.is_some() {
         ports.push(k8s::service_port("grpc", THANOS_GRPC_PORT));
     }
-    out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), ports, true));
+    out.push(Object::new(&k8s::service(&name, &ns, labels.clone(), sel.clone(), ports, true)));
 
     let mut args = vec![
         format!("--config.file={CONFIG_DIR}/prometheus.yml"),

@@ -206,14 +206,14 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
             let mut sidecar_sel = BTreeMap::new();
             sidecar_sel.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
             sidecar_sel.insert("app.kubernetes.io/instance".to_string(), n.stack.name.to_string());
-            out.push(k8s::service(
+            out.push(Object::new(&k8s::service(
                 &name,
                 &ns,
                 n.labels("thanos-sidecar", "sidecar", None),
                 sidecar_sel,
                 vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
                 true,
-            ));
+            )));
             name
         }
         Sidecars::Service(name) => name.to_string(),
@@ -240,14 +240,14 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
     ];
     let mut c = base_container(n, "thanos-query", args, true);
     c.resources = Some(k8s::resources("200m", "512Mi", "1Gi", Some("2")));
-    out.push(k8s::service(
+    out.push(Object::new(&k8s::service(
         &q,
         &ns,
         qlabels.clone(),
         qsel.clone(),
         vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
         false,
-    ));
+    )));
     out.push(Object::new(&Deployment {
         metadata: meta(&q, Some(&ns), qlabels.clone()),
         spec: Some(DeploymentSpec {
@@ -279,14 +279,14 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
     credentials(t, &mut c, &mut volumes);
     let claims = work_volume(n, "thanos-store", t.store_size, &mut volumes);
-    out.push(k8s::service(
+    out.push(Object::new(&k8s::service(
         &store,
         &ns,
         slabels.clone(),
         ssel.clone(),
         vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
         true,
-    ));
+    )));
     out.push(Object::new(&StatefulSet {
         metadata: meta(&store, Some(&ns), slabels.clone()),
         spec: Some(StatefulSetSpec {
@@ -330,14 +330,14 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
     credentials(t, &mut c, &mut volumes);
     let claims = work_volume(n, "thanos-compactor", cp.size, &mut volumes);
-    out.push(k8s::service(
+    out.push(Object::new(&k8s::service(
         &comp,
         &ns,
         clabels.clone(),
         csel.clone(),
         vec![k8s::service_port("http", THANOS_HTTP_PORT)],
         true,
-    ));
+    )));
     out.push(Object::new(&StatefulSet {
         metadata: meta(&comp, Some(&ns), clabels.clone()),
         spec: Some(StatefulSetSpec {

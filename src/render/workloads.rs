@@ -62,7 +62,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
         ..Default::default()
     }));
 
-    let mut svc = k8s::typed_service(
+    let mut svc = k8s::service(
         &name,
         &ns,
         labels.clone(),
@@ -177,7 +177,14 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         data: Some(data),
         ..Default::default()
     }));
-    out.push(k8s::service(&name, &ns, labels.clone(), sel.clone(), vec![k8s::service_port("http", 3000)], false));
+    out.push(Object::new(&k8s::service(
+        &name,
+        &ns,
+        labels.clone(),
+        sel.clone(),
+        vec![k8s::service_port("http", 3000)],
+        false,
+    )));
 
     let mut volumes = vec![k8s::config_map_volume("datasources", &cm), k8s::empty_dir("tmp", None)];
     match storage::component_class(n) {

@@ -66,31 +66,10 @@ fn promtool_refuses_the_invalid_rule_corpus() {
 
 use stackgen::alerting::builtin::{self, AlertmanagerJob, SelfMonitoring, ThanosJobs};
 
-/// The input the promtool test cases of tests/fixtures/rules/ are written for.
-fn full_stack() -> SelfMonitoring {
-    SelfMonitoring {
-        namespace: "monitoring".into(),
-        stack: "prod".into(),
-        shards: 2,
-        replicas: 2,
-        prometheus_job: "stackgen-prometheus".into(),
-        tsdb_claims: "data-prod-prometheus-.*".into(),
-        thanos: Some(ThanosJobs {
-            sidecar: "stackgen-thanos-sidecar".into(),
-            query: Some("stackgen-thanos-query".into()),
-            store: Some("stackgen-thanos-store".into()),
-            compactor: Some("stackgen-thanos-compactor".into()),
-        }),
-        alertmanager: Some(AlertmanagerJob { job: "stackgen-alertmanager".into(), replicas: 3 }),
-        grafana_job: Some("stackgen-grafana".into()),
-        blackbox_job: Some("stackgen-blackbox-exporter".into()),
-    }
-}
-
 /// Several shapes of stack: the full one, a single Prometheus, Thanos without Store and
 /// Compactor, one Alertmanager, many shards, names that need escaping.
 fn stack_variants() -> Vec<(&'static str, SelfMonitoring)> {
-    let full = full_stack();
+    let full = SelfMonitoring::example();
     vec![
         ("full", full.clone()),
         (
@@ -143,7 +122,7 @@ fn builtin_rules_pass_promtool_check_rules() {
 #[test]
 fn builtin_alerts_pass_their_promtool_test_cases() {
     let cases_dir = root().join("tests/fixtures/rules");
-    let m = full_stack();
+    let m = SelfMonitoring::example();
     let alerts = builtin::alerts(&m);
     let mut cases = Vec::new();
     for a in &alerts {
