@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::common::apiserver::{ok, ApiServer};
+use crate::common::apiserver::ApiServer;
 use crate::common::{bin, docs, free_port, real, root, run, stacks, stem};
 use serde_json::Value;
 use stackgen::render::helm;
@@ -301,55 +301,11 @@ fn the_operator_lays_out_the_tsdb_as_manifests_mode_does() {
     let path = |n: &str| d.join(n);
     let kubectl = server.kubectl_path().to_path_buf();
     let kubeconfig = server.kubeconfig.clone();
-    let kubectl_cmd = || {
-        let mut c = Command::new(&kubectl);
-        c.arg("--kubeconfig").arg(&kubeconfig);
-        c
-    };
 
     // The stack, its companion manifests and the chart's objects, as a user applies them.
     let stack_file = root().join("stacks/ceph-thanos.toml");
     let s = stackgen::check(&stackgen::load(stack_file.to_str().unwrap()).unwrap()).unwrap().stack;
-    let out = helm::render(&s);
-    std::fs::write(path("values.yaml"), &out.values).unwrap();
-    std::fs::write(path("manifests.yaml"), &out.manifests).unwrap();
-    let chart = ok(Command::new(&helm_bin)
-        .args(["template", s.name.as_str()])
-        .arg(root().join("../shared/reference-data/charts/kube-prometheus-stack-88.5.3.tgz"))
-        .args(["--include-crds", "--namespace", s.namespace.as_str(), "--values"])
-        .arg(path("values.yaml")));
-    let chart_objs: Vec<Value> = docs(&chart).into_iter().filter(|o| !o.is_null()).collect();
-    let pick = |kinds: &[&str]| -> String {
-        chart_objs
-            .iter()
-            .filter(|o| kinds.contains(&o["kind"].as_str().unwrap_or_default()))
-            .map(|o| format!("---\n{}\n", serde_json::to_string(o).unwrap()))
-            .collect()
-    };
-    std::fs::write(path("crds.yaml"), pick(&["CustomResourceDefinition"])).unwrap();
-    std::fs::write(path("chart.yaml"), pick(&["Secret", "ConfigMap", "ServiceAccount", "Service", "Prometheus"]))
-        .unwrap();
-    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("crds.yaml")));
-    ok(kubectl_cmd().args([
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/prometheuses.monitoring.coreos.com",
-    ]));
-    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("manifests.yaml")));
-    // The class the claims name exists in a real cluster (Rook's); the operator checks it.
-    let class = helm::values(&s)["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
-        ["storageClassName"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    std::fs::write(
-        path("class.yaml"),
-        format!("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: {class}}}\nprovisioner: example.com/test\n"),
-    )
-    .unwrap();
-    ok(kubectl_cmd().args(["apply", "-f"]).arg(path("class.yaml")));
-    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("chart.yaml")));
+    server.apply_chart_world(&helm_bin, &s);
     server.spawn(
         &operator,
         [

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::apiserver::{ok, ApiServer};
-use crate::common::{bin, docs, free_port, real, root, run};
+use crate::common::apiserver::{helm_template, ok, pick_kinds, ApiServer};
+use crate::common::{bin, free_port, real, root, run};
 use serde_json::Value;
 use stackgen::render::helm;
 
@@ -99,61 +99,16 @@ fn the_names_diff_prints_are_the_operators() {
     let path = |n: &str| d.join(n);
     let kubectl = server.kubectl_path().to_path_buf();
     let kubeconfig = server.kubeconfig.clone();
-    let kubectl_cmd = || {
-        let mut c = Command::new(&kubectl);
-        c.arg("--kubeconfig").arg(&kubeconfig);
-        c
-    };
 
     let stack_file = root().join("stacks/ceph-thanos.toml");
     let s = stackgen::check(&stackgen::load(stack_file.to_str().unwrap()).unwrap()).unwrap().stack;
     let ns = s.namespace.as_str().to_string();
-    let out = helm::render(&s);
-    std::fs::write(path("values.yaml"), &out.values).unwrap();
-    std::fs::write(path("manifests.yaml"), &out.manifests).unwrap();
-    let template = |values: &Path| -> Vec<Value> {
-        let chart = ok(Command::new(&helm_bin)
-            .args(["template", s.name.as_str()])
-            .arg(root().join("../shared/reference-data/charts/kube-prometheus-stack-88.5.3.tgz"))
-            .args(["--include-crds", "--namespace", s.namespace.as_str(), "--values"])
-            .arg(values));
-        docs(&chart).into_iter().filter(|o| !o.is_null()).collect()
-    };
-    let pick = |objs: &[Value], kinds: &[&str]| -> String {
-        objs.iter()
-            .filter(|o| kinds.contains(&o["kind"].as_str().unwrap_or_default()))
-            .map(|o| format!("---\n{}\n", serde_json::to_string(o).unwrap()))
-            .collect()
-    };
-    let chart_objs = template(&path("values.yaml"));
-    std::fs::write(path("crds.yaml"), pick(&chart_objs, &["CustomResourceDefinition"])).unwrap();
-    std::fs::write(
-        path("chart.yaml"),
-        pick(&chart_objs, &["Secret", "ConfigMap", "ServiceAccount", "Service", "Prometheus"]),
-    )
-    .unwrap();
-    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("crds.yaml")));
-    ok(kubectl_cmd().args([
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/prometheuses.monitoring.coreos.com",
-    ]));
-    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("manifests.yaml")));
+    let chart_objs = server.apply_chart_world(&helm_bin, &s);
     // The Prometheus resource as the chart names it: the one the diff reports on.
     let cr_obj = chart_objs.iter().find(|o| o["kind"] == "Prometheus").expect("the chart's Prometheus");
     let cr = cr_obj["metadata"]["name"].as_str().unwrap().to_string();
     let shards = cr_obj["spec"]["shards"].as_u64().unwrap();
     assert!(shards > 2, "the stack must have more than 2 shards");
-    // The class the claims name exists in a real cluster (Rook's); the operator checks it.
-    let class = cr_obj["spec"]["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"].as_str().unwrap();
-    std::fs::write(
-        path("class.yaml"),
-        format!("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: {class}}}\nprovisioner: example.com/test\n"),
-    )
-    .unwrap();
-    ok(kubectl_cmd().args(["apply", "-f"]).arg(path("class.yaml")));
-    ok(kubectl_cmd().args(["apply", "--server-side", "-f"]).arg(path("chart.yaml")));
     server.spawn(
         &operator,
         [
@@ -210,9 +165,9 @@ fn the_names_diff_prints_are_the_operators() {
     let (msg, action) = (sc["message"].as_str().unwrap(), sc["action"].as_str().unwrap());
     let fewer = stackgen::check(&stackgen::load(fewer_stack.to_str().unwrap()).unwrap()).unwrap().stack;
     std::fs::write(path("fewer-values.yaml"), helm::render(&fewer).values).unwrap();
-    let fewer_objs = template(&path("fewer-values.yaml"));
-    std::fs::write(path("fewer.yaml"), pick(&fewer_objs, &["Prometheus"])).unwrap();
-    ok(kubectl_cmd().args(["apply", "--server-side", "--force-conflicts", "-f"]).arg(path("fewer.yaml")));
+    let fewer_objs = helm_template(&helm_bin, &s, &path("fewer-values.yaml"));
+    std::fs::write(path("fewer.yaml"), pick_kinds(&fewer_objs, &["Prometheus"])).unwrap();
+    ok(server.kubectl().args(["apply", "--server-side", "--force-conflicts", "-f"]).arg(path("fewer.yaml")));
     let after = wait_for(120, &log, "the operator never removed the extra shards", || {
         let v = operator_statefulsets(&kubectl, &kubeconfig, &ns, &cr);
         (v.len() == 2).then_some(v)

@@ -527,6 +527,18 @@ fn input_and_output_limits() {
 // ---------------------------------------------------------------------------------------
 // Every problem of a file in one run.
 
+/// The codes `lint --format json` reports for a file.
+fn lint_codes(f: &std::path::Path) -> Vec<String> {
+    let o = run(&["lint", "--format", "json", f.to_str().unwrap()]);
+    serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn schema_and_secret_errors_do_not_hide_model_errors() {
     let d = tmp();
@@ -534,14 +546,7 @@ fn schema_and_secret_errors_do_not_hide_model_errors() {
     // A schema error (unknown key) beside SG115 and SG118.
     let f = d.path().join("schema.toml");
     write(&f, &stack_with(jobs).replace("[storage]\n", "[storage]\nretension = \"1d\"\n"));
-    let o = run(&["lint", "--format", "json", f.to_str().unwrap()]);
-    let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["code"].as_str().unwrap().to_string())
-        .collect();
+    let codes = lint_codes(&f);
     for c in ["SG002", "SG115", "SG118"] {
         assert!(codes.iter().any(|x| x == c), "{c} missing from {codes:?}");
     }
@@ -554,14 +559,7 @@ fn schema_and_secret_errors_do_not_hide_model_errors() {
             "[prometheus]\nexternal_labels = { k = \"ghp_0123456789abcdefghijklmnopqrstuvwxyz\" }\n\n[storage]\n",
         ),
     );
-    let o = run(&["lint", "--format", "json", f.to_str().unwrap()]);
-    let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(&o.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["code"].as_str().unwrap().to_string())
-        .collect();
+    let codes = lint_codes(&f);
     for c in ["SG124", "SG115", "SG118"] {
         assert!(codes.iter().any(|x| x == c), "{c} missing from {codes:?}");
     }

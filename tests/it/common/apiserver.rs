@@ -176,3 +176,62 @@ impl ApiServer {
         ]
     }
 }
+
+impl ApiServer {
+    /// The chart's world, as a user applies it: the stack's helm values and companion
+    /// manifests (`values.yaml`, `manifests.yaml` in the server's directory), `helm
+    /// template` of kube-prometheus-stack 88.5.3 with them, its CRDs (established), the
+    /// companions, the StorageClass the claims name (a real cluster has it; the operator
+    /// checks it), and the chart's Secrets, ConfigMaps, ServiceAccounts, Services and
+    /// Prometheus resource. Returns the chart's objects.
+    pub fn apply_chart_world(&self, helm_bin: &Path, s: &stackgen::model::Stack) -> Vec<serde_json::Value> {
+        let path = |n: &str| self.path(n);
+        let out = stackgen::render::helm::render(s);
+        std::fs::write(path("values.yaml"), &out.values).unwrap();
+        std::fs::write(path("manifests.yaml"), &out.manifests).unwrap();
+        let chart_objs = helm_template(helm_bin, s, &path("values.yaml"));
+        std::fs::write(path("crds.yaml"), pick_kinds(&chart_objs, &["CustomResourceDefinition"])).unwrap();
+        std::fs::write(
+            path("chart.yaml"),
+            pick_kinds(&chart_objs, &["Secret", "ConfigMap", "ServiceAccount", "Service", "Prometheus"]),
+        )
+        .unwrap();
+        ok(self.kubectl().args(["apply", "--server-side", "-f"]).arg(path("crds.yaml")));
+        ok(self.kubectl().args([
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/prometheuses.monitoring.coreos.com",
+        ]));
+        ok(self.kubectl().args(["apply", "--server-side", "-f"]).arg(path("manifests.yaml")));
+        let cr = chart_objs.iter().find(|o| o["kind"] == "Prometheus").expect("the chart's Prometheus");
+        let class = cr["spec"]["storage"]["volumeClaimTemplate"]["spec"]["storageClassName"].as_str().unwrap();
+        std::fs::write(
+            path("class.yaml"),
+            format!("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: {class}}}\nprovisioner: example.com/test\n"),
+        )
+        .unwrap();
+        ok(self.kubectl().args(["apply", "-f"]).arg(path("class.yaml")));
+        ok(self.kubectl().args(["apply", "--server-side", "-f"]).arg(path("chart.yaml")));
+        chart_objs
+    }
+}
+
+/// `helm template` of kube-prometheus-stack 88.5.3 (with its CRDs) for the stack's
+/// release and namespace with these values: the chart's objects.
+pub fn helm_template(helm_bin: &Path, s: &stackgen::model::Stack, values: &Path) -> Vec<serde_json::Value> {
+    let chart = ok(Command::new(helm_bin)
+        .args(["template", s.name.as_str()])
+        .arg(super::root().join("../shared/reference-data/charts/kube-prometheus-stack-88.5.3.tgz"))
+        .args(["--include-crds", "--namespace", s.namespace.as_str(), "--values"])
+        .arg(values));
+    super::docs(&chart).into_iter().filter(|o| !o.is_null()).collect()
+}
+
+/// The objects of these kinds as a multi-document stream for `kubectl apply -f`.
+pub fn pick_kinds(objs: &[serde_json::Value], kinds: &[&str]) -> String {
+    objs.iter()
+        .filter(|o| kinds.contains(&o["kind"].as_str().unwrap_or_default()))
+        .map(|o| format!("---\n{}\n", serde_json::to_string(o).unwrap()))
+        .collect()
+}
