@@ -24,16 +24,7 @@ fn describe_rule_file(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
     let name = format!("{}.yaml", stem(path));
     let src = stackgen::source::Source::new(name.clone(), text.clone());
-    let mut out = String::new();
-    for d in stackgen::alerting::rules::check_rule_file(&name, &text) {
-        let (l, c) = src.line_col(d.span.start);
-        let sev = if d.is_error() { "error" } else { "warning" };
-        out.push_str(&format!("{} {l}:{c} {sev}: {}\n", d.code.id(), d.message));
-        if let Some(h) = &d.help {
-            out.push_str(&format!("    help: {h}\n"));
-        }
-    }
-    out
+    describe_diagnostics(&src, &stackgen::alerting::rules::check_rule_file(&name, &text))
 }
 
 #[test]

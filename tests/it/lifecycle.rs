@@ -141,10 +141,7 @@ fn every_migrate_runbook_passes_shellcheck() {
                 continue;
             }
             assert_eq!(code, 0, "{}: {err}", stack.display());
-            let file = dir.path().join(format!("{}-{target}.sh", stem(&stack)));
-            std::fs::write(&file, &out).unwrap();
-            let (code, sc_out, sc_err) = run(Command::new(&shellcheck).args(["-s", "sh"]).arg(&file));
-            assert_eq!(code, 0, "shellcheck {}:\n{sc_out}{sc_err}", file.display());
+            shellcheck_clean(&shellcheck, &dir.path().join(format!("{}-{target}.sh", stem(&stack))), &out);
             checked += 1;
         }
     }
@@ -168,10 +165,7 @@ fn every_resize_runbook_passes_shellcheck_and_names_every_claim() {
                 continue;
             }
             assert_eq!(code, 0, "{}: {err}", stack.display());
-            let file = dir.path().join(format!("{}-{target}.sh", stem(&stack)));
-            std::fs::write(&file, &out).unwrap();
-            let (code, sc_out, sc_err) = run(Command::new(&shellcheck).args(["-s", "sh"]).arg(&file));
-            assert_eq!(code, 0, "shellcheck {}:\n{sc_out}{sc_err}", file.display());
+            shellcheck_clean(&shellcheck, &dir.path().join(format!("{}-{target}.sh", stem(&stack))), &out);
         }
     }
     let (_, out, _) =
@@ -237,6 +231,13 @@ fn a_runbook_is_deterministic_and_names_the_rendered_objects() {
     assert_eq!(code, 0, "{err}");
     assert!(h.contains("STS='prometheus-vm-migrated-prometheus'"), "{h}");
     assert!(h.contains("CLAIM='prometheus-vm-migrated-prometheus-db-prometheus-vm-migrated-prometheus-0'"), "{h}");
+}
+
+/// Write a runbook to `file` and assert shellcheck (POSIX sh) finds nothing in it.
+fn shellcheck_clean(shellcheck: &Path, file: &Path, text: &str) {
+    std::fs::write(file, text).unwrap();
+    let (code, out, err) = run(Command::new(shellcheck).args(["-s", "sh"]).arg(file));
+    assert_eq!(code, 0, "shellcheck {}:\n{out}{err}", file.display());
 }
 
 /// A tool the test needs: fails under CI, skips loudly otherwise.

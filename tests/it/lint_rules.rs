@@ -26,16 +26,7 @@ fn describe(path: &Path) -> String {
         Ok(c) => c.warnings,
         Err(d) => d,
     };
-    let mut out = String::new();
-    for d in &diags {
-        let (l, c) = src.line_col(d.span.start);
-        let sev = if d.is_error() { "error" } else { "warning" };
-        out.push_str(&format!("{} {l}:{c} {sev}: {}\n", d.code.id(), d.message));
-        if let Some(h) = &d.help {
-            out.push_str(&format!("    help: {h}\n"));
-        }
-    }
-    out
+    describe_diagnostics(&src, &diags)
 }
 
 /// Each file's diagnostics against its `<file>.expected` snapshot.

@@ -233,3 +233,18 @@ pub fn variant(dir: &Path, stack: &str, edits: &[(&str, &str)]) -> String {
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
 }
+
+/// Diagnostics as the lint fixtures' snapshots spell them: `CODE line:col severity:
+/// message`, then `    help: …`.
+pub fn describe_diagnostics(src: &stackgen::source::Source, diags: &[stackgen::diagnostic::Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let (l, c) = src.line_col(d.span.start);
+        let sev = if d.is_error() { "error" } else { "warning" };
+        out.push_str(&format!("{} {l}:{c} {sev}: {}\n", d.code.id(), d.message));
+        if let Some(h) = &d.help {
+            out.push_str(&format!("    help: {h}\n"));
+        }
+    }
+    out
+}
