@@ -224,44 +224,50 @@ fn external_labels(stack: &Stack, shard: u16) -> Vec<(String, String)> {
     l
 }
 
-fn pod_from_helm(stack: &Stack, req: &Request<'_>) -> Result<Pod, MigrateError> {
-    let helm = crate::render::helm::render(stack);
-    let values: Value = serde_saphyr::from_str(&helm.values).unwrap_or(Value::Null);
-    let chart = crate::diff::helm::Chart::from_values(&values, stack.name.as_str(), stack.namespace.as_str());
-    let spec = &values["prometheus"]["prometheusSpec"];
-    let template = spec
-        .pointer("/storageSpec/volumeClaimTemplate/metadata/name")
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("prometheus-{}-db", chart.cr), str::to_string);
-    if spec.pointer("/storageSpec/volumeClaimTemplate").is_none() {
-        return Err(MigrateError::Ephemeral);
+/// The chart's world of a stack: the operator's names for its Prometheus resource, the
+/// claim template's name, class and size, and the companion PersistentVolumes. `None`
+/// when the values have no claim template (emptyDir).
+struct ChartWorld {
+    chart: crate::diff::helm::Chart,
+    template: String,
+    class: String,
+    size: String,
+    pvs: Vec<Value>,
+}
+
+impl ChartWorld {
+    fn of(stack: &Stack) -> Option<ChartWorld> {
+        let values = crate::render::helm::values(stack);
+        let chart = crate::diff::helm::Chart::from_values(&values, stack.name.as_str(), stack.namespace.as_str());
+        let t = values.pointer("/prometheus/prometheusSpec/storageSpec/volumeClaimTemplate")?;
+        let at = |p: &str| t.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let template = t
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("prometheus-{}-db", chart.cr), str::to_string);
+        Some(ChartWorld {
+            template,
+            class: at("/spec/storageClassName"),
+            size: at("/spec/resources/requests/storage"),
+            pvs: crate::render::helm::companion_objects(stack)
+                .into_iter()
+                .filter(|o| o.kind == "PersistentVolume")
+                .map(|o| o.value)
+                .collect(),
+            chart,
+        })
     }
+}
+
+fn pod_from_helm(stack: &Stack, req: &Request<'_>) -> Result<Pod, MigrateError> {
+    let world = ChartWorld::of(stack).ok_or(MigrateError::Ephemeral)?;
+    let chart = &world.chart;
     let sts = chart.statefulset(u64::from(req.shard));
-    let claim = chart.claim(&template, u64::from(req.shard), u64::from(req.replica));
-    let docs: Vec<Value> = helm
-        .manifests
-        .split("\n---\n")
-        .filter_map(|d| serde_saphyr::from_str::<Value>(d).ok())
-        .filter(|v| v["kind"] == "PersistentVolume")
-        .collect();
-    let pvs: Vec<&Value> = docs.iter().collect();
+    let claim = chart.claim(&world.template, u64::from(req.shard), u64::from(req.replica));
+    let pvs: Vec<&Value> = world.pvs.iter().collect();
     let (pv, volume) = match volume_of(&pvs, &claim) {
         Some((n, v)) => (Some(n), v),
-        None => (
-            None,
-            Volume::Dynamic {
-                class: spec
-                    .pointer("/storageSpec/volumeClaimTemplate/spec/storageClassName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                size: spec
-                    .pointer("/storageSpec/volumeClaimTemplate/spec/resources/requests/storage")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            },
-        ),
+        None => (None, Volume::Dynamic { class: world.class.clone(), size: world.size.clone() }),
     };
     let image = stack.prometheus.image.reference();
     Ok(Pod {
@@ -271,8 +277,9 @@ fn pod_from_helm(stack: &Stack, req: &Request<'_>) -> Result<Pod, MigrateError> 
         claim,
         pv,
         volume,
-        uid: spec.pointer("/securityContext/runAsUser").and_then(Value::as_i64).unwrap_or(1000),
-        gid: spec.pointer("/securityContext/fsGroup").and_then(Value::as_i64).unwrap_or(2000),
+        // The chart's securityContext is the stack's (render::helm::values writes it).
+        uid: stack.prometheus.run_as_user,
+        gid: stack.prometheus.fs_group,
         // The operator mounts the data volume with subPath `prometheus-db` at /prometheus.
         sub_path: "prometheus-db".into(),
         image,
@@ -733,24 +740,13 @@ pub fn resize_runbook(stack: &Stack, stack_path: &str, target: Target) -> Result
             (stack.namespace.to_string(), sets.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), class)
         }
         Target::HelmValues => {
-            let helm = crate::render::helm::render(stack);
-            let values: Value = serde_saphyr::from_str(&helm.values).unwrap_or(Value::Null);
-            let chart = crate::diff::helm::Chart::from_values(&values, stack.name.as_str(), stack.namespace.as_str());
-            let spec = &values["prometheus"]["prometheusSpec"];
-            let t = spec
-                .pointer("/storageSpec/volumeClaimTemplate/metadata/name")
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("prometheus-{}-db", chart.cr), str::to_string);
-            let class = spec
-                .pointer("/storageSpec/volumeClaimTemplate/spec/storageClassName")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let world = ChartWorld::of(stack).ok_or(MigrateError::Ephemeral)?;
+            let (chart, t, class) = (&world.chart, &world.template, world.class.clone());
             let sets = (0..stack.sharding.shards)
                 .map(|i| Claims {
                     statefulset: chart.statefulset(u64::from(i)),
                     claims: (0..stack.prometheus.replicas)
-                        .map(|r| chart.claim(&t, u64::from(i), u64::from(r)))
+                        .map(|r| chart.claim(t, u64::from(i), u64::from(r)))
                         .collect(),
                 })
                 .collect();

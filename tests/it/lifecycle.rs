@@ -231,6 +231,8 @@ fn a_runbook_is_deterministic_and_names_the_rendered_objects() {
     assert_eq!(code, 0, "{err}");
     assert!(h.contains("STS='prometheus-vm-migrated-prometheus'"), "{h}");
     assert!(h.contains("CLAIM='prometheus-vm-migrated-prometheus-db-prometheus-vm-migrated-prometheus-0'"), "{h}");
+    // The companion PV pre-bound to the operator's claim.
+    assert!(h.contains("PV='monitoring-vm-migrated-prometheus-shard-0-0'"), "{h}");
 }
 
 /// Write a runbook to `file` and assert shellcheck (POSIX sh) finds nothing in it.
