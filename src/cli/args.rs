@@ -49,7 +49,7 @@ pub enum Command {
         /// Exit 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
-        /// Also report what the given render target cannot express (helm-values: SG125).
+        /// Also report what the given render target cannot express (helm-values: SG125, operator: SG160).
         #[arg(long, value_enum, default_value_t = RenderFormat::Manifests)]
         target: RenderFormat,
         #[command(flatten)]
@@ -135,6 +135,8 @@ pub enum Command {
 pub enum RenderFormat {
     Manifests,
     HelmValues,
+    /// Prometheus Operator resources (Prometheus, Alertmanager, PrometheusRule) plus companions.
+    Operator,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

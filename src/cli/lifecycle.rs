@@ -69,7 +69,9 @@ pub fn migrate(a: &MigrateArgs<'_>, stdout: &mut impl Write) -> std::io::Result<
     let Some(checked) = checked_stack(a.stack) else { return Ok(1) };
     let target = match a.target {
         RenderFormat::Manifests => migrate::Target::Manifests,
-        RenderFormat::HelmValues => migrate::Target::HelmValues,
+        // The operator render names the Prometheus resource, its StatefulSets and claims
+        // exactly as the chart does.
+        RenderFormat::HelmValues | RenderFormat::Operator => migrate::Target::HelmValues,
     };
     let text = match a.from {
         Some(from) if !a.resize => {

@@ -63,6 +63,13 @@ pub fn run(
                 diagnostic::sort(&mut c.warnings);
                 c.warnings
             }
+            Ok(mut c) if target == RenderFormat::Operator => {
+                let mut extra = stackgen::lint::operator(&c.stack);
+                c.allows.apply(&src, &mut extra);
+                c.warnings.extend(extra);
+                diagnostic::sort(&mut c.warnings);
+                c.warnings
+            }
             Ok(c) => c.warnings,
             Err(d) => d,
         };

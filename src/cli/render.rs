@@ -74,6 +74,39 @@ pub fn run(
         stdout.flush()?;
         return Ok(0);
     }
+    if format == RenderFormat::Operator {
+        let mut extra = stackgen::lint::operator(&checked.stack);
+        checked.allows.apply(&src, &mut extra);
+        policy.apply(&mut extra);
+        print_human(&src, &extra);
+        if extra.iter().any(Diagnostic::is_error) {
+            return Ok(1);
+        }
+        let objs = stackgen::render::operator::render(&checked.stack);
+        if let Some(path) = check {
+            // A file is the stream printed on stdout; a directory is an -o render.
+            let mut files = BTreeMap::new();
+            let dir = Path::new(&path).is_dir();
+            if dir {
+                files = output::files(&objs);
+            } else {
+                files.insert("-".to_string(), stackgen::render::operator::to_text(&checked.stack));
+            }
+            let (same, diff) = output::check_files(&files, Path::new(&path), Some("-"))?;
+            return stale(same, &diff, stack, &path, " --format operator", stdout);
+        }
+        match output {
+            Some(dir) => {
+                let files = output::files(&objs);
+                if let Err(code) = write_dir(&dir, &files, keep_stale, &format!("{} files", files.len())) {
+                    return Ok(code);
+                }
+            }
+            None => stdout.write_all(stackgen::render::operator::to_text(&checked.stack).as_bytes())?,
+        }
+        stdout.flush()?;
+        return Ok(0);
+    }
     if let Some(path) = check {
         let objs = stackgen::render::render(&checked.stack);
         let (same, diff) = match output::check(&objs, Path::new(&path)) {

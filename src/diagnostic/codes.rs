@@ -641,6 +641,7 @@ registry! {
     /// ```
     RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
     MemoryEstimate = "SG138", "memory-estimate", Warning, rule sg138_memory_estimate, [];
+    OperatorUnsupported = "SG160", "operator-unsupported", Warning, rule sg160_operator_unsupported, [];
 
     /// the render would exceed the output limit
     ///

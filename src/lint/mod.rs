@@ -13,7 +13,9 @@
 //! - [`secret_values`]: credential-shaped values anywhere in the file, before validation
 //!   (a credential blocks the render but not the other checks);
 //! - [`helm_values`]: what the kube-prometheus-stack chart cannot express, for
-//!   `render --format helm-values` and `lint --target helm-values`.
+//!   `render --format helm-values` and `lint --target helm-values`;
+//! - [`operator`]: what the Prometheus Operator's resources cannot express, for
+//!   `render --format operator` and `lint --target operator`.
 //!
 //! Lint reads only the model and the source; what it knows about the render (the
 //! component volumes, the chart's names) comes from the model, which render reads too.
@@ -77,6 +79,12 @@ pub fn secret_values(parsed: &Parsed) -> Vec<Diagnostic> {
 /// fixed order. Each names the stack.toml key it concerns; none points into the file.
 pub fn helm_values(stack: &Stack) -> Vec<Diagnostic> {
     rules::sg125_helm_unsupported::check(stack)
+}
+
+/// What the Prometheus Operator cannot express from this stack (SG160), for
+/// `render --format operator` and `lint --target operator`; like [`helm_values`].
+pub fn operator(stack: &Stack) -> Vec<Diagnostic> {
+    rules::sg160_operator_unsupported::check(stack)
 }
 
 /// The size of the Prometheus volumes that exist: while claims are resized

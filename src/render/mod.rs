@@ -4,6 +4,7 @@
 //! so the same stack gives the same bytes everywhere.
 
 pub mod helm;
+pub mod operator;
 pub(crate) mod k8s;
 pub(crate) mod network;
 pub(crate) mod pod;

@@ -92,6 +92,10 @@ pub enum Peers {
     /// (Thanos Query, Store Gateway, Compactor, the NFS provisioner); Prometheus and
     /// Grafana are the chart's pods, selected by these labels.
     Chart { prometheus: BTreeMap<String, String>, grafana: BTreeMap<String, String> },
+    /// Beside the Prometheus Operator (`--format operator`): every pod is stackgen's or
+    /// carries the stack's labels, except Prometheus, whose pods the operator labels
+    /// with these.
+    Operator { prometheus: BTreeMap<String, String> },
 }
 
 pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
@@ -100,9 +104,15 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
         return;
     }
     let chart = matches!(peers, Peers::Chart { .. });
+    // The operator labels its Prometheus pods itself.
+    let operator_prometheus = match peers {
+        Peers::Operator { prometheus } => Some(prometheus.clone()),
+        _ => None,
+    };
     let pods = |n: &Names<'_>, name: &str| match (peers, name) {
         (Peers::Chart { prometheus, .. }, "prometheus") => peer(prometheus.clone()),
         (Peers::Chart { grafana, .. }, "grafana") => peer(grafana.clone()),
+        (Peers::Operator { prometheus }, "prometheus") => peer(prometheus.clone()),
         _ => pods(n, name),
     };
     let thanos_on = s.thanos.is_some();
@@ -143,7 +153,8 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
         ingress.push(from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])));
     }
     if !chart {
-        out.push(policy(n, "prometheus", n.selector("prometheus", None), Some(ingress), Some(vec![anywhere()])));
+        let selected = operator_prometheus.clone().unwrap_or_else(|| n.selector("prometheus", None));
+        out.push(policy(n, "prometheus", selected, Some(ingress), Some(vec![anywhere()])));
     }
 
     if thanos_on {

@@ -15,7 +15,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 
 use super::k8s::{self, meta, q};
 use super::{Names, Object};
-use crate::model::volumes::{component_volumes, static_components, Component, ComponentVolume};
+use crate::model::volumes::{component_volumes, static_components, ComponentVolume};
 use crate::model::{Backend, Bytes};
 
 /// The class of the Prometheus data claims, if any.
@@ -96,9 +96,11 @@ pub enum Claims<'a> {
     /// The Prometheus Operator's, beside the chart (helm-values): pod `replica` of shard
     /// `shard` claims `claim(shard, replica)`, and every shard's PVs carry
     /// [`stack_volume_selector`] (the chart has one claim template for all shards).
-    /// Alertmanager and Grafana get no PVs: the chart's claims for them have other names
-    /// and cannot bind them.
-    Operator { claim: &'a dyn Fn(u16, u32) -> String },
+    /// `component` names the claim each component volume's pod makes in that world, or
+    /// None when nothing there can bind a static PV (the chart's Alertmanager and Grafana
+    /// claims have other names; `--format operator` names the operator's Alertmanager
+    /// claims).
+    Operator { claim: &'a dyn Fn(u16, u32) -> String, component: &'a dyn Fn(&ComponentVolume) -> Option<String> },
 }
 
 pub fn objects(n: &Names<'_>, claims: &Claims<'_>, out: &mut Vec<Object>) {
@@ -163,7 +165,7 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, claims: &Claims<'_>, ou
             let pod = format!("{}-{replica}", n.shard(&id));
             let (claim, selector) = match claims {
                 Claims::StatefulSets => (claim_name(n, &id, replica), volume_selector(n, &id)),
-                Claims::Operator { claim } => (claim(shard, replica), stack_volume_selector(n)),
+                Claims::Operator { claim, .. } => (claim(shard, replica), stack_volume_selector(n)),
             };
             let mut labels = n.labels("prometheus", "storage", Some(&id));
             labels.extend(selector);
@@ -199,13 +201,16 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, claims: &Claims<'_>, ou
 /// LUN each.
 fn component_pvs(n: &Names<'_>, class: &str, reclaim: &str, claims: &Claims<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
-    for (index, ComponentVolume { component, owner, claim, dir, size }) in component_volumes(s).into_iter().enumerate()
-    {
+    for (index, v) in component_volumes(s).into_iter().enumerate() {
         // Skipped after counting: each other PV keeps the node or LUN it has in manifests.
-        let chart_owned = matches!(component, Component::Alertmanager | Component::Grafana);
-        if chart_owned && matches!(claims, Claims::Operator { .. }) {
-            continue;
-        }
+        let claim = match claims {
+            Claims::StatefulSets => v.claim.clone(),
+            Claims::Operator { component, .. } => match component(&v) {
+                Some(c) => c,
+                None => continue,
+            },
+        };
+        let ComponentVolume { owner, dir, size, .. } = v;
         let component = owner.strip_prefix(&format!("{}-", s.name)).unwrap_or(&owner);
         let mut labels = n.labels(component, "storage", None);
         labels.extend(selector_for(n, &owner));

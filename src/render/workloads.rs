@@ -30,13 +30,8 @@ pub fn render_template(name: &str, source: &str, ctx: serde_json::Value) -> Stri
 
 pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
-    let ns = n.ns();
     if s.alertmanager.is_some() || s.grafana.is_some() {
-        out.push(Object::new(&ServiceAccount {
-            metadata: meta(&n.obj("ui"), Some(&ns), n.labels("stackgen", "ui", None)),
-            automount_service_account_token: Some(false),
-            ..Default::default()
-        }));
+        out.push(ui_service_account(n));
     }
     if s.alertmanager.is_some() {
         alertmanager(n, out);
@@ -46,13 +41,27 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     }
 }
 
+/// The alertmanager.yml of the stack.
+pub(crate) fn alertmanager_config() -> String {
+    render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}))
+}
+
+/// The ServiceAccount of Alertmanager and Grafana (no token).
+pub(crate) fn ui_service_account(n: &Names<'_>) -> Object {
+    Object::new(&ServiceAccount {
+        metadata: meta(&n.obj("ui"), Some(&n.ns()), n.labels("stackgen", "ui", None)),
+        automount_service_account_token: Some(false),
+        ..Default::default()
+    })
+}
+
 fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let am = n.stack.alertmanager.as_ref().expect("enabled");
     let ns = n.ns();
     let name = n.obj("alertmanager");
     let labels = n.labels("alertmanager", "alertmanager", None);
     let sel = n.selector("alertmanager", None);
-    let config = render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}));
+    let config = alertmanager_config();
     let checksum = checksum_annotation(&name, &config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
@@ -142,7 +151,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     }
 }
 
-fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
+pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let g = s.grafana.as_ref().expect("enabled");
     let ns = n.ns();

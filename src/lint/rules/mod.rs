@@ -22,6 +22,7 @@ pub(crate) mod sg128_namespace_kube;
 pub(crate) mod sg129_control_plane_localhost;
 pub(crate) mod sg130_retention_size_headroom;
 pub(crate) mod sg138_memory_estimate;
+pub(crate) mod sg160_operator_unsupported;
 
 use super::Checker;
 

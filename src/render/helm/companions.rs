@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 
 use super::names::{chart_grafana_pods, chart_prometheus_pods, claim_name, thanos_components, thanos_discovery};
 use super::OBJSTORE_KEY;
+use crate::model::volumes::{Component, ComponentVolume};
 use crate::model::{Backend, Stack};
 use crate::render::k8s::meta;
 use crate::render::{network, storage, thanos, yaml, Names, Object};
@@ -29,7 +30,10 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     // Static PVs pre-bound to the operator's claims; none for Alertmanager and Grafana,
     // whose chart claims fall back to emptyDir (SG125).
     let operator_claim = |shard: u16, replica: u32| claim_name(s, shard, replica);
-    storage::objects(&n, &storage::Claims::Operator { claim: &operator_claim }, &mut objs);
+    let chart_claim = |v: &ComponentVolume| {
+        (!matches!(v.component, Component::Alertmanager | Component::Grafana)).then(|| v.claim.clone())
+    };
+    storage::objects(&n, &storage::Claims::Operator { claim: &operator_claim, component: &chart_claim }, &mut objs);
     if let Some(t) = &s.thanos {
         // Query finds the sidecars through the chart's thanosService.
         let discovery = thanos_discovery(s);
@@ -64,7 +68,7 @@ fn network_policies(n: &Names<'_>) -> Vec<Object> {
 
 /// The objstore config as the Secret the operator reads (`existingSecret`): the same
 /// text as the ConfigMap Store and Compactor mount, placeholders and all, no credential.
-fn objstore_secret(n: &Names<'_>, t: &crate::model::Thanos) -> Object {
+pub(crate) fn objstore_secret(n: &Names<'_>, t: &crate::model::Thanos) -> Object {
     let mut data = BTreeMap::new();
     data.insert(OBJSTORE_KEY.to_string(), yaml::to_string(&thanos::objstore_config(t)));
     Object::new(&Secret {

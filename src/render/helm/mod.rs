@@ -37,9 +37,9 @@
 //!   Grafana datasource asking Thanos Query for `max_source_resolution=auto`. The TSDB lives
 //!   in `<volume>/prometheus-db/` in both modes (the operator's subPath).
 
-mod companions;
-mod names;
-mod values;
+pub(crate) mod companions;
+pub(crate) mod names;
+pub(crate) mod values;
 
 pub use companions::companion_objects;
 pub use names::{

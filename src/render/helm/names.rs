@@ -20,12 +20,12 @@ pub fn thanos_discovery(s: &Stack) -> String {
 
 /// The Thanos components stackgen runs (Query, Store Gateway, Compactor), by their pod
 /// labels.
-pub(super) fn thanos_components() -> [&'static str; 3] {
+pub(crate) fn thanos_components() -> [&'static str; 3] {
     ["thanos-query", "thanos-store", "thanos-compactor"]
 }
 
 /// Labels of the operator's Prometheus pods for the chart's Prometheus resource.
-pub(super) fn chart_prometheus_pods(s: &Stack) -> BTreeMap<String, String> {
+pub(crate) fn chart_prometheus_pods(s: &Stack) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("app.kubernetes.io/name".to_string(), "prometheus".to_string());
     m.insert("operator.prometheus.io/name".to_string(), prometheus_cr(s));

@@ -12,7 +12,7 @@ use crate::model::{volumes, Image, Stack, Thanos};
 use crate::render::pod::THANOS_HTTP_PORT;
 use crate::render::{storage, thanos, Names};
 
-pub(super) fn to_map(m: &BTreeMap<String, String>) -> Value {
+pub(crate) fn to_map(m: &BTreeMap<String, String>) -> Value {
     Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
 }
 
@@ -200,7 +200,7 @@ fn thanos_pod_monitor(n: &Names<'_>) -> Value {
 /// The credentials of `credentials_secret` as a patch of the operator's `thanos-sidecar`
 /// container (environment, and for GCS the key file), plus the pod volumes it needs:
 /// what stackgen's own sidecar gets ([`thanos::credentials`]).
-fn sidecar_credentials(t: &Thanos) -> (Value, Vec<Value>) {
+pub(crate) fn sidecar_credentials(t: &Thanos) -> (Value, Vec<Value>) {
     let mut c = Container { name: "thanos-sidecar".into(), ..Default::default() };
     let mut volumes = Vec::new();
     thanos::credentials(t, &mut c, &mut volumes);

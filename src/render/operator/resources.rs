@@ -1,0 +1,275 @@
+//! The `Prometheus` and `Alertmanager` resources, and the scrape jobs of the
+//! `additionalScrapeConfigs` Secret.
+
+use serde_json::{json, Map, Value};
+
+use super::{custom, API_VERSION};
+use crate::model::chart::{prometheus_cr, semver_tag};
+use crate::model::Stack;
+use crate::render::helm::names::chart_prometheus_pods;
+use crate::render::helm::values::{sidecar_credentials, to_map};
+use crate::render::helm::OBJSTORE_KEY;
+use crate::render::{prometheus, storage, Names, Object};
+
+/// The key of the scrape jobs in their Secret.
+pub const SCRAPE_KEY: &str = "scrape-configs.yaml";
+
+/// The Alertmanager resource's name: the stack's (the operator prefixes `alertmanager-`).
+pub fn alertmanager_name(s: &Stack) -> String {
+    s.name.to_string()
+}
+
+/// The labels every resource carries; the Prometheus resource selects the
+/// PrometheusRules and Probes that carry them.
+pub(super) fn labels(n: &Names<'_>, name: &str, component: &str) -> Value {
+    to_map(&n.labels(name, component, None))
+}
+
+/// What the Prometheus resource selects: this stack's resources only.
+pub(super) fn stack_selector(n: &Names<'_>) -> Value {
+    json!({"matchLabels": {
+        "app.kubernetes.io/instance": n.stack.name.as_str(),
+        "app.kubernetes.io/part-of": "stackgen",
+    }})
+}
+
+/// The scrape jobs of manifests mode without stackgen's sharding relabels (the operator
+/// appends its own, the same rules, to every job of `additionalScrapeConfigs`), with
+/// the Alertmanager job pointed at the operator's Alertmanager pods.
+pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
+    let mut one = s.clone();
+    one.sharding.shards = 1;
+    let n = Names { stack: &one };
+    let cfg = prometheus::config(&n, "0");
+    let mut jobs: Vec<Value> = cfg["scrape_configs"].as_array().cloned().unwrap_or_default();
+    if let Some(am) = &s.alertmanager {
+        let targets = alertmanager_targets(&n, am.replicas);
+        for j in jobs.iter_mut().filter(|j| j["job_name"] == "alertmanager") {
+            j["static_configs"] = json!([{"targets": targets}]);
+        }
+    }
+    jobs
+}
+
+/// Each Alertmanager pod by its stable DNS name under the operator's
+/// `alertmanager-operated` Service.
+fn alertmanager_targets(n: &Names<'_>, replicas: u32) -> Vec<String> {
+    let sts = format!("alertmanager-{}", alertmanager_name(n.stack));
+    (0..replicas).map(|i| format!("{sts}-{i}.{}:9093", n.svc_fqdn("alertmanager-operated"))).collect()
+}
+
+/// The claim template the operator's `storage` takes, or an emptyDir for the ephemeral
+/// backend (with the stack's size limit).
+fn prometheus_storage(n: &Names<'_>) -> Value {
+    let s = n.stack;
+    match (storage::data_class(n), s.storage.size) {
+        (Some(class), Some(size)) => {
+            let mut spec = json!({
+                "storageClassName": class,
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": size.quantity()}},
+            });
+            // A selector blocks dynamic provisioning: static PVs only.
+            if s.storage.backend.is_static() {
+                spec["selector"] = json!({"matchLabels": to_map(&storage::stack_volume_selector(n))});
+            }
+            json!({"volumeClaimTemplate": {"spec": spec}})
+        }
+        (_, Some(size)) => json!({"emptyDir": {"sizeLimit": size.quantity()}}),
+        _ => json!({"emptyDir": {}}),
+    }
+}
+
+/// The pod security context of manifests mode.
+fn security_context(user: i64, group: i64) -> Value {
+    json!({
+        "runAsUser": user,
+        "runAsGroup": group,
+        "fsGroup": group,
+        // Without it the kubelet re-owns every file of the TSDB on every start.
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "runAsNonRoot": true,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// Replicas of one shard on distinct nodes (required, as in manifests mode; preferred on
+/// the ephemeral backend), and every pod spread over zones. The operator labels each pod
+/// with its shard: `matchLabelKeys` makes one term per shard of one affinity.
+fn affinity(s: &Stack, pods: &Value) -> (Value, Value) {
+    let term = json!({
+        "labelSelector": {"matchLabels": pods},
+        "matchLabelKeys": ["operator.prometheus.io/shard"],
+        "topologyKey": "kubernetes.io/hostname",
+    });
+    let anti = if matches!(s.storage.backend, crate::model::Backend::Ephemeral) {
+        json!({"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]})
+    } else {
+        json!({"requiredDuringSchedulingIgnoredDuringExecution": [term]})
+    };
+    let spread = json!([{
+        "maxSkew": 1,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": pods},
+        "matchLabelKeys": ["operator.prometheus.io/shard"],
+    }]);
+    (json!({"podAntiAffinity": anti}), spread)
+}
+
+fn resources(r: &crate::model::Resources) -> Value {
+    let mut limits = Map::new();
+    limits.insert("memory".into(), json!(r.memory_limit.as_str()));
+    if let Some(c) = &r.cpu_limit {
+        limits.insert("cpu".into(), json!(c.as_str()));
+    }
+    json!({"requests": {"cpu": r.cpu.as_str(), "memory": r.memory.as_str()}, "limits": limits})
+}
+
+/// The `Prometheus` resource.
+pub fn prometheus_resource(n: &Names<'_>) -> Object {
+    let s = n.stack;
+    let p = &s.prometheus;
+    let cr = prometheus_cr(s);
+    let ns = n.ns();
+    let mut spec = Map::new();
+    spec.insert("image".into(), json!(p.image.reference()));
+    if let Some(v) = semver_tag(&p.image) {
+        // The operator picks flags by this version; unset, it assumes its own default.
+        spec.insert("version".into(), json!(v));
+    }
+    spec.insert("replicas".into(), json!(p.replicas));
+    spec.insert("shards".into(), json!(s.sharding.shards));
+    spec.insert("retention".into(), json!(p.retention.as_str()));
+    if let Some(size) = p.retention_size {
+        // The CRD's pattern needs the B suffix: 425GiB, not 425Gi.
+        spec.insert("retentionSize".into(), json!(size.prometheus()));
+    }
+    spec.insert("scrapeInterval".into(), json!(p.scrape_interval.as_str()));
+    spec.insert("scrapeTimeout".into(), json!(p.scrape_timeout.as_str()));
+    spec.insert("evaluationInterval".into(), json!(p.evaluation_interval.as_str()));
+    let mut external = p.external_labels.clone();
+    if s.sharding.shards > 1 {
+        // Expanded per pod by the operator's config reloader (the SHARD variable), as
+        // `$(POD_NAME)` is for the replica label: blocks of different shards stay apart.
+        external.insert("shard".into(), "$(SHARD)".into());
+    }
+    spec.insert("externalLabels".into(), to_map(&external));
+    spec.insert("replicaExternalLabelName".into(), json!(s.replica_label()));
+    // No `prometheus="<ns>/<cr>"` label on every series, alert and block.
+    spec.insert("prometheusExternalLabelName".into(), json!(""));
+    // Replaying the WAL of a large TSDB takes minutes: an hour before the startup probe
+    // gives up, as in manifests mode (the operator's default is 15 minutes).
+    spec.insert("maximumStartupDurationSeconds".into(), json!(3600));
+    spec.insert("serviceAccountName".into(), json!(n.obj("prometheus")));
+    // A token only for what reads the API: Kubernetes discovery, or the Alertmanager
+    // endpoints the operator's config discovers.
+    let needs_api = s.kubernetes.discovery || s.kubernetes.control_plane || s.alertmanager.is_some();
+    spec.insert("automountServiceAccountToken".into(), json!(needs_api));
+    spec.insert("podMetadata".into(), json!({"labels": to_map(&pod_labels(n))}));
+    spec.insert("securityContext".into(), security_context(p.run_as_user, p.fs_group));
+    spec.insert("resources".into(), resources(&p.resources));
+    let pods = to_map(&chart_prometheus_pods(s));
+    let (affinity, spread) = affinity(s, &pods);
+    spec.insert("affinity".into(), affinity);
+    spec.insert("topologySpreadConstraints".into(), spread);
+    spec.insert("storage".into(), prometheus_storage(n));
+    // Everything stackgen scrapes is in the Secret; nothing else is selected.
+    spec.insert(
+        "additionalScrapeConfigs".into(),
+        json!({"name": n.obj("prometheus-scrape-configs"), "key": SCRAPE_KEY}),
+    );
+    spec.insert("ruleSelector".into(), stack_selector(n));
+    spec.insert("probeSelector".into(), stack_selector(n));
+    // Alertmanager and Kubernetes discovery through EndpointSlices (Endpoints are
+    // deprecated since Kubernetes 1.33).
+    spec.insert("serviceDiscoveryRole".into(), json!("EndpointSlice"));
+    if s.alertmanager.is_some() {
+        spec.insert(
+            "alerting".into(),
+            json!({"alertmanagers": [{
+                "namespace": ns,
+                "name": "alertmanager-operated",
+                "port": "web",
+                "apiVersion": "v2",
+            }]}),
+        );
+    }
+    if let Some(t) = &s.thanos {
+        let mut thanos = json!({
+            "image": t.image.reference(),
+            "objectStorageConfig": {"name": n.obj("thanos-objstore"), "key": OBJSTORE_KEY},
+        });
+        if let Some(v) = semver_tag(&t.image) {
+            thanos["version"] = json!(v);
+        }
+        spec.insert("thanos".into(), thanos);
+        if t.objstore.credentials_secret.is_some() {
+            // The credentials reach the operator's thanos-sidecar container as in
+            // helm-values: a container patch merged by name.
+            let (container, volumes) = sidecar_credentials(t);
+            spec.insert("containers".into(), json!([container]));
+            if !volumes.is_empty() {
+                spec.insert("volumes".into(), Value::Array(volumes));
+            }
+        }
+    }
+    let value = json!({
+        "apiVersion": API_VERSION,
+        "kind": "Prometheus",
+        "metadata": {"name": cr, "namespace": ns, "labels": labels(n, "prometheus", "server")},
+        "spec": spec,
+    });
+    custom("Prometheus", &cr, &ns, value)
+}
+
+/// Labels the operator's pods get besides its own: part-of and the stack's labels (the
+/// operator's `app.kubernetes.io/name` and `instance` win over any here).
+fn pod_labels(n: &Names<'_>) -> std::collections::BTreeMap<String, String> {
+    let mut m = n.stack.labels.clone();
+    m.insert("app.kubernetes.io/part-of".into(), "stackgen".into());
+    m.insert("app.kubernetes.io/component".into(), "server".into());
+    m
+}
+
+/// The `Alertmanager` resource; its config is the Secret `alertmanager-<name>`
+/// (companions).
+pub fn alertmanager_resource(n: &Names<'_>) -> Object {
+    let s = n.stack;
+    let am = s.alertmanager.as_ref().expect("called with Alertmanager on");
+    let name = alertmanager_name(s);
+    let ns = n.ns();
+    let owner = n.obj("alertmanager");
+    let storage = match storage::component_class(n) {
+        Some(class) => {
+            let mut spec = json!({
+                "storageClassName": class,
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": am.size.quantity()}},
+            });
+            if let Some(sel) = storage::component_selector(n, &owner) {
+                spec["selector"] = json!({"matchLabels": to_map(&sel)});
+            }
+            json!({"volumeClaimTemplate": {"spec": spec}})
+        }
+        None => json!({"emptyDir": {"sizeLimit": am.size.quantity()}}),
+    };
+    let mut spec = json!({
+        "image": am.image.reference(),
+        "replicas": am.replicas,
+        "storage": storage,
+        "securityContext": security_context(65534, 65534),
+        "podMetadata": {"labels": to_map(&pod_labels(n))},
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    });
+    if let Some(v) = semver_tag(&am.image) {
+        spec["version"] = json!(v);
+    }
+    let value = json!({
+        "apiVersion": API_VERSION,
+        "kind": "Alertmanager",
+        "metadata": {"name": name, "namespace": ns, "labels": labels(n, "alertmanager", "alertmanager")},
+        "spec": spec,
+    });
+    custom("Alertmanager", &name, &ns, value)
+}
