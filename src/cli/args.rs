@@ -69,8 +69,8 @@ pub enum Command {
         /// Output format; `helm-values` is short for `--target helm-values --format human`.
         #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
         format: DiffFormat,
-        /// What to compare: stackgen's manifests (default), or the chart's world (values key by key,
-        /// companion objects, risks named with the operator's objects).
+        /// What to compare: stackgen's manifests (default), the chart's world (values key by key,
+        /// companion objects, risks named with the operator's objects), or the operator render.
         #[arg(long, value_enum)]
         target: Option<RenderFormat>,
     },

@@ -61,10 +61,11 @@ pub fn run(
     target: Option<RenderFormat>,
     out: &mut impl Write,
 ) -> std::io::Result<u8> {
-    if format == DiffFormat::HelmValues && target == Some(RenderFormat::Manifests) {
+    if format == DiffFormat::HelmValues && matches!(target, Some(RenderFormat::Manifests | RenderFormat::Operator)) {
         let _ = writeln!(
             Stderr,
-            "error: --format helm-values means --target helm-values; it contradicts --target manifests"
+            "error: --format helm-values means --target helm-values; it contradicts --target {}",
+            if target == Some(RenderFormat::Operator) { "operator" } else { "manifests" }
         );
         return Ok(2);
     }
@@ -92,7 +93,11 @@ pub fn run(
             return Ok(2);
         }
     };
-    let report = diff::diff(stack, &new_stack, before, helm);
+    let report = if target == Some(RenderFormat::Operator) {
+        diff::operator::diff(stack, &new_stack, before)
+    } else {
+        diff::diff(stack, &new_stack, before, helm)
+    };
     for n in &report.notes {
         let _ = writeln!(Stderr, "note: {n}");
     }

@@ -11,10 +11,15 @@
 //! `--target helm-values` ([`helm`]) compares in the chart's world instead: the values
 //! key by key, stackgen's companion objects object by object, and risks named with the
 //! Prometheus Operator's StatefulSets and claims.
+//!
+//! `--target operator` ([`operator`]) compares the operator render object by object,
+//! with the risks of a `Prometheus` resource change named with the operator's objects
+//! (the helm-values machinery over each side's resource).
 
 pub(crate) mod compare;
 pub mod helm;
 pub mod input;
+pub mod operator;
 mod report;
 pub mod risk;
 

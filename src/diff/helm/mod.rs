@@ -26,9 +26,10 @@ use serde_json::Value;
 
 pub use values::{show, ValueChange, ValuesDiff};
 
-use risks::value_risks;
-use sharding::shard_view;
-use values::{diff_values, project, values_of_cr};
+pub(super) use risks::value_risks;
+pub(super) use sharding::shard_view;
+use values::{diff_values, project};
+pub(super) use values::values_of_cr;
 
 use super::risk::{Code, Risk};
 use super::{backend_risk, compare_docs, Before, Doc, Key, Report};
