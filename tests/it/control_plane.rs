@@ -31,21 +31,21 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 /// How long a claim may stay Pending, a pod unscheduled, a controller idle.
-const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(300);
 const MANAGER: &str = "stackgen";
 const CHART: &str = "kube-prometheus-stack-88.5.3.tgz";
 
 // ---- the control plane ------------------------------------------------------------------
 
-struct ControlPlane {
+pub(crate) struct ControlPlane {
     dir: Option<tempfile::TempDir>,
 }
 
 impl ControlPlane {
     /// `scripts/control-plane.sh up --nodes …` in a temporary state directory; the guard
     /// exists before `up` runs, so a failed start still stops what it started.
-    fn up(nodes: &[String]) -> (ControlPlane, PathBuf) {
+    pub(crate) fn up(nodes: &[String]) -> (ControlPlane, PathBuf) {
         let dir = tempfile::Builder::new().prefix("stackgen-cp-").tempdir().unwrap();
         let cp = ControlPlane { dir: Some(dir) };
         let t = Instant::now();
@@ -98,7 +98,7 @@ impl Drop for ControlPlane {
 }
 
 /// A process started by the test (the operator), killed on drop.
-struct Proc(Child);
+pub(crate) struct Proc(pub(crate) Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -109,26 +109,26 @@ impl Drop for Proc {
 
 // ---- kubectl ------------------------------------------------------------------------------
 
-struct Kube {
-    kubectl: PathBuf,
-    kubeconfig: PathBuf,
-    cache: PathBuf,
+pub(crate) struct Kube {
+    pub(crate) kubectl: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
+    pub(crate) cache: PathBuf,
 }
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Kube {
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new(&self.kubectl);
         c.arg("--kubeconfig").arg(&self.kubeconfig).arg("--cache-dir").arg(&self.cache).arg("--request-timeout=30s");
         c
     }
 
-    fn run(&self, args: &[&str]) -> Out {
+    pub(crate) fn run(&self, args: &[&str]) -> Out {
         let (code, stdout, stderr) = run(self.cmd().args(args).stdin(Stdio::null()));
         Out { code, stdout, stderr }
     }
@@ -139,7 +139,7 @@ impl Kube {
     }
 
     /// `kubectl get ARGS -o json`: the items (or the object); empty on error.
-    fn items(&self, args: &[&str]) -> Vec<Value> {
+    pub(crate) fn items(&self, args: &[&str]) -> Vec<Value> {
         let mut a = vec!["get"];
         a.extend_from_slice(args);
         a.extend_from_slice(&["-o", "json"]);
@@ -155,7 +155,7 @@ impl Kube {
         }
     }
 
-    fn apply_file(&self, file: &Path) -> Out {
+    pub(crate) fn apply_file(&self, file: &Path) -> Out {
         self.run(&["apply", "--server-side", "--field-manager", MANAGER, "-f", file.to_str().unwrap()])
     }
 
@@ -163,7 +163,7 @@ impl Kube {
     /// what pods need: service accounts, config, volumes, RBAC, services; then the rest),
     /// each step in four parallel `kubectl apply --server-side` calls: kubectl applies one
     /// object per request, and the 64-shard render has ~300.
-    fn apply_in_parallel(&self, objs: &[Value]) -> Out {
+    pub(crate) fn apply_in_parallel(&self, objs: &[Value]) -> Out {
         const FIRST: &[&str] = &["Namespace", "CustomResourceDefinition"];
         const SECOND: &[&str] = &[
             "ServiceAccount",
@@ -198,7 +198,7 @@ impl Kube {
         all
     }
 
-    fn apply_objects(&self, objs: &[Value]) -> Out {
+    pub(crate) fn apply_objects(&self, objs: &[Value]) -> Out {
         self.run_stdin(&["apply", "--server-side", "--field-manager", MANAGER, "-f", "-"], &list_json(objs))
     }
 
@@ -253,7 +253,7 @@ fn list_json(objs: &[Value]) -> String {
     serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": objs})).unwrap()
 }
 
-fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
@@ -269,7 +269,7 @@ fn id(o: &Value) -> String {
 
 /// The objects of a YAML stream; a `List` (the chart renders some, possibly without
 /// items) stands for its items.
-fn objects(text: &str) -> Vec<Value> {
+pub(crate) fn objects(text: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for d in docs(text).into_iter().filter(|d| d.is_object() && d.get("kind").is_some()) {
         if s(&d, "/kind").ends_with("List") && d.get("metadata").is_none_or(|m| m.get("name").is_none()) {
@@ -291,7 +291,7 @@ fn namespaces(objs: &[Value]) -> BTreeSet<String> {
     v
 }
 
-fn until<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+pub(crate) fn until<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + deadline;
     loop {
         if let Some(t) = f() {
@@ -305,7 +305,7 @@ fn until<T>(deadline: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 /// Events about one object (by uid when known), as `reason: message` lines.
-fn events_of(kube: &Kube, ns: &str, name: &str, uid: Option<&str>) -> String {
+pub(crate) fn events_of(kube: &Kube, ns: &str, name: &str, uid: Option<&str>) -> String {
     let evs = kube.items(&["events", "-n", ns, "--field-selector", &format!("involvedObject.name={name}")]);
     let lines: Vec<String> = evs
         .iter()
@@ -404,7 +404,7 @@ fn deliberate_psa_warning(stack: &Path, objs: &[Value]) -> impl Fn(&Value, &str)
 
 /// Wait until every StatefulSet and Deployment in `workloads` has its pods; a controller
 /// that cannot create them (Pod Security rejects the pod) fails at once with its events.
-fn pods_created(kube: &Kube, what: &str, workloads: &[Value], failures: &mut Vec<String>) -> bool {
+pub(crate) fn pods_created(kube: &Kube, what: &str, workloads: &[Value], failures: &mut Vec<String>) -> bool {
     let nss: BTreeSet<String> = workloads.iter().map(|w| s(w, "/metadata/namespace").to_string()).collect();
     let mut last = String::new();
     let done = until(WAIT, || {
@@ -497,7 +497,7 @@ fn pinned_nodes(pv: &Value) -> Vec<String> {
 /// `pvs` of a render: each pre-bound PV binds exactly its claim, which a controller made;
 /// every other claim is dynamic and has no selector; a pod whose claims are all bound is
 /// scheduled, onto the node its local PV pins.
-fn binding(kube: &Kube, what: &str, statefulsets: &[Value], claims_in_render: &[Value], pvs: &[Value]) -> Vec<String> {
+pub(crate) fn binding(kube: &Kube, what: &str, statefulsets: &[Value], claims_in_render: &[Value], pvs: &[Value]) -> Vec<String> {
     let mut failures = Vec::new();
     let prebound: BTreeMap<(String, String), &Value> = pvs
         .iter()
@@ -902,7 +902,7 @@ fn class_names(v: &Value, out: &mut BTreeSet<String>) {
 /// `component_class`, an existing Ceph class): the cluster provides them. Here they exist
 /// with a provisioner nobody runs, so their claims stay Pending as dynamic claims should,
 /// and the operator, which refuses a storage class that does not exist, goes on.
-fn cluster_classes(objs: &[Value]) -> Vec<Value> {
+pub(crate) fn cluster_classes(objs: &[Value]) -> Vec<Value> {
     let mut named = BTreeSet::new();
     objs.iter().for_each(|o| class_names(o, &mut named));
     for o in objs.iter().filter(|o| o["kind"] == "StorageClass") {
@@ -1110,7 +1110,7 @@ fn helm_section(kube: &Kube, work: &Path, failures: &mut Vec<String>) {
     }
 }
 
-fn tail(p: &Path, n: usize) -> String {
+pub(crate) fn tail(p: &Path, n: usize) -> String {
     let t = std::fs::read_to_string(p).unwrap_or_default();
     let lines: Vec<&str> = t.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")

@@ -1,0 +1,534 @@
+//! `render --format operator`: goldens (golden/operator/, re-bless with
+//! `UPDATE_GOLDEN=1 cargo test --test it operator::goldens`), every custom resource
+//! validated strictly against the operator's CRD schemas
+//! (../shared/reference-data/crd-schemas/, `additionalProperties: false` wherever a
+//! schema lists properties), every companion through kubernetes-validate, the three
+//! formats agreeing on scrape jobs, retention and external labels, the command line
+//! (`--check`, `-o`, `lint --target operator`, `diff --target operator`), and the real
+//! Prometheus Operator v0.93.1 on a real control plane reconciling the render.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+use crate::control_plane::{binding, cluster_classes, objects, pods_created, s, tail, until, ControlPlane, Kube, Proc, WAIT};
+
+fn model(stack: &Path) -> stackgen::model::Stack {
+    check_text(&stem(stack), &std::fs::read_to_string(stack).unwrap())
+}
+
+fn operator_text(stack: &Path) -> String {
+    stackgen::render::operator::to_text(&model(stack))
+}
+
+fn is_cr(d: &Value) -> bool {
+    d["apiVersion"].as_str().is_some_and(|a| a.starts_with("monitoring.coreos.com/"))
+}
+
+#[test]
+fn goldens_match() {
+    let mut golden = Snapshots::tree(root().join("golden/operator"), ".yaml", "operator::goldens");
+    for stack in stacks() {
+        golden.compare_in_tree(&format!("{}.yaml", stem(&stack)), &operator_text(&stack));
+    }
+    golden.finish();
+}
+
+// ---- the CRD schemas ------------------------------------------------------------------------
+
+const CRD_SCHEMAS: &str = "../shared/reference-data/crd-schemas/monitoring.coreos.com";
+
+/// `additionalProperties: false` wherever a schema lists `properties` and says nothing
+/// of other keys: an unknown field fails, as `kubectl apply --validate=strict` fails it.
+fn strict(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("properties") && !m.contains_key("additionalProperties") {
+                m.insert("additionalProperties".into(), json!(false));
+            }
+            m.values_mut().for_each(strict);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strict),
+        _ => {}
+    }
+}
+
+/// The strict validator of one kind (`Prometheus` → `prometheus_v1.json`); None (a skip,
+/// a failure under CI) without the schemas.
+fn crd_validator(kind: &str) -> Option<jsonschema::Validator> {
+    let path = root().join(CRD_SCHEMAS).join(format!("{}_v1.json", kind.to_lowercase()));
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        assert!(!in_ci(), "{} missing", path.display());
+        skipped(&format!("{} missing", path.display()));
+        return None;
+    };
+    let mut schema: Value = serde_json::from_str(&text).unwrap();
+    strict(&mut schema);
+    Some(jsonschema::validator_for(&schema).expect("CRD schema compiles"))
+}
+
+fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc).map(|e| format!("{e} at {}", e.instance_path())).collect()
+}
+
+#[test]
+fn resources_validate_strictly_against_the_crds() {
+    let mut validators = BTreeMap::new();
+    for kind in ["Prometheus", "Alertmanager", "PrometheusRule", "Probe"] {
+        let Some(v) = crd_validator(kind) else { return };
+        validators.insert(kind.to_string(), v);
+    }
+    let mut seen = BTreeMap::<String, usize>::new();
+    for stack in stacks() {
+        for d in docs(&operator_text(&stack)).iter().filter(|d| is_cr(d)) {
+            let kind = d["kind"].as_str().unwrap();
+            let v = validators.get(kind).unwrap_or_else(|| panic!("{}: no schema for {kind}", stem(&stack)));
+            let e = errors(v, d);
+            assert!(e.is_empty(), "{}: {kind} {}: {e:#?}", stem(&stack), d["metadata"]["name"]);
+            *seen.entry(kind.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(seen["Prometheus"], stacks().len(), "{seen:?}");
+    assert!(seen["Alertmanager"] > 0 && seen["PrometheusRule"] > 0, "{seen:?}");
+    // The Probe emitter, on a probe the model will carry.
+    let s = model(&root().join("stacks/ceph-thanos.toml"));
+    let n = stackgen::render::Names { stack: &s };
+    let probe = stackgen::alerting::blackbox::ProbeSpec {
+        job: "web".into(),
+        module: stackgen::alerting::blackbox::ProbeModule::Http2xx,
+        targets: vec!["https://example.org".into()],
+        interval: None,
+    };
+    for o in stackgen::render::operator::probe_resources(&n, &[probe], "ha-blackbox-exporter.monitoring.svc:9115") {
+        let e = errors(&validators["Probe"], &o.value);
+        assert!(e.is_empty(), "Probe: {e:#?}");
+    }
+    // Strict for real: an unknown field and the retentionSize trap of issue 20 fail.
+    let p = stackgen::render::operator::prometheus_resource(&n).value;
+    let mut unknown = p.clone();
+    unknown["spec"]["thanos"]["objstoreConfig"] = json!({"name": "x"});
+    assert!(!errors(&validators["Prometheus"], &unknown).is_empty(), "an unknown field passed");
+    let mut size = p;
+    size["spec"]["retentionSize"] = json!("50Gi");
+    assert!(!errors(&validators["Prometheus"], &size).is_empty(), "retentionSize 50Gi passed");
+}
+
+#[test]
+fn companions_pass_kubernetes_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for stack in stacks() {
+        let text: String = docs(&operator_text(&stack))
+            .iter()
+            .filter(|d| !is_cr(d))
+            .map(|d| format!("---\n{}\n", serde_json::to_string(d).unwrap()))
+            .collect();
+        let file = dir.path().join(format!("{}.yaml", stem(&stack)));
+        std::fs::write(&file, text).unwrap();
+        files.push((file, model(&stack).kubernetes_version));
+    }
+    kubernetes_validate_all(files);
+}
+
+// ---- the three formats agree ------------------------------------------------------------------
+
+/// What every format must say alike: the scrape jobs (sharding relabels aside: stackgen
+/// writes them in manifests mode, the operator appends the same ones), retention, and
+/// external labels (the stack's, the replica label's name, whether there is a per-shard
+/// label).
+#[derive(Debug, PartialEq)]
+struct Essentials {
+    jobs: Vec<Value>,
+    retention: String,
+    retention_size: Option<String>,
+    labels: BTreeMap<String, String>,
+    replica_label: String,
+    per_shard_label: bool,
+}
+
+/// A job without the sharding relabels (the three that end in the `keep` on `__tmp_hash`).
+fn unsharded(mut j: Value) -> Value {
+    if let Some(rc) = j.get_mut("relabel_configs").and_then(Value::as_array_mut) {
+        rc.retain(|r| {
+            let src = r["source_labels"].to_string();
+            r["target_label"] != "__tmp_hash" && !src.contains("__tmp_hash")
+        });
+        if rc.is_empty() {
+            j.as_object_mut().unwrap().remove("relabel_configs");
+        }
+    }
+    j
+}
+
+fn manifests_essentials(text: &str) -> Essentials {
+    let d = docs(text);
+    let (_, cfg) = prometheus_configs(&d).into_iter().next().expect("a prometheus.yml");
+    let sts = d
+        .iter()
+        .find(|o| o["kind"] == "StatefulSet" && o["spec"]["template"]["spec"]["containers"][0]["name"] == "prometheus")
+        .unwrap();
+    let args: Vec<&str> = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let arg = |f: &str| args.iter().find_map(|a| a.strip_prefix(&format!("{f}="))).map(String::from);
+    let mut labels: BTreeMap<String, String> = serde_json::from_value(cfg["global"]["external_labels"].clone()).unwrap();
+    let replica_label = labels.iter().find(|(_, v)| *v == "${POD_NAME}").map(|(k, _)| k.clone()).unwrap();
+    labels.remove(&replica_label);
+    let per_shard_label = labels.remove("shard").is_some();
+    Essentials {
+        jobs: cfg["scrape_configs"].as_array().unwrap().iter().cloned().map(unsharded).collect(),
+        retention: arg("--storage.tsdb.retention.time").unwrap(),
+        retention_size: arg("--storage.tsdb.retention.size"),
+        labels,
+        replica_label,
+        per_shard_label,
+    }
+}
+
+fn operator_essentials(text: &str) -> Essentials {
+    let d = docs(text);
+    let p = d.iter().find(|o| o["kind"] == "Prometheus").unwrap();
+    let spec = &p["spec"];
+    let secret = d.iter().find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == spec["additionalScrapeConfigs"]["name"]).unwrap();
+    let jobs: Value =
+        serde_saphyr::from_str(secret["stringData"][spec["additionalScrapeConfigs"]["key"].as_str().unwrap()].as_str().unwrap())
+            .unwrap();
+    assert_eq!(spec["prometheusExternalLabelName"], "", "an extra `prometheus` external label");
+    let mut labels: BTreeMap<String, String> = serde_json::from_value(spec["externalLabels"].clone()).unwrap();
+    let per_shard_label = labels.remove("shard").is_some_and(|v| v == "$(SHARD)");
+    Essentials {
+        jobs: jobs.as_array().unwrap().clone(),
+        retention: spec["retention"].as_str().unwrap().to_string(),
+        retention_size: spec["retentionSize"].as_str().map(String::from),
+        labels,
+        replica_label: spec["replicaExternalLabelName"].as_str().unwrap().to_string(),
+        per_shard_label,
+    }
+}
+
+fn helm_essentials(values: &str) -> Essentials {
+    let v: Value = serde_saphyr::from_str(values).unwrap();
+    let spec = &v["prometheus"]["prometheusSpec"];
+    assert_eq!(spec["prometheusExternalLabelNameClear"], true);
+    Essentials {
+        jobs: spec["additionalScrapeConfigs"].as_array().cloned().unwrap_or_default(),
+        retention: spec["retention"].as_str().unwrap().to_string(),
+        retention_size: spec["retentionSize"].as_str().map(String::from),
+        labels: serde_json::from_value(spec["externalLabels"].clone()).unwrap(),
+        replica_label: spec["replicaExternalLabelName"].as_str().unwrap().to_string(),
+        // SG125: the chart cannot give shards their own label.
+        per_shard_label: false,
+    }
+}
+
+#[test]
+fn the_three_formats_agree() {
+    for stack in stacks() {
+        let name = stem(&stack);
+        let m = manifests_essentials(&std::fs::read_to_string(golden_path(&stack)).unwrap());
+        let o = operator_essentials(&std::fs::read_to_string(root().join(format!("golden/operator/{name}.yaml"))).unwrap());
+        let h = helm_essentials(&std::fs::read_to_string(root().join(format!("golden/helm/{name}.values.yaml"))).unwrap());
+        // The operator scrapes Alertmanager under the operator's pod names: the same job,
+        // other addresses.
+        let targets_aside = |e: &Essentials| -> Vec<Value> {
+            e.jobs
+                .iter()
+                .map(|j| {
+                    let mut j = j.clone();
+                    if j["job_name"] == "alertmanager" {
+                        j["static_configs"] = json!("<the Alertmanager pods>");
+                    }
+                    j
+                })
+                .collect()
+        };
+        assert_eq!(targets_aside(&m), targets_aside(&o), "{name}: manifests and operator jobs differ");
+        // The chart scrapes the cluster with its own ServiceMonitors: `[[scrape]]` alike.
+        let user: BTreeSet<String> = model(&stack).scrape.iter().map(|j| j.job.clone()).collect();
+        let user_jobs = |e: &Essentials| -> Vec<Value> {
+            e.jobs.iter().filter(|j| user.contains(j["job_name"].as_str().unwrap())).cloned().collect()
+        };
+        assert_eq!(user_jobs(&m), user_jobs(&h), "{name}: manifests and helm [[scrape]] jobs differ");
+        assert_eq!(user_jobs(&m).len(), user.len(), "{name}");
+        for (what, e) in [("operator", &o), ("helm-values", &h)] {
+            assert_eq!((&m.retention, &m.retention_size), (&e.retention, &e.retention_size), "{name}: {what} retention");
+            assert_eq!(m.labels, e.labels, "{name}: {what} external labels");
+            assert_eq!(m.replica_label, e.replica_label, "{name}: {what} replica label");
+        }
+        assert_eq!(m.per_shard_label, o.per_shard_label, "{name}: per-shard label");
+    }
+}
+
+// ---- the command line ---------------------------------------------------------------------------
+
+fn stackgen(args: &[&str]) -> (i32, String, String) {
+    run(Command::new(bin()).args(args).current_dir(root()).env("NO_COLOR", "1"))
+}
+
+#[test]
+fn render_check_lint_and_diff_in_operator_format() {
+    let stack = "stacks/ceph-thanos.toml";
+    let golden = "golden/operator/ceph-thanos.yaml";
+    let (code, out, err) = stackgen(&["render", "--format", "operator", stack]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(stackgen::render::HEADER) && out.contains("Prometheus Operator v0.93.1"), "{out:.300}");
+    assert_eq!(stackgen(&["render", "--format", "operator", stack, "--check", golden]).0, 0);
+    // A stale committed render: exit 1, a diff, how to regenerate.
+    let dir = tempfile::tempdir().unwrap();
+    let stale = dir.path().join("stale.yaml");
+    std::fs::write(&stale, out.replace("retention: \"2d\"", "retention: \"3d\"")).unwrap();
+    let (code, out2, err) = stackgen(&["render", "--format", "operator", stack, "--check", stale.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out2.contains("-  retention: \"3d\"") && err.contains("--format operator"), "{out2}{err}");
+    // -o DIR, then --check against it.
+    let o = dir.path().join("out");
+    let (code, _, err) = stackgen(&["render", "--format", "operator", stack, "-o", o.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(o.join("prometheus-ha-prometheus.yaml").is_file());
+    assert_eq!(stackgen(&["render", "--format", "operator", stack, "--check", o.to_str().unwrap()]).0, 0);
+    // lint --target operator: SG160 for what the operator cannot express.
+    let text = std::fs::read_to_string(root().join(stack)).unwrap() + "\n";
+    let tagged = dir.path().join("tagged.toml");
+    std::fs::write(&tagged, text.replacen("version = \"v0.39.2\"", "version = \"main-2025\"", 1)).unwrap();
+    let (_, out, err) = stackgen(&["lint", "--target", "operator", "--format", "json", tagged.to_str().unwrap()]);
+    let diags: Value = serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    assert!(diags.as_array().unwrap().iter().any(|d| d["code"] == "SG160"), "{diags:#}");
+    let (_, out, _) = stackgen(&["lint", "--format", "json", tagged.to_str().unwrap()]);
+    assert!(!out.contains("SG160"), "SG160 only for --target operator");
+    // diff --target operator: none against its own render, risks named with the operator's objects.
+    let (code, out, err) = stackgen(&["diff", stack, "--target", "operator", "--against", golden]);
+    assert_eq!(code, 0, "{out}{err}");
+    let fewer = dir.path().join("fewer.toml");
+    std::fs::write(&fewer, text.replacen("shards = 4", "shards = 2", 1)).unwrap();
+    let (code, out, err) =
+        stackgen(&["diff", fewer.to_str().unwrap(), "--target", "operator", "--format", "json", "--base", stack]);
+    assert_eq!(code, 1, "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    let sc = j["risks"].as_array().unwrap().iter().find(|r| r["code"] == "shard-count").expect("shard-count risk");
+    let msg = sc["message"].as_str().unwrap();
+    assert!(msg.contains("prometheus-ha-prometheus-shard-2, prometheus-ha-prometheus-shard-3"), "{msg}");
+}
+
+// ---- the real operator ----------------------------------------------------------------------------
+
+/// A stack with everything the operator reconciles and static PVs for every claim:
+/// static NFS (one directory per pod, also for Alertmanager, Store Gateway, Compactor,
+/// Grafana), 2 shards x 2 replicas, Thanos, Alertmanager.
+fn real_stack() -> String {
+    let base = std::fs::read_to_string(root().join("stacks/static-nfs.toml")).unwrap();
+    let base = base.replace("component_class = \"standard\"\n", "");
+    let thanos = std::fs::read_to_string(root().join("stacks/ceph-thanos.toml")).unwrap();
+    let thanos = &thanos[thanos.find("[thanos]").unwrap()..thanos.find("[alertmanager]").unwrap()];
+    format!("{base}\n[sharding]\nshards = 2\n\n{thanos}\n[alertmanager]\nreplicas = 2\n")
+}
+
+/// The operator's config for one Prometheus resource: Secret `prometheus-<cr>`, key
+/// `prometheus.yaml.gz`, gunzipped.
+fn generated_config(kube: &Kube, ns: &str, cr: &str, work: &Path) -> Option<String> {
+    let out = kube.run(&["-n", ns, "get", "secret", &format!("prometheus-{cr}"), "-o", "jsonpath={.data.prometheus\\.yaml\\.gz}"]);
+    if out.code != 0 || out.stdout.is_empty() {
+        return None;
+    }
+    let gz = work.join("prometheus.yaml.gz.b64");
+    std::fs::write(&gz, out.stdout.trim()).unwrap();
+    let (code, text, err) = run(Command::new("sh").arg("-c").arg(format!("base64 -d '{}' | gunzip", gz.display())));
+    assert_eq!(code, 0, "{err}");
+    Some(text)
+}
+
+#[test]
+fn the_real_operator_reconciles_the_render() {
+    let _real = real_components_lock();
+    let mut found = BTreeMap::new();
+    for b in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "operator", "promtool"] {
+        match real(b) {
+            Some(p) => {
+                found.insert(b, p);
+            }
+            None => return,
+        }
+    }
+    if tool("openssl").is_none() || tool("curl").is_none() {
+        return;
+    }
+    let chart = root().join("../shared/reference-data/charts/kube-prometheus-stack-88.5.3.tgz");
+    if !chart.is_file() {
+        assert!(!in_ci(), "{} is required under CI=true (the operator's CRDs)", chart.display());
+        skipped("the operator's CRDs: chart archive not found");
+        return;
+    }
+    let t = Instant::now();
+    let work = tempfile::Builder::new().prefix("stackgen-operator-").tempdir().unwrap();
+    let path = |n: &str| work.path().join(n);
+    // The render, through the command line.
+    std::fs::write(path("stack.toml"), real_stack()).unwrap();
+    let (code, text, err) = run(Command::new(bin()).args(["render", "--format", "operator"]).arg(path("stack.toml")));
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(path("operator.yaml"), &text).unwrap();
+    let render = objects(&text);
+    let manifests = docs(&stackgen::render_manifests(&check_text("real", &real_stack())));
+    let cr = render.iter().find(|o| o["kind"] == "Prometheus").unwrap().clone();
+    let (cr_name, ns) = (s(&cr, "/metadata/name").to_string(), s(&cr, "/metadata/namespace").to_string());
+    let spec = &cr["spec"];
+
+    let nodes: Vec<String> = ["node-a", "node-b", "node-c"].map(String::from).to_vec();
+    let (_cp, kubeconfig) = ControlPlane::up(&nodes);
+    let kube = Kube { kubectl: found["kubectl"].clone(), kubeconfig: kubeconfig.clone(), cache: path("kube-cache") };
+    // The operator's CRDs, v0.93.1 (the chart's crds sub-chart).
+    std::fs::create_dir_all(path("chart")).unwrap();
+    let (code, _, err) = run(Command::new("tar").arg("xzf").arg(&chart).arg("-C").arg(path("chart")));
+    assert_eq!(code, 0, "tar: {err}");
+    let o = kube.apply_file(&path("chart/kube-prometheus-stack/charts/crds/crds"));
+    assert_eq!(o.code, 0, "CRDs: {}", o.stderr);
+    let o = kube.run(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
+    assert_eq!(o.code, 0, "CRDs not established: {}", o.stderr);
+    let fixtures = cluster_classes(&render);
+    if !fixtures.is_empty() {
+        assert_eq!(kube.apply_objects(&fixtures).code, 0);
+    }
+    // The objstore credentials the stack names (a Secret the user provides).
+    let creds = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "thanos-objstore-credentials"},
+                       "stringData": {"access_key": "test", "secret_key": "test"}});
+    let o = kube.apply_in_parallel(&render);
+    assert_eq!(o.code, 0, "apply: {}", o.stderr);
+    assert!(!o.stderr.contains("Warning"), "apply warned: {}", o.stderr);
+    let mut creds = creds;
+    creds["metadata"]["namespace"] = json!(ns);
+    assert_eq!(kube.apply_objects(&[creds]).code, 0);
+
+    // The operator, watching the stack's namespace.
+    let certs = kubeconfig.parent().unwrap().join("certs");
+    let server = std::fs::read_to_string(&kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: ").map(String::from))
+        .expect("kubeconfig has a server");
+    let log = path("operator.log");
+    let logf = std::fs::File::create(&log).unwrap();
+    let _op = Proc(
+        Command::new(&found["operator"])
+            .args([
+                format!("--apiserver={server}"),
+                "--tls-insecure".into(),
+                format!("--cert-file={}", certs.join("admin.crt").display()),
+                format!("--key-file={}", certs.join("admin.key").display()),
+                "--web.enable-tls=false".into(),
+                format!("--web.listen-address=127.0.0.1:{}", free_port()),
+                format!("--namespaces={ns}"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().unwrap())
+            .stderr(logf)
+            .spawn()
+            .expect("operator starts"),
+    );
+    let shards = spec["shards"].as_u64().unwrap();
+    let want = shards + render.iter().filter(|o| o["kind"] == "Alertmanager").count() as u64;
+    let mut sts = Vec::new();
+    let made = until(WAIT * 2, || {
+        sts = kube
+            .items(&["statefulsets.apps", "-n", &ns])
+            .into_iter()
+            .filter(|o| s(o, "/metadata/ownerReferences/0/apiVersion").starts_with("monitoring.coreos.com/"))
+            .collect();
+        (sts.len() as u64 >= want).then_some(())
+    });
+    assert!(made.is_some(), "the operator made {} of {want} StatefulSets; its log ends:\n{}", sts.len(), tail(&log, 25));
+
+    let mut failures = Vec::new();
+    // The flags the stack asked for, on every shard's StatefulSet: retention and size from
+    // the resource, block durations and the rest as manifests mode passes them.
+    let manifests_args: BTreeSet<String> = manifests
+        .iter()
+        .filter(|o| o["kind"] == "StatefulSet")
+        .flat_map(|o| o["spec"]["template"]["spec"]["containers"][0]["args"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(String::from))
+        .filter(|a| a.starts_with("--storage.tsdb.") && !a.starts_with("--storage.tsdb.path"))
+        .collect();
+    assert!(manifests_args.iter().any(|a| a.contains("block-duration")), "{manifests_args:?}");
+    let mut prom_sts: Vec<&Value> = sts.iter().filter(|o| s(o, "/metadata/labels/operator.prometheus.io~1name") == cr_name).collect();
+    prom_sts.sort_by_key(|o| s(o, "/metadata/name").to_string());
+    let names: Vec<&str> = prom_sts.iter().map(|o| s(o, "/metadata/name")).collect();
+    let expected: Vec<String> = (0..shards).map(|i| stackgen::render::helm::operator_statefulset(&cr_name, i)).collect();
+    if names != expected.iter().map(String::as_str).collect::<Vec<_>>() {
+        failures.push(format!("StatefulSets {names:?}, want one per shard {expected:?}"));
+    }
+    for o in &prom_sts {
+        let c = o["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "prometheus")
+            .unwrap();
+        let args: BTreeSet<String> = c["args"].as_array().unwrap().iter().filter_map(|a| a.as_str().map(String::from)).collect();
+        let mut want_args = manifests_args.clone();
+        want_args.insert(format!("--storage.tsdb.retention.time={}", spec["retention"].as_str().unwrap()));
+        if let Some(size) = spec["retentionSize"].as_str() {
+            want_args.insert(format!("--storage.tsdb.retention.size={size}"));
+        }
+        for a in &want_args {
+            if !args.contains(a) {
+                failures.push(format!("{}: no {a} among {args:?}", s(o, "/metadata/name")));
+            }
+        }
+        if o["spec"]["replicas"] != spec["replicas"] {
+            failures.push(format!("{}: replicas {} (want {})", s(o, "/metadata/name"), o["spec"]["replicas"], spec["replicas"]));
+        }
+    }
+    // Claims bound to stackgen's PVs: the operator's StatefulSets and stackgen's own
+    // (Store Gateway, Compactor), scheduled on the fake nodes.
+    let mut all_sts: Vec<Value> = sts.clone();
+    all_sts.extend(render.iter().filter(|o| o["kind"] == "StatefulSet").cloned());
+    let workloads: Vec<Value> = all_sts.clone();
+    if pods_created(&kube, "operator render", &workloads, &mut failures) {
+        let claims: Vec<Value> = render.iter().filter(|o| o["kind"] == "PersistentVolumeClaim").cloned().collect();
+        let pvs: Vec<Value> = render.iter().filter(|o| o["kind"] == "PersistentVolume").cloned().collect();
+        assert!(pvs.len() as u64 >= shards * spec["replicas"].as_u64().unwrap(), "static PVs");
+        failures.extend(binding(&kube, "operator render", &all_sts, &claims, &pvs));
+    }
+    // The operator's prometheus.yml: the stack's external labels, the replica label, no
+    // `prometheus` label, every job of the Secret; and promtool 3 accepts it.
+    let cfg_text = until(WAIT, || generated_config(&kube, &ns, &cr_name, work.path()));
+    match cfg_text {
+        None => failures.push(format!("no generated config Secret prometheus-{cr_name}; log:\n{}", tail(&log, 20))),
+        Some(text) => {
+            let cfg: Value = serde_saphyr::from_str(&text).unwrap();
+            let ext = &cfg["global"]["external_labels"];
+            let replica = spec["replicaExternalLabelName"].as_str().unwrap();
+            if ext[replica] != "$(POD_NAME)" || ext.get("prometheus").is_some() {
+                failures.push(format!("external labels {ext}: want {replica}=$(POD_NAME) and no `prometheus`"));
+            }
+            for (k, v) in spec["externalLabels"].as_object().unwrap() {
+                if &ext[k] != v {
+                    failures.push(format!("external label {k}: {} (want {v})", ext[k]));
+                }
+            }
+            // As the config reloader writes it for pod 0 of shard 0, the pod's files in a
+            // temporary directory (promtool checks that they exist).
+            let sa = path("sa");
+            std::fs::create_dir_all(&sa).unwrap();
+            std::fs::write(sa.join("token"), "t").unwrap();
+            std::fs::write(sa.join("ca.crt"), "").unwrap();
+            let text = text
+                .replace("$(SHARD)", "0")
+                .replace("$(POD_NAME)", &format!("{}-0", expected[0]))
+                .replace("/var/run/secrets/kubernetes.io/serviceaccount", sa.to_str().unwrap())
+                .replace("/etc/prometheus/rules/", &format!("{}/rules/", work.path().display()));
+            std::fs::write(path("prometheus.yml"), &text).unwrap();
+            let (code, out, err) = run(Command::new(&found["promtool"]).args(["check", "config"]).arg(path("prometheus.yml")));
+            if code != 0 {
+                failures.push(format!("promtool check config of the operator's config: {out}{err}\n{text}"));
+            }
+        }
+    }
+    eprintln!("operator: {} objects, {} StatefulSets, ({:.1}s)", render.len(), sts.len(), t.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
