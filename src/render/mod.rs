@@ -4,9 +4,9 @@
 //! so the same stack gives the same bytes everywhere.
 
 pub mod helm;
-pub mod operator;
 pub(crate) mod k8s;
 pub(crate) mod network;
+pub mod operator;
 pub(crate) mod pod;
 pub mod prometheus;
 pub(crate) mod scanners;

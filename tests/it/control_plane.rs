@@ -497,7 +497,13 @@ fn pinned_nodes(pv: &Value) -> Vec<String> {
 /// `pvs` of a render: each pre-bound PV binds exactly its claim, which a controller made;
 /// every other claim is dynamic and has no selector; a pod whose claims are all bound is
 /// scheduled, onto the node its local PV pins.
-pub(crate) fn binding(kube: &Kube, what: &str, statefulsets: &[Value], claims_in_render: &[Value], pvs: &[Value]) -> Vec<String> {
+pub(crate) fn binding(
+    kube: &Kube,
+    what: &str,
+    statefulsets: &[Value],
+    claims_in_render: &[Value],
+    pvs: &[Value],
+) -> Vec<String> {
     let mut failures = Vec::new();
     let prebound: BTreeMap<(String, String), &Value> = pvs
         .iter()

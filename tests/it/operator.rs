@@ -15,7 +15,9 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::control_plane::{binding, cluster_classes, objects, pods_created, s, tail, until, ControlPlane, Kube, Proc, WAIT};
+use crate::control_plane::{
+    binding, cluster_classes, objects, pods_created, s, tail, until, ControlPlane, Kube, Proc, WAIT,
+};
 
 fn model(stack: &Path) -> stackgen::model::Stack {
     check_text(&stem(stack), &std::fs::read_to_string(stack).unwrap())
@@ -178,7 +180,8 @@ fn manifests_essentials(text: &str) -> Essentials {
         .filter_map(Value::as_str)
         .collect();
     let arg = |f: &str| args.iter().find_map(|a| a.strip_prefix(&format!("{f}="))).map(String::from);
-    let mut labels: BTreeMap<String, String> = serde_json::from_value(cfg["global"]["external_labels"].clone()).unwrap();
+    let mut labels: BTreeMap<String, String> =
+        serde_json::from_value(cfg["global"]["external_labels"].clone()).unwrap();
     let replica_label = labels.iter().find(|(_, v)| *v == "${POD_NAME}").map(|(k, _)| k.clone()).unwrap();
     labels.remove(&replica_label);
     let per_shard_label = labels.remove("shard").is_some();
@@ -196,10 +199,14 @@ fn operator_essentials(text: &str) -> Essentials {
     let d = docs(text);
     let p = d.iter().find(|o| o["kind"] == "Prometheus").unwrap();
     let spec = &p["spec"];
-    let secret = d.iter().find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == spec["additionalScrapeConfigs"]["name"]).unwrap();
-    let jobs: Value =
-        serde_saphyr::from_str(secret["stringData"][spec["additionalScrapeConfigs"]["key"].as_str().unwrap()].as_str().unwrap())
-            .unwrap();
+    let secret = d
+        .iter()
+        .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == spec["additionalScrapeConfigs"]["name"])
+        .unwrap();
+    let jobs: Value = serde_saphyr::from_str(
+        secret["stringData"][spec["additionalScrapeConfigs"]["key"].as_str().unwrap()].as_str().unwrap(),
+    )
+    .unwrap();
     assert_eq!(spec["prometheusExternalLabelName"], "", "an extra `prometheus` external label");
     let mut labels: BTreeMap<String, String> = serde_json::from_value(spec["externalLabels"].clone()).unwrap();
     let per_shard_label = labels.remove("shard").is_some_and(|v| v == "$(SHARD)");
@@ -233,8 +240,10 @@ fn the_three_formats_agree() {
     for stack in stacks() {
         let name = stem(&stack);
         let m = manifests_essentials(&std::fs::read_to_string(golden_path(&stack)).unwrap());
-        let o = operator_essentials(&std::fs::read_to_string(root().join(format!("golden/operator/{name}.yaml"))).unwrap());
-        let h = helm_essentials(&std::fs::read_to_string(root().join(format!("golden/helm/{name}.values.yaml"))).unwrap());
+        let o =
+            operator_essentials(&std::fs::read_to_string(root().join(format!("golden/operator/{name}.yaml"))).unwrap());
+        let h =
+            helm_essentials(&std::fs::read_to_string(root().join(format!("golden/helm/{name}.values.yaml"))).unwrap());
         // The operator scrapes Alertmanager under the operator's pod names: the same job,
         // other addresses.
         let targets_aside = |e: &Essentials| -> Vec<Value> {
@@ -258,7 +267,11 @@ fn the_three_formats_agree() {
         assert_eq!(user_jobs(&m), user_jobs(&h), "{name}: manifests and helm [[scrape]] jobs differ");
         assert_eq!(user_jobs(&m).len(), user.len(), "{name}");
         for (what, e) in [("operator", &o), ("helm-values", &h)] {
-            assert_eq!((&m.retention, &m.retention_size), (&e.retention, &e.retention_size), "{name}: {what} retention");
+            assert_eq!(
+                (&m.retention, &m.retention_size),
+                (&e.retention, &e.retention_size),
+                "{name}: {what} retention"
+            );
             assert_eq!(m.labels, e.labels, "{name}: {what} external labels");
             assert_eq!(m.replica_label, e.replica_label, "{name}: {what} replica label");
         }
@@ -332,7 +345,15 @@ fn real_stack() -> String {
 /// The operator's config for one Prometheus resource: Secret `prometheus-<cr>`, key
 /// `prometheus.yaml.gz`, gunzipped.
 fn generated_config(kube: &Kube, ns: &str, cr: &str, work: &Path) -> Option<String> {
-    let out = kube.run(&["-n", ns, "get", "secret", &format!("prometheus-{cr}"), "-o", "jsonpath={.data.prometheus\\.yaml\\.gz}"]);
+    let out = kube.run(&[
+        "-n",
+        ns,
+        "get",
+        "secret",
+        &format!("prometheus-{cr}"),
+        "-o",
+        "jsonpath={.data.prometheus\\.yaml\\.gz}",
+    ]);
     if out.code != 0 || out.stdout.is_empty() {
         return None;
     }
@@ -347,7 +368,8 @@ fn generated_config(kube: &Kube, ns: &str, cr: &str, work: &Path) -> Option<Stri
 fn the_real_operator_reconciles_the_render() {
     let _real = real_components_lock();
     let mut found = BTreeMap::new();
-    for b in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "operator", "promtool"] {
+    for b in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "operator", "promtool"]
+    {
         match real(b) {
             Some(p) => {
                 found.insert(b, p);
@@ -440,7 +462,12 @@ fn the_real_operator_reconciles_the_render() {
             .collect();
         (sts.len() as u64 >= want).then_some(())
     });
-    assert!(made.is_some(), "the operator made {} of {want} StatefulSets; its log ends:\n{}", sts.len(), tail(&log, 25));
+    assert!(
+        made.is_some(),
+        "the operator made {} of {want} StatefulSets; its log ends:\n{}",
+        sts.len(),
+        tail(&log, 25)
+    );
 
     let mut failures = Vec::new();
     // The flags the stack asked for, on every shard's StatefulSet: retention and size from
@@ -453,10 +480,12 @@ fn the_real_operator_reconciles_the_render() {
         .filter(|a| a.starts_with("--storage.tsdb.") && !a.starts_with("--storage.tsdb.path"))
         .collect();
     assert!(manifests_args.iter().any(|a| a.contains("block-duration")), "{manifests_args:?}");
-    let mut prom_sts: Vec<&Value> = sts.iter().filter(|o| s(o, "/metadata/labels/operator.prometheus.io~1name") == cr_name).collect();
+    let mut prom_sts: Vec<&Value> =
+        sts.iter().filter(|o| s(o, "/metadata/labels/operator.prometheus.io~1name") == cr_name).collect();
     prom_sts.sort_by_key(|o| s(o, "/metadata/name").to_string());
     let names: Vec<&str> = prom_sts.iter().map(|o| s(o, "/metadata/name")).collect();
-    let expected: Vec<String> = (0..shards).map(|i| stackgen::render::helm::operator_statefulset(&cr_name, i)).collect();
+    let expected: Vec<String> =
+        (0..shards).map(|i| stackgen::render::helm::operator_statefulset(&cr_name, i)).collect();
     if names != expected.iter().map(String::as_str).collect::<Vec<_>>() {
         failures.push(format!("StatefulSets {names:?}, want one per shard {expected:?}"));
     }
@@ -467,7 +496,8 @@ fn the_real_operator_reconciles_the_render() {
             .iter()
             .find(|c| c["name"] == "prometheus")
             .unwrap();
-        let args: BTreeSet<String> = c["args"].as_array().unwrap().iter().filter_map(|a| a.as_str().map(String::from)).collect();
+        let args: BTreeSet<String> =
+            c["args"].as_array().unwrap().iter().filter_map(|a| a.as_str().map(String::from)).collect();
         let mut want_args = manifests_args.clone();
         want_args.insert(format!("--storage.tsdb.retention.time={}", spec["retention"].as_str().unwrap()));
         if let Some(size) = spec["retentionSize"].as_str() {
@@ -479,7 +509,12 @@ fn the_real_operator_reconciles_the_render() {
             }
         }
         if o["spec"]["replicas"] != spec["replicas"] {
-            failures.push(format!("{}: replicas {} (want {})", s(o, "/metadata/name"), o["spec"]["replicas"], spec["replicas"]));
+            failures.push(format!(
+                "{}: replicas {} (want {})",
+                s(o, "/metadata/name"),
+                o["spec"]["replicas"],
+                spec["replicas"]
+            ));
         }
     }
     // Claims bound to stackgen's PVs: the operator's StatefulSets and stackgen's own
@@ -522,7 +557,8 @@ fn the_real_operator_reconciles_the_render() {
                 .replace("/var/run/secrets/kubernetes.io/serviceaccount", sa.to_str().unwrap())
                 .replace("/etc/prometheus/rules/", &format!("{}/rules/", work.path().display()));
             std::fs::write(path("prometheus.yml"), &text).unwrap();
-            let (code, out, err) = run(Command::new(&found["promtool"]).args(["check", "config"]).arg(path("prometheus.yml")));
+            let (code, out, err) =
+                run(Command::new(&found["promtool"]).args(["check", "config"]).arg(path("prometheus.yml")));
             if code != 0 {
                 failures.push(format!("promtool check config of the operator's config: {out}{err}\n{text}"));
             }
@@ -531,4 +567,3 @@ fn the_real_operator_reconciles_the_render() {
     eprintln!("operator: {} objects, {} StatefulSets, ({:.1}s)", render.len(), sts.len(), t.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
 }
-

@@ -28,8 +28,8 @@ pub use values::{show, ValueChange, ValuesDiff};
 
 pub(super) use risks::value_risks;
 pub(super) use sharding::shard_view;
-use values::{diff_values, project};
 pub(super) use values::values_of_cr;
+use values::{diff_values, project};
 
 use super::risk::{Code, Risk};
 use super::{backend_risk, compare_docs, Before, Doc, Key, Report};

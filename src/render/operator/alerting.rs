@@ -29,7 +29,10 @@ pub fn self_monitoring(s: &Stack) -> SelfMonitoring {
         prometheus_job: "prometheus".into(),
         tsdb_claims: format!("prometheus-{}-db-{}.*", prometheus_cr(s), statefulset_name(s, 0)),
         thanos,
-        alertmanager: s.alertmanager.as_ref().map(|a| AlertmanagerJob { job: "alertmanager".into(), replicas: a.replicas }),
+        alertmanager: s
+            .alertmanager
+            .as_ref()
+            .map(|a| AlertmanagerJob { job: "alertmanager".into(), replicas: a.replicas }),
         grafana_job: None,
         blackbox_job: None,
     }
@@ -125,7 +128,10 @@ mod tests {
     fn rules_become_prometheus_rules_with_their_groups() {
         let s = stack();
         let n = Names { stack: &s };
-        let user = [("team/api.yaml".to_string(), "groups:\n- name: api\n  rules:\n  - record: x\n    expr: up\n".to_string())];
+        let user = [(
+            "team/api.yaml".to_string(),
+            "groups:\n- name: api\n  rules:\n  - record: x\n    expr: up\n".to_string(),
+        )];
         let objs = rule_resources(&n, Some(&self_monitoring(&s)), &user).unwrap();
         let names: Vec<&str> = objs.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["ha-self-monitoring", "ha-rules-api"]);

@@ -134,7 +134,11 @@ fn alertmanager_discovery(n: &Names<'_>) -> Vec<Object> {
         }),
         Object::new(&RoleBinding {
             metadata: meta(&name, Some(&ns), labels),
-            role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "Role".into(), name: name.clone() },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "Role".into(),
+                name: name.clone(),
+            },
             subjects: Some(vec![Subject {
                 kind: "ServiceAccount".into(),
                 name: n.obj("prometheus"),
