@@ -198,6 +198,8 @@ pub fn prometheus_resource(n: &Names<'_>) -> Object {
     if let Some(t) = &s.thanos {
         let mut thanos = json!({
             "image": t.image.reference(),
+            // The sidecar's resources of manifests mode.
+            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
             "objectStorageConfig": {"name": n.obj("thanos-objstore"), "key": OBJSTORE_KEY},
         });
         if let Some(v) = semver_tag(&t.image) {
@@ -259,6 +261,8 @@ pub fn alertmanager_resource(n: &Names<'_>) -> Object {
         "replicas": am.replicas,
         "storage": storage,
         "securityContext": security_context(65534, 65534),
+        // Alertmanager reads nothing from the API.
+        "automountServiceAccountToken": false,
         "podMetadata": {"labels": to_map(&pod_labels(n))},
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
     });
