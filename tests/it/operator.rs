@@ -540,6 +540,46 @@ fn the_real_operator_reconciles_the_render() {
             if ext[replica] != "$(POD_NAME)" || ext.get("prometheus").is_some() {
                 failures.push(format!("external labels {ext}: want {replica}=$(POD_NAME) and no `prometheus`"));
             }
+            // Every job of the Secret, each with the operator's one hashmod by the shard
+            // count (stackgen wrote none).
+            let secret = render
+                .iter()
+                .find(|o| o["kind"] == "Secret" && o["metadata"]["name"] == spec["additionalScrapeConfigs"]["name"])
+                .unwrap();
+            let key = spec["additionalScrapeConfigs"]["key"].as_str().unwrap();
+            let jobs: Value = serde_saphyr::from_str(secret["stringData"][key].as_str().unwrap()).unwrap();
+            let generated = cfg["scrape_configs"].as_array().cloned().unwrap_or_default();
+            for j in jobs.as_array().unwrap() {
+                let name = &j["job_name"];
+                let Some(g) = generated.iter().find(|g| &g["job_name"] == name) else {
+                    failures.push(format!("job {name} of the Secret is not in the operator's config"));
+                    continue;
+                };
+                let hashmods: Vec<&Value> = g["relabel_configs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|r| r["action"] == "hashmod")
+                    .collect();
+                let want = usize::from(shards > 1);
+                if hashmods.len() != want || hashmods.iter().any(|h| h["modulus"].as_u64() != Some(shards)) {
+                    failures
+                        .push(format!("job {name}: hashmod relabels {hashmods:?}, want {want} with modulus {shards}"));
+                }
+                // The operator's keep: each pod its own shard ($(SHARD), set per StatefulSet).
+                let keeps_own_shard =
+                    g["relabel_configs"].as_array().into_iter().flatten().any(|r| {
+                        r["action"] == "keep" && r["regex"].as_str().is_some_and(|x| x.starts_with("$(SHARD);"))
+                    });
+                if shards > 1 && !keeps_own_shard {
+                    failures
+                        .push(format!("job {name}: no keep of `$(SHARD)`: each shard would scrape shard 0's targets"));
+                }
+            }
+            // The PrometheusRule reaches the config as a rule file.
+            if cfg["rule_files"].as_array().is_none_or(Vec::is_empty) {
+                failures.push("the operator's config has no rule_files: the PrometheusRule was not selected".into());
+            }
             for (k, v) in spec["externalLabels"].as_object().unwrap() {
                 if &ext[k] != v {
                     failures.push(format!("external label {k}: {} (want {v})", ext[k]));
@@ -563,6 +603,19 @@ fn the_real_operator_reconciles_the_render() {
                 failures.push(format!("promtool check config of the operator's config: {out}{err}\n{text}"));
             }
         }
+    }
+    // The operator's own verdict on the resource.
+    let reconciled = until(WAIT, || {
+        let p = kube.items(&["prometheus", &cr_name, "-n", &ns]);
+        let conds = p.first()?.pointer("/status/conditions")?.as_array()?.clone();
+        conds.iter().any(|c| c["type"] == "Reconciled" && c["status"] == "True").then_some(())
+    });
+    if reconciled.is_none() {
+        let p = kube.items(&["prometheus", &cr_name, "-n", &ns]);
+        failures.push(format!(
+            "Prometheus {cr_name} is not Reconciled: {}",
+            p.first().map(|p| p["status"].to_string()).unwrap_or_default()
+        ));
     }
     eprintln!("operator: {} objects, {} StatefulSets, ({:.1}s)", render.len(), sts.len(), t.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
