@@ -591,6 +591,26 @@ fn the_real_operator_reconciles_the_render() {
             std::fs::create_dir_all(&sa).unwrap();
             std::fs::write(sa.join("token"), "t").unwrap();
             std::fs::write(sa.join("ca.crt"), "").unwrap();
+            // The rule files the operator made from the PrometheusRule (ConfigMaps
+            // `prometheus-<cr>-rulefiles-<n>`, mounted under /etc/prometheus/rules/<name>/):
+            // promtool checks them with the config.
+            let mut rule_files = 0;
+            for cm in kube.items(&["configmaps", "-n", &ns]) {
+                let name = s(&cm, "/metadata/name");
+                if !name.starts_with(&format!("prometheus-{cr_name}-rulefiles-")) {
+                    continue;
+                }
+                let dir = work.path().join("rules").join(name);
+                std::fs::create_dir_all(&dir).unwrap();
+                for (file, text) in cm["data"].as_object().into_iter().flatten() {
+                    std::fs::write(dir.join(file), text.as_str().unwrap()).unwrap();
+                    rule_files += 1;
+                }
+            }
+            let prometheus_rules = render.iter().filter(|o| o["kind"] == "PrometheusRule").count();
+            if rule_files < prometheus_rules {
+                failures.push(format!("{rule_files} rule files for {prometheus_rules} PrometheusRules"));
+            }
             let text = text
                 .replace("$(SHARD)", "0")
                 .replace("$(POD_NAME)", &format!("{}-0", expected[0]))
@@ -599,7 +619,7 @@ fn the_real_operator_reconciles_the_render() {
             std::fs::write(path("prometheus.yml"), &text).unwrap();
             let (code, out, err) =
                 run(Command::new(&found["promtool"]).args(["check", "config"]).arg(path("prometheus.yml")));
-            if code != 0 {
+            if code != 0 || !format!("{out}{err}").contains("rules found") {
                 failures.push(format!("promtool check config of the operator's config: {out}{err}\n{text}"));
             }
         }
