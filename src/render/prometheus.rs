@@ -21,7 +21,7 @@ use crate::model::Stack;
 
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-fn sharding_relabels(stack: &Stack, shard: &str) -> Vec<Value> {
+pub(crate) fn sharding_relabels(stack: &Stack, shard: &str) -> Vec<Value> {
     let mut src: Vec<Value> = stack.sharding.source_labels.iter().map(|l| json!(l)).collect();
     src.push(json!("__tmp_hash"));
     vec![

@@ -11,10 +11,9 @@ crate::lint::rule_doc! {
     /// ## What it does
     /// With `--format operator` (and `lint --target operator`), warns about each choice
     /// of the stack that the Prometheus Operator's `Prometheus` resource has no field
-    /// for, and about what the operator then decides itself: `source_labels` sharding
-    /// (the operator shards on `__address__`), an image tag that is not a version (the
-    /// operator picks flags for its own default version), names the operator cannot use
-    /// or that are cut.
+    /// for, and about what the operator then decides itself: an image tag that is not a
+    /// version (the operator picks flags for its own default version), names the operator
+    /// cannot use or that are cut.
     ///
     /// ## Why is this bad?
     /// stackgen emits `Prometheus`, `Alertmanager` and `PrometheusRule` resources plus
@@ -24,9 +23,8 @@ crate::lint::rule_doc! {
     ///
     /// ## Example
     /// ```toml
-    /// [sharding]
-    /// shards = 4
-    /// source_labels = ["__meta_kubernetes_pod_node_name"]   # the operator shards on __address__ only
+    /// [prometheus]
+    /// version = "main"   # not a version: spec.version stays unset
     /// ```
 }
 
@@ -37,16 +35,6 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
     let mut warn = |path: &str, message: String, help: &str| {
         out.push(Diagnostic::new(Code::OperatorUnsupported, message, 0..0).with_path(path).with_help(help));
     };
-    if s.sharding.source_labels != ["__address__"] && s.sharding.shards > 1 {
-        warn(
-            "/sharding/source_labels",
-            format!(
-                "the operator shards on __address__ only; source_labels = [{}] is not rendered",
-                s.sharding.source_labels.join(", ")
-            ),
-            "label targets with __tmp_hash to steer their shard",
-        );
-    }
     if semver_tag(&s.prometheus.image).is_none() {
         warn(
             "/prometheus/image",
@@ -111,7 +99,7 @@ mod tests {
         );
         let d = check(&s);
         let paths: Vec<&str> = d.iter().filter_map(|d| d.path.as_deref()).collect();
-        assert_eq!(paths, ["/sharding/source_labels", "/prometheus/image"]);
+        assert_eq!(paths, ["/prometheus/image"]);
         assert!(d.iter().all(|d| d.code == Code::OperatorUnsupported && d.span == (0..0)));
     }
 

@@ -35,13 +35,23 @@ pub(super) fn stack_selector(n: &Names<'_>) -> Value {
 
 /// The scrape jobs of manifests mode without stackgen's sharding relabels (the operator
 /// appends its own, the same rules, to every job of `additionalScrapeConfigs`), with
-/// the Alertmanager job pointed at the operator's Alertmanager pods.
+/// the Alertmanager job pointed at the operator's Alertmanager pods. With `source_labels`
+/// other than `__address__`, stackgen's relabels stay, with the pod's `$(SHARD)`.
 pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
     let mut one = s.clone();
     one.sharding.shards = 1;
     let n = Names { stack: &one };
     let cfg = prometheus::config(&n, "0");
     let mut jobs: Vec<Value> = cfg["scrape_configs"].as_array().cloned().unwrap_or_default();
+    if s.sharding.shards > 1 && s.sharding.source_labels != ["__address__"] {
+        // The operator shards on `__address__` unless a job has a hashmod of its own: with
+        // other source labels, stackgen's relabels, keeping the pod's own shard through
+        // `$(SHARD)`, which the operator's config reloader expands as in its own rules.
+        for j in &mut jobs {
+            let rc = j.as_object_mut().expect("job is a map").entry("relabel_configs").or_insert_with(|| json!([]));
+            rc.as_array_mut().expect("a list").extend(prometheus::sharding_relabels(s, "$(SHARD)"));
+        }
+    }
     if let Some(am) = &s.alertmanager {
         let targets = alertmanager_targets(&n, am.replicas);
         for j in jobs.iter_mut().filter(|j| j["job_name"] == "alertmanager") {
@@ -276,4 +286,38 @@ pub fn alertmanager_resource(n: &Names<'_>) -> Object {
         "spec": spec,
     });
     custom("Alertmanager", &name, &ns, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(extra: &str) -> Stack {
+        let text = format!(
+            "[stack]\nname = \"ha\"\n[storage]\nbackend = \"ephemeral\"\n[sharding]\nshards = 3\n{extra}\n\
+             [[scrape]]\njob = \"x\"\nstatic_targets = [\"a:1\"]\n"
+        );
+        let src = crate::source::Source::new("t.toml", text);
+        crate::check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack
+    }
+
+    fn hashmods(jobs: &[Value]) -> Vec<&Value> {
+        jobs.iter()
+            .flat_map(|j| j["relabel_configs"].as_array().into_iter().flatten())
+            .filter(|r| r["action"] == "hashmod" || r["regex"].as_str().is_some_and(|x| x.contains("SHARD")))
+            .collect()
+    }
+
+    #[test]
+    fn the_operator_shards_jobs_unless_source_labels_need_stackgens_relabels() {
+        // On __address__, the operator appends its own relabels: none of stackgen's.
+        assert!(hashmods(&scrape_jobs(&stack(""))).is_empty());
+        // On other labels, stackgen's, keeping the pod's $(SHARD): the operator adds none.
+        let s = stack("source_labels = [\"__address__\", \"job\"]");
+        let jobs = scrape_jobs(&s);
+        let h = hashmods(&jobs);
+        assert_eq!(h.len(), 2 * jobs.len(), "{h:#?}");
+        assert!(h.iter().any(|r| r["regex"] == "$(SHARD);|.+;.+"));
+        assert!(h.iter().any(|r| r["modulus"] == 3));
+    }
 }
