@@ -15,6 +15,7 @@ pub fn check_render(text: &str) {
             let yaml = crate::render_manifests(&c.stack);
             assert!(yaml.ends_with('\n'));
             let _ = crate::render::helm::render(&c.stack);
+            let _ = crate::render::operator::to_text(&c.stack);
             c.warnings
         }
         Err(d) => d,

@@ -266,7 +266,7 @@ fn diff_against_mutated_inputs_never_panic() {
 }
 
 /// The short CI run of the coverage-guided target `check_render` (fuzz/): check,
-/// render, helm values and every diagnostic format (json, sarif too) of mutated seeds.
+/// render, helm values, the operator render and every diagnostic format (json, sarif too) of mutated seeds.
 #[test]
 fn check_render_target_short_run() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/check_render");
