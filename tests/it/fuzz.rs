@@ -60,6 +60,13 @@ fn exercise(text: &str) {
                     serde_saphyr::from_multiple(&yaml).expect("rendered YAML parses back");
                 assert!(!docs.is_empty());
             }
+            // The operator render and its lint target too.
+            let op = stackgen::render::operator::to_text(&c.stack);
+            if op.len() < 300_000 {
+                let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&op).expect("operator YAML parses back");
+                assert!(docs.iter().any(|d| d["kind"] == "Prometheus"));
+            }
+            let _ = stackgen::lint::operator(&c.stack);
             // Diagnostics render without panicking too.
             let _ = stackgen::diagnostic::render::human(&src, &c.warnings, false);
         }
