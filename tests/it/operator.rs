@@ -624,6 +624,18 @@ fn the_real_operator_reconciles_the_render() {
             }
         }
     }
+    // diff agrees with the server: the live objects of the render are no change.
+    let live = kube.run(&["get", "-f", path("operator.yaml").to_str().unwrap(), "-o", "yaml"]);
+    assert_eq!(live.code, 0, "kubectl get -f: {}", live.stderr);
+    let stack_arg = path("stack.toml");
+    let (code, out, err) =
+        diff_stdin(&[stack_arg.to_str().unwrap(), "--target", "operator", "--against", "-"], &live.stdout);
+    if code != 0 {
+        failures.push(format!(
+            "`kubectl get -f operator.yaml -o yaml | stackgen diff --target operator --against -` exits {code}:\n{}{err}",
+            out.lines().take(60).collect::<Vec<_>>().join("\n")
+        ));
+    }
     // The operator's own verdict on the resource.
     let reconciled = until(WAIT, || {
         let p = kube.items(&["prometheus", &cr_name, "-n", &ns]);
