@@ -652,3 +652,26 @@ fn the_real_operator_reconciles_the_render() {
     eprintln!("operator: {} objects, {} StatefulSets, ({:.1}s)", render.len(), sts.len(), t.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{} failures:\n\n{}", failures.len(), failures.join("\n\n"));
 }
+
+/// Same input, same bytes: the operator render through the binary in two environments.
+#[test]
+fn operator_output_is_identical_across_environments() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let render = |cwd: &Path, lang: &str, tz: &str| {
+        let out = Command::new(bin())
+            .args(["render", "--format", "operator"])
+            .arg(root().join("stacks/ceph-thanos.toml"))
+            .current_dir(cwd)
+            .env_clear()
+            .env("LANG", lang)
+            .env("LC_ALL", lang)
+            .env("TZ", tz)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let first = render(a.path(), "C", "UTC");
+    assert!(first == render(b.path(), "de_DE.UTF-8", "Asia/Kathmandu"), "the operator render differs");
+    assert!(first.ends_with(b"\n") && !first.contains(&b'\r'));
+}
