@@ -6,6 +6,7 @@
 //! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
 pub mod chart;
+pub mod date;
 pub(crate) mod jobs;
 pub mod raw;
 pub mod schema;
@@ -17,7 +18,7 @@ pub mod volumes;
 use std::collections::BTreeMap;
 
 pub use jobs::{KubernetesJobs, ScrapeJob};
-pub use sharding::Sharding;
+pub use sharding::{Retired, Sharding};
 pub use units::{Bytes, Duration, K8sName, Quantity};
 pub use validate::validate;
 

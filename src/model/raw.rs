@@ -157,6 +157,15 @@ pub struct RawClass {
 pub struct RawSharding {
     pub shards: Option<u32>,
     pub source_labels: Option<Vec<String>>,
+    pub retired: Option<RawRetired>,
+}
+
+/// `[sharding] retired = { shards = N, since = "YYYY-MM-DD" }`: the shards a shrink keeps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetired {
+    pub shards: u32,
+    pub since: String,
 }
 
 #[derive(Debug, Deserialize)]

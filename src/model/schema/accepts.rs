@@ -26,6 +26,7 @@ pub const PATTERNS: &[&str] = &[
     "^[^\\s:]+(:[0-9]{1,5})?$",
     "^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$",
     "^[a-z0-9.-]+$",
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     "^[A-Za-z0-9_.:-]+$",
     "^/",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
@@ -124,20 +125,25 @@ fn p17(s: &str) -> bool {
 
 fn p18(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9]{4}-[0-9]{2}-[0-9]{2}$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p19(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p20(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
 }
 
 fn p21(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p22(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
     s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
 }
@@ -304,13 +310,13 @@ fn n11(v: &Value) -> bool {
                 "prometheus" => n20(x),
                 "storage" => n49(x),
                 "sharding" => n83(x),
-                "thanos" => n87(x),
-                "alertmanager" => n122(x),
-                "grafana" => n128(x),
-                "scrape" => n134(x),
-                "kubernetes" => n146(x),
-                "lint" => n152(x),
-                "security" => n155(x),
+                "thanos" => n90(x),
+                "alertmanager" => n125(x),
+                "grafana" => n131(x),
+                "scrape" => n137(x),
+                "kubernetes" => n149(x),
+                "lint" => n155(x),
+                "security" => n158(x),
                 _ => false,
             };
             if !ok {
@@ -1284,6 +1290,7 @@ fn n83(v: &Value) -> bool {
             let ok = match k.as_str() {
                 "shards" => n84(x),
                 "source_labels" => n85(x),
+                "retired" => n87(x),
                 _ => false,
             };
             if !ok {
@@ -1348,19 +1355,13 @@ fn n87(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["objstore"].iter().all(|k| m.contains_key(*k)) {
+        if !["shards", "since"].iter().all(|k| m.contains_key(*k)) {
             return false;
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n88(x),
-                "image" => n89(x),
-                "image_digest" => n90(x),
-                "replica_label" => n91(x),
-                "objstore" => n92(x),
-                "query" => n111(x),
-                "store" => n113(x),
-                "compactor" => n116(x),
+                "shards" => n88(x),
+                "since" => n89(x),
                 _ => false,
             };
             if !ok {
@@ -1372,61 +1373,62 @@ fn n87(v: &Value) -> bool {
 }
 
 fn n88(v: &Value) -> bool {
-    if !n7(v) {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 2,
+            (None, Some(u), _) => i128::from(u) < 2,
+            (None, None, Some(f)) => f.is_nan() || f < 2 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 1024,
+            (None, Some(u), _) => i128::from(u) > 1024,
+            (None, None, Some(f)) => f.is_nan() || f > 1024 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
 fn n89(v: &Value) -> bool {
-    if !n8(v) {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        if !p18(s) {
+            return false;
+        }
     }
     true
 }
 
 fn n90(v: &Value) -> bool {
-    if !n9(v) {
-        return false;
-    }
-    true
-}
-
-fn n91(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n92(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["type"].iter().all(|k| m.contains_key(*k)) {
+        if !["objstore"].iter().all(|k| m.contains_key(*k)) {
             return false;
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "type" => n93(x),
-                "credentials_secret" => n94(x),
-                "replica_label" => n95(x),
-                "prefix" => n96(x),
-                "bucket" => n97(x),
-                "endpoint" => n98(x),
-                "region" => n99(x),
-                "insecure" => n100(x),
-                "signature_version2" => n101(x),
-                "storage_account" => n102(x),
-                "container" => n103(x),
-                "app_id" => n104(x),
-                "auth_url" => n105(x),
-                "username" => n106(x),
-                "project_name" => n107(x),
-                "region_name" => n108(x),
-                "container_name" => n109(x),
-                "directory" => n110(x),
+                "version" => n91(x),
+                "image" => n92(x),
+                "image_digest" => n93(x),
+                "replica_label" => n94(x),
+                "objstore" => n95(x),
+                "query" => n114(x),
+                "store" => n116(x),
+                "compactor" => n119(x),
                 _ => false,
             };
             if !ok {
@@ -1437,7 +1439,73 @@ fn n92(v: &Value) -> bool {
     true
 }
 
+fn n91(v: &Value) -> bool {
+    if !n7(v) {
+        return false;
+    }
+    true
+}
+
+fn n92(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
 fn n93(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n94(v: &Value) -> bool {
+    if !n5(v) {
+        return false;
+    }
+    true
+}
+
+fn n95(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        if !["type"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "type" => n96(x),
+                "credentials_secret" => n97(x),
+                "replica_label" => n98(x),
+                "prefix" => n99(x),
+                "bucket" => n100(x),
+                "endpoint" => n101(x),
+                "region" => n102(x),
+                "insecure" => n103(x),
+                "signature_version2" => n104(x),
+                "storage_account" => n105(x),
+                "container" => n106(x),
+                "app_id" => n107(x),
+                "auth_url" => n108(x),
+                "username" => n109(x),
+                "project_name" => n110(x),
+                "region_name" => n111(x),
+                "container_name" => n112(x),
+                "directory" => n113(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n96(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1447,49 +1515,16 @@ fn n93(v: &Value) -> bool {
     true
 }
 
-fn n94(v: &Value) -> bool {
+fn n97(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n95(v: &Value) -> bool {
+fn n98(v: &Value) -> bool {
     if !n5(v) {
         return false;
-    }
-    true
-}
-
-fn n96(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n97(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n98(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
@@ -1502,15 +1537,27 @@ fn n99(v: &Value) -> bool {
 }
 
 fn n100(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
 
 fn n101(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
@@ -1523,14 +1570,14 @@ fn n102(v: &Value) -> bool {
 }
 
 fn n103(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
 }
 
 fn n104(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
@@ -1579,99 +1626,67 @@ fn n110(v: &Value) -> bool {
 }
 
 fn n111(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n112(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n112(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n113(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n114(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "replicas" => n114(x),
-                "storage_size" => n115(x),
+                "replicas" => n115(x),
                 _ => false,
             };
             if !ok {
                 return false;
             }
-        }
-    }
-    true
-}
-
-fn n114(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
-        return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
         }
     }
     true
 }
 
 fn n115(v: &Value) -> bool {
-    if !n2(v) {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
@@ -1683,11 +1698,8 @@ fn n116(v: &Value) -> bool {
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "retention_raw" => n117(x),
-                "retention_5m" => n118(x),
-                "retention_1h" => n119(x),
-                "storage_size" => n120(x),
-                "replicas" => n121(x),
+                "replicas" => n117(x),
+                "storage_size" => n118(x),
                 _ => false,
             };
             if !ok {
@@ -1699,34 +1711,90 @@ fn n116(v: &Value) -> bool {
 }
 
 fn n117(v: &Value) -> bool {
-    if !n0(v) {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
 fn n118(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n119(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n120(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
+fn n119(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "retention_raw" => n120(x),
+                "retention_5m" => n121(x),
+                "retention_1h" => n122(x),
+                "storage_size" => n123(x),
+                "replicas" => n124(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n120(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
 fn n121(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n122(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n123(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n124(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1753,18 +1821,18 @@ fn n121(v: &Value) -> bool {
     true
 }
 
-fn n122(v: &Value) -> bool {
+fn n125(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n123(x),
-                "image" => n124(x),
-                "image_digest" => n125(x),
-                "replicas" => n126(x),
-                "storage_size" => n127(x),
+                "version" => n126(x),
+                "image" => n127(x),
+                "image_digest" => n128(x),
+                "replicas" => n129(x),
+                "storage_size" => n130(x),
                 _ => false,
             };
             if !ok {
@@ -1775,28 +1843,28 @@ fn n122(v: &Value) -> bool {
     true
 }
 
-fn n123(v: &Value) -> bool {
+fn n126(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n124(v: &Value) -> bool {
+fn n127(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n125(v: &Value) -> bool {
+fn n128(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n126(v: &Value) -> bool {
+fn n129(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1823,99 +1891,25 @@ fn n126(v: &Value) -> bool {
     true
 }
 
-fn n127(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n128(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "version" => n129(x),
-                "image" => n130(x),
-                "image_digest" => n131(x),
-                "storage_size" => n132(x),
-                "admin_secret" => n133(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n129(v: &Value) -> bool {
-    if !n7(v) {
-        return false;
-    }
-    true
-}
-
 fn n130(v: &Value) -> bool {
-    if !n8(v) {
+    if !n2(v) {
         return false;
     }
     true
 }
 
 fn n131(v: &Value) -> bool {
-    if !n9(v) {
-        return false;
-    }
-    true
-}
-
-fn n132(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n133(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n134(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n135) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n135(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "job" => n136(x),
-                "static_targets" => n137(x),
-                "metrics_path" => n139(x),
-                "scheme" => n140(x),
-                "scrape_interval" => n141(x),
-                "labels" => n142(x),
-                "sharding" => n145(x),
+                "version" => n132(x),
+                "image" => n133(x),
+                "image_digest" => n134(x),
+                "storage_size" => n135(x),
+                "admin_secret" => n136(x),
                 _ => false,
             };
             if !ok {
@@ -1926,18 +1920,37 @@ fn n135(v: &Value) -> bool {
     true
 }
 
-fn n136(v: &Value) -> bool {
-    if !v.is_string() {
+fn n132(v: &Value) -> bool {
+    if !n7(v) {
         return false;
     }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p18(s) {
-            return false;
-        }
+    true
+}
+
+fn n133(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
+fn n134(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n135(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n136(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
     }
     true
 }
@@ -1955,6 +1968,61 @@ fn n137(v: &Value) -> bool {
 }
 
 fn n138(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "job" => n139(x),
+                "static_targets" => n140(x),
+                "metrics_path" => n142(x),
+                "scheme" => n143(x),
+                "scrape_interval" => n144(x),
+                "labels" => n145(x),
+                "sharding" => n148(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n139(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p19(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n140(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n141) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n141(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1967,19 +2035,19 @@ fn n138(v: &Value) -> bool {
     true
 }
 
-fn n139(v: &Value) -> bool {
+fn n142(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     if let Value::String(s) = v {
-        if !p19(s) {
+        if !p20(s) {
             return false;
         }
     }
     true
 }
 
-fn n140(v: &Value) -> bool {
+fn n143(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1989,24 +2057,24 @@ fn n140(v: &Value) -> bool {
     true
 }
 
-fn n141(v: &Value) -> bool {
+fn n144(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n142(v: &Value) -> bool {
+fn n145(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
-            if !n143(&Value::String(k.clone())) {
+            if !n146(&Value::String(k.clone())) {
                 return false;
             }
             let ok = match k.as_str() {
-                _ => n144(x),
+                _ => n147(x),
             };
             if !ok {
                 return false;
@@ -2016,50 +2084,15 @@ fn n142(v: &Value) -> bool {
     true
 }
 
-fn n143(v: &Value) -> bool {
+fn n146(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n144(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n145(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n146(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "discovery" => n147(x),
-                "control_plane" => n148(x),
-                "cluster_domain" => n149(x),
-                "dns_addresses" => n150(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
 fn n147(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
     }
     true
@@ -2073,54 +2106,47 @@ fn n148(v: &Value) -> bool {
 }
 
 fn n149(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p20(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n150(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n151) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n151(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p21(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n152(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "allow" => n153(x),
+                "discovery" => n150(x),
+                "control_plane" => n151(x),
+                "cluster_domain" => n152(x),
+                "dns_addresses" => n153(x),
                 _ => false,
             };
             if !ok {
                 return false;
             }
+        }
+    }
+    true
+}
+
+fn n150(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n151(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n152(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p21(s) {
+            return false;
         }
     }
     true
@@ -2142,6 +2168,11 @@ fn n154(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
     true
 }
 
@@ -2152,7 +2183,7 @@ fn n155(v: &Value) -> bool {
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n156(x),
+                "allow" => n156(x),
                 _ => false,
             };
             if !ok {
@@ -2164,6 +2195,43 @@ fn n155(v: &Value) -> bool {
 }
 
 fn n156(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n157) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n157(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n158(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "network_policies" => n159(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n159(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

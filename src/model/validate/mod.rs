@@ -31,8 +31,9 @@ use crate::source::Parsed;
 pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic>> {
     let mut r = Reporter { parsed, diags: Vec::new() };
     let meta = stack::validate(&raw.stack, &mut r);
-    let sharding = sharding::validate(raw.sharding.as_ref());
-    let pods = Pods { shards: sharding.shards, replicas: prometheus::replicas(raw.prometheus.as_ref()) };
+    let sharding = sharding::validate(raw.sharding.as_ref(), &mut r);
+    // Retired shards keep their volumes: static backends need a volume for them too.
+    let pods = Pods { shards: sharding.kept(), replicas: prometheus::replicas(raw.prometheus.as_ref()) };
     let storage = storage::validate(raw.storage.as_ref(), &meta, pods, &mut r);
     let prometheus = prometheus::validate(raw.prometheus.as_ref(), &storage, &mut r);
     let thanos = raw.thanos.as_ref().map(|t| thanos::validate(t, &prometheus, pods, &mut r));
