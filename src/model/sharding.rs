@@ -106,4 +106,15 @@ mod tests {
         assert_eq!(two.shard_of_target("10.0.0.1:9100", &labels), hashmod("10.0.0.1:9100;a;", 7));
         assert_eq!(shard_of(&["__address__"], 0, "x", |_| None), 0);
     }
+
+    #[test]
+    fn retired_shards_stay_until_the_day_after_since_plus_retention() {
+        let since = crate::model::date::parse_date("2026-12-01").unwrap();
+        let r = Retired { shards: 4, since };
+        assert_eq!(r.until_date(15 * 86_400_000), "2026-12-17");
+        assert_eq!(r.until_date(36 * 3_600_000), "2026-12-04");
+        let s = Sharding { shards: 2, source_labels: vec!["__address__".into()], retired: Some(r) };
+        assert_eq!(s.kept(), 4);
+        assert!(!s.is_retired(1) && s.is_retired(2) && s.is_retired(3) && !s.is_retired(4));
+    }
 }
