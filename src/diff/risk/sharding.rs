@@ -205,12 +205,14 @@ pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -
         if to > from {
             msg.push_str(&format!("; StatefulSet(s) {} added", statefulsets(stack, from..to)));
             let (best, best_share) = least_moving(clamp(from), clamp(to), 1024);
+            let hi = u64::from(clamp(to)).saturating_mul(2).min(1024);
             if u64::from(best) != to && best_share < share {
                 msg.push_str(&format!(
-                    "; {best} shards would move the least of {to}..{}: {} ({from} → {best})",
-                    u64::from(clamp(to)).saturating_mul(2).min(1024),
+                    "; {best} shards would move the least of {to}..{hi}: {} ({from} → {best})",
                     percent(best_share)
                 ));
+            } else {
+                msg.push_str(&format!("; no count from {to} to {hi} moves fewer"));
             }
         } else {
             let data = new.data.as_ref();
@@ -251,7 +253,7 @@ pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -
                 action = Some(format!(
                     "to keep it queryable until it is past retention, retire the shards instead of removing them: \
                      add `retired = {{ shards = {from}, since = \"YYYY-MM-DD\" }}` to [sharding] (the day you apply), \
-                     and remove it once stackgen says their data is past retention"
+                     and remove it from the day their ConfigMaps name (stackgen.dev/retired-until)"
                 ));
             }
         }
