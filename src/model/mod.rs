@@ -5,6 +5,7 @@
 //! target, which jobs are built in, which volumes each component has, what the chart
 //! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
+pub mod capacity;
 pub mod chart;
 pub mod date;
 pub(crate) mod jobs;
