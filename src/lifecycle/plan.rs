@@ -66,6 +66,10 @@ pub struct Check {
     pub plan_bytes: u64,
     /// `ok`, `short` or `unset`.
     pub verdict: Verdict,
+    /// The stack let the plan choose (`size = "auto"`, `resources = "auto"`): shown in the
+    /// table, not a JSON field.
+    #[serde(skip)]
+    pub auto: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,7 +135,7 @@ fn verdict(stack: Option<u64>, need: u64) -> Verdict {
 }
 
 fn check(what: &'static str, key: &'static str, stack: Option<u64>, need: u64) -> Check {
-    Check { what, key, stack_bytes: stack, plan_bytes: need, verdict: verdict(stack, need) }
+    Check { what, key, stack_bytes: stack, plan_bytes: need, verdict: verdict(stack, need), auto: false }
 }
 
 fn checks(stack: &Stack, one: &ShardPlan, thanos: Option<&ThanosPlan>) -> Vec<Check> {
@@ -154,6 +158,13 @@ fn checks(stack: &Stack, one: &ShardPlan, thanos: Option<&ThanosPlan>) -> Vec<Ch
         Some(p.resources.memory_limit.value() as u64),
         one.memory_bytes,
     ));
+    for c in &mut out {
+        c.auto = match c.what {
+            "volume" => stack.storage.size_auto,
+            "memory_request" | "memory_limit" => p.resources_auto,
+            _ => false,
+        };
+    }
     if let (Some(tp), Some(t)) = (thanos, stack.thanos.as_ref()) {
         out.push(check(
             "compactor_volume",
@@ -253,6 +264,7 @@ impl Plan {
             for c in &self.checks {
                 let have = c.stack_bytes.map_or_else(|| "unset".to_string(), human_bytes);
                 let line = match c.verdict {
+                    Verdict::Ok if c.auto => format!("ok     {have} >= {} (auto)", human_bytes(c.plan_bytes)),
                     Verdict::Ok => format!("ok     {have} >= {}", human_bytes(c.plan_bytes)),
                     Verdict::Short => format!(
                         "SHORT  {have} < {} (short by {})",

@@ -626,3 +626,60 @@ fn a_retired_shard_scrapes_nothing_in_the_real_prometheus() {
 fn serve_metrics() -> String {
     crate::common::loopback::serve(|_| (200, "text/plain; version=0.0.4".into(), "retired_e2e 1\n".into()))
 }
+
+// `size = "auto"` and `resources = "auto"`: the plan chooses, and every output agrees.
+
+const AUTO: &str = "tests/fixtures/auto/stack.toml";
+
+/// The auto-sized fixture: its render, helm values and plan as snapshots, and the figures
+/// they share equal to the plan's: the claims and retention size from the plan's volume
+/// (rounded up to a clean GiB figure), the requests and limits from its head memory and
+/// rate, in both targets; lint finds nothing short.
+#[test]
+fn auto_size_and_resources_agree_in_render_helm_values_plan_and_lint() {
+    let stack = stackgen::check(&stackgen::load(root().join(AUTO).to_str().unwrap()).unwrap()).unwrap();
+    assert!(stack.warnings.is_empty(), "{:?}", stack.warnings);
+    let stack = stack.stack;
+    let p = plan::plan(&stack).unwrap();
+    let one = &p.per_shard[0];
+    let gib = 1u64 << 30;
+    let size = stack.storage.size.unwrap().get();
+    assert!(size >= one.volume_bytes && size - one.volume_bytes < 10 * gib, "{size} for {}", one.volume_bytes);
+    assert_eq!(size % gib, 0);
+    assert!(p.checks.iter().all(|c| c.verdict == plan::Verdict::Ok), "{:?}", p.checks);
+
+    let manifests = stackgen::render_manifests(&stack);
+    let helm = stackgen::render::helm::render(&stack);
+    let mut snapshots = Snapshots::tree(root().join("tests/snapshots/auto"), "", "lifecycle::auto_size");
+    snapshots.compare_in_tree("manifests.yaml", &manifests);
+    snapshots.compare_in_tree("values.yaml", &helm.values);
+    snapshots.compare_in_tree("plan.txt", &p.to_human());
+    snapshots.compare_in_tree("plan.json", &p.to_json());
+    snapshots.finish();
+
+    let quantity = format!("{}Gi", size / gib);
+    let r = &stack.prometheus.resources;
+    let (cpu, mem, limit) = (r.cpu.as_str().to_string(), r.memory.as_str().to_string(), r.memory_limit.as_str().to_string());
+    assert_eq!(mem, format!("{}Gi", one.memory_bytes.div_ceil(gib)));
+    assert_eq!(limit, format!("{}Gi", (one.memory_bytes.div_ceil(gib) * 3).div_ceil(2)));
+    assert_eq!(cpu, "1", "100,000 samples/s per pod at 100k per core");
+    let objs = docs(&manifests);
+    for sts in objs.iter().filter(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"].as_str().unwrap().contains("prometheus-shard")) {
+        let claim = &sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"];
+        assert_eq!(claim, &Value::from(quantity.clone()));
+        let c = &sts["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["resources"]["requests"]["memory"], Value::from(mem.clone()));
+        assert_eq!(c["resources"]["requests"]["cpu"], Value::from(cpu.clone()));
+        assert_eq!(c["resources"]["limits"]["memory"], Value::from(limit.clone()));
+        assert!(c["resources"]["limits"].get("cpu").is_none(), "no CPU limit");
+        let retention = format!("--storage.tsdb.retention.size={}", stack.prometheus.retention_size.unwrap().prometheus());
+        assert!(c["args"].as_array().unwrap().contains(&Value::from(retention)));
+    }
+    let values: Value = serde_saphyr::from_str(&helm.values).unwrap();
+    let spec = &values["prometheus"]["prometheusSpec"];
+    assert_eq!(spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"], Value::from(quantity));
+    assert_eq!(spec["resources"]["requests"]["memory"], Value::from(mem));
+    assert_eq!(spec["resources"]["requests"]["cpu"], Value::from(cpu));
+    assert_eq!(spec["resources"]["limits"]["memory"], Value::from(limit));
+    assert_eq!(spec["retentionSize"], Value::from(stack.prometheus.retention_size.unwrap().prometheus()));
+}
