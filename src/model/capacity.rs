@@ -282,7 +282,6 @@ pub fn shard_figures(shard: u16, rate: f64, series: f64, retention_s: f64, bps: 
     }
 }
 
-
 /// The figures of one pod (every shard alike) of a stack with `shards` shards.
 pub fn pod_figures(p: &Prometheus, shards: u16, thanos: bool) -> Result<ShardPlan, PlanError> {
     let load = Load::of(p)?;

@@ -102,7 +102,11 @@ mod tests {
         let labels = BTreeMap::from([("zone".to_string(), "a".to_string())]);
         let one = Sharding { shards: 1, source_labels: vec!["__address__".into()], retired: None };
         assert_eq!(one.shard_of_target("10.0.0.1:9100", &labels), 0);
-        let two = Sharding { shards: 7, source_labels: vec!["__address__".into(), "zone".into(), "none".into()], retired: None };
+        let two = Sharding {
+            shards: 7,
+            source_labels: vec!["__address__".into(), "zone".into(), "none".into()],
+            retired: None,
+        };
         assert_eq!(two.shard_of_target("10.0.0.1:9100", &labels), hashmod("10.0.0.1:9100;a;", 7));
         assert_eq!(shard_of(&["__address__"], 0, "x", |_| None), 0);
     }

@@ -445,7 +445,8 @@ fn retiring_shards_keeps_their_objects_and_empties_their_scrape_config() {
                 v
             };
             assert_eq!(strip(old_v), strip(new_v), "{key:?}: more than prometheus.yml changed");
-            let cfg = |v: &Value| -> Value { serde_saphyr::from_str(v["data"]["prometheus.yml"].as_str().unwrap()).unwrap() };
+            let cfg =
+                |v: &Value| -> Value { serde_saphyr::from_str(v["data"]["prometheus.yml"].as_str().unwrap()).unwrap() };
             let (mut was, is) = (cfg(old_v), cfg(new_v));
             assert!(!was["scrape_configs"].as_array().unwrap().is_empty());
             assert_eq!(is["scrape_configs"], serde_json::json!([]), "a retired shard scrapes nothing");
@@ -488,7 +489,11 @@ fn retiring_shards_keeps_their_objects_and_empties_their_scrape_config() {
 #[test]
 fn retired_shards_keep_their_static_volumes() {
     let dir = tempfile::tempdir().unwrap();
-    let four = crate::common::variant(dir.path(), "stacks/static-nfs.toml", &[("[storage]", "[sharding]\nshards = 4\n\n[storage]")]);
+    let four = crate::common::variant(
+        dir.path(),
+        "stacks/static-nfs.toml",
+        &[("[storage]", "[sharding]\nshards = 4\n\n[storage]")],
+    );
     let old = docs_by_name(&render_file(&four));
     let two_dir = tempfile::tempdir().unwrap();
     let two = crate::common::variant(
@@ -498,7 +503,10 @@ fn retired_shards_keep_their_static_volumes() {
     );
     let new = docs_by_name(&render_file(&two));
     let pvs = |m: &std::collections::BTreeMap<(String, String), (String, Value)>| -> Vec<String> {
-        m.iter().filter(|((k, n), _)| k == "PersistentVolume" && n.contains("prometheus-shard-")).map(|(_, (t, _))| t.clone()).collect()
+        m.iter()
+            .filter(|((k, n), _)| k == "PersistentVolume" && n.contains("prometheus-shard-"))
+            .map(|(_, (t, _))| t.clone())
+            .collect()
     };
     assert_eq!(pvs(&old).len(), 8, "4 shards x 2 replicas");
     assert_eq!(pvs(&old), pvs(&new), "the retired shards' PVs are kept as they were");
@@ -659,12 +667,16 @@ fn auto_size_and_resources_agree_in_render_helm_values_plan_and_lint() {
 
     let quantity = format!("{}Gi", size / gib);
     let r = &stack.prometheus.resources;
-    let (cpu, mem, limit) = (r.cpu.as_str().to_string(), r.memory.as_str().to_string(), r.memory_limit.as_str().to_string());
+    let (cpu, mem, limit) =
+        (r.cpu.as_str().to_string(), r.memory.as_str().to_string(), r.memory_limit.as_str().to_string());
     assert_eq!(mem, format!("{}Gi", one.memory_bytes.div_ceil(gib)));
     assert_eq!(limit, format!("{}Gi", (one.memory_bytes.div_ceil(gib) * 3).div_ceil(2)));
     assert_eq!(cpu, "1", "100,000 samples/s per pod at 100k per core");
     let objs = docs(&manifests);
-    for sts in objs.iter().filter(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"].as_str().unwrap().contains("prometheus-shard")) {
+    for sts in objs
+        .iter()
+        .filter(|o| o["kind"] == "StatefulSet" && o["metadata"]["name"].as_str().unwrap().contains("prometheus-shard"))
+    {
         let claim = &sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"];
         assert_eq!(claim, &Value::from(quantity.clone()));
         let c = &sts["spec"]["template"]["spec"]["containers"][0];
@@ -672,12 +684,16 @@ fn auto_size_and_resources_agree_in_render_helm_values_plan_and_lint() {
         assert_eq!(c["resources"]["requests"]["cpu"], Value::from(cpu.clone()));
         assert_eq!(c["resources"]["limits"]["memory"], Value::from(limit.clone()));
         assert!(c["resources"]["limits"].get("cpu").is_none(), "no CPU limit");
-        let retention = format!("--storage.tsdb.retention.size={}", stack.prometheus.retention_size.unwrap().prometheus());
+        let retention =
+            format!("--storage.tsdb.retention.size={}", stack.prometheus.retention_size.unwrap().prometheus());
         assert!(c["args"].as_array().unwrap().contains(&Value::from(retention)));
     }
     let values: Value = serde_saphyr::from_str(&helm.values).unwrap();
     let spec = &values["prometheus"]["prometheusSpec"];
-    assert_eq!(spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"], Value::from(quantity));
+    assert_eq!(
+        spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"],
+        Value::from(quantity)
+    );
     assert_eq!(spec["resources"]["requests"]["memory"], Value::from(mem));
     assert_eq!(spec["resources"]["requests"]["cpu"], Value::from(cpu));
     assert_eq!(spec["resources"]["limits"]["memory"], Value::from(limit));

@@ -147,7 +147,12 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
 /// A key that takes a word or a table (`resources = "auto"`): a table that fails is
 /// checked against the table's branch alone, so an unknown or bad key inside it is
 /// reported as in any other table, at its own place.
-fn diagnose_table_branch(parsed: &Parsed, err: &jsonschema::ValidationError<'_>, ptr: &str, out: &mut Vec<Diagnostic>) -> bool {
+fn diagnose_table_branch(
+    parsed: &Parsed,
+    err: &jsonschema::ValidationError<'_>,
+    ptr: &str,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
     let Some(branch) = node_at(ptr).filter(|b| b.get("properties").is_some()) else { return false };
     let mut schema = branch.clone();
     schema["$defs"] = schema_json()["$defs"].clone();
@@ -306,8 +311,12 @@ fn value_problem(ptr: &str, key: &str, got: &str) -> (String, String) {
     };
     if ptr == "/storage/size" {
         return match units::parse_volume_size(got).err() {
-            Some(detail) => (format!("`{key}`: {detail}"), "binary units: 1Ti, 500Gi; or auto (the plan's size)".into()),
-            None => (format!("`{key}` = `{got}` is not `auto` or a volume size"), "e.g. size = \"500Gi\", or auto".into()),
+            Some(detail) => {
+                (format!("`{key}`: {detail}"), "binary units: 1Ti, 500Gi; or auto (the plan's size)".into())
+            }
+            None => {
+                (format!("`{key}` = `{got}` is not `auto` or a volume size"), "e.g. size = \"500Gi\", or auto".into())
+            }
         };
     }
     if ptr == "/prometheus/resources" {

@@ -39,9 +39,11 @@ enum Shape {
 
 /// The raw types read with `deserialize_any` (a word or a table), by schema path: the
 /// tracer answers them with the word, and the test traces their table type here.
-const UNIONS: &[(&str, fn(Probe) -> Result<Shape, Error>)] = &[("/prometheus/resources", |p| {
-    trace_type::<crate::model::raw::RawResources>(p)
-})];
+/// Traces the table type of a word-or-table key.
+type TraceTable = fn(Probe) -> Result<Shape, Error>;
+
+const UNIONS: &[(&str, TraceTable)] =
+    &[("/prometheus/resources", |p| trace_type::<crate::model::raw::RawResources>(p))];
 
 #[derive(Debug)]
 struct Error(String);

@@ -40,11 +40,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     let mut prometheus = prometheus::validate(raw.prometheus.as_ref(), sharding.shards, thanos_on, &mut r);
     let pod = pod_figures(&prometheus, sharding.shards, thanos_on).ok();
     let storage = storage::validate(raw.storage.as_ref(), &meta, pods, pod.as_ref(), &mut r);
-    prometheus.retention_size = prometheus::retention_size(
-        raw.prometheus.as_ref().and_then(|p| p.retention_size.as_deref()),
-        &storage,
-        &mut r,
-    );
+    prometheus.retention_size =
+        prometheus::retention_size(raw.prometheus.as_ref().and_then(|p| p.retention_size.as_deref()), &storage, &mut r);
     let thanos = raw.thanos.as_ref().map(|t| thanos::validate(t, &prometheus, pods, &mut r));
     let alertmanager = raw.alertmanager.as_ref().map(|a| alertmanager::validate(a, &mut r));
     let grafana = raw.grafana.as_ref().map(|g| grafana::validate(g, &mut r));
