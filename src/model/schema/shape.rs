@@ -37,11 +37,11 @@ enum Shape {
     Any,
 }
 
-/// The raw types read with `deserialize_any` (a word or a table), by schema path: the
-/// tracer answers them with the word, and the test traces their table type here.
 /// Traces the table type of a word-or-table key.
 type TraceTable = fn(Probe) -> Result<Shape, Error>;
 
+/// The raw types read with `deserialize_any` (a word or a table), by schema path: the
+/// tracer answers them with the word, and the test traces their table type here.
 const UNIONS: &[(&str, TraceTable)] =
     &[("/prometheus/resources", |p| trace_type::<crate::model::raw::RawResources>(p))];
 
