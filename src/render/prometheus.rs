@@ -61,7 +61,9 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     for (k, v) in &p.external_labels {
         external.insert(k.clone(), json!(v));
     }
-    if s.sharding.shards > 1 {
+    // Retired shards count: shrinking to one shard keeps shard 0's label while they last.
+    let labelled = s.sharding.kept() > 1;
+    if labelled {
         // Distinct external labels per shard keep Thanos block groups apart: the Compactor
         // groups blocks by external labels, and shards with equal labels would be merged.
         external.insert("shard".into(), json!(shard));
@@ -154,7 +156,7 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     let mut cfg = json!({"global": global});
     if let Some(am) = &s.alertmanager {
         let mut drop = vec![s.replica_label().to_string()];
-        if s.sharding.shards > 1 {
+        if labelled {
             drop.push("shard".into());
         }
         cfg["alerting"] = json!({

@@ -699,3 +699,23 @@ fn auto_size_and_resources_agree_in_render_helm_values_plan_and_lint() {
     assert_eq!(spec["resources"]["limits"]["memory"], Value::from(limit));
     assert_eq!(spec["retentionSize"], Value::from(stack.prometheus.retention_size.unwrap().prometheus()));
 }
+
+/// Shrinking to one shard with `retired`: shard 0 keeps its `shard` external label while
+/// retired shards carry theirs, so its series and blocks stay apart from theirs.
+#[test]
+fn shrinking_to_one_shard_keeps_shard_labels_while_shards_are_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = crate::common::variant(
+        dir.path(),
+        RESHARD,
+        &[("shards = 4\n", "shards = 1\nretired = { shards = 4, since = \"2026-12-01\" }\n")],
+    );
+    let configs = crate::common::prometheus_configs(&docs(&render_file(&one)));
+    assert_eq!(configs.len(), 4);
+    for (name, cfg) in &configs {
+        let shard = name.rsplit('-').next().unwrap();
+        assert_eq!(cfg["global"]["external_labels"]["shard"], shard, "{name}");
+        let jobs = cfg["scrape_configs"].as_array().unwrap();
+        assert_eq!(jobs.is_empty(), shard != "0", "{name}: only shard 0 scrapes");
+    }
+}
