@@ -719,3 +719,29 @@ fn shrinking_to_one_shard_keeps_shard_labels_while_shards_are_retired() {
         assert_eq!(jobs.is_empty(), shard != "0", "{name}: only shard 0 scrapes");
     }
 }
+
+/// The retired stack's helm values through the real chart (`helm template` of
+/// kube-prometheus-stack 88.5.3): the Prometheus resource carries the retention policy
+/// and the new shard count, and the operator runs with the policy's feature gate.
+#[test]
+fn the_chart_turns_retired_into_the_operators_shard_retention_policy() {
+    let Some(helm_bin) = real("helm") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = crate::common::variant(dir.path(), RESHARD, &RETIRE_2);
+    let stack = stackgen::check(&stackgen::load(&path).unwrap()).unwrap().stack;
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, stackgen::render::helm::render(&stack).values).unwrap();
+    let objs = crate::common::apiserver::helm_template(&helm_bin, &stack, &values);
+    let prom = objs.iter().find(|o| o["kind"] == "Prometheus").expect("the chart's Prometheus");
+    assert_eq!(prom["spec"]["shards"], 2);
+    assert_eq!(prom["spec"]["shardRetentionPolicy"]["whenScaled"], "Retain");
+    assert_eq!(prom["spec"]["shardRetentionPolicy"]["retain"]["retentionPeriod"], "15d");
+    let operator = objs
+        .iter()
+        .find(|o| {
+            o["kind"] == "Deployment" && o["metadata"]["name"].as_str().unwrap_or_default().ends_with("-operator")
+        })
+        .expect("the operator Deployment");
+    let args = operator["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+    assert!(args.contains("--feature-gates=PrometheusShardRetentionPolicy=true"), "{args}");
+}
