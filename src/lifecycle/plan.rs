@@ -45,6 +45,10 @@ pub struct Plan {
     pub thanos: Option<ThanosPlan>,
     /// The stack's own figures against the plan.
     pub checks: Vec<Check>,
+    /// `[sharding] retired`: the shards kept beside the plan's, scraping nothing, with
+    /// the volumes they keep and until when (in the table only).
+    #[serde(skip)]
+    pub retired: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -123,6 +127,17 @@ pub fn plan(stack: &Stack) -> Result<Plan, PlanError> {
         total,
         thanos,
         checks,
+        retired: stack.sharding.retired.map(|r| {
+            let n = u32::from(r.shards.saturating_sub(shards)) * p.replicas;
+            let size = stack.storage.size.map_or_else(|| "emptyDir".to_string(), |b| human_bytes(b.get()));
+            format!(
+                "retired shards {}..{}: {n} more pod(s) keep their {size} volumes, scraping nothing, until {} \
+                 ([sharding] retired)",
+                shards,
+                r.shards - 1,
+                r.until_date(p.retention.millis())
+            )
+        }),
     })
 }
 
@@ -249,6 +264,9 @@ impl Plan {
             human_bytes(self.total.volume_bytes),
             human_bytes(self.total.memory_bytes)
         ));
+        if let Some(r) = &self.retired {
+            out.push_str(&format!("{r}\n"));
+        }
         if let Some(t) = &self.thanos {
             out.push('\n');
             let rows = vec![
