@@ -7,7 +7,7 @@ use anstyle::{AnsiColor, Style};
 use serde_json::{json, Value};
 
 use super::helm::show;
-use super::risk::{Category, Risk};
+use super::risk::{Category, Risk, ShardView};
 use super::{Change, Key, Report};
 
 /// Version of the JSON output; bumped only on an incompatible change.
@@ -183,6 +183,41 @@ fn risk_json(r: &Risk) -> Value {
     })
 }
 
+/// The resharding figures of a shard count change: the share of targets hashmod moves,
+/// the count near the new one that moves the least (when growing), and the shards a
+/// shrink retires or removes, with their dates (`null` when the count is unchanged).
+fn reshard_json(old: &ShardView, new: &ShardView) -> Value {
+    use crate::lifecycle::reshard::{least_moving, moved_share};
+    let (from, to) = (old.shards, new.shards);
+    if from == to {
+        return Value::Null;
+    }
+    let clamp = |n: u64| u16::try_from(n.min(u64::from(u16::MAX))).unwrap_or(u16::MAX);
+    let least = (to > from).then(|| {
+        let (shards, share) = least_moving(clamp(from), clamp(to), 1024);
+        json!({"shards": shards, "moved_share": share})
+    });
+    let retired = new.data.as_ref().and_then(|d| d.retired.as_ref());
+    let kept_to = if to < from { retired.map_or(to, |r| r.shards.clamp(to, from)) } else { to };
+    let retiring = (to < from && kept_to > to).then(|| {
+        let r = retired.expect("kept beyond the count only when retired");
+        json!({
+            "shards": (to..kept_to).collect::<Vec<_>>(),
+            "since": r.since,
+            "until": r.until,
+            "uploaded_by": r.uploaded_by,
+        })
+    });
+    // A range, not a list: the old count may come from the input.
+    let removed = (to < from && kept_to < from).then(|| json!({"first": kept_to, "last": from - 1}));
+    json!({
+        "moved_share": moved_share(clamp(from), clamp(to)),
+        "least_moving": least,
+        "retired": retiring,
+        "removed": removed,
+    })
+}
+
 /// The JSON report (README.md, "diff").
 pub fn json(r: &Report) -> Value {
     let counts = category_counts(r);
@@ -207,6 +242,7 @@ pub fn json(r: &Report) -> Value {
             "new_shards": new.shards,
             "source_labels": new.source_labels,
             "target_moves": r.moves.iter().map(|m| json!({"job": m.job, "target": m.target, "from": m.from, "to": m.to})).collect::<Vec<_>>(),
+            "reshard": reshard_json(old, new),
         })
     });
     let mut doc = json!({

@@ -217,7 +217,7 @@ fn pod_from_manifests(stack: &Stack, req: &Request<'_>) -> Result<Pod, MigrateEr
 fn external_labels(stack: &Stack, shard: u16) -> Vec<(String, String)> {
     let mut l: Vec<(String, String)> =
         stack.prometheus.external_labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    if stack.sharding.shards > 1 {
+    if stack.sharding.kept() > 1 {
         l.push(("shard".into(), shard.to_string()));
     }
     l.sort();
@@ -742,7 +742,8 @@ pub fn resize_runbook(stack: &Stack, stack_path: &str, target: Target) -> Result
         Target::HelmValues => {
             let world = ChartWorld::of(stack).ok_or(MigrateError::Ephemeral)?;
             let (chart, t, class) = (&world.chart, &world.template, world.class.clone());
-            let sets = (0..stack.sharding.shards)
+            // Retired shards (the operator's shardRetentionPolicy keeps them) have claims too.
+            let sets = (0..stack.sharding.kept())
                 .map(|i| Claims {
                     statefulset: chart.statefulset(u64::from(i)),
                     claims: (0..stack.prometheus.replicas)

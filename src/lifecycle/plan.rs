@@ -7,194 +7,14 @@
 
 use serde::Serialize;
 
-use crate::model::{Bytes, Stack};
-
-const KIB: f64 = 1024.0;
-const MIB: f64 = KIB * KIB;
-const GIB: f64 = MIB * KIB;
-const HOUR_S: f64 = 3600.0;
-const DAY_S: f64 = 24.0 * HOUR_S;
-
-/// One number the plan uses, with where it comes from.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Factor {
-    /// Stable name, used in JSON and by `explain plan`.
-    pub name: &'static str,
-    pub value: f64,
-    pub unit: &'static str,
-    /// What it means.
-    pub what: &'static str,
-    /// Where the figure comes from.
-    pub source: &'static str,
-}
-
-/// Bytes per sample in a compacted block (the `[prometheus] bytes_per_sample` default).
-pub const BYTES_PER_SAMPLE: Factor = Factor {
-    name: "bytes_per_sample",
-    value: crate::model::DEFAULT_BYTES_PER_SAMPLE,
-    unit: "B",
-    what: "bytes one sample takes in a persisted block (chunks and index), the upper end of the documented range",
-    source: "Prometheus docs/storage.md, \"Operational aspects\": \"On average, Prometheus uses only around 1-2 bytes per sample\"; \
-             needed_disk_space = retention_time_seconds * ingested_samples_per_second * bytes_per_sample. \
-             Measure yours: rate(prometheus_tsdb_compaction_chunk_size_bytes_sum[1h]) / rate(prometheus_tsdb_compaction_chunk_samples_sum[1h])",
-};
-pub const WAL_SEGMENT: Factor = Factor {
-    name: "wal_segment_bytes",
-    value: 128.0 * MIB,
-    unit: "B",
-    what: "size of one write-ahead-log segment",
-    source: "Prometheus docs/storage.md, \"On-disk layout\": WAL files are stored in 128MB segments",
-};
-pub const WAL_MIN_SEGMENTS: Factor = Factor {
-    name: "wal_min_segments",
-    value: 3.0,
-    unit: "segments",
-    what: "segments the WAL always keeps",
-    source: "Prometheus docs/storage.md: \"Prometheus will retain a minimum of three write-ahead log files\"",
-};
-pub const WAL_HOURS: Factor = Factor {
-    name: "wal_hours",
-    value: 3.0,
-    unit: "h",
-    what: "hours of raw samples the WAL and the in-memory head hold before the head is cut into a 2h block \
-           (the head spans up to 1.5 block ranges)",
-    source: "Prometheus docs/storage.md: high-traffic servers keep WAL files for \"at least two hours of raw data\"; \
-             tsdb/head.go compacts the head when it spans 1.5x the 2h block range",
-};
-pub const WAL_BYTES_PER_SAMPLE: Factor = Factor {
-    name: "wal_bytes_per_sample",
-    value: 7.0,
-    unit: "B",
-    what: "bytes one sample takes in the WAL: a sample record is a series-reference varint (~4 B), a timestamp delta \
-           (~1 B) and an 8 B value, ~13 B, halved by WAL compression (on by default)",
-    source: "Prometheus tsdb/docs/format/wal.md (sample records); docs/storage.md, --storage.tsdb.wal-compression \
-             (\"you can expect the WAL size to be halved\")",
-};
-pub const HEAD_BYTES_PER_SERIES: Factor = Factor {
-    name: "head_bytes_per_series",
-    value: 8.0 * KIB,
-    unit: "B",
-    what: "memory per active series in the head block, excluding queries",
-    source: "the empirical rule Prometheus maintainers give: \"8kB per active series\" (prometheus/prometheus#4553); \
-             queries and rule evaluation come on top",
-};
-pub const DISK_FILL: Factor = Factor {
-    name: "disk_fill_ratio",
-    value: 0.85,
-    unit: "ratio",
-    what: "share of the volume the TSDB may fill; the rest is headroom for compaction, which writes a block before \
-           it deletes its sources",
-    source: "Prometheus docs/storage.md: set the retention size to at most 80-85% of the disk",
-};
-pub const COMPACT_SPAN: Factor = Factor {
-    name: "local_compaction_span",
-    value: 0.1,
-    unit: "ratio of retention",
-    what: "the largest block local compaction writes spans 10% of the retention or 31 days, whichever is smaller \
-           (with Thanos the sidecar needs min = max block duration = 2h, so blocks stay 2h)",
-    source: "Prometheus docs/storage.md, \"Compaction\"",
-};
-pub const THANOS_MAX_COMPACTION: Factor = Factor {
-    name: "thanos_max_compaction_days",
-    value: 14.0,
-    unit: "d",
-    what: "the largest compaction level of the Thanos Compactor (2h, 8h, 2d, 14d); it downloads every block of a \
-           group and writes the result beside them, so it needs about twice one stream's 14 days (the docs' rule of \
-           thumb, about 100 GB whatever the load, is only a starting point)",
-    source: "Thanos docs/components/compact.md (compaction levels; \"The compactor needs local disk space to store \
-             intermediate data for its processing\")",
-};
-pub const STORE_CHUNK_POOL: Factor = Factor {
-    name: "store_chunk_pool_bytes",
-    value: 2.0 * GIB,
-    unit: "B",
-    what: "the Store Gateway's chunk pool (--chunk-pool-size default)",
-    source: "thanos store --help: --chunk-pool-size=2GB",
-};
-pub const STORE_INDEX_CACHE: Factor = Factor {
-    name: "store_index_cache_bytes",
-    value: 250.0 * MIB,
-    unit: "B",
-    what: "the Store Gateway's in-memory index cache (--index-cache-size default)",
-    source: "thanos store --help: --index-cache-size=250MB",
-};
-pub const STORE_OVERHEAD: Factor = Factor {
-    name: "store_overhead_ratio",
-    value: 0.25,
-    unit: "ratio",
-    what:
-        "Go runtime and index-header headroom on top of the two caches (stackgen's assumption, not a measured figure)",
-    source:
-        "stackgen: the Go GC lets the heap reach twice the live set (GOGC=100); a quarter on top of fixed caches is \
-             a conservative floor",
-};
-
-/// Every factor, in the order `explain plan` lists them.
-pub const FACTORS: &[Factor] = &[
-    BYTES_PER_SAMPLE,
+pub use crate::model::capacity::{
+    ceil_u64, round_up_size, shard_figures, Factor, Load, LoadSource, PlanError, ShardPlan, AUTO_MEMORY_LIMIT,
+    AUTO_SAMPLES_PER_CORE, BYTES_PER_SAMPLE, COMPACT_SPAN, DISK_FILL, FACTORS, HEAD_BYTES_PER_SERIES, STORE_CHUNK_POOL,
+    STORE_INDEX_CACHE, STORE_OVERHEAD, THANOS_MAX_COMPACTION, WAL_BYTES_PER_SAMPLE, WAL_HOURS, WAL_MIN_SEGMENTS,
     WAL_SEGMENT,
-    WAL_MIN_SEGMENTS,
-    WAL_HOURS,
-    WAL_BYTES_PER_SAMPLE,
-    HEAD_BYTES_PER_SERIES,
-    DISK_FILL,
-    COMPACT_SPAN,
-    THANOS_MAX_COMPACTION,
-    STORE_CHUNK_POOL,
-    STORE_INDEX_CACHE,
-    STORE_OVERHEAD,
-];
-
-/// The load a plan starts from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Load {
-    /// Samples per second of the whole stack (all shards, one replica).
-    pub samples_per_second: f64,
-    /// Active series of the whole stack.
-    pub active_series: f64,
-    /// Where the two figures came from.
-    pub from: LoadSource,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadSource {
-    /// `ingestion_rate`; series = rate x scrape interval.
-    IngestionRate,
-    /// `active_series`; rate = series / scrape interval.
-    ActiveSeries,
-    /// Both given.
-    Both,
-}
-
-/// What the plan needs and the stack does not say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlanError {
-    /// Neither `ingestion_rate` nor `active_series` is set.
-    NoLoad,
-}
-
-/// Capacity of one Prometheus pod (one shard, one replica: every replica holds the same).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ShardPlan {
-    pub shard: u16,
-    pub samples_per_second: u64,
-    pub active_series: u64,
-    /// Persisted blocks for the retention.
-    pub blocks_bytes: u64,
-    /// The write-ahead log.
-    pub wal_bytes: u64,
-    /// Memory-mapped head chunks (`chunks_head/`), the head's compressed samples.
-    pub head_chunks_bytes: u64,
-    /// What `--storage.tsdb.retention.size` counts: blocks + WAL + head chunks.
-    pub tsdb_bytes: u64,
-    /// The volume that holds the TSDB with compaction headroom.
-    pub volume_bytes: u64,
-    /// The retention size that fits that volume.
-    pub retention_size_bytes: u64,
-    /// Head memory (the memory request); queries come on top.
-    pub memory_bytes: u64,
-}
+};
+use crate::model::capacity::{DAY_S, HOUR_S, KIB};
+use crate::model::{Bytes, Stack};
 
 /// Thanos components, when the stack has Thanos.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -225,6 +45,10 @@ pub struct Plan {
     pub thanos: Option<ThanosPlan>,
     /// The stack's own figures against the plan.
     pub checks: Vec<Check>,
+    /// `[sharding] retired`: the shards kept beside the plan's, scraping nothing, with
+    /// the volumes they keep and until when (in the table only).
+    #[serde(skip)]
+    pub retired: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -246,6 +70,10 @@ pub struct Check {
     pub plan_bytes: u64,
     /// `ok`, `short` or `unset`.
     pub verdict: Verdict,
+    /// The stack let the plan choose (`size = "auto"`, `resources = "auto"`): shown in the
+    /// table, not a JSON field.
+    #[serde(skip)]
+    pub auto: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -257,79 +85,9 @@ pub enum Verdict {
     Unset,
 }
 
-impl Load {
-    /// The load the stack declares, if any. `ingestion_rate` is samples/s of the whole
-    /// stack; `active_series` with the scrape interval gives the other figure.
-    pub fn of(stack: &Stack) -> Result<Load, PlanError> {
-        let p = &stack.prometheus;
-        let interval_s = (p.scrape_interval.millis() as f64 / 1000.0).max(0.001);
-        match (p.ingestion_rate, p.active_series) {
-            (Some(r), Some(s)) => {
-                Ok(Load { samples_per_second: r as f64, active_series: s as f64, from: LoadSource::Both })
-            }
-            (Some(r), None) => Ok(Load {
-                samples_per_second: r as f64,
-                active_series: r as f64 * interval_s,
-                from: LoadSource::IngestionRate,
-            }),
-            (None, Some(s)) => Ok(Load {
-                samples_per_second: s as f64 / interval_s,
-                active_series: s as f64,
-                from: LoadSource::ActiveSeries,
-            }),
-            (None, None) => Err(PlanError::NoLoad),
-        }
-    }
-}
-
-fn ceil_u64(x: f64) -> u64 {
-    if x <= 0.0 {
-        0
-    } else if x >= u64::MAX as f64 {
-        u64::MAX
-    } else {
-        x.ceil() as u64
-    }
-}
-
-/// Round up to a whole GiB (or MiB under 1 GiB), as a volume request would be written.
-pub fn round_up_size(b: u64) -> u64 {
-    let (gib, mib) = (1u64 << 30, 1u64 << 20);
-    let unit = if b >= gib { gib } else { mib };
-    b.div_ceil(unit).saturating_mul(unit)
-}
-
-/// One pod's figures for a per-shard load.
-pub fn shard_figures(shard: u16, rate: f64, series: f64, retention_s: f64, bps: f64, thanos: bool) -> ShardPlan {
-    let blocks = rate * retention_s * bps;
-    let wal_raw = rate * WAL_HOURS.value * HOUR_S * WAL_BYTES_PER_SAMPLE.value;
-    let wal = wal_raw.max(WAL_MIN_SEGMENTS.value * WAL_SEGMENT.value);
-    let head_chunks = rate * WAL_HOURS.value * HOUR_S * bps;
-    let tsdb = blocks + wal + head_chunks;
-    // Compaction writes its output before deleting its inputs: the largest block local
-    // compaction writes must fit beside the data (2h blocks with Thanos' sidecar).
-    let span_s = if thanos { 2.0 * HOUR_S } else { (retention_s * COMPACT_SPAN.value).min(31.0 * DAY_S) };
-    let largest_block = rate * span_s * bps;
-    let volume = (tsdb / DISK_FILL.value).max(tsdb + largest_block);
-    let volume = round_up_size(ceil_u64(volume));
-    let retention_size = (volume as f64 * DISK_FILL.value).floor().max(0.0) as u64;
-    ShardPlan {
-        shard,
-        samples_per_second: ceil_u64(rate),
-        active_series: ceil_u64(series),
-        blocks_bytes: ceil_u64(blocks),
-        wal_bytes: ceil_u64(wal),
-        head_chunks_bytes: ceil_u64(head_chunks),
-        tsdb_bytes: ceil_u64(tsdb),
-        volume_bytes: volume,
-        retention_size_bytes: retention_size,
-        memory_bytes: round_up_size(ceil_u64(series * HEAD_BYTES_PER_SERIES.value)),
-    }
-}
-
 /// The plan of a stack.
 pub fn plan(stack: &Stack) -> Result<Plan, PlanError> {
-    let load = Load::of(stack)?;
+    let load = Load::of(&stack.prometheus)?;
     let p = &stack.prometheus;
     let shards = stack.sharding.shards.max(1);
     let bps = p.bytes_per_sample;
@@ -369,6 +127,17 @@ pub fn plan(stack: &Stack) -> Result<Plan, PlanError> {
         total,
         thanos,
         checks,
+        retired: stack.sharding.retired.map(|r| {
+            let n = u32::from(r.shards.saturating_sub(shards)) * p.replicas;
+            let size = stack.storage.size.map_or_else(|| "emptyDir".to_string(), |b| human_bytes(b.get()));
+            format!(
+                "retired shards {}..{}: {n} more pod(s) keep their {size} volumes, scraping nothing, until {} \
+                 ([sharding] retired)",
+                shards,
+                r.shards - 1,
+                r.until_date(p.retention.millis())
+            )
+        }),
     })
 }
 
@@ -381,7 +150,7 @@ fn verdict(stack: Option<u64>, need: u64) -> Verdict {
 }
 
 fn check(what: &'static str, key: &'static str, stack: Option<u64>, need: u64) -> Check {
-    Check { what, key, stack_bytes: stack, plan_bytes: need, verdict: verdict(stack, need) }
+    Check { what, key, stack_bytes: stack, plan_bytes: need, verdict: verdict(stack, need), auto: false }
 }
 
 fn checks(stack: &Stack, one: &ShardPlan, thanos: Option<&ThanosPlan>) -> Vec<Check> {
@@ -404,6 +173,13 @@ fn checks(stack: &Stack, one: &ShardPlan, thanos: Option<&ThanosPlan>) -> Vec<Ch
         Some(p.resources.memory_limit.value() as u64),
         one.memory_bytes,
     ));
+    for c in &mut out {
+        c.auto = match c.what {
+            "volume" => stack.storage.size_auto,
+            "memory_request" | "memory_limit" => p.resources_auto,
+            _ => false,
+        };
+    }
     if let (Some(tp), Some(t)) = (thanos, stack.thanos.as_ref()) {
         out.push(check(
             "compactor_volume",
@@ -488,6 +264,9 @@ impl Plan {
             human_bytes(self.total.volume_bytes),
             human_bytes(self.total.memory_bytes)
         ));
+        if let Some(r) = &self.retired {
+            out.push_str(&format!("{r}\n"));
+        }
         if let Some(t) = &self.thanos {
             out.push('\n');
             let rows = vec![
@@ -503,6 +282,7 @@ impl Plan {
             for c in &self.checks {
                 let have = c.stack_bytes.map_or_else(|| "unset".to_string(), human_bytes);
                 let line = match c.verdict {
+                    Verdict::Ok if c.auto => format!("ok     {have} >= {} (auto)", human_bytes(c.plan_bytes)),
                     Verdict::Ok => format!("ok     {have} >= {}", human_bytes(c.plan_bytes)),
                     Verdict::Short => format!(
                         "SHORT  {have} < {} (short by {})",

@@ -1,5 +1,6 @@
 //! Resharding: which targets move when the shard count changes, the count that moves
-//! the fewest, and how long retired shards must stay.
+//! the fewest. How long retired shards stay is the model's (`model::sharding::Retired`),
+//! since render writes it too.
 //!
 //! A target lands on shard `hashmod(address) % shards`. Going from `n` to `m` shards, a
 //! target stays on its shard exactly when `h % n == h % m`; over one period
@@ -41,60 +42,6 @@ pub fn least_moving(from: u16, to: u16, max: u16) -> (u16, f64) {
     best
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count (inverse of [`days_from_civil`]).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// `YYYY-MM-DD` → days since the epoch, if it is a real date.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        let t = &s[r];
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let days = days_from_civil(i64::from(y), m, d);
-    (civil_from_days(days) == (i64::from(y), m, d)).then_some(days)
-}
-
-/// `YYYY-MM-DD` of a day count.
-pub fn format_date(days: i64) -> String {
-    let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// The first day a retired shard's data is past `retention_ms`, when it stopped scraping
-/// on `since` (days since the epoch): the day after `since + retention`, rounded up to
-/// whole days, plus one for the block still open when scraping stopped.
-pub fn retired_until(since: i64, retention_ms: u64) -> i64 {
-    let days = retention_ms.div_ceil(86_400_000) as i64;
-    since.saturating_add(days).saturating_add(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,18 +73,5 @@ mod tests {
         assert_eq!(least_moving(4, 6, 1024), (8, 0.5));
         assert_eq!(least_moving(4, 8, 1024).0, 8);
         assert_eq!(least_moving(3, 4, 1024), (6, 0.5));
-    }
-
-    #[test]
-    fn dates_round_trip_and_invalid_dates_are_refused() {
-        assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2026-12-01").map(format_date).as_deref(), Some("2026-12-01"));
-        assert_eq!(parse_date("2024-02-29").map(format_date).as_deref(), Some("2024-02-29"));
-        for bad in ["2023-02-29", "2026-13-01", "2026-1-01", "26-12-01", "2026/12/01", "2026-12-0x"] {
-            assert_eq!(parse_date(bad), None, "{bad}");
-        }
-        let since = parse_date("2026-12-01").unwrap();
-        assert_eq!(format_date(retired_until(since, 15 * 86_400_000)), "2026-12-17");
-        assert_eq!(format_date(retired_until(since, 36 * 3_600_000)), "2026-12-04");
     }
 }

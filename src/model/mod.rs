@@ -5,7 +5,9 @@
 //! target, which jobs are built in, which volumes each component has, what the chart
 //! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
+pub mod capacity;
 pub mod chart;
+pub mod date;
 pub(crate) mod jobs;
 pub mod raw;
 pub mod schema;
@@ -17,7 +19,7 @@ pub mod volumes;
 use std::collections::BTreeMap;
 
 pub use jobs::{KubernetesJobs, ScrapeJob};
-pub use sharding::Sharding;
+pub use sharding::{Retired, Sharding};
 pub use units::{Bytes, Duration, K8sName, Quantity};
 pub use validate::validate;
 
@@ -120,6 +122,8 @@ pub struct Prometheus {
     pub scrape_timeout: Duration,
     pub external_labels: BTreeMap<String, String>,
     pub resources: Resources,
+    /// `resources = "auto"`: the plan chose them.
+    pub resources_auto: bool,
     pub run_as_user: i64,
     pub fs_group: i64,
     pub ingestion_rate: Option<u64>,
@@ -159,6 +163,8 @@ pub struct Storage {
     pub backend: Backend,
     /// Size of each Prometheus volume; for ephemeral, the emptyDir size limit if given.
     pub size: Option<Bytes>,
+    /// `size = "auto"`: the plan chose it.
+    pub size_auto: bool,
     pub reclaim_policy: ReclaimPolicy,
     /// Class for Alertmanager, Grafana, Store Gateway and Compactor volumes when the
     /// Prometheus backend is static.

@@ -65,7 +65,7 @@ pub struct RawPrometheus {
     pub evaluation_interval: Option<String>,
     pub scrape_timeout: Option<String>,
     pub external_labels: Option<Labels>,
-    pub resources: Option<RawResources>,
+    pub resources: Option<RawResourcesSetting>,
     pub run_as_user: Option<i64>,
     pub fs_group: Option<i64>,
     pub ingestion_rate: Option<u64>,
@@ -81,6 +81,37 @@ pub struct RawImage {
     pub version: Option<String>,
     pub image: Option<String>,
     pub image_digest: Option<String>,
+}
+
+/// `[prometheus] resources`: `"auto"` (the plan chooses) or a table.
+#[derive(Debug)]
+pub enum RawResourcesSetting {
+    Auto,
+    Set(RawResources),
+}
+
+impl<'de> Deserialize<'de> for RawResourcesSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawResourcesSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("\"auto\" or a table of resources")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                if s == "auto" {
+                    Ok(RawResourcesSetting::Auto)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(s), &self))
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Self::Value, A::Error> {
+                RawResources::deserialize(serde::de::value::MapAccessDeserializer::new(m)).map(RawResourcesSetting::Set)
+            }
+        }
+        // Either shape: the drift test traces the string and the table separately.
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,6 +188,15 @@ pub struct RawClass {
 pub struct RawSharding {
     pub shards: Option<u32>,
     pub source_labels: Option<Vec<String>>,
+    pub retired: Option<RawRetired>,
+}
+
+/// `[sharding] retired = { shards = N, since = "YYYY-MM-DD" }`: the shards a shrink keeps.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetired {
+    pub shards: u32,
+    pub since: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -222,6 +222,9 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
         prometheus::shard_objects(&n, "0", &mut objs);
         None
     };
+    for shard in shards..stack.sharding.kept() {
+        prometheus::retired_shard_objects(&n, shard, &mut objs);
+    }
     if stack.thanos.is_some() {
         thanos::objects(&n, thanos::Sidecars::Own, &mut objs);
     }

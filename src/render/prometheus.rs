@@ -61,7 +61,9 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     for (k, v) in &p.external_labels {
         external.insert(k.clone(), json!(v));
     }
-    if s.sharding.shards > 1 {
+    // Retired shards count: shrinking to one shard keeps shard 0's label while they last.
+    let labelled = s.sharding.kept() > 1;
+    if labelled {
         // Distinct external labels per shard keep Thanos block groups apart: the Compactor
         // groups blocks by external labels, and shards with equal labels would be merged.
         external.insert("shard".into(), json!(shard));
@@ -154,7 +156,7 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     let mut cfg = json!({"global": global});
     if let Some(am) = &s.alertmanager {
         let mut drop = vec![s.replica_label().to_string()];
-        if s.sharding.shards > 1 {
+        if labelled {
             drop.push("shard".into());
         }
         cfg["alerting"] = json!({
@@ -323,6 +325,52 @@ pub fn api_needs(cfg: &Value) -> ApiNeeds {
 pub fn shard_objects(n: &Names<'_>, shard: &str, out: &mut Vec<Object>) {
     debug_assert!(n.stack.sharding.shards > 1 || shard == "0", "one shard is shard 0, not a template");
     build_shard(n, shard, yaml::to_string(&config(n, shard)), out);
+}
+
+/// The objects of retired shard `shard` (`[sharding] retired`): exactly those it had at
+/// the shard count before the shrink (same names, labels, claims, volumes, sidecar),
+/// except that its prometheus.yml scrapes nothing. Its external labels stay, so Thanos
+/// Query (which finds every Prometheus pod through the sidecars' Service) still serves
+/// its data, and its sidecar keeps uploading. The ConfigMap says until when.
+pub fn retired_shard_objects(n: &Names<'_>, shard: u16, out: &mut Vec<Object>) {
+    let s = n.stack;
+    let Some(retired) = s.sharding.retired else { return };
+    let mut before = s.clone();
+    before.sharding.shards = retired.shards;
+    before.sharding.retired = None;
+    let old = Names { stack: &before };
+    let id = shard.to_string();
+    let mut cfg = config(&old, &id);
+    cfg["scrape_configs"] = json!([]);
+    let retention = s.prometheus.retention.millis();
+    let until = retired.until_date(retention);
+    let mut text = format!(
+        "# Shard {shard} is retired: [sharding] shards went from {} to {} on {}. It scrapes nothing and\n\
+         # serves the data it has until that is past retention ({}): remove `retired` from\n\
+         # stack.toml (and so this shard) on or after {until}.\n",
+        retired.shards,
+        s.sharding.shards,
+        retired.since_date(),
+        s.prometheus.retention,
+    );
+    if s.thanos.is_some() {
+        text.push_str(&format!(
+            "# Its sidecar uploads each 2h block as it is cut: by {} its data is in the bucket, except the\n\
+             # last hours still in the head (no block is cut while nothing is scraped).\n",
+            crate::model::date::format_date(retired.since.saturating_add(1)),
+        ));
+    }
+    text.push_str(&yaml::to_string(&cfg));
+    let first = out.len();
+    build_shard(&old, &id, text, out);
+    for o in &mut out[first..] {
+        if o.kind == "ConfigMap" {
+            o.value["metadata"]["annotations"] = json!({
+                "stackgen.dev/retired-since": retired.since_date(),
+                "stackgen.dev/retired-until": until,
+            });
+        }
+    }
 }
 
 /// The config-reloader sidecar (the Prometheus Operator's): it watches the mounted

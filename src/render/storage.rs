@@ -159,7 +159,8 @@ fn static_pvs(n: &Names<'_>, class: &str, reclaim: &str, claims: &Claims<'_>, ou
     let s = n.stack;
     let size: Bytes = s.storage.size.expect("static backends have a size");
     let mut index = 0usize;
-    for shard in 0..s.sharding.shards {
+    // Retired shards keep their volumes, on the same nodes or LUNs.
+    for shard in 0..s.sharding.kept() {
         let id = shard.to_string();
         for replica in 0..s.prometheus.replicas {
             let pod = format!("{}-{replica}", n.shard(&id));

@@ -158,16 +158,18 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     let name = n.obj("grafana");
     let labels = n.labels("grafana", "grafana", None);
     let sel = n.selector("grafana", None);
-    // Thanos Query when Thanos is on; else one datasource per shard.
+    // Thanos Query when Thanos is on; else one datasource per shard, retired ones included
+    // (named as before the shrink: their data is still served).
     let datasources: Vec<serde_json::Value> = if s.thanos.is_some() {
         vec![
             json!({"name": "Thanos", "uid": "thanos", "url": format!("http://{}:10902", n.svc_fqdn(&n.obj("thanos-query"))), "default": true, "thanos": true}),
         ]
     } else {
-        (0..s.sharding.shards)
+        let one = s.sharding.kept() == 1;
+        (0..s.sharding.kept())
             .map(|i| {
-                let label = if s.sharding.shards == 1 { "Prometheus".to_string() } else { format!("Prometheus shard {i}") };
-                let uid = if s.sharding.shards == 1 { "prometheus".to_string() } else { format!("prometheus-shard-{i}") };
+                let label = if one { "Prometheus".to_string() } else { format!("Prometheus shard {i}") };
+                let uid = if one { "prometheus".to_string() } else { format!("prometheus-shard-{i}") };
                 json!({"name": label, "uid": uid, "url": format!("http://{}:9090", n.svc_fqdn(&n.shard(&i.to_string()))), "default": i == 0, "thanos": false})
             })
             .collect()

@@ -91,6 +91,20 @@ pub fn value_risks(old: &Value, new: &Value, old_chart: &Chart, new_chart: &Char
                 list(&names)
             ));
             r = risk(Code::ShardCount, Category::DataMoves, chart, &format!("{SPEC}.shards"), msg);
+        } else if spec(new)["shardRetentionPolicy"]["whenScaled"] == "Retain" {
+            let period = spec(new)["shardRetentionPolicy"]["retain"]["retentionPeriod"]
+                .as_str()
+                .map_or_else(|| "the retention".to_string(), String::from);
+            msg.push_str(&format!(
+                "shardRetentionPolicy Retain: the operator keeps StatefulSet(s) {} and their claims, their pods \
+                 scrape nothing (a keep rule on the shard number) and stay queryable, and it deletes them {period} \
+                 after it first sees them scaled down (the claims stay); series move between the remaining shards. \
+                 The operator needs its PrometheusShardRetentionPolicy feature gate (on by default in {}; the values \
+                 set it)",
+                list(&names),
+                crate::model::PROMETHEUS_OPERATOR_VERSION,
+            ));
+            r = risk(Code::ShardCount, Category::DataMoves, chart, &format!("{SPEC}.shards"), msg);
         } else {
             let t = template_name(old, chart);
             let orphaned: Vec<String> = (lo..hi)

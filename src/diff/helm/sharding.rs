@@ -24,5 +24,5 @@ pub fn shard_view(values: &Value) -> ShardView {
             }
         }
     }
-    ShardView { shards, source_labels: vec!["__address__".into()], assign }
+    ShardView { shards, source_labels: vec!["__address__".into()], assign, data: None }
 }

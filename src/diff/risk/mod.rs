@@ -14,7 +14,9 @@ use super::Key;
 use crate::render::pod::CHECKSUM_PREFIX;
 
 pub use data::{claims_fit, removed, unbindable_volumes};
-pub use sharding::{moves, sharding, view_of_objects, view_of_stack, Move, ShardView, MAX_SHARDS};
+pub use sharding::{
+    moves, sharding, view_of_objects, view_of_stack, Move, Retirement, ShardData, ShardView, MAX_SHARDS,
+};
 
 /// What a risk does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

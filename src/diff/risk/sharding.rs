@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::{Category, Code, Risk};
 use crate::diff::Key;
+use crate::lifecycle::reshard::{least_moving, moved_share};
+use crate::model::date::format_date;
 use crate::model::jobs::builtin_job_names;
 use crate::model::sharding::shard_of;
 use crate::model::{KubernetesJobs, Stack};
@@ -24,6 +26,30 @@ pub struct ShardView {
     pub source_labels: Vec<String>,
     /// (job, target) → shard, for sharded static targets of `[[scrape]]` jobs.
     pub assign: BTreeMap<(String, String), u64>,
+    /// What the stack says about its shards' data (a view read from objects has none).
+    pub data: Option<ShardData>,
+}
+
+/// How long a stack's shards keep their data, and the shards it retires.
+#[derive(Debug, Clone)]
+pub struct ShardData {
+    /// `[prometheus] retention`, as written.
+    pub retention: String,
+    pub thanos: bool,
+    /// `[sharding] retired`: the count before the shrink, since, until.
+    pub retired: Option<Retirement>,
+}
+
+/// `[sharding] retired`, with its dates computed.
+#[derive(Debug, Clone)]
+pub struct Retirement {
+    /// The shard count before the shrink: shards up to it are kept.
+    pub shards: u64,
+    pub since: String,
+    /// The first day the retired shards hold nothing within retention.
+    pub until: String,
+    /// With Thanos: the day by which the sidecars have uploaded every block cut.
+    pub uploaded_by: Option<String>,
 }
 
 pub fn view_of_stack(stack: &Stack) -> ShardView {
@@ -33,7 +59,19 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
             assign.insert((j.job.clone(), t.clone()), stack.sharding.shard_of_target(t, &j.labels));
         }
     }
-    ShardView { shards: u64::from(stack.sharding.shards), source_labels: stack.sharding.source_labels.clone(), assign }
+    let p = &stack.prometheus;
+    let retired = stack.sharding.retired.map(|r| Retirement {
+        shards: u64::from(r.shards),
+        since: r.since_date(),
+        until: r.until_date(p.retention.millis()),
+        uploaded_by: stack.thanos.is_some().then(|| format_date(r.since.saturating_add(1))),
+    });
+    ShardView {
+        shards: u64::from(stack.sharding.shards),
+        source_labels: stack.sharding.source_labels.clone(),
+        assign,
+        data: Some(ShardData { retention: p.retention.as_str().to_string(), thanos: stack.thanos.is_some(), retired }),
+    }
 }
 
 /// The sharding of a previous render or of live objects: the hashmod `modulus` and
@@ -51,7 +89,12 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
         .min_by_key(|(k, _)| shard_no(k));
     let Some((_, cm)) = config else {
         let max = objs.filter(|(k, _)| k.kind == "StatefulSet").filter_map(|(k, _)| shard_no(k)).max()?;
-        return Some(ShardView { shards: max + 1, source_labels: vec!["__address__".into()], assign: BTreeMap::new() });
+        return Some(ShardView {
+            shards: max + 1,
+            source_labels: vec!["__address__".into()],
+            assign: BTreeMap::new(),
+            data: None,
+        });
     };
     let cfg: Value = serde_saphyr::from_str(cm["data"]["prometheus.yml"].as_str()?).ok()?;
     let jobs = cfg["scrape_configs"].as_array()?;
@@ -92,7 +135,7 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
             }
         }
     }
-    Some(ShardView { shards, source_labels, assign })
+    Some(ShardView { shards, source_labels, assign, data: None })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,41 +156,108 @@ pub fn moves(old: &ShardView, new: &ShardView) -> Vec<Move> {
         .collect()
 }
 
-/// The stack-wide risk of a shard count or sharding change.
+/// A share as a percentage: `50%`, `98.4%`.
+pub fn percent(share: f64) -> String {
+    let p = format!("{:.1}", share * 100.0);
+    format!("{}%", p.strip_suffix(".0").unwrap_or(&p))
+}
+
+/// StatefulSet names of shards `range`, at most MAX_LISTED named and the rest counted (the
+/// old count comes from the input: a `modulus` of 1e7 once printed 289 MB).
+fn statefulsets(stack: &str, range: std::ops::Range<u64>) -> String {
+    let more = (range.end - range.start).saturating_sub(MAX_LISTED as u64);
+    let mut names: Vec<String> = range.take(MAX_LISTED).map(|i| format!("{stack}-prometheus-shard-{i}")).collect();
+    if more > 0 {
+        names.push(format!("and {more} more"));
+    }
+    names.join(", ")
+}
+
+/// Shard numbers `range`, as `2, 3` or `2..63`.
+fn shard_numbers(range: &std::ops::Range<u64>) -> String {
+    if range.end - range.start <= 4 {
+        range.clone().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+    } else {
+        format!("{}..{}", range.start, range.end - 1)
+    }
+}
+
+/// The stack-wide risk of a shard count or sharding change. A count change says the share
+/// of targets hashmod moves (and, growing, the count near the one asked for that moves
+/// the least); a shrink says which shards retire and until when (`[sharding] retired`),
+/// or that their data becomes unreachable and how to keep it.
 pub fn sharding(old: &ShardView, new: &ShardView, moved: &[Move], stack: &str) -> Option<Risk> {
     let common = old.assign.keys().filter(|k| new.assign.contains_key(*k)).count();
     if old.shards != new.shards {
-        let mut msg = format!("shard count {} → {}", old.shards, new.shards);
-        let (lo, hi) = (old.shards.min(new.shards), old.shards.max(new.shards));
-        // The old count comes from the input (a `modulus` of 1e7 once printed 289 MB): name at
-        // most MAX_LISTED StatefulSets and count the rest, so the message is bounded.
-        let mut names: Vec<String> =
-            (lo..hi).take(MAX_LISTED).map(|i| format!("{stack}-prometheus-shard-{i}")).collect();
-        let more = (hi - lo).saturating_sub(MAX_LISTED as u64);
-        if more > 0 {
-            names.push(format!("and {more} more"));
-        }
-        if new.shards > old.shards {
-            msg.push_str(&format!(": StatefulSet(s) {} added", names.join(", ")));
-        } else {
-            msg.push_str(&format!(
-                ": StatefulSet(s) {} removed (their volumes keep data nothing serves)",
-                names.join(", ")
-            ));
-        }
-        msg.push_str(&format!(
-            "; every shard's hashmod changes and series move between shards: {} of {common} static targets move; \
-             their history stays on the old shard (queryable through Thanos Query, otherwise split)",
+        let (from, to) = (old.shards, new.shards);
+        // Counts are at most 1024 in a stack; a count read from input is clamped for the
+        // arithmetic only.
+        let clamp = |n: u64| u16::try_from(n.min(u64::from(u16::MAX))).unwrap_or(u16::MAX);
+        let share = moved_share(clamp(from), clamp(to));
+        let mut msg = format!(
+            "shard count {from} → {to}: every shard's hashmod changes and {} of targets move to another shard \
+             ({} of {common} static targets here); each target's history stays on the shard that scraped it",
+            percent(share),
             moved.len()
-        ));
-        return Some(Risk {
-            code: Code::ShardCount,
-            category: Category::DataMoves,
-            object: None,
-            path: None,
-            message: msg,
-            action: None,
-        });
+        );
+        let mut action = None;
+        let mut category = Category::DataMoves;
+        if to > from {
+            msg.push_str(&format!("; StatefulSet(s) {} added", statefulsets(stack, from..to)));
+            let (best, best_share) = least_moving(clamp(from), clamp(to), 1024);
+            let hi = u64::from(clamp(to)).saturating_mul(2).min(1024);
+            if u64::from(best) != to && best_share < share {
+                msg.push_str(&format!(
+                    "; {best} shards would move the least of {to}..{hi}: {} ({from} → {best})",
+                    percent(best_share)
+                ));
+            } else {
+                msg.push_str(&format!("; no count from {to} to {hi} moves fewer"));
+            }
+        } else {
+            let data = new.data.as_ref();
+            let retired = data.and_then(|d| d.retired.as_ref());
+            let kept_to = retired.map_or(to, |r| r.shards.clamp(to, from));
+            let retention = data.map_or_else(|| "its retention".to_string(), |d| format!("retention {}", d.retention));
+            let thanos = data.is_some_and(|d| d.thanos);
+            if let Some(r) = retired.filter(|_| kept_to > to) {
+                msg.push_str(&format!(
+                    "; shard(s) {} retire: StatefulSet(s) {} keep their pods and volumes, scrape nothing, and serve \
+                     their data{} until {} (from {} plus {retention}); remove `[sharding] retired` (and so them) on \
+                     or after {}",
+                    shard_numbers(&(to..kept_to)),
+                    statefulsets(stack, to..kept_to),
+                    if thanos { " through Thanos Query" } else { " (their own Prometheus and Grafana datasource)" },
+                    r.until,
+                    r.since,
+                    r.until
+                ));
+                if let Some(up) = &r.uploaded_by {
+                    msg.push_str(&format!(
+                        "; their sidecars have uploaded every block cut by {up}: from then on the bucket holds all \
+                         but the head's last hours"
+                    ));
+                }
+            }
+            if kept_to < from {
+                category = Category::DataLoss;
+                msg.push_str(&format!(
+                    "; StatefulSet(s) {} removed: the data on their volumes ({retention}) becomes unreachable{}",
+                    statefulsets(stack, kept_to..from),
+                    if thanos {
+                        " except blocks their sidecars already uploaded (the head and the newest block are lost)"
+                    } else {
+                        ": nothing queries those volumes any more"
+                    }
+                ));
+                action = Some(format!(
+                    "to keep it queryable until it is past retention, retire the shards instead of removing them: \
+                     add `retired = {{ shards = {from}, since = \"YYYY-MM-DD\" }}` to [sharding] (the day you apply), \
+                     and remove it from the day their ConfigMaps name (stackgen.dev/retired-until)"
+                ));
+            }
+        }
+        return Some(Risk { code: Code::ShardCount, category, object: None, path: None, message: msg, action });
     }
     if !moved.is_empty() {
         return Some(Risk {

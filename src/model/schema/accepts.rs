@@ -26,6 +26,7 @@ pub const PATTERNS: &[&str] = &[
     "^[^\\s:]+(:[0-9]{1,5})?$",
     "^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$",
     "^[a-z0-9.-]+$",
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     "^[A-Za-z0-9_.:-]+$",
     "^/",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
@@ -124,20 +125,25 @@ fn p17(s: &str) -> bool {
 
 fn p18(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9]{4}-[0-9]{2}-[0-9]{2}$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p19(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p20(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
 }
 
 fn p21(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p22(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
     s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
 }
@@ -302,15 +308,15 @@ fn n11(v: &Value) -> bool {
             let ok = match k.as_str() {
                 "stack" => n12(x),
                 "prometheus" => n20(x),
-                "storage" => n49(x),
-                "sharding" => n83(x),
-                "thanos" => n87(x),
-                "alertmanager" => n122(x),
-                "grafana" => n128(x),
-                "scrape" => n134(x),
-                "kubernetes" => n146(x),
-                "lint" => n152(x),
-                "security" => n155(x),
+                "storage" => n51(x),
+                "sharding" => n87(x),
+                "thanos" => n94(x),
+                "alertmanager" => n129(x),
+                "grafana" => n135(x),
+                "scrape" => n141(x),
+                "kubernetes" => n153(x),
+                "lint" => n159(x),
+                "security" => n162(x),
                 _ => false,
             };
             if !ok {
@@ -438,12 +444,12 @@ fn n20(v: &Value) -> bool {
                 "scrape_timeout" => n31(x),
                 "external_labels" => n32(x),
                 "resources" => n35(x),
-                "run_as_user" => n40(x),
-                "fs_group" => n41(x),
-                "ingestion_rate" => n42(x),
-                "active_series" => n43(x),
-                "bytes_per_sample" => n44(x),
-                "config_reloader" => n45(x),
+                "run_as_user" => n42(x),
+                "fs_group" => n43(x),
+                "ingestion_rate" => n44(x),
+                "active_series" => n45(x),
+                "bytes_per_sample" => n46(x),
+                "config_reloader" => n47(x),
                 _ => false,
             };
             if !ok {
@@ -589,36 +595,39 @@ fn n34(v: &Value) -> bool {
 }
 
 fn n35(v: &Value) -> bool {
-    if !v.is_object() {
+    if !(n36(v) || n37(v)) {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "cpu" => n36(x),
-                "memory" => n37(x),
-                "memory_limit" => n38(x),
-                "cpu_limit" => n39(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n36(v: &Value) -> bool {
-    if !n3(v) {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("auto")) {
         return false;
     }
     true
 }
 
 fn n37(v: &Value) -> bool {
-    if !n3(v) {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "cpu" => n38(x),
+                "memory" => n39(x),
+                "memory_limit" => n40(x),
+                "cpu_limit" => n41(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
@@ -638,55 +647,15 @@ fn n39(v: &Value) -> bool {
 }
 
 fn n40(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !n3(v) {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 0,
-            (None, Some(u), _) => i128::from(u) < 0,
-            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 2147483647,
-            (None, Some(u), _) => i128::from(u) > 2147483647,
-            (None, None, Some(f)) => f.is_nan() || f > 2147483647 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n41(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !n3(v) {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 0,
-            (None, Some(u), _) => i128::from(u) < 0,
-            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 2147483647,
-            (None, Some(u), _) => i128::from(u) > 2147483647,
-            (None, None, Some(f)) => f.is_nan() || f > 2147483647 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
@@ -697,9 +666,18 @@ fn n42(v: &Value) -> bool {
     }
     if let Value::Number(x) = v {
         let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 2147483647,
+            (None, Some(u), _) => i128::from(u) > 2147483647,
+            (None, None, Some(f)) => f.is_nan() || f > 2147483647 as f64,
             _ => true,
         };
         if out {
@@ -715,6 +693,33 @@ fn n43(v: &Value) -> bool {
     }
     if let Value::Number(x) = v {
         let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 2147483647,
+            (None, Some(u), _) => i128::from(u) > 2147483647,
+            (None, None, Some(f)) => f.is_nan() || f > 2147483647 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n44(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
             (Some(i), _, _) => i < 1,
             (None, Some(u), _) => i128::from(u) < 1,
             (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
@@ -727,7 +732,25 @@ fn n43(v: &Value) -> bool {
     true
 }
 
-fn n44(v: &Value) -> bool {
+fn n45(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n46(v: &Value) -> bool {
     if !v.is_number() {
         return false;
     }
@@ -754,16 +777,16 @@ fn n44(v: &Value) -> bool {
     true
 }
 
-fn n45(v: &Value) -> bool {
+fn n47(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n46(x),
-                "image" => n47(x),
-                "image_digest" => n48(x),
+                "version" => n48(x),
+                "image" => n49(x),
+                "image_digest" => n50(x),
                 _ => false,
             };
             if !ok {
@@ -774,28 +797,28 @@ fn n45(v: &Value) -> bool {
     true
 }
 
-fn n46(v: &Value) -> bool {
+fn n48(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n47(v: &Value) -> bool {
+fn n49(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n48(v: &Value) -> bool {
+fn n50(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n49(v: &Value) -> bool {
+fn n51(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -805,17 +828,17 @@ fn n49(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "backend" => n50(x),
-                "size" => n51(x),
-                "reclaim_policy" => n52(x),
-                "component_class" => n53(x),
-                "local" => n54(x),
-                "nfs" => n59(x),
-                "iscsi" => n64(x),
-                "ceph" => n72(x),
-                "class" => n79(x),
-                "ephemeral_components" => n81(x),
-                "claims_size" => n82(x),
+                "backend" => n52(x),
+                "size" => n53(x),
+                "reclaim_policy" => n56(x),
+                "component_class" => n57(x),
+                "local" => n58(x),
+                "nfs" => n63(x),
+                "iscsi" => n68(x),
+                "ceph" => n76(x),
+                "class" => n83(x),
+                "ephemeral_components" => n85(x),
+                "claims_size" => n86(x),
                 _ => false,
             };
             if !ok {
@@ -826,7 +849,7 @@ fn n49(v: &Value) -> bool {
     true
 }
 
-fn n50(v: &Value) -> bool {
+fn n52(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -836,14 +859,31 @@ fn n50(v: &Value) -> bool {
     true
 }
 
-fn n51(v: &Value) -> bool {
+fn n53(v: &Value) -> bool {
+    if !(n54(v) || n55(v)) {
+        return false;
+    }
+    true
+}
+
+fn n54(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("auto")) {
+        return false;
+    }
+    true
+}
+
+fn n55(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n52(v: &Value) -> bool {
+fn n56(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -853,14 +893,14 @@ fn n52(v: &Value) -> bool {
     true
 }
 
-fn n53(v: &Value) -> bool {
+fn n57(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n54(v: &Value) -> bool {
+fn n58(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -870,9 +910,9 @@ fn n54(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "path" => n55(x),
-                "nodes" => n56(x),
-                "component_path" => n58(x),
+                "path" => n59(x),
+                "nodes" => n60(x),
+                "component_path" => n62(x),
                 _ => false,
             };
             if !ok {
@@ -883,7 +923,7 @@ fn n54(v: &Value) -> bool {
     true
 }
 
-fn n55(v: &Value) -> bool {
+fn n59(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -899,7 +939,7 @@ fn n55(v: &Value) -> bool {
     true
 }
 
-fn n56(v: &Value) -> bool {
+fn n60(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -907,14 +947,14 @@ fn n56(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n57) {
+        if !a.iter().all(n61) {
             return false;
         }
     }
     true
 }
 
-fn n57(v: &Value) -> bool {
+fn n61(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -933,7 +973,7 @@ fn n57(v: &Value) -> bool {
     true
 }
 
-fn n58(v: &Value) -> bool {
+fn n62(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -945,7 +985,7 @@ fn n58(v: &Value) -> bool {
     true
 }
 
-fn n59(v: &Value) -> bool {
+fn n63(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -955,10 +995,10 @@ fn n59(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "server" => n60(x),
-                "path" => n61(x),
-                "provisioner" => n62(x),
-                "provisioner_image" => n63(x),
+                "server" => n64(x),
+                "path" => n65(x),
+                "provisioner" => n66(x),
+                "provisioner_image" => n67(x),
                 _ => false,
             };
             if !ok {
@@ -969,7 +1009,7 @@ fn n59(v: &Value) -> bool {
     true
 }
 
-fn n60(v: &Value) -> bool {
+fn n64(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -985,7 +1025,7 @@ fn n60(v: &Value) -> bool {
     true
 }
 
-fn n61(v: &Value) -> bool {
+fn n65(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -997,21 +1037,21 @@ fn n61(v: &Value) -> bool {
     true
 }
 
-fn n62(v: &Value) -> bool {
+fn n66(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
     true
 }
 
-fn n63(v: &Value) -> bool {
+fn n67(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     true
 }
 
-fn n64(v: &Value) -> bool {
+fn n68(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1021,11 +1061,11 @@ fn n64(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "target_portal" => n65(x),
-                "iqn" => n66(x),
-                "luns" => n67(x),
-                "fs_type" => n69(x),
-                "component_luns" => n70(x),
+                "target_portal" => n69(x),
+                "iqn" => n70(x),
+                "luns" => n71(x),
+                "fs_type" => n73(x),
+                "component_luns" => n74(x),
                 _ => false,
             };
             if !ok {
@@ -1036,7 +1076,7 @@ fn n64(v: &Value) -> bool {
     true
 }
 
-fn n65(v: &Value) -> bool {
+fn n69(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1048,7 +1088,7 @@ fn n65(v: &Value) -> bool {
     true
 }
 
-fn n66(v: &Value) -> bool {
+fn n70(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1060,7 +1100,7 @@ fn n66(v: &Value) -> bool {
     true
 }
 
-fn n67(v: &Value) -> bool {
+fn n71(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -1068,14 +1108,14 @@ fn n67(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n68) {
+        if !a.iter().all(n72) {
             return false;
         }
     }
     true
 }
 
-fn n68(v: &Value) -> bool {
+fn n72(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1102,7 +1142,7 @@ fn n68(v: &Value) -> bool {
     true
 }
 
-fn n69(v: &Value) -> bool {
+fn n73(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1112,19 +1152,19 @@ fn n69(v: &Value) -> bool {
     true
 }
 
-fn n70(v: &Value) -> bool {
+fn n74(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n71) {
+        if !a.iter().all(n75) {
             return false;
         }
     }
     true
 }
 
-fn n71(v: &Value) -> bool {
+fn n75(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1151,19 +1191,19 @@ fn n71(v: &Value) -> bool {
     true
 }
 
-fn n72(v: &Value) -> bool {
+fn n76(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "storage_class" => n73(x),
-                "cluster_id" => n74(x),
-                "pool" => n75(x),
-                "secret" => n76(x),
-                "secret_namespace" => n77(x),
-                "provisioner" => n78(x),
+                "storage_class" => n77(x),
+                "cluster_id" => n78(x),
+                "pool" => n79(x),
+                "secret" => n80(x),
+                "secret_namespace" => n81(x),
+                "provisioner" => n82(x),
                 _ => false,
             };
             if !ok {
@@ -1174,48 +1214,8 @@ fn n72(v: &Value) -> bool {
     true
 }
 
-fn n73(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n74(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n75(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n76(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
 fn n77(v: &Value) -> bool {
-    if !n4(v) {
+    if !n10(v) {
         return false;
     }
     true
@@ -1226,7 +1226,8 @@ fn n78(v: &Value) -> bool {
         return false;
     }
     if let Value::String(s) = v {
-        if !p17(s) {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -1234,21 +1235,13 @@ fn n78(v: &Value) -> bool {
 }
 
 fn n79(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        if !["name"].iter().all(|k| m.contains_key(*k)) {
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "name" => n80(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
         }
     }
     true
@@ -1262,15 +1255,20 @@ fn n80(v: &Value) -> bool {
 }
 
 fn n81(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !n4(v) {
         return false;
     }
     true
 }
 
 fn n82(v: &Value) -> bool {
-    if !n2(v) {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        if !p17(s) {
+            return false;
+        }
     }
     true
 }
@@ -1280,10 +1278,12 @@ fn n83(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["name"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "shards" => n84(x),
-                "source_labels" => n85(x),
+                "name" => n84(x),
                 _ => false,
             };
             if !ok {
@@ -1295,6 +1295,47 @@ fn n83(v: &Value) -> bool {
 }
 
 fn n84(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n85(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n86(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n87(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "shards" => n88(x),
+                "source_labels" => n89(x),
+                "retired" => n91(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n88(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1321,7 +1362,7 @@ fn n84(v: &Value) -> bool {
     true
 }
 
-fn n85(v: &Value) -> bool {
+fn n89(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -1329,109 +1370,64 @@ fn n85(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n86) {
+        if !a.iter().all(n90) {
             return false;
         }
-    }
-    true
-}
-
-fn n86(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n87(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["objstore"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "version" => n88(x),
-                "image" => n89(x),
-                "image_digest" => n90(x),
-                "replica_label" => n91(x),
-                "objstore" => n92(x),
-                "query" => n111(x),
-                "store" => n113(x),
-                "compactor" => n116(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n88(v: &Value) -> bool {
-    if !n7(v) {
-        return false;
-    }
-    true
-}
-
-fn n89(v: &Value) -> bool {
-    if !n8(v) {
-        return false;
     }
     true
 }
 
 fn n90(v: &Value) -> bool {
-    if !n9(v) {
+    if !n5(v) {
         return false;
     }
     true
 }
 
 fn n91(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n92(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["type"].iter().all(|k| m.contains_key(*k)) {
+        if !["shards", "since"].iter().all(|k| m.contains_key(*k)) {
             return false;
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "type" => n93(x),
-                "credentials_secret" => n94(x),
-                "replica_label" => n95(x),
-                "prefix" => n96(x),
-                "bucket" => n97(x),
-                "endpoint" => n98(x),
-                "region" => n99(x),
-                "insecure" => n100(x),
-                "signature_version2" => n101(x),
-                "storage_account" => n102(x),
-                "container" => n103(x),
-                "app_id" => n104(x),
-                "auth_url" => n105(x),
-                "username" => n106(x),
-                "project_name" => n107(x),
-                "region_name" => n108(x),
-                "container_name" => n109(x),
-                "directory" => n110(x),
+                "shards" => n92(x),
+                "since" => n93(x),
                 _ => false,
             };
             if !ok {
                 return false;
             }
+        }
+    }
+    true
+}
+
+fn n92(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 2,
+            (None, Some(u), _) => i128::from(u) < 2,
+            (None, None, Some(f)) => f.is_nan() || f < 2 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 1024,
+            (None, Some(u), _) => i128::from(u) > 1024,
+            (None, None, Some(f)) => f.is_nan() || f > 1024 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
         }
     }
     true
@@ -1441,82 +1437,127 @@ fn n93(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
-    if !matches!(v.as_str(), Some("s3" | "gcs" | "azure" | "aliyunoss" | "cos" | "swift" | "filesystem")) {
-        return false;
+    if let Value::String(s) = v {
+        if !p18(s) {
+            return false;
+        }
     }
     true
 }
 
 fn n94(v: &Value) -> bool {
-    if !n10(v) {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        if !["objstore"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n95(x),
+                "image" => n96(x),
+                "image_digest" => n97(x),
+                "replica_label" => n98(x),
+                "objstore" => n99(x),
+                "query" => n118(x),
+                "store" => n120(x),
+                "compactor" => n123(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
 fn n95(v: &Value) -> bool {
-    if !n5(v) {
+    if !n7(v) {
         return false;
     }
     true
 }
 
 fn n96(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n8(v) {
         return false;
     }
     true
 }
 
 fn n97(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n9(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
 
 fn n98(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n5(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
 
 fn n99(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        if !["type"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "type" => n100(x),
+                "credentials_secret" => n101(x),
+                "replica_label" => n102(x),
+                "prefix" => n103(x),
+                "bucket" => n104(x),
+                "endpoint" => n105(x),
+                "region" => n106(x),
+                "insecure" => n107(x),
+                "signature_version2" => n108(x),
+                "storage_account" => n109(x),
+                "container" => n110(x),
+                "app_id" => n111(x),
+                "auth_url" => n112(x),
+                "username" => n113(x),
+                "project_name" => n114(x),
+                "region_name" => n115(x),
+                "container_name" => n116(x),
+                "directory" => n117(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
 fn n100(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("s3" | "gcs" | "azure" | "aliyunoss" | "cos" | "swift" | "filesystem")) {
         return false;
     }
     true
 }
 
 fn n101(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !n10(v) {
         return false;
     }
     true
 }
 
 fn n102(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n5(v) {
         return false;
     }
     true
@@ -1533,12 +1574,24 @@ fn n104(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
     true
 }
 
 fn n105(v: &Value) -> bool {
     if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
@@ -1551,14 +1604,14 @@ fn n106(v: &Value) -> bool {
 }
 
 fn n107(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
 }
 
 fn n108(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
@@ -1579,115 +1632,62 @@ fn n110(v: &Value) -> bool {
 }
 
 fn n111(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n112(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n112(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n113(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n114(x),
-                "storage_size" => n115(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n114(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n115(v: &Value) -> bool {
-    if !n2(v) {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n116(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n117(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n118(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "retention_raw" => n117(x),
-                "retention_5m" => n118(x),
-                "retention_1h" => n119(x),
-                "storage_size" => n120(x),
-                "replicas" => n121(x),
+                "replicas" => n119(x),
                 _ => false,
             };
             if !ok {
@@ -1698,35 +1698,137 @@ fn n116(v: &Value) -> bool {
     true
 }
 
-fn n117(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n118(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
 fn n119(v: &Value) -> bool {
-    if !n0(v) {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
 fn n120(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "replicas" => n121(x),
+                "storage_size" => n122(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n121(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n122(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n121(v: &Value) -> bool {
+fn n123(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "retention_raw" => n124(x),
+                "retention_5m" => n125(x),
+                "retention_1h" => n126(x),
+                "storage_size" => n127(x),
+                "replicas" => n128(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n124(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n125(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n126(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n127(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n128(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1753,18 +1855,18 @@ fn n121(v: &Value) -> bool {
     true
 }
 
-fn n122(v: &Value) -> bool {
+fn n129(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n123(x),
-                "image" => n124(x),
-                "image_digest" => n125(x),
-                "replicas" => n126(x),
-                "storage_size" => n127(x),
+                "version" => n130(x),
+                "image" => n131(x),
+                "image_digest" => n132(x),
+                "replicas" => n133(x),
+                "storage_size" => n134(x),
                 _ => false,
             };
             if !ok {
@@ -1775,28 +1877,28 @@ fn n122(v: &Value) -> bool {
     true
 }
 
-fn n123(v: &Value) -> bool {
+fn n130(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n124(v: &Value) -> bool {
+fn n131(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n125(v: &Value) -> bool {
+fn n132(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n126(v: &Value) -> bool {
+fn n133(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1823,78 +1925,9 @@ fn n126(v: &Value) -> bool {
     true
 }
 
-fn n127(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n128(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "version" => n129(x),
-                "image" => n130(x),
-                "image_digest" => n131(x),
-                "storage_size" => n132(x),
-                "admin_secret" => n133(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n129(v: &Value) -> bool {
-    if !n7(v) {
-        return false;
-    }
-    true
-}
-
-fn n130(v: &Value) -> bool {
-    if !n8(v) {
-        return false;
-    }
-    true
-}
-
-fn n131(v: &Value) -> bool {
-    if !n9(v) {
-        return false;
-    }
-    true
-}
-
-fn n132(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n133(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
 fn n134(v: &Value) -> bool {
-    if !v.is_array() {
+    if !n2(v) {
         return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n135) {
-            return false;
-        }
     }
     true
 }
@@ -1904,18 +1937,13 @@ fn n135(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "job" => n136(x),
-                "static_targets" => n137(x),
-                "metrics_path" => n139(x),
-                "scheme" => n140(x),
-                "scrape_interval" => n141(x),
-                "labels" => n142(x),
-                "sharding" => n145(x),
+                "version" => n136(x),
+                "image" => n137(x),
+                "image_digest" => n138(x),
+                "storage_size" => n139(x),
+                "admin_secret" => n140(x),
                 _ => false,
             };
             if !ok {
@@ -1927,71 +1955,48 @@ fn n135(v: &Value) -> bool {
 }
 
 fn n136(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n7(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p18(s) {
-            return false;
-        }
     }
     true
 }
 
 fn n137(v: &Value) -> bool {
-    if !v.is_array() {
+    if !n8(v) {
         return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n138) {
-            return false;
-        }
     }
     true
 }
 
 fn n138(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n9(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
 
 fn n139(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n2(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        if !p19(s) {
-            return false;
-        }
     }
     true
 }
 
 fn n140(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("http" | "https")) {
+    if !n10(v) {
         return false;
     }
     true
 }
 
 fn n141(v: &Value) -> bool {
-    if !n0(v) {
+    if !v.is_array() {
         return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n142) {
+            return false;
+        }
     }
     true
 }
@@ -2001,53 +2006,18 @@ fn n142(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
-        for (k, x) in m {
-            if !n143(&Value::String(k.clone())) {
-                return false;
-            }
-            let ok = match k.as_str() {
-                _ => n144(x),
-            };
-            if !ok {
-                return false;
-            }
+        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
         }
-    }
-    true
-}
-
-fn n143(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n144(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n145(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n146(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "discovery" => n147(x),
-                "control_plane" => n148(x),
-                "cluster_domain" => n149(x),
-                "dns_addresses" => n150(x),
+                "job" => n143(x),
+                "static_targets" => n144(x),
+                "metrics_path" => n146(x),
+                "scheme" => n147(x),
+                "scrape_interval" => n148(x),
+                "labels" => n149(x),
+                "sharding" => n152(x),
                 _ => false,
             };
             if !ok {
@@ -2058,21 +2028,48 @@ fn n146(v: &Value) -> bool {
     true
 }
 
-fn n147(v: &Value) -> bool {
-    if !v.is_boolean() {
+fn n143(v: &Value) -> bool {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p19(s) {
+            return false;
+        }
     }
     true
 }
 
-fn n148(v: &Value) -> bool {
-    if !v.is_boolean() {
+fn n144(v: &Value) -> bool {
+    if !v.is_array() {
         return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n145) {
+            return false;
+        }
     }
     true
 }
 
-fn n149(v: &Value) -> bool {
+fn n145(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n146(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2084,19 +2081,100 @@ fn n149(v: &Value) -> bool {
     true
 }
 
-fn n150(v: &Value) -> bool {
-    if !v.is_array() {
+fn n147(v: &Value) -> bool {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n151) {
-            return false;
+    if !matches!(v.as_str(), Some("http" | "https")) {
+        return false;
+    }
+    true
+}
+
+fn n148(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n149(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            if !n150(&Value::String(k.clone())) {
+                return false;
+            }
+            let ok = match k.as_str() {
+                _ => n151(x),
+            };
+            if !ok {
+                return false;
+            }
         }
     }
     true
 }
 
+fn n150(v: &Value) -> bool {
+    if !n5(v) {
+        return false;
+    }
+    true
+}
+
 fn n151(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n152(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n153(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n154(x),
+                "control_plane" => n155(x),
+                "cluster_domain" => n156(x),
+                "dns_addresses" => n157(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n154(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n155(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n156(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2108,51 +2186,38 @@ fn n151(v: &Value) -> bool {
     true
 }
 
-fn n152(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "allow" => n153(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n153(v: &Value) -> bool {
+fn n157(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n154) {
+        if !a.iter().all(n158) {
             return false;
         }
     }
     true
 }
 
-fn n154(v: &Value) -> bool {
+fn n158(v: &Value) -> bool {
     if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
     }
     true
 }
 
-fn n155(v: &Value) -> bool {
+fn n159(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n156(x),
+                "allow" => n160(x),
                 _ => false,
             };
             if !ok {
@@ -2163,7 +2228,44 @@ fn n155(v: &Value) -> bool {
     true
 }
 
-fn n156(v: &Value) -> bool {
+fn n160(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n161) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n161(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n162(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "network_policies" => n163(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n163(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

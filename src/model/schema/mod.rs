@@ -70,9 +70,15 @@ fn node_at(pointer: &str) -> Option<&'static Value> {
                 continue;
             }
         }
-        node = node.get("properties")?.get(seg)?;
+        node = table_branch(root, node).get("properties")?.get(seg)?;
     }
-    Some(resolve(root, node))
+    Some(table_branch(root, resolve(root, node)))
+}
+
+/// A word-or-table node (`anyOf` with an object branch) as its table; any other node as is.
+fn table_branch<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
+    let branches = node.get("anyOf").and_then(Value::as_array).into_iter().flatten();
+    branches.map(|b| resolve(root, b)).find(|b| b.get("properties").is_some()).unwrap_or(node)
 }
 
 fn resolve<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
@@ -108,7 +114,7 @@ fn ref_name(pointer: &str) -> Option<&'static str> {
         node = if seg.parse::<usize>().is_ok() && node.get("items").is_some() {
             &node["items"]
         } else {
-            node.get("properties")?.get(seg)?
+            table_branch(root, node).get("properties")?.get(seg)?
         };
     }
     node.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/"))
@@ -133,7 +139,39 @@ fn describe_pointer(pointer: &str) -> String {
 pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for err in validator().iter_errors(&parsed.json) {
-        let ptr = err.instance_path().as_str().to_string();
+        diagnose(parsed, &err, err.instance_path().as_str().to_string(), &mut out);
+    }
+    out
+}
+
+/// A key that takes a word or a table (`resources = "auto"`): a table that fails is
+/// checked against the table's branch alone, so an unknown or bad key inside it is
+/// reported as in any other table, at its own place.
+fn diagnose_table_branch(
+    parsed: &Parsed,
+    err: &jsonschema::ValidationError<'_>,
+    ptr: &str,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
+    let Some(branch) = node_at(ptr).filter(|b| b.get("properties").is_some()) else { return false };
+    let mut schema = branch.clone();
+    schema["$defs"] = schema_json()["$defs"].clone();
+    let Ok(v) = jsonschema::validator_for(&schema) else { return false };
+    let before = out.len();
+    for sub in v.iter_errors(err.instance()) {
+        diagnose(parsed, &sub, format!("{ptr}{}", sub.instance_path().as_str()), out);
+    }
+    out.len() > before
+}
+
+fn diagnose(parsed: &Parsed, err: &jsonschema::ValidationError<'_>, ptr: String, out: &mut Vec<Diagnostic>) {
+    {
+        if matches!(err.kind(), ValidationErrorKind::AnyOf { .. })
+            && err.instance().is_object()
+            && diagnose_table_branch(parsed, err, &ptr, out)
+        {
+            return;
+        }
         let key = describe_pointer(&ptr);
         let place = parsed.place(&ptr);
         let d = match err.kind() {
@@ -141,7 +179,7 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
                 for k in unexpected {
                     out.push(unknown_key(parsed, &ptr, k));
                 }
-                continue;
+                return;
             }
             ValidationErrorKind::Required { property } => {
                 let prop = property.as_str().unwrap_or_default();
@@ -231,7 +269,6 @@ pub fn check(parsed: &Parsed) -> Vec<Diagnostic> {
         };
         out.push(d);
     }
-    out
 }
 
 fn article(word: &str) -> &'static str {
@@ -272,6 +309,23 @@ fn value_problem(ptr: &str, key: &str, got: &str) -> (String, String) {
         Some("dns_label") => units::check_dns1123_label(got, 63).err(),
         _ => None,
     };
+    if ptr == "/storage/size" {
+        return match units::parse_volume_size(got).err() {
+            Some(detail) => {
+                (format!("`{key}`: {detail}"), "binary units: 1Ti, 500Gi; or auto (the plan's size)".into())
+            }
+            None => {
+                (format!("`{key}` = `{got}` is not `auto` or a volume size"), "e.g. size = \"500Gi\", or auto".into())
+            }
+        };
+    }
+    if ptr == "/prometheus/resources" {
+        return (
+            format!("`{key}` = `{got}` is not `auto` or a table"),
+            "resources = \"auto\" (needs ingestion_rate or active_series), or resources = { cpu = \"2\", memory = \"8Gi\" }"
+                .into(),
+        );
+    }
     if ptr == "/prometheus/retention_size" {
         let detail = units::parse_prometheus_bytes(got).err().unwrap_or_default();
         return (
@@ -421,7 +475,7 @@ mod tests {
 
     #[test]
     fn every_schema_pattern_compiles_for_the_fast_path() {
-        assert_eq!(accepts::PATTERNS.len(), 22, "distinct patterns in the schema");
+        assert_eq!(accepts::PATTERNS.len(), 23, "distinct patterns in the schema");
         for p in accepts::PATTERNS {
             regex_lite::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }

@@ -31,7 +31,19 @@ enum Shape {
     Enum(Vec<&'static str>),
     Struct(&'static str, Vec<(&'static str, Shape)>),
     Option(Box<Shape>),
+    /// A value of either shape (`resources = "auto"` or a table), read with
+    /// `deserialize_any`: the string is `"auto"`, the table is traced on its own (see
+    /// [`UNIONS`]).
+    Any,
 }
+
+/// Traces the table type of a word-or-table key.
+type TraceTable = fn(Probe) -> Result<Shape, Error>;
+
+/// The raw types read with `deserialize_any` (a word or a table), by schema path: the
+/// tracer answers them with the word, and the test traces their table type here.
+const UNIONS: &[(&str, TraceTable)] =
+    &[("/prometheus/resources", |p| trace_type::<crate::model::raw::RawResources>(p))];
 
 #[derive(Debug)]
 struct Error(String);
@@ -86,8 +98,9 @@ macro_rules! ints {
 
 impl<'de> de::Deserializer<'de> for Tracer {
     type Error = Error;
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
-        Err(Error("a raw type asked for any value".into()))
+    /// Only the word-or-table types of [`UNIONS`] ask for any value: answer with the word.
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        Self::leaf(Shape::Any, v.visit_str("auto"))
     }
     fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         Self::leaf(Shape::Float, v.visit_f64(0.0))
@@ -184,8 +197,12 @@ impl<'de> de::MapAccess<'de> for Fields {
 }
 
 fn trace(probe: Probe) -> Result<Shape, Error> {
+    trace_type::<RawStack>(probe)
+}
+
+fn trace_type<T: for<'de> Deserialize<'de>>(probe: Probe) -> Result<Shape, Error> {
     SHAPE.with(|s| s.borrow_mut().clear());
-    let (_, shape) = Tracer::nested(|| RawStack::deserialize(Tracer(probe)))?;
+    let (_, shape) = Tracer::nested(|| T::deserialize(Tracer(probe)))?;
     Ok(shape)
 }
 
@@ -232,6 +249,19 @@ fn compare(shape: &Shape, node: &Value, at: &str, required: &BTreeSet<(&str, &st
         Shape::Bool => want("boolean", errs),
         Shape::Float => want("number", errs),
         Shape::Str => want("string", errs),
+        Shape::Any => {
+            let Some((_, table)) = UNIONS.iter().find(|(p, _)| *p == at) else {
+                errs.push(format!("{at}: a raw type reads any value; only the word-or-table keys of UNIONS may"));
+                return;
+            };
+            let branches = node.get("anyOf").and_then(Value::as_array).cloned().unwrap_or_default();
+            let word = branches.iter().any(|b| b.get("enum") == Some(&serde_json::json!(["auto"])));
+            let object = branches.iter().find(|b| resolve(b).get("type") == Some(&Value::from("object")));
+            match (word, object, table(Probe::default())) {
+                (true, Some(obj), Ok(shape)) => compare(&shape, obj, at, required, errs),
+                _ => errs.push(format!("{at}: the schema must be anyOf [\"auto\", a table] as the raw type reads")),
+            }
+        }
         Shape::Int(lo, hi) => {
             want("integer", errs);
             let min = node.get("minimum").and_then(Value::as_i64).map_or(i128::from(i64::MIN), i128::from);
@@ -308,6 +338,21 @@ fn the_raw_types_read_exactly_what_the_schema_accepts() {
     for s in structs {
         if trace(Probe { unknown_in: Some(s), ..Probe::default() }).is_ok() {
             errs.push(format!("{s} accepts unknown keys: add #[serde(deny_unknown_fields)]"));
+        }
+    }
+    // The tables of word-or-table keys: unknown keys refused, no required field missed.
+    let mut required = required;
+    for (at, table) in UNIONS {
+        let shape = table(Probe::default()).expect("the table type can be traced");
+        let mut theirs = BTreeSet::new();
+        struct_fields(&shape, &mut theirs);
+        for &(s, f) in &theirs {
+            if table(Probe { unknown_in: Some(s), ..Probe::default() }).is_ok() {
+                errs.push(format!("{at}: {s} accepts unknown keys: add #[serde(deny_unknown_fields)]"));
+            }
+            if table(Probe { omit: Some((s, f)), ..Probe::default() }).is_err() {
+                required.insert((s, f));
+            }
         }
     }
     compare(&shape, schema_json(), "", &required, &mut errs);

@@ -20,6 +20,7 @@ mod thanos;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use super::capacity::pod_figures;
 use super::raw::RawStack;
 use super::units::{parse_volume_size, Bytes, Duration, Quantity};
 use super::{Image, Stack};
@@ -31,10 +32,16 @@ use crate::source::Parsed;
 pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic>> {
     let mut r = Reporter { parsed, diags: Vec::new() };
     let meta = stack::validate(&raw.stack, &mut r);
-    let sharding = sharding::validate(raw.sharding.as_ref());
-    let pods = Pods { shards: sharding.shards, replicas: prometheus::replicas(raw.prometheus.as_ref()) };
-    let storage = storage::validate(raw.storage.as_ref(), &meta, pods, &mut r);
-    let prometheus = prometheus::validate(raw.prometheus.as_ref(), &storage, &mut r);
+    let sharding = sharding::validate(raw.sharding.as_ref(), &mut r);
+    // Retired shards keep their volumes: static backends need a volume for them too.
+    let pods = Pods { shards: sharding.kept(), replicas: prometheus::replicas(raw.prometheus.as_ref()) };
+    // `size = "auto"` and `resources = "auto"` take one pod's figures from the plan.
+    let thanos_on = raw.thanos.is_some();
+    let mut prometheus = prometheus::validate(raw.prometheus.as_ref(), sharding.shards, thanos_on, &mut r);
+    let pod = pod_figures(&prometheus, sharding.shards, thanos_on).ok();
+    let storage = storage::validate(raw.storage.as_ref(), &meta, pods, pod.as_ref(), &mut r);
+    prometheus.retention_size =
+        prometheus::retention_size(raw.prometheus.as_ref().and_then(|p| p.retention_size.as_deref()), &storage, &mut r);
     let thanos = raw.thanos.as_ref().map(|t| thanos::validate(t, &prometheus, pods, &mut r));
     let alertmanager = raw.alertmanager.as_ref().map(|a| alertmanager::validate(a, &mut r));
     let grafana = raw.grafana.as_ref().map(|g| grafana::validate(g, &mut r));

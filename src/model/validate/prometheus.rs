@@ -3,7 +3,8 @@
 
 use super::{image, Reporter};
 use crate::diagnostic::Code;
-use crate::model::raw::RawPrometheus;
+use crate::model::capacity::{auto_resources, pod_figures};
+use crate::model::raw::{RawPrometheus, RawResources, RawResourcesSetting};
 use crate::model::units::{parse_prometheus_bytes, Bytes};
 use crate::model::{
     Prometheus, Resources, Storage, DEFAULT_CONFIG_RELOADER_IMAGE, DEFAULT_PROMETHEUS_IMAGE,
@@ -15,8 +16,9 @@ pub(super) fn replicas(raw: Option<&RawPrometheus>) -> u32 {
     raw.and_then(|p| p.replicas).unwrap_or(1)
 }
 
-/// `storage` is the validated `[storage]`: `retention_size = "auto"` follows its volumes.
-pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut Reporter<'_>) -> Prometheus {
+/// `[prometheus]` but its retention size, which follows the volumes ([`retention_size`]).
+/// `shards` and `thanos` are what `resources = "auto"` sizes a pod for.
+pub(super) fn validate(raw: Option<&RawPrometheus>, shards: u16, thanos: bool, r: &mut Reporter<'_>) -> Prometheus {
     let default = RawPrometheus::default();
     let p = raw.unwrap_or(&default);
 
@@ -50,7 +52,13 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
         );
     }
 
-    let res = p.resources.as_ref();
+    let none = RawResources::default();
+    let auto = matches!(p.resources, Some(RawResourcesSetting::Auto));
+    let res = match &p.resources {
+        Some(RawResourcesSetting::Set(t)) => Some(t),
+        Some(RawResourcesSetting::Auto) => Some(&none),
+        None => None,
+    };
     let cpu = r.quantity("/prometheus/resources/cpu", res.and_then(|r| r.cpu.as_ref()), "1");
     let memory = r.quantity("/prometheus/resources/memory", res.and_then(|r| r.memory.as_ref()), "4Gi");
     let memory_limit = match res.and_then(|r| r.memory_limit.as_ref()) {
@@ -93,7 +101,7 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
         *v = v.replace('$', "$$");
     }
     let reloader = p.config_reloader.as_ref();
-    Prometheus {
+    let mut prometheus = Prometheus {
         image: image(
             p.image.as_ref(),
             DEFAULT_PROMETHEUS_IMAGE,
@@ -103,7 +111,8 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
         ),
         replicas: replicas(raw),
         retention,
-        retention_size: retention_size(p.retention_size.as_deref(), storage, r),
+        // Set by `retention_size` once the volumes are known.
+        retention_size: None,
         scrape_interval,
         evaluation_interval,
         scrape_timeout,
@@ -111,6 +120,7 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
         resources: Resources { cpu, memory, memory_limit, cpu_limit },
         run_as_user,
         fs_group,
+        resources_auto: false,
         ingestion_rate: p.ingestion_rate,
         active_series: p.active_series,
         bytes_per_sample: p.bytes_per_sample.unwrap_or(crate::model::DEFAULT_BYTES_PER_SAMPLE),
@@ -121,13 +131,35 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, storage: &Storage, r: &mut R
             PROMETHEUS_OPERATOR_VERSION,
             reloader.and_then(|r| r.image_digest.as_ref()),
         ),
+    };
+    if auto {
+        auto_size_resources(&mut prometheus, shards, thanos, r);
     }
+    prometheus
+}
+
+/// `resources = "auto"`: requests and limits from the capacity plan of one pod.
+fn auto_size_resources(p: &mut Prometheus, shards: u16, thanos: bool, r: &mut Reporter<'_>) {
+    let Ok(one) = pod_figures(p, shards, thanos) else {
+        r.error(
+            Code::InvalidValue,
+            "/prometheus/resources",
+            "resources = \"auto\" needs the load the stack carries, and [prometheus] declares none",
+            "set [prometheus] ingestion_rate (samples/s of the whole stack) or active_series, or write the \
+             resources: resources = { cpu = \"2\", memory = \"8Gi\" }",
+        );
+        return;
+    };
+    let a = auto_resources(&one);
+    let q = |s: &str| s.parse().expect("auto resources are quantities");
+    p.resources = Resources { cpu: q(&a.cpu), memory: q(&a.memory), memory_limit: q(&a.memory_limit), cpu_limit: None };
+    p.resources_auto = true;
 }
 
 /// `retention_size`: `none`, a Prometheus byte size, or `auto` (the default): 85% of
 /// the volume the claims have now. On an emptyDir the size limit evicts the pod; on a
 /// volume a full disk stops Prometheus: either way keep 15% for the WAL and compaction.
-fn retention_size(raw: Option<&str>, storage: &Storage, r: &mut Reporter<'_>) -> Option<Bytes> {
+pub(super) fn retention_size(raw: Option<&str>, storage: &Storage, r: &mut Reporter<'_>) -> Option<Bytes> {
     match raw.unwrap_or("auto") {
         "none" => None,
         "auto" => storage.existing_size().map(|s| s.percent_floor(85)),

@@ -5,10 +5,19 @@
 use super::stack::Meta;
 use super::{Pods, Reporter};
 use crate::diagnostic::Code;
+use crate::model::capacity::{auto_volume_gib, ShardPlan};
 use crate::model::raw::{RawBackend, RawCeph, RawFsType, RawIscsi, RawLocal, RawNfs, RawReclaim, RawStorage};
 use crate::model::{Backend, ReclaimPolicy, Storage, DEFAULT_NFS_PROVISIONER_IMAGE};
 
-pub(super) fn validate(raw: Option<&RawStorage>, meta: &Meta, pods: Pods, r: &mut Reporter<'_>) -> Storage {
+/// `pod` is one Prometheus pod's capacity plan, if the stack declares its load: what
+/// `size = "auto"` takes.
+pub(super) fn validate(
+    raw: Option<&RawStorage>,
+    meta: &Meta,
+    pods: Pods,
+    pod: Option<&ShardPlan>,
+    r: &mut Reporter<'_>,
+) -> Storage {
     let Some(st) = raw else {
         r.error_at_key(
             Code::MissingKey,
@@ -19,13 +28,28 @@ pub(super) fn validate(raw: Option<&RawStorage>, meta: &Meta, pods: Pods, r: &mu
         return Storage {
             backend: Backend::Ephemeral,
             size: None,
+            size_auto: false,
             reclaim_policy: ReclaimPolicy::Retain,
             component_class: None,
             ephemeral_components: false,
             claims_size: None,
         };
     };
+    let size_auto = st.size.as_deref() == Some("auto");
     let size = match &st.size {
+        Some(_) if size_auto => match pod {
+            Some(one) => Some(r.volume("/storage/size", Some(&format!("{}Gi", auto_volume_gib(one))), "1Gi")),
+            None => {
+                r.error(
+                    Code::InvalidValue,
+                    "/storage/size",
+                    "size = \"auto\" needs the load the stack carries, and [prometheus] declares none",
+                    "set [prometheus] ingestion_rate (samples/s of the whole stack) or active_series, or write the \
+                     size: size = \"500Gi\"",
+                );
+                None
+            }
+        },
         Some(s) => Some(r.volume("/storage/size", Some(s), "1Gi")),
         None if st.backend == RawBackend::Ephemeral => None,
         None => {
@@ -73,6 +97,7 @@ pub(super) fn validate(raw: Option<&RawStorage>, meta: &Meta, pods: Pods, r: &mu
         // A backend whose table is missing was reported above.
         backend: backend.unwrap_or(Backend::Ephemeral),
         size,
+        size_auto,
         reclaim_policy: match st.reclaim_policy {
             Some(RawReclaim::Delete) => ReclaimPolicy::Delete,
             Some(RawReclaim::Retain) | None => ReclaimPolicy::Retain,

@@ -67,9 +67,18 @@ pub fn values(s: &Stack) -> Value {
     for key in ["kubeEtcd", "kubeScheduler", "kubeControllerManager", "kubeProxy"] {
         v.insert(key.into(), json!({"enabled": s.kubernetes.control_plane}));
     }
+    let mut operator = Map::new();
     if let Some(t) = &s.thanos {
         // The sidecar image the operator injects.
-        v.insert("prometheusOperator".into(), json!({"thanosImage": image_values(&t.image)}));
+        operator.insert("thanosImage".into(), image_values(&t.image));
+    }
+    if s.sharding.retired.is_some() {
+        // shardRetentionPolicy is beta behind this gate (on by default in v0.93.1); said
+        // explicitly, so an operator started with it off still keeps the retired shards.
+        operator.insert("featureGates".into(), json!({"PrometheusShardRetentionPolicy": true}));
+    }
+    if !operator.is_empty() {
+        v.insert("prometheusOperator".into(), Value::Object(operator));
     }
     v.insert("prometheus".into(), prometheus_values(&n));
     v.insert("alertmanager".into(), alertmanager_values(&n));
@@ -84,6 +93,15 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     spec.insert("image".into(), image_values(&p.image));
     spec.insert("replicas".into(), json!(p.replicas));
     spec.insert("shards".into(), json!(s.sharding.shards));
+    if s.sharding.retired.is_some() {
+        // The operator's own way to retire shards: it keeps the scaled-down StatefulSets,
+        // their pods scrape nothing (a keep rule on the shard number), and it deletes them
+        // `retentionPeriod` after it first sees them retired (the claims stay).
+        spec.insert(
+            "shardRetentionPolicy".into(),
+            json!({"whenScaled": "Retain", "retain": {"retentionPeriod": p.retention.as_str()}}),
+        );
+    }
     spec.insert("retention".into(), json!(p.retention.as_str()));
     if let Some(size) = p.retention_size {
         // The operator's ByteSize needs the B suffix: 425GiB, not 425Gi (rejected).
