@@ -576,6 +576,17 @@ fn the_real_operator_reconciles_the_render() {
                         .push(format!("job {name}: no keep of `$(SHARD)`: each shard would scrape shard 0's targets"));
                 }
             }
+            // Alerts lose the shard label as in manifests mode (the operator drops the
+            // replica label itself).
+            if spec.get("additionalAlertRelabelConfigs").is_some() {
+                let drops_shard =
+                    cfg["alerting"]["alert_relabel_configs"].as_array().into_iter().flatten().any(|r| {
+                        r["action"] == "labeldrop" && r["regex"].as_str().is_some_and(|x| x.contains("shard"))
+                    });
+                if !drops_shard {
+                    failures.push(format!("alerts keep the shard label: {}", cfg["alerting"]));
+                }
+            }
             // The PrometheusRule reaches the config as a rule file.
             if cfg["rule_files"].as_array().is_none_or(Vec::is_empty) {
                 failures.push("the operator's config has no rule_files: the PrometheusRule was not selected".into());

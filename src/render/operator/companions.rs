@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 
-use super::resources::{alertmanager_name, scrape_jobs, SCRAPE_KEY};
+use super::resources::{alert_relabels, alertmanager_name, scrape_jobs, ALERT_RELABEL_KEY, SCRAPE_KEY};
 use crate::model::volumes::{Component, ComponentVolume};
 use crate::model::Stack;
 use crate::render::helm::companions::objstore_secret;
@@ -103,10 +103,14 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     objs
 }
 
-/// The jobs of `additionalScrapeConfigs`, as a YAML list in a Secret.
+/// The jobs of `additionalScrapeConfigs`, as a YAML list in a Secret, and the alert
+/// relabelling of `additionalAlertRelabelConfigs`.
 fn scrape_secret(n: &Names<'_>) -> Object {
     let mut data = BTreeMap::new();
     data.insert(SCRAPE_KEY.to_string(), yaml::to_string(&serde_json::Value::Array(scrape_jobs(n.stack))));
+    if let Some(relabels) = alert_relabels(n.stack) {
+        data.insert(ALERT_RELABEL_KEY.to_string(), yaml::to_string(&relabels));
+    }
     Object::new(&Secret {
         metadata: meta(&n.obj("prometheus-scrape-configs"), Some(&n.ns()), n.labels("prometheus", "server", None)),
         type_: Some("Opaque".into()),

@@ -13,6 +13,13 @@ use crate::render::{prometheus, storage, Names, Object};
 
 /// The key of the scrape jobs in their Secret.
 pub const SCRAPE_KEY: &str = "scrape-configs.yaml";
+/// The key of the alert relabelling (drop the shard label) in the same Secret.
+pub const ALERT_RELABEL_KEY: &str = "alert-relabel-configs.yaml";
+
+/// The alert relabelling of a stack whose shards are labelled: drop `shard`.
+pub fn alert_relabels(s: &Stack) -> Option<Value> {
+    (s.alertmanager.is_some() && s.sharding.kept() > 1).then(|| json!([{"regex": "^(shard)$", "action": "labeldrop"}]))
+}
 
 /// The Alertmanager resource's name: the stack's (the operator prefixes `alertmanager-`).
 pub fn alertmanager_name(s: &Stack) -> String {
@@ -40,6 +47,7 @@ pub(super) fn stack_selector(n: &Names<'_>) -> Value {
 pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
     let mut one = s.clone();
     one.sharding.shards = 1;
+    one.sharding.retired = None;
     let n = Names { stack: &one };
     let cfg = prometheus::config(&n, "0");
     let mut jobs: Vec<Value> = cfg["scrape_configs"].as_array().cloned().unwrap_or_default();
@@ -150,6 +158,16 @@ pub fn prometheus_resource(n: &Names<'_>) -> Object {
     }
     spec.insert("replicas".into(), json!(p.replicas));
     spec.insert("shards".into(), json!(s.sharding.shards));
+    if s.sharding.retired.is_some() {
+        // `[sharding] retired`: the operator keeps the scaled-down StatefulSets, their pods
+        // scrape nothing, and it deletes them `retentionPeriod` after it first sees them
+        // retired (the claims stay). Beta behind the operator's
+        // PrometheusShardRetentionPolicy gate, on by default in v0.93.1.
+        spec.insert(
+            "shardRetentionPolicy".into(),
+            json!({"whenScaled": "Retain", "retain": {"retentionPeriod": p.retention.as_str()}}),
+        );
+    }
     spec.insert("retention".into(), json!(p.retention.as_str()));
     if let Some(size) = p.retention_size {
         // The CRD's pattern needs the B suffix: 425GiB, not 425Gi.
@@ -159,7 +177,9 @@ pub fn prometheus_resource(n: &Names<'_>) -> Object {
     spec.insert("scrapeTimeout".into(), json!(p.scrape_timeout.as_str()));
     spec.insert("evaluationInterval".into(), json!(p.evaluation_interval.as_str()));
     let mut external = p.external_labels.clone();
-    if s.sharding.shards > 1 {
+    // Retired shards count, as in manifests mode: shrinking to one shard keeps the label.
+    let labelled = s.sharding.kept() > 1;
+    if labelled {
         // Expanded per pod by the operator's config reloader (the SHARD variable), as
         // `$(POD_NAME)` is for the replica label: blocks of different shards stay apart.
         external.insert("shard".into(), "$(SHARD)".into());
@@ -194,6 +214,14 @@ pub fn prometheus_resource(n: &Names<'_>) -> Object {
     // Alertmanager and Kubernetes discovery through EndpointSlices (Endpoints are
     // deprecated since Kubernetes 1.33).
     spec.insert("serviceDiscoveryRole".into(), json!("EndpointSlice"));
+    if s.alertmanager.is_some() && labelled {
+        // The operator drops the replica label from alerts; the shard label too, as in
+        // manifests mode, so an alert every shard raises reaches Alertmanager once.
+        spec.insert(
+            "additionalAlertRelabelConfigs".into(),
+            json!({"name": n.obj("prometheus-scrape-configs"), "key": ALERT_RELABEL_KEY}),
+        );
+    }
     if s.alertmanager.is_some() {
         spec.insert(
             "alerting".into(),
@@ -306,6 +334,20 @@ mod tests {
             .flat_map(|j| j["relabel_configs"].as_array().into_iter().flatten())
             .filter(|r| r["action"] == "hashmod" || r["regex"].as_str().is_some_and(|x| x.contains("SHARD")))
             .collect()
+    }
+
+    #[test]
+    fn retired_shards_are_the_operators_shard_retention() {
+        let text = "[stack]\nname = \"ha\"\n[storage]\nbackend = \"ephemeral\"\n[alertmanager]\n\
+                    [sharding]\nshards = 1\nretired = { shards = 4, since = \"2026-12-01\" }\n";
+        let s = crate::check(&crate::source::Source::new("t.toml", text)).unwrap_or_else(|d| panic!("{d:#?}")).stack;
+        let p = prometheus_resource(&Names { stack: &s }).value;
+        assert_eq!(p["spec"]["shardRetentionPolicy"]["whenScaled"], "Retain");
+        assert_eq!(p["spec"]["shards"], 1);
+        // One active shard with retired ones keeps the shard label, and drops it from alerts.
+        assert_eq!(p["spec"]["externalLabels"]["shard"], "$(SHARD)");
+        assert!(p["spec"].get("additionalAlertRelabelConfigs").is_some());
+        assert!(hashmods(&scrape_jobs(&s)).is_empty());
     }
 
     #[test]
