@@ -6,8 +6,10 @@
 //! names things) is here, in `sharding`, `jobs`, `volumes` and `chart`.
 
 pub mod chart;
+pub mod expose;
 pub(crate) mod jobs;
 pub mod raw;
+pub mod receivers;
 pub mod schema;
 pub mod sharding;
 pub mod units;
@@ -91,6 +93,8 @@ pub struct Stack {
     pub network_policies: bool,
     /// `[stack] create_namespace`: false when the namespace is someone else's.
     pub create_namespace: bool,
+    /// `[expose.<component>]`, in [`expose::Exposed`] order.
+    pub expose: Vec<expose::Expose>,
 }
 
 impl Stack {
@@ -106,6 +110,10 @@ impl Stack {
     /// for `default` or `kube-*`, nor with `create_namespace = false`.
     pub fn owns_namespace(&self) -> bool {
         self.create_namespace && !cluster_owned_namespace(self.namespace.as_str())
+    }
+    /// How `component` is exposed, if it is.
+    pub fn exposed(&self, component: expose::Exposed) -> Option<&expose::Expose> {
+        self.expose.iter().find(|e| e.component == component)
     }
 }
 
@@ -350,6 +358,11 @@ pub struct Alertmanager {
     pub image: Image,
     pub replicas: u32,
     pub size: Bytes,
+    /// `[[alertmanager.receivers]]`; empty: the route ends at a receiver that notifies
+    /// nobody (lint SG155).
+    pub receivers: Vec<receivers::Receiver>,
+    /// `[alertmanager.route]`, with its defaults; `None` without receivers.
+    pub route: Option<receivers::Route>,
 }
 
 #[derive(Debug, Clone)]
@@ -357,4 +370,6 @@ pub struct Grafana {
     pub image: Image,
     pub size: Bytes,
     pub admin_secret: Option<String>,
+    /// `[grafana] egress`: SMTP relays, SSO providers ... beyond the stack.
+    pub egress: Vec<expose::Egress>,
 }

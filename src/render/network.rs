@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::k8s::{meta, selector};
 use super::pod::{PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
 use super::{Names, Object};
+use crate::model::expose::{ExposeKind, Exposed};
 use crate::model::Backend;
 
 fn port(n: i32, proto: &str) -> NetworkPolicyPort {
@@ -74,6 +75,36 @@ fn policy(
             egress,
         }),
     })
+}
+
+/// The rule admitting the clients of an exposed component (`[expose.<component>]`):
+/// exactly its `from` networks, plus the ingress controller's namespace behind an
+/// Ingress; anyone when `from` is empty (lint SG156 warns). `None` when not exposed.
+fn exposure(n: &Names<'_>, c: Exposed) -> Option<NetworkPolicyIngressRule> {
+    let e = n.stack.exposed(c)?;
+    let mut peers: Vec<NetworkPolicyPeer> = e
+        .from
+        .iter()
+        .map(|cidr| NetworkPolicyPeer {
+            ip_block: Some(IPBlock { cidr: cidr.clone(), except: None }),
+            ..Default::default()
+        })
+        .collect();
+    if let ExposeKind::Ingress { controller_namespace, .. } = &e.kind {
+        if !e.from.is_empty() {
+            peers.push(NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector {
+                    match_labels: Some(
+                        [("kubernetes.io/metadata.name".to_string(), controller_namespace.clone())].into(),
+                    ),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    let from = (!peers.is_empty()).then_some(peers);
+    Some(NetworkPolicyIngressRule { from, ports: Some(tcp(&[c.port()])) })
 }
 
 /// Selector of every pod of the stack.
@@ -142,6 +173,7 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
         ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[THANOS_GRPC_PORT])));
         ingress.push(from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])));
     }
+    ingress.extend(exposure(n, Exposed::Prometheus));
     if !chart {
         out.push(policy(n, "prometheus", n.selector("prometheus", None), Some(ingress), Some(vec![anywhere()])));
     }
@@ -156,6 +188,7 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
                 if s.grafana.is_some() {
                     v.push(from(vec![pods(n, "grafana")], tcp(&[THANOS_HTTP_PORT])));
                 }
+                v.extend(exposure(n, Exposed::Query));
                 v
             }),
             Some(vec![to(vec![prom.clone(), pods(n, "thanos-store")], tcp(&[THANOS_GRPC_PORT]))]),
@@ -184,10 +217,15 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
             n,
             "alertmanager",
             n.selector("alertmanager", None),
-            Some(vec![
-                from(vec![prom.clone()], tcp(&[9093])),
-                from(vec![am.clone()], vec![port(9094, "TCP"), port(9094, "UDP")]),
-            ]),
+            Some(
+                [
+                    from(vec![prom.clone()], tcp(&[9093])),
+                    from(vec![am.clone()], vec![port(9094, "TCP"), port(9094, "UDP")]),
+                ]
+                .into_iter()
+                .chain(exposure(n, Exposed::Alertmanager))
+                .collect(),
+            ),
             // Receivers (mail, chat, webhooks) live anywhere.
             Some(vec![anywhere()]),
         ));
@@ -198,14 +236,22 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
         } else {
             to(vec![prom.clone()], tcp(&[PROMETHEUS_PORT]))
         };
-        out.push(policy(
-            n,
-            "grafana",
-            n.selector("grafana", None),
-            // Users reach Grafana from wherever they are.
-            Some(vec![NetworkPolicyIngressRule { from: None, ports: Some(tcp(&[3000])) }]),
-            Some(vec![upstream]),
-        ));
+        // Users reach Grafana from wherever they are, unless [expose.grafana] says who.
+        let users = exposure(n, Exposed::Grafana)
+            .unwrap_or(NetworkPolicyIngressRule { from: None, ports: Some(tcp(&[Exposed::Grafana.port()])) });
+        // [grafana] egress: SMTP relays, SSO providers.
+        let mut egress = vec![upstream];
+        let grafana = s.grafana.as_ref().expect("enabled");
+        egress.extend(grafana.egress.iter().map(|e| {
+            to(
+                vec![NetworkPolicyPeer {
+                    ip_block: Some(IPBlock { cidr: e.cidr.clone(), except: None }),
+                    ..Default::default()
+                }],
+                tcp(&[i32::from(e.port)]),
+            )
+        }));
+        out.push(policy(n, "grafana", n.selector("grafana", None), Some(vec![users]), Some(egress)));
     }
     if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
         out.push(policy(

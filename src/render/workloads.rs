@@ -12,7 +12,14 @@ use serde_json::json;
 use super::k8s::{self, meta};
 use super::pod::{checksum_annotation, pdb, spread, zone_spread};
 use super::{storage, Names, Object};
+use crate::alerting::receivers::{self, AlertmanagerConfig};
 
+/// Where Alertmanager's config is mounted: beside, not above, the receivers' Secrets at
+/// `/etc/alertmanager/secrets/<name>` (a mount inside a read-only ConfigMap volume
+/// would need a directory the runtime cannot create there), as the operator does.
+const AM_CONFIG_DIR: &str = "/etc/alertmanager/config";
+const AM_CONFIG_HEADER: &str = "# Rendered by stackgen from [[alertmanager.receivers]] and [alertmanager.route]. \
+Credentials are read from the receivers' Secrets (*_file keys).\n";
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
 const DATASOURCES_TEMPLATE: &str = include_str!("../../templates/grafana-datasources.yaml.j2");
 
@@ -52,7 +59,13 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let name = n.obj("alertmanager");
     let labels = n.labels("alertmanager", "alertmanager", None);
     let sel = n.selector("alertmanager", None);
-    let config = render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}));
+    // With receivers, the config of `alerting::receivers` (credentials read from the
+    // mounted Secrets); without, the template's receiver that notifies nobody (SG155).
+    let receivers = AlertmanagerConfig::of(am);
+    let config = match &receivers {
+        Some(cfg) => format!("{AM_CONFIG_HEADER}{}", receivers::config_yaml(cfg)),
+        None => render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({})),
+    };
     let checksum = checksum_annotation(&name, &config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
@@ -77,7 +90,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     out.push(Object::new(&svc));
 
     let mut args = vec![
-        "--config.file=/etc/alertmanager/alertmanager.yml".to_string(),
+        format!("--config.file={AM_CONFIG_DIR}/alertmanager.yml"),
         "--storage.path=/alertmanager".into(),
         "--web.listen-address=:9093".into(),
         "--cluster.listen-address=0.0.0.0:9094".into(),
@@ -92,9 +105,23 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", Some("500m")));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts =
-        Some(vec![k8s::mount("config", "/etc/alertmanager", true), k8s::mount("data", "/alertmanager", false)]);
+    let mut mounts = vec![k8s::mount("config", AM_CONFIG_DIR, true), k8s::mount("data", "/alertmanager", false)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
+    // Each receiver Secret at <SECRETS_DIR>/<secret>/, where the config's *_file keys
+    // point (the layout the operator uses for spec.secrets).
+    for (i, m) in receivers.iter().flat_map(AlertmanagerConfig::mounts).enumerate() {
+        let volume = format!("receivers-{i}");
+        mounts.push(k8s::mount(&volume, &m.mount_path, true));
+        volumes.push(Volume {
+            name: volume,
+            secret: Some(k8s_openapi::api::core::v1::SecretVolumeSource {
+                secret_name: Some(m.secret),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    c.volume_mounts = Some(mounts);
     let claims = match storage::component_class(n) {
         Some(class) => {
             Some(vec![k8s::claim("data", None, sel.clone(), &class, am.size, storage::component_selector(n, &name))])

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 pub fn accepts(v: &Value) -> bool {
-    n11(v)
+    n21(v)
 }
 
 pub const PATTERNS: &[&str] = &[
@@ -19,6 +19,8 @@ pub const PATTERNS: &[&str] = &[
     "^[a-z0-9]+([._/:-][a-z0-9]+)*$",
     "^sha256:[a-f0-9]{64}$",
     "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+    "^[0-9a-fA-F:.]+/[0-9]{1,3}$",
+    "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
     "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$",
     "^/.*",
     "^/.+",
@@ -26,10 +28,12 @@ pub const PATTERNS: &[&str] = &[
     "^[^\\s:]+(:[0-9]{1,5})?$",
     "^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$",
     "^[a-z0-9.-]+$",
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    "^([a-zA-Z_][a-zA-Z0-9_]*|\\.\\.\\.)$",
+    "^[0-9a-fA-F:.]+/[0-9]{1,3}:[0-9]{1,5}$",
     "^[A-Za-z0-9_.:-]+$",
     "^/",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-    "^[0-9a-fA-F:.]+/[0-9]{1,3}$",
 ];
 
 fn p0(s: &str) -> bool {
@@ -89,57 +93,77 @@ fn p10(s: &str) -> bool {
 
 fn p11(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p12(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.*").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p13(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.+").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p14(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s/]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.*").expect("schema patterns compile")).is_match(s)
 }
 
 fn p15(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s:]+(:[0-9]{1,5})?$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.+").expect("schema patterns compile")).is_match(s)
 }
 
 fn p16(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s/]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p17(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9.-]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s:]+(:[0-9]{1,5})?$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p18(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p19(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9.-]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p20(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.-]*$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p21(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^([a-zA-Z_][a-zA-Z0-9_]*|\\.\\.\\.)$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p22(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}:[0-9]{1,5}$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p23(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p24(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
+}
+
+fn p25(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
 }
 
 fn n0(v: &Value) -> bool {
@@ -291,31 +315,12 @@ fn n10(v: &Value) -> bool {
 }
 
 fn n11(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        if !["stack"].iter().all(|k| m.contains_key(*k)) {
+    if let Value::String(s) = v {
+        if !p11(s) {
             return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "stack" => n12(x),
-                "prometheus" => n20(x),
-                "storage" => n49(x),
-                "sharding" => n83(x),
-                "thanos" => n87(x),
-                "alertmanager" => n122(x),
-                "grafana" => n128(x),
-                "scrape" => n134(x),
-                "kubernetes" => n146(x),
-                "lint" => n152(x),
-                "security" => n155(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
         }
     }
     true
@@ -326,16 +331,18 @@ fn n12(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["name"].iter().all(|k| m.contains_key(*k)) {
+        if !["type"].iter().all(|k| m.contains_key(*k)) {
             return false;
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "name" => n13(x),
-                "namespace" => n14(x),
-                "kubernetes_version" => n15(x),
-                "labels" => n16(x),
-                "create_namespace" => n19(x),
+                "type" => n13(x),
+                "node_port" => n14(x),
+                "host" => n15(x),
+                "ingress_class" => n16(x),
+                "tls_secret" => n17(x),
+                "controller_namespace" => n18(x),
+                "from" => n19(x),
                 _ => false,
             };
             if !ok {
@@ -347,15 +354,38 @@ fn n12(v: &Value) -> bool {
 }
 
 fn n13(v: &Value) -> bool {
-    if !n4(v) {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("nodeport" | "loadbalancer" | "ingress")) {
         return false;
     }
     true
 }
 
 fn n14(v: &Value) -> bool {
-    if !n4(v) {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 30000,
+            (None, Some(u), _) => i128::from(u) < 30000,
+            (None, None, Some(f)) => f.is_nan() || f < 30000 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32767,
+            (None, Some(u), _) => i128::from(u) > 32767,
+            (None, None, Some(f)) => f.is_nan() || f > 32767 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
@@ -364,86 +394,80 @@ fn n15(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
-    if !matches!(v.as_str(), Some("1.33" | "1.34" | "1.35" | "1.36" | "1.37")) {
-        return false;
-    }
-    true
-}
-
-fn n16(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            if !n17(&Value::String(k.clone())) {
-                return false;
-            }
-            let ok = match k.as_str() {
-                _ => n18(x),
-            };
-            if !ok {
-                return false;
-            }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 253 {
+            return false;
+        }
+        if !p12(s) {
+            return false;
         }
     }
     true
 }
 
+fn n16(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
 fn n17(v: &Value) -> bool {
-    if !n6(v) {
+    if !n10(v) {
         return false;
     }
     true
 }
 
 fn n18(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n4(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len > 63 {
-            return false;
-        }
-        if !p11(s) {
-            return false;
-        }
     }
     true
 }
 
 fn n19(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_array() {
         return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n20) {
+            return false;
+        }
     }
     true
 }
 
 fn n20(v: &Value) -> bool {
+    if !n11(v) {
+        return false;
+    }
+    true
+}
+
+fn n21(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["stack"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n21(x),
-                "image" => n22(x),
-                "image_digest" => n23(x),
-                "replicas" => n24(x),
-                "retention" => n25(x),
-                "retention_size" => n26(x),
-                "scrape_interval" => n29(x),
-                "evaluation_interval" => n30(x),
-                "scrape_timeout" => n31(x),
-                "external_labels" => n32(x),
-                "resources" => n35(x),
-                "run_as_user" => n40(x),
-                "fs_group" => n41(x),
-                "ingestion_rate" => n42(x),
-                "active_series" => n43(x),
-                "bytes_per_sample" => n44(x),
-                "config_reloader" => n45(x),
+                "stack" => n22(x),
+                "prometheus" => n30(x),
+                "storage" => n59(x),
+                "sharding" => n93(x),
+                "thanos" => n97(x),
+                "alertmanager" => n132(x),
+                "grafana" => n169(x),
+                "scrape" => n177(x),
+                "kubernetes" => n189(x),
+                "lint" => n195(x),
+                "expose" => n198(x),
+                "security" => n203(x),
                 _ => false,
             };
             if !ok {
@@ -454,28 +478,161 @@ fn n20(v: &Value) -> bool {
     true
 }
 
-fn n21(v: &Value) -> bool {
-    if !n7(v) {
+fn n22(v: &Value) -> bool {
+    if !v.is_object() {
         return false;
     }
-    true
-}
-
-fn n22(v: &Value) -> bool {
-    if !n8(v) {
-        return false;
+    if let Value::Object(m) = v {
+        if !["name"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "name" => n23(x),
+                "namespace" => n24(x),
+                "kubernetes_version" => n25(x),
+                "labels" => n26(x),
+                "create_namespace" => n29(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
 fn n23(v: &Value) -> bool {
-    if !n9(v) {
+    if !n4(v) {
         return false;
     }
     true
 }
 
 fn n24(v: &Value) -> bool {
+    if !n4(v) {
+        return false;
+    }
+    true
+}
+
+fn n25(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("1.33" | "1.34" | "1.35" | "1.36" | "1.37")) {
+        return false;
+    }
+    true
+}
+
+fn n26(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            if !n27(&Value::String(k.clone())) {
+                return false;
+            }
+            let ok = match k.as_str() {
+                _ => n28(x),
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n27(v: &Value) -> bool {
+    if !n6(v) {
+        return false;
+    }
+    true
+}
+
+fn n28(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 63 {
+            return false;
+        }
+        if !p13(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n29(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n30(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n31(x),
+                "image" => n32(x),
+                "image_digest" => n33(x),
+                "replicas" => n34(x),
+                "retention" => n35(x),
+                "retention_size" => n36(x),
+                "scrape_interval" => n39(x),
+                "evaluation_interval" => n40(x),
+                "scrape_timeout" => n41(x),
+                "external_labels" => n42(x),
+                "resources" => n45(x),
+                "run_as_user" => n50(x),
+                "fs_group" => n51(x),
+                "ingestion_rate" => n52(x),
+                "active_series" => n53(x),
+                "bytes_per_sample" => n54(x),
+                "config_reloader" => n55(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n31(v: &Value) -> bool {
+    if !n7(v) {
+        return false;
+    }
+    true
+}
+
+fn n32(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
+fn n33(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n34(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -502,21 +659,21 @@ fn n24(v: &Value) -> bool {
     true
 }
 
-fn n25(v: &Value) -> bool {
+fn n35(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n26(v: &Value) -> bool {
-    if !(n27(v) || n28(v)) {
+fn n36(v: &Value) -> bool {
+    if !(n37(v) || n38(v)) {
         return false;
     }
     true
 }
 
-fn n27(v: &Value) -> bool {
+fn n37(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -526,45 +683,45 @@ fn n27(v: &Value) -> bool {
     true
 }
 
-fn n28(v: &Value) -> bool {
+fn n38(v: &Value) -> bool {
     if !n1(v) {
         return false;
     }
     true
 }
 
-fn n29(v: &Value) -> bool {
+fn n39(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n30(v: &Value) -> bool {
+fn n40(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n31(v: &Value) -> bool {
+fn n41(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n32(v: &Value) -> bool {
+fn n42(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
-            if !n33(&Value::String(k.clone())) {
+            if !n43(&Value::String(k.clone())) {
                 return false;
             }
             let ok = match k.as_str() {
-                _ => n34(x),
+                _ => n44(x),
             };
             if !ok {
                 return false;
@@ -574,31 +731,31 @@ fn n32(v: &Value) -> bool {
     true
 }
 
-fn n33(v: &Value) -> bool {
+fn n43(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n34(v: &Value) -> bool {
+fn n44(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     true
 }
 
-fn n35(v: &Value) -> bool {
+fn n45(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "cpu" => n36(x),
-                "memory" => n37(x),
-                "memory_limit" => n38(x),
-                "cpu_limit" => n39(x),
+                "cpu" => n46(x),
+                "memory" => n47(x),
+                "memory_limit" => n48(x),
+                "cpu_limit" => n49(x),
                 _ => false,
             };
             if !ok {
@@ -609,35 +766,35 @@ fn n35(v: &Value) -> bool {
     true
 }
 
-fn n36(v: &Value) -> bool {
+fn n46(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n37(v: &Value) -> bool {
+fn n47(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n38(v: &Value) -> bool {
+fn n48(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n39(v: &Value) -> bool {
+fn n49(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n40(v: &Value) -> bool {
+fn n50(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -664,7 +821,7 @@ fn n40(v: &Value) -> bool {
     true
 }
 
-fn n41(v: &Value) -> bool {
+fn n51(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -691,7 +848,7 @@ fn n41(v: &Value) -> bool {
     true
 }
 
-fn n42(v: &Value) -> bool {
+fn n52(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -709,7 +866,7 @@ fn n42(v: &Value) -> bool {
     true
 }
 
-fn n43(v: &Value) -> bool {
+fn n53(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -727,7 +884,7 @@ fn n43(v: &Value) -> bool {
     true
 }
 
-fn n44(v: &Value) -> bool {
+fn n54(v: &Value) -> bool {
     if !v.is_number() {
         return false;
     }
@@ -754,16 +911,16 @@ fn n44(v: &Value) -> bool {
     true
 }
 
-fn n45(v: &Value) -> bool {
+fn n55(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n46(x),
-                "image" => n47(x),
-                "image_digest" => n48(x),
+                "version" => n56(x),
+                "image" => n57(x),
+                "image_digest" => n58(x),
                 _ => false,
             };
             if !ok {
@@ -774,28 +931,28 @@ fn n45(v: &Value) -> bool {
     true
 }
 
-fn n46(v: &Value) -> bool {
+fn n56(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n47(v: &Value) -> bool {
+fn n57(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n48(v: &Value) -> bool {
+fn n58(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n49(v: &Value) -> bool {
+fn n59(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -805,17 +962,17 @@ fn n49(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "backend" => n50(x),
-                "size" => n51(x),
-                "reclaim_policy" => n52(x),
-                "component_class" => n53(x),
-                "local" => n54(x),
-                "nfs" => n59(x),
-                "iscsi" => n64(x),
-                "ceph" => n72(x),
-                "class" => n79(x),
-                "ephemeral_components" => n81(x),
-                "claims_size" => n82(x),
+                "backend" => n60(x),
+                "size" => n61(x),
+                "reclaim_policy" => n62(x),
+                "component_class" => n63(x),
+                "local" => n64(x),
+                "nfs" => n69(x),
+                "iscsi" => n74(x),
+                "ceph" => n82(x),
+                "class" => n89(x),
+                "ephemeral_components" => n91(x),
+                "claims_size" => n92(x),
                 _ => false,
             };
             if !ok {
@@ -826,7 +983,7 @@ fn n49(v: &Value) -> bool {
     true
 }
 
-fn n50(v: &Value) -> bool {
+fn n60(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -836,14 +993,14 @@ fn n50(v: &Value) -> bool {
     true
 }
 
-fn n51(v: &Value) -> bool {
+fn n61(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n52(v: &Value) -> bool {
+fn n62(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -853,14 +1010,14 @@ fn n52(v: &Value) -> bool {
     true
 }
 
-fn n53(v: &Value) -> bool {
+fn n63(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n54(v: &Value) -> bool {
+fn n64(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -870,9 +1027,9 @@ fn n54(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "path" => n55(x),
-                "nodes" => n56(x),
-                "component_path" => n58(x),
+                "path" => n65(x),
+                "nodes" => n66(x),
+                "component_path" => n68(x),
                 _ => false,
             };
             if !ok {
@@ -883,7 +1040,7 @@ fn n54(v: &Value) -> bool {
     true
 }
 
-fn n55(v: &Value) -> bool {
+fn n65(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -892,14 +1049,14 @@ fn n55(v: &Value) -> bool {
         if len < 2 {
             return false;
         }
-        if !p12(s) {
+        if !p14(s) {
             return false;
         }
     }
     true
 }
 
-fn n56(v: &Value) -> bool {
+fn n66(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -907,14 +1064,14 @@ fn n56(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n57) {
+        if !a.iter().all(n67) {
             return false;
         }
     }
     true
 }
 
-fn n57(v: &Value) -> bool {
+fn n67(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -933,110 +1090,7 @@ fn n57(v: &Value) -> bool {
     true
 }
 
-fn n58(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p13(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n59(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["server", "path"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "server" => n60(x),
-                "path" => n61(x),
-                "provisioner" => n62(x),
-                "provisioner_image" => n63(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n60(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p14(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n61(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p12(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n62(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n63(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n64(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["target_portal", "iqn", "luns"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "target_portal" => n65(x),
-                "iqn" => n66(x),
-                "luns" => n67(x),
-                "fs_type" => n69(x),
-                "component_luns" => n70(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n65(v: &Value) -> bool {
+fn n68(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1048,122 +1102,20 @@ fn n65(v: &Value) -> bool {
     true
 }
 
-fn n66(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p16(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n67(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if (a.len() as u64) < 1 {
-            return false;
-        }
-        if !a.iter().all(n68) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n68(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
-        return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 0,
-            (None, Some(u), _) => i128::from(u) < 0,
-            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 16383,
-            (None, Some(u), _) => i128::from(u) > 16383,
-            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-    }
-    true
-}
-
 fn n69(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("ext4" | "xfs")) {
-        return false;
-    }
-    true
-}
-
-fn n70(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n71) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n71(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
-        return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 0,
-            (None, Some(u), _) => i128::from(u) < 0,
-            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 16383,
-            (None, Some(u), _) => i128::from(u) > 16383,
-            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-    }
-    true
-}
-
-fn n72(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["server", "path"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "storage_class" => n73(x),
-                "cluster_id" => n74(x),
-                "pool" => n75(x),
-                "secret" => n76(x),
-                "secret_namespace" => n77(x),
-                "provisioner" => n78(x),
+                "server" => n70(x),
+                "path" => n71(x),
+                "provisioner" => n72(x),
+                "provisioner_image" => n73(x),
                 _ => false,
             };
             if !ok {
@@ -1174,54 +1126,74 @@ fn n72(v: &Value) -> bool {
     true
 }
 
+fn n70(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p16(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n71(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p14(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n72(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
 fn n73(v: &Value) -> bool {
-    if !n10(v) {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n74(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_object() {
         return false;
     }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
+    if let Value::Object(m) = v {
+        if !["target_portal", "iqn", "luns"].iter().all(|k| m.contains_key(*k)) {
             return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "target_portal" => n75(x),
+                "iqn" => n76(x),
+                "luns" => n77(x),
+                "fs_type" => n79(x),
+                "component_luns" => n80(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
         }
     }
     true
 }
 
 fn n75(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n76(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n77(v: &Value) -> bool {
-    if !n4(v) {
-        return false;
-    }
-    true
-}
-
-fn n78(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1233,7 +1205,192 @@ fn n78(v: &Value) -> bool {
     true
 }
 
+fn n76(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p18(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n77(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if (a.len() as u64) < 1 {
+            return false;
+        }
+        if !a.iter().all(n78) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n78(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 16383,
+            (None, Some(u), _) => i128::from(u) > 16383,
+            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
 fn n79(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("ext4" | "xfs")) {
+        return false;
+    }
+    true
+}
+
+fn n80(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n81) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n81(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 16383,
+            (None, Some(u), _) => i128::from(u) > 16383,
+            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n82(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "storage_class" => n83(x),
+                "cluster_id" => n84(x),
+                "pool" => n85(x),
+                "secret" => n86(x),
+                "secret_namespace" => n87(x),
+                "provisioner" => n88(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n83(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n84(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n85(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n86(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n87(v: &Value) -> bool {
+    if !n4(v) {
+        return false;
+    }
+    true
+}
+
+fn n88(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p19(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n89(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1243,7 +1400,7 @@ fn n79(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "name" => n80(x),
+                "name" => n90(x),
                 _ => false,
             };
             if !ok {
@@ -1254,36 +1411,36 @@ fn n79(v: &Value) -> bool {
     true
 }
 
-fn n80(v: &Value) -> bool {
+fn n90(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n81(v: &Value) -> bool {
+fn n91(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
     true
 }
 
-fn n82(v: &Value) -> bool {
+fn n92(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n83(v: &Value) -> bool {
+fn n93(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "shards" => n84(x),
-                "source_labels" => n85(x),
+                "shards" => n94(x),
+                "source_labels" => n95(x),
                 _ => false,
             };
             if !ok {
@@ -1294,7 +1451,7 @@ fn n83(v: &Value) -> bool {
     true
 }
 
-fn n84(v: &Value) -> bool {
+fn n94(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1321,7 +1478,7 @@ fn n84(v: &Value) -> bool {
     true
 }
 
-fn n85(v: &Value) -> bool {
+fn n95(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -1329,21 +1486,21 @@ fn n85(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n86) {
+        if !a.iter().all(n96) {
             return false;
         }
     }
     true
 }
 
-fn n86(v: &Value) -> bool {
+fn n96(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n87(v: &Value) -> bool {
+fn n97(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1353,14 +1510,14 @@ fn n87(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n88(x),
-                "image" => n89(x),
-                "image_digest" => n90(x),
-                "replica_label" => n91(x),
-                "objstore" => n92(x),
-                "query" => n111(x),
-                "store" => n113(x),
-                "compactor" => n116(x),
+                "version" => n98(x),
+                "image" => n99(x),
+                "image_digest" => n100(x),
+                "replica_label" => n101(x),
+                "objstore" => n102(x),
+                "query" => n121(x),
+                "store" => n123(x),
+                "compactor" => n126(x),
                 _ => false,
             };
             if !ok {
@@ -1371,35 +1528,35 @@ fn n87(v: &Value) -> bool {
     true
 }
 
-fn n88(v: &Value) -> bool {
+fn n98(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n89(v: &Value) -> bool {
+fn n99(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n90(v: &Value) -> bool {
+fn n100(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n91(v: &Value) -> bool {
+fn n101(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n92(v: &Value) -> bool {
+fn n102(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1409,24 +1566,24 @@ fn n92(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "type" => n93(x),
-                "credentials_secret" => n94(x),
-                "replica_label" => n95(x),
-                "prefix" => n96(x),
-                "bucket" => n97(x),
-                "endpoint" => n98(x),
-                "region" => n99(x),
-                "insecure" => n100(x),
-                "signature_version2" => n101(x),
-                "storage_account" => n102(x),
-                "container" => n103(x),
-                "app_id" => n104(x),
-                "auth_url" => n105(x),
-                "username" => n106(x),
-                "project_name" => n107(x),
-                "region_name" => n108(x),
-                "container_name" => n109(x),
-                "directory" => n110(x),
+                "type" => n103(x),
+                "credentials_secret" => n104(x),
+                "replica_label" => n105(x),
+                "prefix" => n106(x),
+                "bucket" => n107(x),
+                "endpoint" => n108(x),
+                "region" => n109(x),
+                "insecure" => n110(x),
+                "signature_version2" => n111(x),
+                "storage_account" => n112(x),
+                "container" => n113(x),
+                "app_id" => n114(x),
+                "auth_url" => n115(x),
+                "username" => n116(x),
+                "project_name" => n117(x),
+                "region_name" => n118(x),
+                "container_name" => n119(x),
+                "directory" => n120(x),
                 _ => false,
             };
             if !ok {
@@ -1437,7 +1594,7 @@ fn n92(v: &Value) -> bool {
     true
 }
 
-fn n93(v: &Value) -> bool {
+fn n103(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1447,97 +1604,15 @@ fn n93(v: &Value) -> bool {
     true
 }
 
-fn n94(v: &Value) -> bool {
+fn n104(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n95(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n96(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n97(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n98(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n99(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n100(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n101(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n102(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n103(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n104(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
 fn n105(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n5(v) {
         return false;
     }
     true
@@ -1554,12 +1629,24 @@ fn n107(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
     true
 }
 
 fn n108(v: &Value) -> bool {
     if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
@@ -1572,122 +1659,90 @@ fn n109(v: &Value) -> bool {
 }
 
 fn n110(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
 }
 
 fn n111(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_boolean() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n112(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n112(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n113(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n114(x),
-                "storage_size" => n115(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n114(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n115(v: &Value) -> bool {
-    if !n2(v) {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n116(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n117(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n118(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n119(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n120(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n121(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "retention_raw" => n117(x),
-                "retention_5m" => n118(x),
-                "retention_1h" => n119(x),
-                "storage_size" => n120(x),
-                "replicas" => n121(x),
+                "replicas" => n122(x),
                 _ => false,
             };
             if !ok {
@@ -1698,35 +1753,137 @@ fn n116(v: &Value) -> bool {
     true
 }
 
-fn n117(v: &Value) -> bool {
-    if !n0(v) {
+fn n122(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
-fn n118(v: &Value) -> bool {
-    if !n0(v) {
+fn n123(v: &Value) -> bool {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "replicas" => n124(x),
+                "storage_size" => n125(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
-fn n119(v: &Value) -> bool {
-    if !n0(v) {
+fn n124(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
-fn n120(v: &Value) -> bool {
+fn n125(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n121(v: &Value) -> bool {
+fn n126(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "retention_raw" => n127(x),
+                "retention_5m" => n128(x),
+                "retention_1h" => n129(x),
+                "storage_size" => n130(x),
+                "replicas" => n131(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n127(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n128(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n129(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n130(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n131(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1753,18 +1910,20 @@ fn n121(v: &Value) -> bool {
     true
 }
 
-fn n122(v: &Value) -> bool {
+fn n132(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n123(x),
-                "image" => n124(x),
-                "image_digest" => n125(x),
-                "replicas" => n126(x),
-                "storage_size" => n127(x),
+                "version" => n133(x),
+                "image" => n134(x),
+                "image_digest" => n135(x),
+                "replicas" => n136(x),
+                "storage_size" => n137(x),
+                "receivers" => n138(x),
+                "route" => n151(x),
                 _ => false,
             };
             if !ok {
@@ -1775,28 +1934,28 @@ fn n122(v: &Value) -> bool {
     true
 }
 
-fn n123(v: &Value) -> bool {
+fn n133(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n124(v: &Value) -> bool {
+fn n134(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n125(v: &Value) -> bool {
+fn n135(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n126(v: &Value) -> bool {
+fn n136(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1823,144 +1982,19 @@ fn n126(v: &Value) -> bool {
     true
 }
 
-fn n127(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n128(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "version" => n129(x),
-                "image" => n130(x),
-                "image_digest" => n131(x),
-                "storage_size" => n132(x),
-                "admin_secret" => n133(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n129(v: &Value) -> bool {
-    if !n7(v) {
-        return false;
-    }
-    true
-}
-
-fn n130(v: &Value) -> bool {
-    if !n8(v) {
-        return false;
-    }
-    true
-}
-
-fn n131(v: &Value) -> bool {
-    if !n9(v) {
-        return false;
-    }
-    true
-}
-
-fn n132(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n133(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n134(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n135) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n135(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "job" => n136(x),
-                "static_targets" => n137(x),
-                "metrics_path" => n139(x),
-                "scheme" => n140(x),
-                "scrape_interval" => n141(x),
-                "labels" => n142(x),
-                "sharding" => n145(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n136(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p18(s) {
-            return false;
-        }
-    }
-    true
-}
-
 fn n137(v: &Value) -> bool {
-    if !v.is_array() {
+    if !n2(v) {
         return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n138) {
-            return false;
-        }
     }
     true
 }
 
 fn n138(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_array() {
         return false;
     }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
+    if let Value::Array(a) = v {
+        if !a.iter().all(n139) {
             return false;
         }
     }
@@ -1968,12 +2002,31 @@ fn n138(v: &Value) -> bool {
 }
 
 fn n139(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_object() {
         return false;
     }
-    if let Value::String(s) = v {
-        if !p19(s) {
+    if let Value::Object(m) = v {
+        if !["name", "type"].iter().all(|k| m.contains_key(*k)) {
             return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "name" => n140(x),
+                "type" => n141(x),
+                "secret" => n142(x),
+                "send_resolved" => n143(x),
+                "channel" => n144(x),
+                "api" => n145(x),
+                "severity" => n146(x),
+                "to" => n147(x),
+                "from" => n148(x),
+                "smarthost" => n149(x),
+                "auth_username" => n150(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
         }
     }
     true
@@ -1983,41 +2036,37 @@ fn n140(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
-    if !matches!(v.as_str(), Some("http" | "https")) {
-        return false;
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 63 {
+            return false;
+        }
+        if !p20(s) {
+            return false;
+        }
     }
     true
 }
 
 fn n141(v: &Value) -> bool {
-    if !n0(v) {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("webhook" | "slack" | "pagerduty" | "email")) {
         return false;
     }
     true
 }
 
 fn n142(v: &Value) -> bool {
-    if !v.is_object() {
+    if !n10(v) {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            if !n143(&Value::String(k.clone())) {
-                return false;
-            }
-            let ok = match k.as_str() {
-                _ => n144(x),
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n143(v: &Value) -> bool {
-    if !n5(v) {
+    if !v.is_boolean() {
         return false;
     }
     true
@@ -2027,47 +2076,57 @@ fn n144(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
     true
 }
 
 fn n145(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("events_v2" | "events_v1")) {
         return false;
     }
     true
 }
 
 fn n146(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "discovery" => n147(x),
-                "control_plane" => n148(x),
-                "cluster_domain" => n149(x),
-                "dns_addresses" => n150(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
+    if !matches!(v.as_str(), Some("critical" | "error" | "warning" | "info")) {
+        return false;
     }
     true
 }
 
 fn n147(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
 
 fn n148(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
@@ -2077,7 +2136,8 @@ fn n149(v: &Value) -> bool {
         return false;
     }
     if let Value::String(s) = v {
-        if !p20(s) {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2085,11 +2145,12 @@ fn n149(v: &Value) -> bool {
 }
 
 fn n150(v: &Value) -> bool {
-    if !v.is_array() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n151) {
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2097,30 +2158,36 @@ fn n150(v: &Value) -> bool {
 }
 
 fn n151(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p21(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n152(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "allow" => n153(x),
+                "receiver" => n152(x),
+                "group_by" => n153(x),
+                "group_wait" => n155(x),
+                "group_interval" => n156(x),
+                "repeat_interval" => n157(x),
+                "routes" => n158(x),
                 _ => false,
             };
             if !ok {
                 return false;
             }
+        }
+    }
+    true
+}
+
+fn n152(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
         }
     }
     true
@@ -2142,17 +2209,64 @@ fn n154(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        if !p21(s) {
+            return false;
+        }
+    }
     true
 }
 
 fn n155(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n156(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n157(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n158(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n159) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n159(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["receiver"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n156(x),
+                "receiver" => n160(x),
+                "matchers" => n161(x),
+                "continue" => n163(x),
+                "group_by" => n164(x),
+                "group_wait" => n166(x),
+                "group_interval" => n167(x),
+                "repeat_interval" => n168(x),
                 _ => false,
             };
             if !ok {
@@ -2163,7 +2277,504 @@ fn n155(v: &Value) -> bool {
     true
 }
 
-fn n156(v: &Value) -> bool {
+fn n160(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n161(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n162) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n162(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n163(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n164(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n165) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n165(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p21(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n166(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n167(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n168(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n169(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n170(x),
+                "image" => n171(x),
+                "image_digest" => n172(x),
+                "storage_size" => n173(x),
+                "admin_secret" => n174(x),
+                "egress" => n175(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n170(v: &Value) -> bool {
+    if !n7(v) {
+        return false;
+    }
+    true
+}
+
+fn n171(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
+fn n172(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n173(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n174(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n175(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n176) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n176(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n177(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n178) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n178(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "job" => n179(x),
+                "static_targets" => n180(x),
+                "metrics_path" => n182(x),
+                "scheme" => n183(x),
+                "scrape_interval" => n184(x),
+                "labels" => n185(x),
+                "sharding" => n188(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n179(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p23(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n180(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n181) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n181(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n182(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p24(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n183(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("http" | "https")) {
+        return false;
+    }
+    true
+}
+
+fn n184(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n185(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            if !n186(&Value::String(k.clone())) {
+                return false;
+            }
+            let ok = match k.as_str() {
+                _ => n187(x),
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n186(v: &Value) -> bool {
+    if !n5(v) {
+        return false;
+    }
+    true
+}
+
+fn n187(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n188(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n189(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n190(x),
+                "control_plane" => n191(x),
+                "cluster_domain" => n192(x),
+                "dns_addresses" => n193(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n190(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n191(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n192(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p25(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n193(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n194) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n194(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p11(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n195(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "allow" => n196(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n196(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n197) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n197(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n198(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "grafana" => n199(x),
+                "prometheus" => n200(x),
+                "query" => n201(x),
+                "alertmanager" => n202(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n199(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n200(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n201(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n202(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n203(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "network_policies" => n204(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n204(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
