@@ -252,7 +252,9 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
         // The operator mounts each at /etc/alertmanager/secrets/<name>/, where the
         // config's *_file keys point.
         let secrets: Vec<String> = cfg.mounts().into_iter().map(|m| m.secret).collect();
-        spec["secrets"] = json!(secrets);
+        if !secrets.is_empty() {
+            spec["secrets"] = json!(secrets);
+        }
     }
     v.insert("alertmanagerSpec".into(), spec);
     expose_values(n, Exposed::Alertmanager, &mut v);
