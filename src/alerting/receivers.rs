@@ -168,6 +168,8 @@ pub fn config_value(cfg: &AlertmanagerConfig) -> Value {
     // its default, whose `routes` would otherwise survive and name its `null` receiver.
     route.insert("routes".into(), Value::Array(r.routes.iter().map(child_value).collect()));
     json!({
+        // Alertmanager's default, written out as the config without receivers does.
+        "global": {"resolve_timeout": "5m"},
         "route": Value::Object(route),
         "inhibit_rules": [{
             "source_matchers": ["severity=\"critical\""],

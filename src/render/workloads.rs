@@ -18,8 +18,8 @@ use crate::alerting::receivers::{self, AlertmanagerConfig};
 /// `/etc/alertmanager/secrets/<name>` (a mount inside a read-only ConfigMap volume
 /// would need a directory the runtime cannot create there), as the operator does.
 const AM_CONFIG_DIR: &str = "/etc/alertmanager/config";
-const AM_CONFIG_HEADER: &str = "# Rendered by stackgen from [[alertmanager.receivers]] and [alertmanager.route]. \
-Credentials are read from the receivers' Secrets (*_file keys).\n";
+const AM_CONFIG_HEADER: &str = "# Rendered by stackgen from [[alertmanager.receivers]] and [alertmanager.route].\n\
+# Credentials are read from files of the receivers' Secrets (the *_file keys).\n";
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
 const DATASOURCES_TEMPLATE: &str = include_str!("../../templates/grafana-datasources.yaml.j2");
 
