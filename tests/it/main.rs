@@ -27,6 +27,7 @@ mod invalid;
 mod lifecycle;
 mod lint_config;
 mod lint_rules;
+mod receivers;
 mod reload_e2e;
 mod render_cli;
 mod secrets;
