@@ -19,6 +19,7 @@ mod determinism;
 mod diff;
 mod diff_helm;
 mod diff_helm_operator;
+mod exposure;
 mod fuzz;
 mod golden;
 mod hardening;
