@@ -2,7 +2,9 @@
 //! from the stack's pods, then allow exactly the flows the stack needs:
 //! DNS for every pod; Query → sidecars and Store Gateways on gRPC; Grafana → Query or
 //! Prometheus; Prometheus → Alertmanager, and Prometheus scraping every stack pod's
-//! metrics port; Alertmanager peers gossiping; users → Grafana. Components that must
+//! metrics port; Alertmanager peers gossiping; users → Grafana; the `from` networks (and
+//! the ingress controller's namespace) → an exposed component; Grafana → `[grafana]
+//! egress`. Components that must
 //! reach things outside the stack whose addresses stackgen cannot know (scrape targets
 //! and the API server for Prometheus, object storage for Thanos, receivers for
 //! Alertmanager, the NFS server for the provisioner) get unrestricted egress.
