@@ -186,8 +186,32 @@ fn durations(
     repeat: Option<&String>,
     r: &mut Reporter<'_>,
 ) -> [Option<Duration>; 3] {
-    let mut one = |key: &str, v: Option<&String>| v.map(|v| r.duration(&format!("{ptr}/{key}"), Some(v), "0s"));
-    [one("group_wait", wait), one("group_interval", interval), one("repeat_interval", repeat)]
+    let mut one = |key: &str, v: Option<&String>, nonzero: bool| {
+        let at = format!("{ptr}/{key}");
+        let d = v.map(|v| r.duration(&at, Some(v), "0s"));
+        if nonzero && d.as_ref().is_some_and(|d| d.millis() == 0) {
+            r.error(
+                Code::AlertmanagerRoute,
+                &at,
+                format!("`{key}` cannot be zero"),
+                "Alertmanager refuses a zero interval: write e.g. 5m",
+            );
+        }
+        d
+    };
+    [one("group_wait", wait, false), one("group_interval", interval, true), one("repeat_interval", repeat, true)]
+}
+
+/// `...` (group by every label) must stand alone, as Alertmanager requires.
+fn group_by(ptr: &str, labels: &[String], r: &mut Reporter<'_>) {
+    if labels.len() > 1 && labels.iter().any(|l| l == "...") {
+        r.error(
+            Code::AlertmanagerRoute,
+            ptr,
+            "group_by `...` (every label) with other labels".to_string(),
+            "write group_by = [\"...\"] alone, or list the labels",
+        );
+    }
 }
 
 fn route(
@@ -220,9 +244,10 @@ fn route(
             String::new()
         }
     };
-    let group_by = raw
+    let group_by_labels = raw
         .and_then(|x| x.group_by.clone())
         .unwrap_or_else(|| DEFAULT_GROUP_BY.iter().map(|s| (*s).to_string()).collect());
+    group_by("/alertmanager/route/group_by", &group_by_labels, r);
     let [group_wait, group_interval, repeat_interval] = match raw {
         Some(x) => durations(
             "/alertmanager/route",
@@ -240,7 +265,7 @@ fn route(
         .enumerate()
         .map(|(i, c)| child(c, &format!("/alertmanager/route/routes/{i}"), names, r))
         .collect();
-    Some(Route { receiver, group_by, group_wait, group_interval, repeat_interval, routes })
+    Some(Route { receiver, group_by: group_by_labels, group_wait, group_interval, repeat_interval, routes })
 }
 
 fn child(raw: &RawChildRoute, ptr: &str, names: &BTreeMap<String, usize>, r: &mut Reporter<'_>) -> ChildRoute {
@@ -258,6 +283,9 @@ fn child(raw: &RawChildRoute, ptr: &str, names: &BTreeMap<String, usize>, r: &mu
     }
     let [group_wait, group_interval, repeat_interval] =
         durations(ptr, raw.group_wait.as_ref(), raw.group_interval.as_ref(), raw.repeat_interval.as_ref(), r);
+    if let Some(g) = &raw.group_by {
+        group_by(&format!("{ptr}/group_by"), g, r);
+    }
     ChildRoute {
         receiver: raw.receiver.clone(),
         matchers,
