@@ -232,7 +232,7 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
             Some(vec![anywhere()]),
         ));
     }
-    if s.grafana.is_some() && !chart {
+    if let Some(grafana) = s.grafana.as_ref().filter(|_| !chart) {
         let upstream = if thanos_on {
             to(vec![pods(n, "thanos-query")], tcp(&[THANOS_HTTP_PORT]))
         } else {
@@ -243,7 +243,6 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
             .unwrap_or(NetworkPolicyIngressRule { from: None, ports: Some(tcp(&[Exposed::Grafana.port()])) });
         // [grafana] egress: SMTP relays, SSO providers.
         let mut egress = vec![upstream];
-        let grafana = s.grafana.as_ref().expect("enabled");
         egress.extend(grafana.egress.iter().map(|e| {
             to(
                 vec![NetworkPolicyPeer {
