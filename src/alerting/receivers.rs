@@ -1,7 +1,8 @@
 //! Alertmanager receivers and the route tree, from `[[alertmanager.receivers]]` and
 //! `[alertmanager.route]`.
 //!
-//! Credentials never appear in the configuration: every URL, key and password is read by
+//! Built from the validated model (`AlertmanagerConfig::of`, the types of
+//! `model::receivers`, re-exported here). Credentials never appear in the configuration: every URL, key and password is read by
 //! Alertmanager from a file, a key of a Secret mounted at
 //! `<secrets_dir>/<secret>/<key>` (the layout the Prometheus Operator uses for
 //! `spec.secrets`, `/etc/alertmanager/secrets/<name>/<key>`). The `*_file` keys of
