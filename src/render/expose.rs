@@ -49,6 +49,18 @@ pub fn pods(n: &Names<'_>, c: Exposed) -> BTreeMap<String, String> {
     }
 }
 
+/// The URL users reach the component at, when an Ingress gives it a host: what the
+/// component writes into links it sends out (Alertmanager's notifications and silences,
+/// Prometheus' alert `generatorURL`, Grafana's redirects and alert links).
+pub fn external_url(n: &Names<'_>, c: Exposed) -> Option<String> {
+    match &n.stack.exposed(c)?.kind {
+        ExposeKind::Ingress { host, tls_secret, .. } => {
+            Some(format!("{}://{host}/", if tls_secret.is_some() { "https" } else { "http" }))
+        }
+        _ => None,
+    }
+}
+
 /// The objects of every exposure of components stackgen runs (`only`: those of these
 /// components; the helm-values target runs only Thanos Query itself).
 pub fn objects(n: &Names<'_>, only: &[Exposed], out: &mut Vec<Object>) {

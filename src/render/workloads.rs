@@ -13,6 +13,7 @@ use super::k8s::{self, meta};
 use super::pod::{checksum_annotation, pdb, spread, zone_spread};
 use super::{storage, Names, Object};
 use crate::alerting::receivers::{self, AlertmanagerConfig};
+use crate::model::expose::Exposed;
 
 /// Where Alertmanager's config is mounted: beside, not above, the receivers' Secrets at
 /// `/etc/alertmanager/secrets/<name>` (a mount inside a read-only ConfigMap volume
@@ -98,6 +99,10 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     ];
     for i in 0..am.replicas {
         args.push(format!("--cluster.peer={name}-{i}.{}:9094", n.svc_fqdn(&name)));
+    }
+    if let Some(url) = super::expose::external_url(n, Exposed::Alertmanager) {
+        // Links in notifications and silences point where users reach it.
+        args.push(format!("--web.external-url={url}"));
     }
     let mut c = k8s::container("alertmanager", am.image.reference(), args);
     c.env = Some(vec![k8s::env_field("POD_IP", "status.podIP")]);
@@ -240,6 +245,10 @@ fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         // many clusters) block it, and the volume would fill with what nobody asked for.
         k8s::env_value("GF_PLUGINS_PREINSTALL_DISABLED", "true"),
     ];
+    if let Some(url) = super::expose::external_url(n, Exposed::Grafana) {
+        // Redirects (login, SSO callbacks) and links in alerts use the Ingress host.
+        env.push(k8s::env_value("GF_SERVER_ROOT_URL", &url));
+    }
     let mut mounts = vec![
         k8s::mount("data", "/var/lib/grafana", false),
         k8s::mount("datasources", "/etc/grafana/provisioning/datasources", true),

@@ -121,6 +121,26 @@ fn exposed_objects_point_at_their_components() {
     assert!(ports.contains(&backend["port"]["number"].as_i64().unwrap()), "{backend} not a port of {ports:?}");
     assert_eq!(ing["spec"]["tls"][0]["secretName"], "query-tls");
     assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+
+    // Behind an Ingress, Alertmanager's links point at its host; not behind a node port.
+    let am_block = "[expose.alertmanager]\ntype = \"loadbalancer\"\n";
+    assert!(STACK.contains(am_block));
+    let behind_ingress = STACK.replace(
+        am_block,
+        "[expose.alertmanager]\ntype = \"ingress\"\nhost = \"am.example.com\"\ntls_secret = \"am-tls\"\n",
+    );
+    for (text, want) in [(STACK.to_string(), None), (behind_ingress, Some("https://am.example.com/"))] {
+        let objs = docs(&stackgen::render_manifests(&check_text("am.toml", &text)));
+        let sts = find(&objs, "StatefulSet", "exp-alertmanager");
+        let args: Vec<&str> = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let got = args.iter().find_map(|a| a.strip_prefix("--web.external-url="));
+        assert_eq!(got, want, "{args:?}");
+    }
 }
 
 /// The policy selecting a component's pods (by its `app.kubernetes.io/name`).

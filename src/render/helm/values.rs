@@ -305,6 +305,21 @@ fn expose_values(n: &Names<'_>, c: Exposed, v: &mut Map<String, Value>) {
                 ing.insert("tls".into(), json!([{"secretName": secret, "hosts": [host]}]));
             }
             v.insert("ingress".into(), Value::Object(ing));
+            // Where users reach it, for the links it sends out. The chart derives
+            // Prometheus' from the Ingress (https with tls); Alertmanager's it derives
+            // always as http, and Grafana's not at all.
+            let url = crate::render::expose::external_url(n, c);
+            match (c, url) {
+                (Exposed::Alertmanager, Some(url)) => {
+                    if let Some(spec) = v.get_mut("alertmanagerSpec") {
+                        spec["externalUrl"] = json!(url);
+                    }
+                }
+                (Exposed::Grafana, Some(url)) => {
+                    v.insert("env".into(), json!({"GF_SERVER_ROOT_URL": url}));
+                }
+                _ => {}
+            }
         }
     }
 }
