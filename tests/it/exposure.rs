@@ -8,7 +8,9 @@
 //! - the NetworkPolicy of each exposed component admits exactly the `from` networks (and
 //!   the ingress controller's namespace behind an Ingress) on its port; Grafana's egress
 //!   opens exactly what `[grafana] egress` lists;
-//! - kubernetes-validate (strict) and checkov accept the render.
+//! - kubernetes-validate (strict) and checkov accept the render;
+//! - helm-values: `helm template` of the real chart with the values renders its Services
+//!   as asked, and the API server admits them with the companions (Query's Ingress).
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -283,4 +285,78 @@ fn validators_accept_the_exposure() {
         .map(|f| format!("{} {} {}", f["resource"], f["check_id"], f["check_name"]))
         .collect();
     assert!(failed.is_empty(), "checkov:\n{}", failed.join("\n"));
+}
+
+/// helm-values: `helm template` of kube-prometheus-stack 88.5.3 with stackgen's values
+/// renders the chart's Services as asked (type, node port, traffic policy, source
+/// ranges), and a real API server admits them with the companion manifests (Thanos
+/// Query's Ingress and its NetworkPolicy admitting exactly `from`).
+#[test]
+fn the_chart_renders_and_the_api_server_admits_the_exposure() {
+    let _real = real_components_lock();
+    let Some(helm) = real("helm") else { return };
+    let Some(server) = ApiServer::start() else { return };
+    let stack = check_text("exposure.toml", STACK);
+    let out = stackgen::render::helm::render(&stack);
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("values.yaml");
+    std::fs::write(&values, &out.values).unwrap();
+    let chart = crate::common::apiserver::helm_template(&helm, &stack, &values);
+    let service = |component: &str| {
+        chart
+            .iter()
+            .find(|o| {
+                o["kind"] == "Service"
+                    && o["spec"]["selector"].as_object().is_some_and(|s| {
+                        s.values().any(|v| v == component || v.as_str().is_some_and(|v| v.ends_with(component)))
+                    })
+                    && o["spec"]["type"] != "ClusterIP"
+            })
+            .unwrap_or_else(|| panic!("no exposed chart Service selecting {component}"))
+    };
+    for e in &stack.expose {
+        if e.component == stackgen::model::expose::Exposed::Query {
+            continue;
+        }
+        let svc = service(e.component.component());
+        let name = svc["metadata"]["name"].as_str().unwrap();
+        let (want_type, port) = match &e.kind {
+            stackgen::model::expose::ExposeKind::NodePort { node_port } => ("NodePort", *node_port),
+            stackgen::model::expose::ExposeKind::LoadBalancer { .. } => ("LoadBalancer", None),
+            stackgen::model::expose::ExposeKind::Ingress { .. } => {
+                unreachable!("the test stack exposes no chart component by Ingress")
+            }
+        };
+        assert_eq!(svc["spec"]["type"], want_type, "{name}");
+        if let Some(p) = port {
+            assert_eq!(svc["spec"]["ports"][0]["nodePort"].as_i64(), Some(i64::from(p)), "{name}");
+        }
+        assert_eq!(svc["spec"]["externalTrafficPolicy"], "Local", "{name}");
+        if want_type == "LoadBalancer" {
+            let ranges: Vec<&str> = svc["spec"]["loadBalancerSourceRanges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            assert_eq!(ranges, e.from.iter().map(String::as_str).collect::<Vec<_>>(), "{name}");
+        }
+    }
+    let companions = dir.path().join("manifests.yaml");
+    std::fs::write(&companions, &out.manifests).unwrap();
+    assert!(out.manifests.contains("kind: Ingress"), "Thanos Query's Ingress is a companion");
+    ok(server.kubectl().args(["apply", "--server-side", "-f"]).arg(&companions));
+    let services = dir.path().join("chart-services.yaml");
+    std::fs::write(&services, crate::common::apiserver::pick_kinds(&chart, &["Service", "Ingress"])).unwrap();
+    ok(server.kubectl().args(["apply", "--server-side", "-f"]).arg(&services));
+    let live: Value =
+        serde_json::from_str(&ok(server.kubectl().args(["get", "services", "-n", "exposed", "-o", "json"]))).unwrap();
+    let node_ports: BTreeSet<i64> = live["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["spec"]["ports"].as_array().into_iter().flatten())
+        .filter_map(|p| p["nodePort"].as_i64())
+        .collect();
+    assert!(node_ports.contains(&30300) && node_ports.contains(&30090), "{node_ports:?}");
 }
