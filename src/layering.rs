@@ -63,7 +63,7 @@ fn the_model_uses_no_later_stage() {
 /// arithmetic (`lifecycle::plan` uses only the model).
 #[test]
 fn lint_does_not_use_render() {
-    let bad = uses_outside("lint", &["model", "diagnostic", "source", "lint", "lifecycle", "secrets"]);
+    let bad = uses_outside("lint", &["model", "diagnostic", "source", "lint", "lifecycle", "secrets", "alerting"]);
     assert!(bad.is_empty(), "src/lint uses a later stage:\n{}", bad.join("\n"));
     let bad = offending("lint", |l| l.contains(&["super", "::render"].concat()));
     assert!(bad.is_empty(), "src/lint uses render:\n{}", bad.join("\n"));
@@ -79,10 +79,18 @@ fn the_plan_uses_only_the_model() {
     assert!(used.is_empty(), "src/lifecycle/plan.rs uses {used:?}");
 }
 
-/// Render reads the validated model and nothing after it: no lint or diagnostics (what a
-/// render target cannot express is a lint rule), no diff, and no command line (the
-/// binary's `src/cli/`, which the library cannot name). The alerting pieces (rule files,
-/// probes) are built from typed inputs beside the model, for render to wire in.
+/// Alerting (rule files, built-in rules, receivers) is built from the model alone, and
+/// reports through diagnostics; render and lint may use it.
+#[test]
+fn alerting_uses_only_the_model() {
+    let bad = uses_outside("alerting", &["model", "diagnostic", "alerting"]);
+    assert!(bad.is_empty(), "src/alerting uses a later stage:\n{}", bad.join("\n"));
+}
+
+/// Render reads the validated model (and what `alerting` builds from it) and nothing
+/// after it: no lint or diagnostics (what a render target cannot express is a lint
+/// rule), no diff, and no command line (the binary's `src/cli/`, which the library
+/// cannot name).
 #[test]
 fn render_uses_only_the_model() {
     let bad = uses_outside("render", &["model", "render", "alerting"]);

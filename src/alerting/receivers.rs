@@ -1,7 +1,8 @@
 //! Alertmanager receivers and the route tree, from `[[alertmanager.receivers]]` and
 //! `[alertmanager.route]`.
 //!
-//! Credentials never appear in the configuration: every URL, key and password is read by
+//! Built from the validated model (`AlertmanagerConfig::of`, the types of
+//! `model::receivers`, re-exported here). Credentials never appear in the configuration: every URL, key and password is read by
 //! Alertmanager from a file, a key of a Secret mounted at
 //! `<secrets_dir>/<secret>/<key>` (the layout the Prometheus Operator uses for
 //! `spec.secrets`, `/etc/alertmanager/secrets/<name>/<key>`). The `*_file` keys of
@@ -30,7 +31,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
 
+pub use crate::model::receivers::{ChildRoute, PagerDutyApi, Receiver, ReceiverKind, Route, SECRETS_DIR};
 use crate::model::units::Duration;
+use crate::model::Alertmanager;
 
 /// What an Alertmanager config is generated from.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,90 +43,6 @@ pub struct AlertmanagerConfig {
     /// Where the receivers' Secrets are mounted in the Alertmanager container: Secret `s`
     /// at `<secrets_dir>/<s>/` (e.g. `/etc/alertmanager/secrets`).
     pub secrets_dir: String,
-}
-
-/// One receiver: its name, its type and the Secret holding its credential.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Receiver {
-    pub name: String,
-    pub kind: ReceiverKind,
-    /// The Secret with the URL, key or password (see [`ReceiverKind::secret_key`]).
-    pub secret: String,
-    /// Notify when alerts resolve (`send_resolved`); `None` keeps Alertmanager's default
-    /// for the type (true for webhook, Slack off, PagerDuty on, email off).
-    pub send_resolved: Option<bool>,
-}
-
-/// The type of a receiver and its non-secret settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReceiverKind {
-    /// An HTTP POST of the alerts' JSON to the URL in the Secret.
-    Webhook,
-    /// A Slack incoming webhook (the URL in the Secret), to `channel` if set.
-    Slack { channel: Option<String> },
-    /// PagerDuty: Events API v2 (`routing_key`) or v1 (`service_key`).
-    PagerDuty { api: PagerDutyApi },
-    /// Email through an SMTP relay; the password in the Secret.
-    Email { to: String, from: String, smarthost: String, auth_username: Option<String> },
-}
-
-/// Which PagerDuty integration key the Secret holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PagerDutyApi {
-    /// Events API v2: an integration (routing) key.
-    EventsV2,
-    /// Events API v1 (a "Prometheus" service integration): a service key.
-    EventsV1,
-}
-
-impl ReceiverKind {
-    /// The key of the Secret the credential is read from.
-    pub fn secret_key(&self) -> &'static str {
-        match self {
-            ReceiverKind::Webhook => "url",
-            ReceiverKind::Slack { .. } => "api_url",
-            ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV2 } => "routing_key",
-            ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV1 } => "service_key",
-            ReceiverKind::Email { .. } => "password",
-        }
-    }
-    /// The type's word in stack.toml.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            ReceiverKind::Webhook => "webhook",
-            ReceiverKind::Slack { .. } => "slack",
-            ReceiverKind::PagerDuty { .. } => "pagerduty",
-            ReceiverKind::Email { .. } => "email",
-        }
-    }
-}
-
-/// The top of the route tree.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Route {
-    pub receiver: String,
-    /// Labels alerts are grouped by (`["..."]` groups by every label).
-    pub group_by: Vec<String>,
-    pub group_wait: Option<Duration>,
-    pub group_interval: Option<Duration>,
-    pub repeat_interval: Option<Duration>,
-    /// Child routes, matched in order.
-    pub routes: Vec<ChildRoute>,
-}
-
-/// A child route: alerts matching every matcher go to `receiver`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChildRoute {
-    pub receiver: String,
-    /// Alertmanager matchers: `severity="critical"`, `team=~"db|storage"`.
-    pub matchers: Vec<String>,
-    /// Go on matching the next siblings after this one.
-    pub continue_: bool,
-    /// `None` inherits the parent's.
-    pub group_by: Option<Vec<String>>,
-    pub group_wait: Option<Duration>,
-    pub group_interval: Option<Duration>,
-    pub repeat_interval: Option<Duration>,
 }
 
 /// Alertmanager's defaults (docs: configuration, `<route>`).
@@ -141,14 +60,22 @@ pub struct SecretMount {
 }
 
 impl AlertmanagerConfig {
-    /// The file Alertmanager reads a receiver's credential from.
-    pub fn credential_file(&self, r: &Receiver) -> String {
-        format!("{}/{}/{}", self.secrets_dir.trim_end_matches('/'), r.secret, r.kind.secret_key())
+    /// The config of a stack's Alertmanager, its Secrets at [`SECRETS_DIR`]; `None`
+    /// without receivers (the render keeps its receiver that notifies nobody).
+    pub fn of(am: &Alertmanager) -> Option<AlertmanagerConfig> {
+        let route = am.route.clone()?;
+        Some(AlertmanagerConfig { receivers: am.receivers.clone(), route, secrets_dir: SECRETS_DIR.to_string() })
+    }
+
+    /// The file Alertmanager reads a receiver's credential from, if it reads one.
+    pub fn credential_file(&self, r: &Receiver) -> Option<String> {
+        let secret = r.secret.as_ref()?;
+        Some(format!("{}/{secret}/{}", self.secrets_dir.trim_end_matches('/'), r.kind.secret_key()))
     }
 
     /// The Secrets to mount (each once, sorted by name).
     pub fn mounts(&self) -> Vec<SecretMount> {
-        let names: BTreeSet<&str> = self.receivers.iter().map(|r| r.secret.as_str()).collect();
+        let names: BTreeSet<&str> = self.receivers.iter().filter_map(|r| r.secret.as_deref()).collect();
         names
             .into_iter()
             .map(|s| SecretMount {
@@ -157,65 +84,6 @@ impl AlertmanagerConfig {
             })
             .collect()
     }
-
-    /// Problems the model should report (each a sentence): receiver names used twice or
-    /// empty, a route naming a receiver that does not exist, a group_by label that is not
-    /// a label name, a matcher without an operator. Empty when the config is usable.
-    pub fn problems(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut names = BTreeSet::new();
-        for r in &self.receivers {
-            if r.name.is_empty() {
-                out.push("a receiver has an empty name".to_string());
-            } else if !names.insert(r.name.as_str()) {
-                out.push(format!("receiver `{}` is defined twice", r.name));
-            }
-            if r.secret.is_empty() || r.secret.contains('/') {
-                out.push(format!("receiver `{}`: `{}` is not a Secret name", r.name, r.secret));
-            }
-            if let ReceiverKind::Email { to, from, smarthost, .. } = &r.kind {
-                for (key, addr) in [("to", to), ("from", from)] {
-                    if !addr.contains('@') {
-                        out.push(format!("receiver `{}`: {key} `{addr}` is not an email address", r.name));
-                    }
-                }
-                let port_ok =
-                    smarthost.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-                if !port_ok {
-                    out.push(format!(
-                        "receiver `{}`: smarthost `{smarthost}` must be host:port (e.g. smtp.example.com:587)",
-                        r.name
-                    ));
-                }
-            }
-        }
-        let mut check_receiver = |name: &str, at: &str| {
-            if !names.contains(name) {
-                out.push(format!("{at} sends to receiver `{name}`, which is not defined"));
-            }
-        };
-        check_receiver(&self.route.receiver, "the route");
-        for (i, c) in self.route.routes.iter().enumerate() {
-            check_receiver(&c.receiver, &format!("route {}", i + 1));
-        }
-        let group_bys =
-            std::iter::once(&self.route.group_by).chain(self.route.routes.iter().filter_map(|c| c.group_by.as_ref()));
-        for g in group_bys {
-            for l in g {
-                if l != "..." && !super::rules::is_label_name(l) {
-                    out.push(format!("group_by `{l}` is not a label name"));
-                }
-            }
-        }
-        for c in &self.route.routes {
-            for m in &c.matchers {
-                if !["=", "!=", "=~", "!~"].iter().any(|op| m.contains(op)) {
-                    out.push(format!("matcher `{m}` has no operator (=, !=, =~, !~)"));
-                }
-            }
-        }
-        out
-    }
 }
 
 fn duration_or(d: &Option<Duration>, default: &str) -> Value {
@@ -223,7 +91,7 @@ fn duration_or(d: &Option<Duration>, default: &str) -> Value {
 }
 
 fn receiver_value(cfg: &AlertmanagerConfig, r: &Receiver) -> Value {
-    let file = cfg.credential_file(r);
+    let file = cfg.credential_file(r).unwrap_or_default();
     let mut c = Map::new();
     if let Some(b) = r.send_resolved {
         c.insert("send_resolved".into(), json!(b));
@@ -240,12 +108,15 @@ fn receiver_value(cfg: &AlertmanagerConfig, r: &Receiver) -> Value {
             }
             "slack_configs"
         }
-        ReceiverKind::PagerDuty { api } => {
+        ReceiverKind::PagerDuty { api, severity } => {
             let k = match api {
                 PagerDutyApi::EventsV2 => "routing_key_file",
                 PagerDutyApi::EventsV1 => "service_key_file",
             };
             c.insert(k.into(), json!(file));
+            if let Some(s) = severity {
+                c.insert("severity".into(), json!(s));
+            }
             "pagerduty_configs"
         }
         ReceiverKind::Email { to, from, smarthost, auth_username } => {
@@ -294,10 +165,12 @@ pub fn config_value(cfg: &AlertmanagerConfig) -> Value {
     route.insert("group_wait".into(), duration_or(&r.group_wait, DEFAULT_GROUP_WAIT));
     route.insert("group_interval".into(), duration_or(&r.group_interval, DEFAULT_GROUP_INTERVAL));
     route.insert("repeat_interval".into(), duration_or(&r.repeat_interval, DEFAULT_REPEAT_INTERVAL));
-    if !r.routes.is_empty() {
-        route.insert("routes".into(), Value::Array(r.routes.iter().map(child_value).collect()));
-    }
+    // Always written, empty too: kube-prometheus-stack merges `alertmanager.config` into
+    // its default, whose `routes` would otherwise survive and name its `null` receiver.
+    route.insert("routes".into(), Value::Array(r.routes.iter().map(child_value).collect()));
     json!({
+        // Alertmanager's default, written out as the config without receivers does.
+        "global": {"resolve_timeout": "5m"},
         "route": Value::Object(route),
         "inhibit_rules": [{
             "source_matchers": ["severity=\"critical\""],
@@ -323,14 +196,25 @@ mod tests {
                 Receiver {
                     name: "oncall".into(),
                     kind: ReceiverKind::Webhook,
-                    secret: "am-oncall".into(),
+                    secret: Some("am-oncall".into()),
                     send_resolved: None,
                 },
                 Receiver {
                     name: "pager".into(),
-                    kind: ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV2 },
-                    secret: "am-pd".into(),
+                    kind: ReceiverKind::PagerDuty { api: PagerDutyApi::EventsV2, severity: Some("critical".into()) },
+                    secret: Some("am-pd".into()),
                     send_resolved: Some(true),
+                },
+                Receiver {
+                    name: "mail".into(),
+                    kind: ReceiverKind::Email {
+                        to: "oncall@example.com".into(),
+                        from: "am@example.com".into(),
+                        smarthost: "smtp.example.com:587".into(),
+                        auth_username: None,
+                    },
+                    secret: None,
+                    send_resolved: None,
                 },
             ],
             route: Route {
@@ -356,12 +240,12 @@ mod tests {
     #[test]
     fn credentials_are_files_and_defaults_are_written() {
         let c = sample();
-        assert!(c.problems().is_empty());
         let text = config_yaml(&c);
         assert_eq!(text, config_yaml(&c));
         assert!(text.contains("url_file: /etc/alertmanager/secrets/am-oncall/url"), "{text}");
         assert!(text.contains("routing_key_file: /etc/alertmanager/secrets/am-pd/routing_key"), "{text}");
         assert!(text.contains("group_wait: \"30s\"") && text.contains("repeat_interval: \"12h\""), "{text}");
+        assert!(!text.contains("auth_password_file"), "the mail receiver does not authenticate:\n{text}");
         assert_eq!(
             c.mounts(),
             vec![
@@ -372,24 +256,9 @@ mod tests {
     }
 
     #[test]
-    fn problems_are_reported() {
+    fn routes_are_written_even_when_empty() {
         let mut c = sample();
-        c.receivers.push(c.receivers[0].clone());
-        c.route.receiver = "nobody".into();
-        c.route.group_by.push("bad-label".into());
-        c.route.routes[0].matchers.push("severity".into());
-        c.receivers.push(Receiver {
-            name: "mail".into(),
-            kind: ReceiverKind::Email {
-                to: "oncall".into(),
-                from: "am@example.com".into(),
-                smarthost: "smtp.example.com".into(),
-                auth_username: None,
-            },
-            secret: "am-mail".into(),
-            send_resolved: None,
-        });
-        let p = c.problems();
-        assert_eq!(p.len(), 6, "{p:#?}");
+        c.route.routes.clear();
+        assert_eq!(config_value(&c)["route"]["routes"], json!([]));
     }
 }

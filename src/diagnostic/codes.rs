@@ -641,6 +641,61 @@ registry! {
     /// ```
     RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
     MemoryEstimate = "SG138", "memory-estimate", Warning, rule sg138_memory_estimate, [];
+    NoReceivers = "SG155", "no-receivers", Warning, rule sg155_no_receivers, [];
+    ExposedWithoutFrom = "SG156", "exposed-without-from", Warning, rule sg156_exposed_without_from, [];
+
+    /// an Alertmanager receiver or route that cannot work
+    ///
+    /// ## What it does
+    /// Checks `[[alertmanager.receivers]]` and `[alertmanager.route]` as Alertmanager
+    /// would load them: receiver names unique, every route naming a defined receiver,
+    /// each type's required keys there (email: `to`, `from`, `smarthost`; a `secret`
+    /// for every type that reads a credential) and no key another type reads, matchers
+    /// written `label op "value"`.
+    ///
+    /// ## Why is this bad?
+    /// Alertmanager refuses a configuration whose route names an undefined receiver
+    /// (`undefined receiver "x" used in route`) or that defines one twice, and keeps
+    /// running the old one: the change silently never applies. A key another type
+    /// reads would be ignored.
+    ///
+    /// ## Example
+    /// ```toml
+    /// [[alertmanager.receivers]]
+    /// name = "oncall"
+    /// type = "webhook"
+    /// secret = "am-oncall"   # key url: kubectl create secret generic am-oncall --from-literal=url=https://...
+    ///
+    /// [alertmanager.route]
+    /// receiver = "on-call"   # write "oncall"
+    /// ```
+    AlertmanagerRoute = "SG157", "alertmanager-route", Error, ["model::validate::alertmanager"];
+
+    /// an exposure that cannot be rendered as written
+    ///
+    /// ## What it does
+    /// Checks `[expose.<component>]` and `[grafana] egress`: the component exists, the
+    /// keys fit the type (`node_port` for nodeport and loadbalancer; `host`, required,
+    /// `ingress_class`, `tls_secret` and `controller_namespace` for ingress), node ports
+    /// are unique, `from` and `egress` are networks (`10.0.0.0/8`, `10.0.0.25/32:587`),
+    /// and Prometheus is exposed only when there is one shard.
+    ///
+    /// ## Why is this bad?
+    /// The API server refuses a second Service on the same node port (`provided port is
+    /// already allocated`); a NetworkPolicy with a malformed ipBlock is refused too. With
+    /// several shards each Prometheus holds only its share of the series, so exposing
+    /// one shard gives answers that look complete and are not: Thanos Query is the one
+    /// endpoint that sees every shard.
+    ///
+    /// ## Example
+    /// ```toml
+    /// [sharding]
+    /// shards = 4
+    ///
+    /// [expose.prometheus]   # write [expose.query]: Thanos Query reads every shard
+    /// type = "nodeport"
+    /// ```
+    Expose = "SG158", "expose", Error, ["model::validate::expose"];
     OperatorUnsupported = "SG160", "operator-unsupported", Warning, rule sg160_operator_unsupported, [];
 
     /// the render would exceed the output limit

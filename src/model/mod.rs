@@ -8,8 +8,10 @@
 pub mod capacity;
 pub mod chart;
 pub mod date;
+pub mod expose;
 pub(crate) mod jobs;
 pub mod raw;
+pub mod receivers;
 pub mod schema;
 pub mod sharding;
 pub mod units;
@@ -93,6 +95,8 @@ pub struct Stack {
     pub network_policies: bool,
     /// `[stack] create_namespace`: false when the namespace is someone else's.
     pub create_namespace: bool,
+    /// `[expose.<component>]`, in [`expose::Exposed`] order.
+    pub expose: Vec<expose::Expose>,
 }
 
 impl Stack {
@@ -108,6 +112,10 @@ impl Stack {
     /// for `default` or `kube-*`, nor with `create_namespace = false`.
     pub fn owns_namespace(&self) -> bool {
         self.create_namespace && !cluster_owned_namespace(self.namespace.as_str())
+    }
+    /// How `component` is exposed, if it is.
+    pub fn exposed(&self, component: expose::Exposed) -> Option<&expose::Expose> {
+        self.expose.iter().find(|e| e.component == component)
     }
 }
 
@@ -356,6 +364,11 @@ pub struct Alertmanager {
     pub image: Image,
     pub replicas: u32,
     pub size: Bytes,
+    /// `[[alertmanager.receivers]]`; empty: the route ends at a receiver that notifies
+    /// nobody (lint SG155).
+    pub receivers: Vec<receivers::Receiver>,
+    /// `[alertmanager.route]`, with its defaults; `None` without receivers.
+    pub route: Option<receivers::Route>,
 }
 
 #[derive(Debug, Clone)]
@@ -363,4 +376,6 @@ pub struct Grafana {
     pub image: Image,
     pub size: Bytes,
     pub admin_secret: Option<String>,
+    /// `[grafana] egress`: SMTP relays, SSO providers ... beyond the stack.
+    pub egress: Vec<expose::Egress>,
 }

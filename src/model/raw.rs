@@ -19,12 +19,13 @@ pub struct RawStack {
     pub storage: Option<RawStorage>,
     pub sharding: Option<RawSharding>,
     pub thanos: Option<RawThanos>,
-    pub alertmanager: Option<RawComponent>,
+    pub alertmanager: Option<RawAlertmanager>,
     pub grafana: Option<RawGrafana>,
     #[serde(default)]
     pub scrape: Vec<RawScrape>,
     pub kubernetes: Option<RawKubernetes>,
     pub security: Option<RawSecurity>,
+    pub expose: Option<RawExposeAll>,
     pub lint: Option<RawLint>,
 }
 
@@ -261,22 +262,128 @@ pub struct RawCompactor {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawComponent {
-    pub version: Option<String>,
-    pub image: Option<String>,
-    pub image_digest: Option<String>,
-    pub replicas: Option<u32>,
-    pub storage_size: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawGrafana {
     pub version: Option<String>,
     pub image: Option<String>,
     pub image_digest: Option<String>,
     pub storage_size: Option<String>,
     pub admin_secret: Option<String>,
+    pub egress: Option<Vec<String>>,
+}
+
+/// `[alertmanager]`: the component keys plus receivers and the route tree.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertmanager {
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub image_digest: Option<String>,
+    pub replicas: Option<u32>,
+    pub storage_size: Option<String>,
+    pub receivers: Option<Vec<RawReceiver>>,
+    pub route: Option<RawRoute>,
+}
+
+/// `[[alertmanager.receivers]]`: every key of every type; validation refuses a key the
+/// type does not read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReceiver {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: RawReceiverKind,
+    pub secret: Option<String>,
+    pub send_resolved: Option<bool>,
+    pub channel: Option<String>,
+    pub api: Option<RawPagerDutyApi>,
+    pub severity: Option<RawPagerDutySeverity>,
+    pub to: Option<String>,
+    pub from: Option<String>,
+    pub smarthost: Option<String>,
+    pub auth_username: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawReceiverKind {
+    Webhook,
+    Slack,
+    Pagerduty,
+    Email,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPagerDutyApi {
+    EventsV2,
+    EventsV1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawPagerDutySeverity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+/// `[alertmanager.route]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub receiver: Option<String>,
+    pub group_by: Option<Vec<String>>,
+    pub group_wait: Option<String>,
+    pub group_interval: Option<String>,
+    pub repeat_interval: Option<String>,
+    pub routes: Option<Vec<RawChildRoute>>,
+}
+
+/// `[[alertmanager.route.routes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChildRoute {
+    pub receiver: String,
+    pub matchers: Option<Vec<String>>,
+    #[serde(rename = "continue")]
+    pub continue_: Option<bool>,
+    pub group_by: Option<Vec<String>>,
+    pub group_wait: Option<String>,
+    pub group_interval: Option<String>,
+    pub repeat_interval: Option<String>,
+}
+
+/// `[expose]`: one table per component that can be reached from outside.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExposeAll {
+    pub grafana: Option<RawExpose>,
+    pub prometheus: Option<RawExpose>,
+    pub query: Option<RawExpose>,
+    pub alertmanager: Option<RawExpose>,
+}
+
+/// `[expose.<component>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpose {
+    #[serde(rename = "type")]
+    pub kind: RawExposeKind,
+    pub node_port: Option<i32>,
+    pub host: Option<String>,
+    pub ingress_class: Option<String>,
+    pub tls_secret: Option<String>,
+    pub controller_namespace: Option<String>,
+    pub from: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawExposeKind {
+    Nodeport,
+    Loadbalancer,
+    Ingress,
 }
 
 #[derive(Debug, Deserialize)]

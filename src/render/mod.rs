@@ -3,6 +3,7 @@
 //! `yaml.rs` writes them. Nothing here reads the clock, the environment or a hash map,
 //! so the same stack gives the same bytes everywhere.
 
+pub(crate) mod expose;
 pub mod helm;
 pub(crate) mod k8s;
 pub(crate) mod network;
@@ -42,6 +43,7 @@ const KIND_ORDER: &[&str] = &[
     "Secret",
     "PersistentVolumeClaim",
     "Service",
+    "Ingress",
     "StatefulSet",
     "Deployment",
     "PodDisruptionBudget",
@@ -229,6 +231,7 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
         thanos::objects(&n, thanos::Sidecars::Own, &mut objs);
     }
     workloads::objects(&n, &mut objs);
+    expose::objects(&n, &crate::model::expose::Exposed::ALL, &mut objs);
     network::objects(&n, &network::Peers::Stackgen, &mut objs);
     scanners::annotate(&mut objs);
     (objs, templates)

@@ -2,7 +2,9 @@
 //! from the stack's pods, then allow exactly the flows the stack needs:
 //! DNS for every pod; Query → sidecars and Store Gateways on gRPC; Grafana → Query or
 //! Prometheus; Prometheus → Alertmanager, and Prometheus scraping every stack pod's
-//! metrics port; Alertmanager peers gossiping; users → Grafana. Components that must
+//! metrics port; Alertmanager peers gossiping; users → Grafana; the `from` networks (and
+//! the ingress controller's namespace) → an exposed component; Grafana → `[grafana]
+//! egress`. Components that must
 //! reach things outside the stack whose addresses stackgen cannot know (scrape targets
 //! and the API server for Prometheus, object storage for Thanos, receivers for
 //! Alertmanager, the NFS server for the provisioner) get unrestricted egress.
@@ -19,6 +21,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::k8s::{meta, selector};
 use super::pod::{PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
 use super::{Names, Object};
+use crate::model::expose::{ExposeKind, Exposed};
 use crate::model::Backend;
 
 fn port(n: i32, proto: &str) -> NetworkPolicyPort {
@@ -74,6 +77,36 @@ fn policy(
             egress,
         }),
     })
+}
+
+/// The rule admitting the clients of an exposed component (`[expose.<component>]`):
+/// exactly its `from` networks, plus the ingress controller's namespace behind an
+/// Ingress; anyone when `from` is empty (lint SG156 warns). `None` when not exposed.
+fn exposure(n: &Names<'_>, c: Exposed) -> Option<NetworkPolicyIngressRule> {
+    let e = n.stack.exposed(c)?;
+    let mut peers: Vec<NetworkPolicyPeer> = e
+        .from
+        .iter()
+        .map(|cidr| NetworkPolicyPeer {
+            ip_block: Some(IPBlock { cidr: cidr.clone(), except: None }),
+            ..Default::default()
+        })
+        .collect();
+    if let ExposeKind::Ingress { controller_namespace, .. } = &e.kind {
+        if !e.from.is_empty() {
+            peers.push(NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector {
+                    match_labels: Some(
+                        [("kubernetes.io/metadata.name".to_string(), controller_namespace.clone())].into(),
+                    ),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    let from = (!peers.is_empty()).then_some(peers);
+    Some(NetworkPolicyIngressRule { from, ports: Some(tcp(&[c.port()])) })
 }
 
 /// Selector of every pod of the stack.
@@ -152,6 +185,7 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
         ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[THANOS_GRPC_PORT])));
         ingress.push(from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])));
     }
+    ingress.extend(exposure(n, Exposed::Prometheus));
     if !chart {
         let selected = operator_prometheus.clone().unwrap_or_else(|| n.selector("prometheus", None));
         out.push(policy(n, "prometheus", selected, Some(ingress), Some(vec![anywhere()])));
@@ -167,6 +201,7 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
                 if s.grafana.is_some() {
                     v.push(from(vec![pods(n, "grafana")], tcp(&[THANOS_HTTP_PORT])));
                 }
+                v.extend(exposure(n, Exposed::Query));
                 v
             }),
             Some(vec![to(vec![prom.clone(), pods(n, "thanos-store")], tcp(&[THANOS_GRPC_PORT]))]),
@@ -195,28 +230,40 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
             n,
             "alertmanager",
             n.selector("alertmanager", None),
-            Some(vec![
-                from(vec![prom.clone()], tcp(&[9093])),
-                from(vec![am.clone()], vec![port(9094, "TCP"), port(9094, "UDP")]),
-            ]),
+            Some(
+                [
+                    from(vec![prom.clone()], tcp(&[9093])),
+                    from(vec![am.clone()], vec![port(9094, "TCP"), port(9094, "UDP")]),
+                ]
+                .into_iter()
+                .chain(exposure(n, Exposed::Alertmanager))
+                .collect(),
+            ),
             // Receivers (mail, chat, webhooks) live anywhere.
             Some(vec![anywhere()]),
         ));
     }
-    if s.grafana.is_some() && !chart {
+    if let Some(grafana) = s.grafana.as_ref().filter(|_| !chart) {
         let upstream = if thanos_on {
             to(vec![pods(n, "thanos-query")], tcp(&[THANOS_HTTP_PORT]))
         } else {
             to(vec![prom.clone()], tcp(&[PROMETHEUS_PORT]))
         };
-        out.push(policy(
-            n,
-            "grafana",
-            n.selector("grafana", None),
-            // Users reach Grafana from wherever they are.
-            Some(vec![NetworkPolicyIngressRule { from: None, ports: Some(tcp(&[3000])) }]),
-            Some(vec![upstream]),
-        ));
+        // Users reach Grafana from wherever they are, unless [expose.grafana] says who.
+        let users = exposure(n, Exposed::Grafana)
+            .unwrap_or(NetworkPolicyIngressRule { from: None, ports: Some(tcp(&[Exposed::Grafana.port()])) });
+        // [grafana] egress: SMTP relays, SSO providers.
+        let mut egress = vec![upstream];
+        egress.extend(grafana.egress.iter().map(|e| {
+            to(
+                vec![NetworkPolicyPeer {
+                    ip_block: Some(IPBlock { cidr: e.cidr.clone(), except: None }),
+                    ..Default::default()
+                }],
+                tcp(&[i32::from(e.port)]),
+            )
+        }));
+        out.push(policy(n, "grafana", n.selector("grafana", None), Some(vec![users]), Some(egress)));
     }
     if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
         out.push(policy(

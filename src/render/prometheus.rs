@@ -427,6 +427,9 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
         args.push(format!("--storage.tsdb.retention.size={}", size.prometheus()));
     }
     args.push(format!("--web.listen-address=:{PROMETHEUS_PORT}"));
+    if let Some(url) = super::expose::external_url(n, crate::model::expose::Exposed::Prometheus) {
+        args.push(format!("--web.external-url={url}"));
+    }
     // POST /-/reload, for the config reloader.
     args.push("--web.enable-lifecycle".into());
     if s.thanos.is_some() {

@@ -12,7 +12,15 @@ use serde_json::json;
 use super::k8s::{self, meta};
 use super::pod::{checksum_annotation, pdb, spread, zone_spread};
 use super::{storage, Names, Object};
+use crate::alerting::receivers::{self, AlertmanagerConfig};
+use crate::model::expose::Exposed;
 
+/// Where Alertmanager's config is mounted: beside, not above, the receivers' Secrets at
+/// `/etc/alertmanager/secrets/<name>` (a mount inside a read-only ConfigMap volume
+/// would need a directory the runtime cannot create there), as the operator does.
+const AM_CONFIG_DIR: &str = "/etc/alertmanager/config";
+const AM_CONFIG_HEADER: &str = "# Rendered by stackgen from [[alertmanager.receivers]] and [alertmanager.route].\n\
+# Credentials are read from files of the receivers' Secrets (the *_file keys).\n";
 const ALERTMANAGER_TEMPLATE: &str = include_str!("../../templates/alertmanager.yml.j2");
 const DATASOURCES_TEMPLATE: &str = include_str!("../../templates/grafana-datasources.yaml.j2");
 
@@ -41,9 +49,14 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     }
 }
 
-/// The alertmanager.yml of the stack.
-pub(crate) fn alertmanager_config() -> String {
-    render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({}))
+/// The alertmanager.yml of the stack: with receivers, the config of
+/// `alerting::receivers` (credentials read from the mounted Secrets); without, the
+/// template's receiver that notifies nobody (SG155).
+pub(crate) fn alertmanager_config(am: &crate::model::Alertmanager) -> String {
+    match AlertmanagerConfig::of(am) {
+        Some(cfg) => format!("{AM_CONFIG_HEADER}{}", receivers::config_yaml(&cfg)),
+        None => render_template("alertmanager.yml", ALERTMANAGER_TEMPLATE, json!({})),
+    }
 }
 
 /// The ServiceAccount of Alertmanager and Grafana (no token).
@@ -61,7 +74,8 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let name = n.obj("alertmanager");
     let labels = n.labels("alertmanager", "alertmanager", None);
     let sel = n.selector("alertmanager", None);
-    let config = alertmanager_config();
+    let receivers = AlertmanagerConfig::of(am);
+    let config = alertmanager_config(am);
     let checksum = checksum_annotation(&name, &config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
@@ -86,7 +100,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     out.push(Object::new(&svc));
 
     let mut args = vec![
-        "--config.file=/etc/alertmanager/alertmanager.yml".to_string(),
+        format!("--config.file={AM_CONFIG_DIR}/alertmanager.yml"),
         "--storage.path=/alertmanager".into(),
         "--web.listen-address=:9093".into(),
         "--cluster.listen-address=0.0.0.0:9094".into(),
@@ -95,15 +109,33 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     for i in 0..am.replicas {
         args.push(format!("--cluster.peer={name}-{i}.{}:9094", n.svc_fqdn(&name)));
     }
+    if let Some(url) = super::expose::external_url(n, Exposed::Alertmanager) {
+        // Links in notifications and silences point where users reach it.
+        args.push(format!("--web.external-url={url}"));
+    }
     let mut c = k8s::container("alertmanager", am.image.reference(), args);
     c.env = Some(vec![k8s::env_field("POD_IP", "status.podIP")]);
     c.ports = Some(vec![k8s::port("web", 9093), k8s::port("cluster", 9094)]);
     c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", Some("500m")));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts =
-        Some(vec![k8s::mount("config", "/etc/alertmanager", true), k8s::mount("data", "/alertmanager", false)]);
+    let mut mounts = vec![k8s::mount("config", AM_CONFIG_DIR, true), k8s::mount("data", "/alertmanager", false)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
+    // Each receiver Secret at <SECRETS_DIR>/<secret>/, where the config's *_file keys
+    // point (the layout the operator uses for spec.secrets).
+    for (i, m) in receivers.iter().flat_map(AlertmanagerConfig::mounts).enumerate() {
+        let volume = format!("receivers-{i}");
+        mounts.push(k8s::mount(&volume, &m.mount_path, true));
+        volumes.push(Volume {
+            name: volume,
+            secret: Some(k8s_openapi::api::core::v1::SecretVolumeSource {
+                secret_name: Some(m.secret),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    c.volume_mounts = Some(mounts);
     let claims = match storage::component_class(n) {
         Some(class) => {
             Some(vec![k8s::claim("data", None, sel.clone(), &class, am.size, storage::component_selector(n, &name))])
@@ -224,6 +256,10 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         // many clusters) block it, and the volume would fill with what nobody asked for.
         k8s::env_value("GF_PLUGINS_PREINSTALL_DISABLED", "true"),
     ];
+    if let Some(url) = super::expose::external_url(n, Exposed::Grafana) {
+        // Redirects (login, SSO callbacks) and links in alerts use the Ingress host.
+        env.push(k8s::env_value("GF_SERVER_ROOT_URL", &url));
+    }
     let mut mounts = vec![
         k8s::mount("data", "/var/lib/grafana", false),
         k8s::mount("datasources", "/etc/grafana/provisioning/datasources", true),

@@ -4,9 +4,10 @@
 //! tests/it/common/loopback.rs) and form one gossip cluster; an alert posted to every replica,
 //! as Prometheus posts it, is notified exactly once to a local webhook receiver.
 //!
-//! The one edit: stackgen does not render receivers yet, so the test attaches a
-//! `webhook_configs` entry to the receiver the rendered route names (`attach_webhook`);
-//! everything else in alertmanager.yml (route, group_wait, intervals) is as rendered.
+//! The receiver is the stack's own (`[[alertmanager.receivers]]`, type webhook): its URL
+//! is only in the Secret the pods mount, read through `url_file`; alertmanager.yml
+//! (route, group_wait, intervals) is as rendered, its `*_file` paths mapped onto the
+//! pods' volumes by the loopback kubelet.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -23,23 +24,14 @@ name = "am"
 backend = "ephemeral"
 [alertmanager]
 replicas = 3
+[[alertmanager.receivers]]
+name = "oncall"
+type = "webhook"
+secret = "am-oncall"
+send_resolved = false
 [kubernetes]
 discovery = false
 "#;
-
-/// The rendered alertmanager.yml with a webhook to `url` on the receiver its route names.
-fn attach_webhook(rendered: &str, url: &str) -> String {
-    let mut cfg: Value = serde_saphyr::from_str(rendered).expect("rendered alertmanager.yml parses");
-    let name = cfg["route"]["receiver"].as_str().expect("the route names a receiver").to_string();
-    let receiver = cfg["receivers"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|r| r["name"] == name.as_str())
-        .unwrap_or_else(|| panic!("no receiver {name}"));
-    receiver["webhook_configs"] = json!([{"url": url, "send_resolved": false}]);
-    stackgen::render::yaml::to_string(&cfg)
-}
 
 /// A counter of an Alertmanager's /metrics (summed over label sets), or 0.
 fn counter(addr: &str, name: &str) -> f64 {
@@ -58,14 +50,16 @@ fn alertmanager_replicas_cluster_and_notify_once() {
     };
     let t0 = Instant::now();
     let stack = check_text("alertmanager-e2e.toml", STACK);
-    let mut cluster = Cluster::new(docs(&stackgen::render_manifests(&stack)), &stack.kubernetes.cluster_domain);
-
     let hooks = Arc::new(Mutex::new(Vec::<String>::new()));
     let h = hooks.clone();
     let receiver = serve(move |req| {
         h.lock().unwrap().push(String::from_utf8_lossy(&req.body).to_string());
         (200, "text/plain".into(), String::new())
     });
+    // The Secret the user creates: key `url`, which the rendered config reads from a file.
+    let url = format!("http://{receiver}/hook");
+    let mut cluster = Cluster::new(docs(&stackgen::render_manifests(&stack)), &stack.kubernetes.cluster_domain)
+        .with_secret("am-oncall", &[("url", url.as_str())]);
 
     let workloads = cluster.workloads(&[("app.kubernetes.io/name", "alertmanager")]);
     assert_eq!(workloads.len(), 1, "{workloads:?}");
@@ -75,7 +69,8 @@ fn alertmanager_replicas_cluster_and_notify_once() {
     for pod in &pods {
         let f = PathBuf::from(cluster.arg(pod, "alertmanager", "--config.file").expect("--config.file"));
         let rendered = std::fs::read_to_string(&f).unwrap();
-        std::fs::write(&f, attach_webhook(&rendered, &format!("http://{receiver}/hook"))).unwrap();
+        assert!(!rendered.contains(&receiver), "the URL is only in the Secret");
+        std::fs::write(&f, cluster.config_to_loopback(pod, "alertmanager", &rendered)).unwrap();
     }
     for pod in &pods {
         let started = cluster.start_pod(pod, &[("prometheus/alertmanager", &alertmanager)]);

@@ -294,7 +294,8 @@ fn lookup<'a>(doc: &'a Value, dotted: &str) -> Option<&'a Value> {
 
 /// Every line of the paths fixture holds for the chart archive: plain paths are keys of
 /// kube-prometheus-stack's values.yaml, `(g)` keys of the grafana sub-chart's, `(c)` keys
-/// its comments document, `(k)` fields under a key the chart passes through whole.
+/// its comments document, `(k)` fields under a key the chart passes through whole, `(t
+/// FILE)` keys a template reads that values.yaml does not list.
 #[test]
 fn paths_fixture_matches_the_chart_archive() {
     assert!(chart_file("kube-prometheus-stack/Chart.yaml").contains("\nversion: 88.5.3\n"));
@@ -317,7 +318,11 @@ fn paths_fixture_matches_the_chart_archive() {
         } else {
             (&kps, &kps_text, path)
         };
-        let ok = if markers.contains("(c)") {
+        let template = markers.split("(t ").nth(1).and_then(|r| r.split(')').next());
+        let ok = if let Some(file) = template {
+            let dir = if markers.contains("(g)") { "charts/grafana/templates" } else { "templates" };
+            chart_file(&format!("kube-prometheus-stack/{dir}/{file}")).contains(&format!(".Values.{p}"))
+        } else if markers.contains("(c)") {
             let leaf = p.rsplit('.').next().unwrap();
             text.lines().any(|l| l.trim_start().starts_with('#') && l.contains(&format!("{leaf}:")))
         } else if markers.contains("(k)") {

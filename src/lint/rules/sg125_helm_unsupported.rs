@@ -3,6 +3,7 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::model::chart::{fullname, semver_tag, statefulset_name, FULLNAME_MAX};
+use crate::model::expose::{ExposeKind, Exposed};
 use crate::model::volumes::static_components;
 use crate::model::{Backend, Stack};
 
@@ -161,6 +162,37 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
                 fullname(s)
             ),
             "a stack name of at most 26 characters keeps the chart's names equal to the stack's",
+        );
+    }
+    // Exposure of the chart's own pods: its Services and Ingresses take the type, node
+    // port, host and TLS, but no stackgen NetworkPolicy guards its pods.
+    for e in s.expose.iter().filter(|e| e.component != Exposed::Query) {
+        let key = e.component.key();
+        if !e.from.is_empty() {
+            warn(
+                &format!("/expose/{key}/from"),
+                format!(
+                    "the chart's {key} pods get no NetworkPolicy from stackgen: `from` only becomes \
+                     loadBalancerSourceRanges (loadbalancer) or ingress-nginx's source-range annotation"
+                ),
+                "restrict the clients at the load balancer or firewall too, or turn on the chart's networkPolicy values",
+            );
+        }
+        if let ExposeKind::LoadBalancer { node_port: Some(_) } = e.kind {
+            warn(
+                &format!("/expose/{key}/node_port"),
+                format!(
+                    "the chart sets {key}'s nodePort only on a NodePort Service: a LoadBalancer gets an allocated one"
+                ),
+                "remove node_port, or use type = \"nodeport\"",
+            );
+        }
+    }
+    if s.grafana.as_ref().is_some_and(|g| !g.egress.is_empty()) {
+        warn(
+            "/grafana/egress",
+            "the chart's Grafana gets no NetworkPolicy from stackgen: [grafana] egress has nothing to open".into(),
+            "nothing to do unless the chart's grafana.networkPolicy is turned on; then allow the same destinations there",
         );
     }
     let longest = statefulset_name(s, s.sharding.shards - 1);

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 pub fn accepts(v: &Value) -> bool {
-    n11(v)
+    n21(v)
 }
 
 pub const PATTERNS: &[&str] = &[
@@ -19,6 +19,8 @@ pub const PATTERNS: &[&str] = &[
     "^[a-z0-9]+([._/:-][a-z0-9]+)*$",
     "^sha256:[a-f0-9]{64}$",
     "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+    "^[0-9a-fA-F:.]+/[0-9]{1,3}$",
+    "^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
     "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$",
     "^/.*",
     "^/.+",
@@ -27,10 +29,12 @@ pub const PATTERNS: &[&str] = &[
     "^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$",
     "^[a-z0-9.-]+$",
     "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+    "^([a-zA-Z_][a-zA-Z0-9_]*|\\.\\.\\.)$",
+    "^[0-9a-fA-F:.]+/[0-9]{1,3}:[0-9]{1,5}$",
     "^[A-Za-z0-9_.:-]+$",
     "^/",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-    "^[0-9a-fA-F:.]+/[0-9]{1,3}$",
 ];
 
 fn p0(s: &str) -> bool {
@@ -90,62 +94,82 @@ fn p10(s: &str) -> bool {
 
 fn p11(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p12(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.*").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p13(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.+").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p14(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s/]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.*").expect("schema patterns compile")).is_match(s)
 }
 
 fn p15(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s:]+(:[0-9]{1,5})?$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/.+").expect("schema patterns compile")).is_match(s)
 }
 
 fn p16(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s/]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p17(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9.-]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^\\s:]+(:[0-9]{1,5})?$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p18(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9]{4}-[0-9]{2}-[0-9]{2}$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^(iqn\\.[0-9]{4}-[0-9]{2}\\.[^\\s]+|eui\\.[0-9A-Fa-f]{16})$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p19(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9.-]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p20(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9]{4}-[0-9]{2}-[0-9]{2}$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p21(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9][A-Za-z0-9_.-]*$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p22(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^([a-zA-Z_][a-zA-Z0-9_]*|\\.\\.\\.)$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p23(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}:[0-9]{1,5}$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p24(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.:-]+$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p25(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^/").expect("schema patterns compile")).is_match(s)
+}
+
+fn p26(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
 }
 
 fn n0(v: &Value) -> bool {
@@ -297,31 +321,12 @@ fn n10(v: &Value) -> bool {
 }
 
 fn n11(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        if !["stack"].iter().all(|k| m.contains_key(*k)) {
+    if let Value::String(s) = v {
+        if !p11(s) {
             return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "stack" => n12(x),
-                "prometheus" => n20(x),
-                "storage" => n51(x),
-                "sharding" => n87(x),
-                "thanos" => n94(x),
-                "alertmanager" => n129(x),
-                "grafana" => n135(x),
-                "scrape" => n141(x),
-                "kubernetes" => n153(x),
-                "lint" => n159(x),
-                "security" => n162(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
         }
     }
     true
@@ -332,16 +337,18 @@ fn n12(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["name"].iter().all(|k| m.contains_key(*k)) {
+        if !["type"].iter().all(|k| m.contains_key(*k)) {
             return false;
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "name" => n13(x),
-                "namespace" => n14(x),
-                "kubernetes_version" => n15(x),
-                "labels" => n16(x),
-                "create_namespace" => n19(x),
+                "type" => n13(x),
+                "node_port" => n14(x),
+                "host" => n15(x),
+                "ingress_class" => n16(x),
+                "tls_secret" => n17(x),
+                "controller_namespace" => n18(x),
+                "from" => n19(x),
                 _ => false,
             };
             if !ok {
@@ -353,15 +360,38 @@ fn n12(v: &Value) -> bool {
 }
 
 fn n13(v: &Value) -> bool {
-    if !n4(v) {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("nodeport" | "loadbalancer" | "ingress")) {
         return false;
     }
     true
 }
 
 fn n14(v: &Value) -> bool {
-    if !n4(v) {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 30000,
+            (None, Some(u), _) => i128::from(u) < 30000,
+            (None, None, Some(f)) => f.is_nan() || f < 30000 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32767,
+            (None, Some(u), _) => i128::from(u) > 32767,
+            (None, None, Some(f)) => f.is_nan() || f > 32767 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
@@ -370,86 +400,80 @@ fn n15(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
-    if !matches!(v.as_str(), Some("1.33" | "1.34" | "1.35" | "1.36" | "1.37")) {
-        return false;
-    }
-    true
-}
-
-fn n16(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            if !n17(&Value::String(k.clone())) {
-                return false;
-            }
-            let ok = match k.as_str() {
-                _ => n18(x),
-            };
-            if !ok {
-                return false;
-            }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 253 {
+            return false;
+        }
+        if !p12(s) {
+            return false;
         }
     }
     true
 }
 
+fn n16(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
 fn n17(v: &Value) -> bool {
-    if !n6(v) {
+    if !n10(v) {
         return false;
     }
     true
 }
 
 fn n18(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n4(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len > 63 {
-            return false;
-        }
-        if !p11(s) {
-            return false;
-        }
     }
     true
 }
 
 fn n19(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_array() {
         return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n20) {
+            return false;
+        }
     }
     true
 }
 
 fn n20(v: &Value) -> bool {
+    if !n11(v) {
+        return false;
+    }
+    true
+}
+
+fn n21(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["stack"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n21(x),
-                "image" => n22(x),
-                "image_digest" => n23(x),
-                "replicas" => n24(x),
-                "retention" => n25(x),
-                "retention_size" => n26(x),
-                "scrape_interval" => n29(x),
-                "evaluation_interval" => n30(x),
-                "scrape_timeout" => n31(x),
-                "external_labels" => n32(x),
-                "resources" => n35(x),
-                "run_as_user" => n42(x),
-                "fs_group" => n43(x),
-                "ingestion_rate" => n44(x),
-                "active_series" => n45(x),
-                "bytes_per_sample" => n46(x),
-                "config_reloader" => n47(x),
+                "stack" => n22(x),
+                "prometheus" => n30(x),
+                "storage" => n61(x),
+                "sharding" => n97(x),
+                "thanos" => n104(x),
+                "alertmanager" => n139(x),
+                "grafana" => n176(x),
+                "scrape" => n184(x),
+                "kubernetes" => n196(x),
+                "lint" => n202(x),
+                "expose" => n205(x),
+                "security" => n210(x),
                 _ => false,
             };
             if !ok {
@@ -460,28 +484,161 @@ fn n20(v: &Value) -> bool {
     true
 }
 
-fn n21(v: &Value) -> bool {
-    if !n7(v) {
+fn n22(v: &Value) -> bool {
+    if !v.is_object() {
         return false;
     }
-    true
-}
-
-fn n22(v: &Value) -> bool {
-    if !n8(v) {
-        return false;
+    if let Value::Object(m) = v {
+        if !["name"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "name" => n23(x),
+                "namespace" => n24(x),
+                "kubernetes_version" => n25(x),
+                "labels" => n26(x),
+                "create_namespace" => n29(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
 fn n23(v: &Value) -> bool {
-    if !n9(v) {
+    if !n4(v) {
         return false;
     }
     true
 }
 
 fn n24(v: &Value) -> bool {
+    if !n4(v) {
+        return false;
+    }
+    true
+}
+
+fn n25(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("1.33" | "1.34" | "1.35" | "1.36" | "1.37")) {
+        return false;
+    }
+    true
+}
+
+fn n26(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            if !n27(&Value::String(k.clone())) {
+                return false;
+            }
+            let ok = match k.as_str() {
+                _ => n28(x),
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n27(v: &Value) -> bool {
+    if !n6(v) {
+        return false;
+    }
+    true
+}
+
+fn n28(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 63 {
+            return false;
+        }
+        if !p13(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n29(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n30(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n31(x),
+                "image" => n32(x),
+                "image_digest" => n33(x),
+                "replicas" => n34(x),
+                "retention" => n35(x),
+                "retention_size" => n36(x),
+                "scrape_interval" => n39(x),
+                "evaluation_interval" => n40(x),
+                "scrape_timeout" => n41(x),
+                "external_labels" => n42(x),
+                "resources" => n45(x),
+                "run_as_user" => n52(x),
+                "fs_group" => n53(x),
+                "ingestion_rate" => n54(x),
+                "active_series" => n55(x),
+                "bytes_per_sample" => n56(x),
+                "config_reloader" => n57(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n31(v: &Value) -> bool {
+    if !n7(v) {
+        return false;
+    }
+    true
+}
+
+fn n32(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
+fn n33(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n34(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -508,21 +665,21 @@ fn n24(v: &Value) -> bool {
     true
 }
 
-fn n25(v: &Value) -> bool {
+fn n35(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n26(v: &Value) -> bool {
-    if !(n27(v) || n28(v)) {
+fn n36(v: &Value) -> bool {
+    if !(n37(v) || n38(v)) {
         return false;
     }
     true
 }
 
-fn n27(v: &Value) -> bool {
+fn n37(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -532,45 +689,45 @@ fn n27(v: &Value) -> bool {
     true
 }
 
-fn n28(v: &Value) -> bool {
+fn n38(v: &Value) -> bool {
     if !n1(v) {
         return false;
     }
     true
 }
 
-fn n29(v: &Value) -> bool {
+fn n39(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n30(v: &Value) -> bool {
+fn n40(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n31(v: &Value) -> bool {
+fn n41(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n32(v: &Value) -> bool {
+fn n42(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
-            if !n33(&Value::String(k.clone())) {
+            if !n43(&Value::String(k.clone())) {
                 return false;
             }
             let ok = match k.as_str() {
-                _ => n34(x),
+                _ => n44(x),
             };
             if !ok {
                 return false;
@@ -580,28 +737,28 @@ fn n32(v: &Value) -> bool {
     true
 }
 
-fn n33(v: &Value) -> bool {
+fn n43(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n34(v: &Value) -> bool {
+fn n44(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     true
 }
 
-fn n35(v: &Value) -> bool {
-    if !(n36(v) || n37(v)) {
+fn n45(v: &Value) -> bool {
+    if !(n46(v) || n47(v)) {
         return false;
     }
     true
 }
 
-fn n36(v: &Value) -> bool {
+fn n46(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -611,17 +768,17 @@ fn n36(v: &Value) -> bool {
     true
 }
 
-fn n37(v: &Value) -> bool {
+fn n47(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "cpu" => n38(x),
-                "memory" => n39(x),
-                "memory_limit" => n40(x),
-                "cpu_limit" => n41(x),
+                "cpu" => n48(x),
+                "memory" => n49(x),
+                "memory_limit" => n50(x),
+                "cpu_limit" => n51(x),
                 _ => false,
             };
             if !ok {
@@ -632,35 +789,35 @@ fn n37(v: &Value) -> bool {
     true
 }
 
-fn n38(v: &Value) -> bool {
+fn n48(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n39(v: &Value) -> bool {
+fn n49(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n40(v: &Value) -> bool {
+fn n50(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n41(v: &Value) -> bool {
+fn n51(v: &Value) -> bool {
     if !n3(v) {
         return false;
     }
     true
 }
 
-fn n42(v: &Value) -> bool {
+fn n52(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -687,7 +844,7 @@ fn n42(v: &Value) -> bool {
     true
 }
 
-fn n43(v: &Value) -> bool {
+fn n53(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -714,7 +871,7 @@ fn n43(v: &Value) -> bool {
     true
 }
 
-fn n44(v: &Value) -> bool {
+fn n54(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -732,7 +889,7 @@ fn n44(v: &Value) -> bool {
     true
 }
 
-fn n45(v: &Value) -> bool {
+fn n55(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -750,7 +907,7 @@ fn n45(v: &Value) -> bool {
     true
 }
 
-fn n46(v: &Value) -> bool {
+fn n56(v: &Value) -> bool {
     if !v.is_number() {
         return false;
     }
@@ -777,16 +934,16 @@ fn n46(v: &Value) -> bool {
     true
 }
 
-fn n47(v: &Value) -> bool {
+fn n57(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n48(x),
-                "image" => n49(x),
-                "image_digest" => n50(x),
+                "version" => n58(x),
+                "image" => n59(x),
+                "image_digest" => n60(x),
                 _ => false,
             };
             if !ok {
@@ -797,28 +954,28 @@ fn n47(v: &Value) -> bool {
     true
 }
 
-fn n48(v: &Value) -> bool {
+fn n58(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n49(v: &Value) -> bool {
+fn n59(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n50(v: &Value) -> bool {
+fn n60(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n51(v: &Value) -> bool {
+fn n61(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -828,17 +985,17 @@ fn n51(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "backend" => n52(x),
-                "size" => n53(x),
-                "reclaim_policy" => n56(x),
-                "component_class" => n57(x),
-                "local" => n58(x),
-                "nfs" => n63(x),
-                "iscsi" => n68(x),
-                "ceph" => n76(x),
-                "class" => n83(x),
-                "ephemeral_components" => n85(x),
-                "claims_size" => n86(x),
+                "backend" => n62(x),
+                "size" => n63(x),
+                "reclaim_policy" => n66(x),
+                "component_class" => n67(x),
+                "local" => n68(x),
+                "nfs" => n73(x),
+                "iscsi" => n78(x),
+                "ceph" => n86(x),
+                "class" => n93(x),
+                "ephemeral_components" => n95(x),
+                "claims_size" => n96(x),
                 _ => false,
             };
             if !ok {
@@ -849,7 +1006,7 @@ fn n51(v: &Value) -> bool {
     true
 }
 
-fn n52(v: &Value) -> bool {
+fn n62(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -859,14 +1016,14 @@ fn n52(v: &Value) -> bool {
     true
 }
 
-fn n53(v: &Value) -> bool {
-    if !(n54(v) || n55(v)) {
+fn n63(v: &Value) -> bool {
+    if !(n64(v) || n65(v)) {
         return false;
     }
     true
 }
 
-fn n54(v: &Value) -> bool {
+fn n64(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -876,14 +1033,14 @@ fn n54(v: &Value) -> bool {
     true
 }
 
-fn n55(v: &Value) -> bool {
+fn n65(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n56(v: &Value) -> bool {
+fn n66(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -893,14 +1050,14 @@ fn n56(v: &Value) -> bool {
     true
 }
 
-fn n57(v: &Value) -> bool {
+fn n67(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n58(v: &Value) -> bool {
+fn n68(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -910,9 +1067,9 @@ fn n58(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "path" => n59(x),
-                "nodes" => n60(x),
-                "component_path" => n62(x),
+                "path" => n69(x),
+                "nodes" => n70(x),
+                "component_path" => n72(x),
                 _ => false,
             };
             if !ok {
@@ -923,7 +1080,7 @@ fn n58(v: &Value) -> bool {
     true
 }
 
-fn n59(v: &Value) -> bool {
+fn n69(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -932,14 +1089,14 @@ fn n59(v: &Value) -> bool {
         if len < 2 {
             return false;
         }
-        if !p12(s) {
+        if !p14(s) {
             return false;
         }
     }
     true
 }
 
-fn n60(v: &Value) -> bool {
+fn n70(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -947,14 +1104,14 @@ fn n60(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n61) {
+        if !a.iter().all(n71) {
             return false;
         }
     }
     true
 }
 
-fn n61(v: &Value) -> bool {
+fn n71(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -973,110 +1130,7 @@ fn n61(v: &Value) -> bool {
     true
 }
 
-fn n62(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p13(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n63(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["server", "path"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "server" => n64(x),
-                "path" => n65(x),
-                "provisioner" => n66(x),
-                "provisioner_image" => n67(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n64(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p14(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n65(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p12(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n66(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n67(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n68(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["target_portal", "iqn", "luns"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "target_portal" => n69(x),
-                "iqn" => n70(x),
-                "luns" => n71(x),
-                "fs_type" => n73(x),
-                "component_luns" => n74(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n69(v: &Value) -> bool {
+fn n72(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1088,122 +1142,20 @@ fn n69(v: &Value) -> bool {
     true
 }
 
-fn n70(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p16(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n71(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if (a.len() as u64) < 1 {
-            return false;
-        }
-        if !a.iter().all(n72) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n72(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
-        return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 0,
-            (None, Some(u), _) => i128::from(u) < 0,
-            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 16383,
-            (None, Some(u), _) => i128::from(u) > 16383,
-            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-    }
-    true
-}
-
 fn n73(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("ext4" | "xfs")) {
-        return false;
-    }
-    true
-}
-
-fn n74(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n75) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n75(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
-        return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 0,
-            (None, Some(u), _) => i128::from(u) < 0,
-            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 16383,
-            (None, Some(u), _) => i128::from(u) > 16383,
-            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-    }
-    true
-}
-
-fn n76(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["server", "path"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "storage_class" => n77(x),
-                "cluster_id" => n78(x),
-                "pool" => n79(x),
-                "secret" => n80(x),
-                "secret_namespace" => n81(x),
-                "provisioner" => n82(x),
+                "server" => n74(x),
+                "path" => n75(x),
+                "provisioner" => n76(x),
+                "provisioner_image" => n77(x),
                 _ => false,
             };
             if !ok {
@@ -1214,54 +1166,74 @@ fn n76(v: &Value) -> bool {
     true
 }
 
+fn n74(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p16(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n75(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p14(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n76(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
 fn n77(v: &Value) -> bool {
-    if !n10(v) {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n78(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_object() {
         return false;
     }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
+    if let Value::Object(m) = v {
+        if !["target_portal", "iqn", "luns"].iter().all(|k| m.contains_key(*k)) {
             return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "target_portal" => n79(x),
+                "iqn" => n80(x),
+                "luns" => n81(x),
+                "fs_type" => n83(x),
+                "component_luns" => n84(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
         }
     }
     true
 }
 
 fn n79(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n80(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n81(v: &Value) -> bool {
-    if !n4(v) {
-        return false;
-    }
-    true
-}
-
-fn n82(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1273,7 +1245,192 @@ fn n82(v: &Value) -> bool {
     true
 }
 
+fn n80(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p18(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n81(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if (a.len() as u64) < 1 {
+            return false;
+        }
+        if !a.iter().all(n82) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n82(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 16383,
+            (None, Some(u), _) => i128::from(u) > 16383,
+            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
 fn n83(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("ext4" | "xfs")) {
+        return false;
+    }
+    true
+}
+
+fn n84(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n85) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n85(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
+        return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 0,
+            (None, Some(u), _) => i128::from(u) < 0,
+            (None, None, Some(f)) => f.is_nan() || f < 0 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 16383,
+            (None, Some(u), _) => i128::from(u) > 16383,
+            (None, None, Some(f)) => f.is_nan() || f > 16383 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+    }
+    true
+}
+
+fn n86(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "storage_class" => n87(x),
+                "cluster_id" => n88(x),
+                "pool" => n89(x),
+                "secret" => n90(x),
+                "secret_namespace" => n91(x),
+                "provisioner" => n92(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n87(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n88(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n89(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n90(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n91(v: &Value) -> bool {
+    if !n4(v) {
+        return false;
+    }
+    true
+}
+
+fn n92(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p19(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n93(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1283,7 +1440,7 @@ fn n83(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "name" => n84(x),
+                "name" => n94(x),
                 _ => false,
             };
             if !ok {
@@ -1294,37 +1451,37 @@ fn n83(v: &Value) -> bool {
     true
 }
 
-fn n84(v: &Value) -> bool {
+fn n94(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n85(v: &Value) -> bool {
+fn n95(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }
     true
 }
 
-fn n86(v: &Value) -> bool {
+fn n96(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n87(v: &Value) -> bool {
+fn n97(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "shards" => n88(x),
-                "source_labels" => n89(x),
-                "retired" => n91(x),
+                "shards" => n98(x),
+                "source_labels" => n99(x),
+                "retired" => n101(x),
                 _ => false,
             };
             if !ok {
@@ -1335,7 +1492,7 @@ fn n87(v: &Value) -> bool {
     true
 }
 
-fn n88(v: &Value) -> bool {
+fn n98(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1362,7 +1519,7 @@ fn n88(v: &Value) -> bool {
     true
 }
 
-fn n89(v: &Value) -> bool {
+fn n99(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
@@ -1370,21 +1527,21 @@ fn n89(v: &Value) -> bool {
         if (a.len() as u64) < 1 {
             return false;
         }
-        if !a.iter().all(n90) {
+        if !a.iter().all(n100) {
             return false;
         }
     }
     true
 }
 
-fn n90(v: &Value) -> bool {
+fn n100(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n91(v: &Value) -> bool {
+fn n101(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1394,8 +1551,8 @@ fn n91(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "shards" => n92(x),
-                "since" => n93(x),
+                "shards" => n102(x),
+                "since" => n103(x),
                 _ => false,
             };
             if !ok {
@@ -1406,7 +1563,7 @@ fn n91(v: &Value) -> bool {
     true
 }
 
-fn n92(v: &Value) -> bool {
+fn n102(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1433,19 +1590,19 @@ fn n92(v: &Value) -> bool {
     true
 }
 
-fn n93(v: &Value) -> bool {
+fn n103(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     if let Value::String(s) = v {
-        if !p18(s) {
+        if !p20(s) {
             return false;
         }
     }
     true
 }
 
-fn n94(v: &Value) -> bool {
+fn n104(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1455,14 +1612,14 @@ fn n94(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n95(x),
-                "image" => n96(x),
-                "image_digest" => n97(x),
-                "replica_label" => n98(x),
-                "objstore" => n99(x),
-                "query" => n118(x),
-                "store" => n120(x),
-                "compactor" => n123(x),
+                "version" => n105(x),
+                "image" => n106(x),
+                "image_digest" => n107(x),
+                "replica_label" => n108(x),
+                "objstore" => n109(x),
+                "query" => n128(x),
+                "store" => n130(x),
+                "compactor" => n133(x),
                 _ => false,
             };
             if !ok {
@@ -1473,35 +1630,35 @@ fn n94(v: &Value) -> bool {
     true
 }
 
-fn n95(v: &Value) -> bool {
+fn n105(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n96(v: &Value) -> bool {
+fn n106(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n97(v: &Value) -> bool {
+fn n107(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n98(v: &Value) -> bool {
+fn n108(v: &Value) -> bool {
     if !n5(v) {
         return false;
     }
     true
 }
 
-fn n99(v: &Value) -> bool {
+fn n109(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
@@ -1511,24 +1668,24 @@ fn n99(v: &Value) -> bool {
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "type" => n100(x),
-                "credentials_secret" => n101(x),
-                "replica_label" => n102(x),
-                "prefix" => n103(x),
-                "bucket" => n104(x),
-                "endpoint" => n105(x),
-                "region" => n106(x),
-                "insecure" => n107(x),
-                "signature_version2" => n108(x),
-                "storage_account" => n109(x),
-                "container" => n110(x),
-                "app_id" => n111(x),
-                "auth_url" => n112(x),
-                "username" => n113(x),
-                "project_name" => n114(x),
-                "region_name" => n115(x),
-                "container_name" => n116(x),
-                "directory" => n117(x),
+                "type" => n110(x),
+                "credentials_secret" => n111(x),
+                "replica_label" => n112(x),
+                "prefix" => n113(x),
+                "bucket" => n114(x),
+                "endpoint" => n115(x),
+                "region" => n116(x),
+                "insecure" => n117(x),
+                "signature_version2" => n118(x),
+                "storage_account" => n119(x),
+                "container" => n120(x),
+                "app_id" => n121(x),
+                "auth_url" => n122(x),
+                "username" => n123(x),
+                "project_name" => n124(x),
+                "region_name" => n125(x),
+                "container_name" => n126(x),
+                "directory" => n127(x),
                 _ => false,
             };
             if !ok {
@@ -1539,7 +1696,7 @@ fn n99(v: &Value) -> bool {
     true
 }
 
-fn n100(v: &Value) -> bool {
+fn n110(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -1549,97 +1706,15 @@ fn n100(v: &Value) -> bool {
     true
 }
 
-fn n101(v: &Value) -> bool {
+fn n111(v: &Value) -> bool {
     if !n10(v) {
         return false;
     }
     true
 }
 
-fn n102(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n103(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n104(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n105(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n106(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n107(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n108(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n109(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n110(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n111(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
 fn n112(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n5(v) {
         return false;
     }
     true
@@ -1656,12 +1731,24 @@ fn n114(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
     true
 }
 
 fn n115(v: &Value) -> bool {
     if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
@@ -1674,122 +1761,90 @@ fn n116(v: &Value) -> bool {
 }
 
 fn n117(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_boolean() {
         return false;
     }
     true
 }
 
 fn n118(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_boolean() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n119(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n119(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n120(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "replicas" => n121(x),
-                "storage_size" => n122(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n121(v: &Value) -> bool {
-    if !(v.is_i64() || v.is_u64()) {
+    if !v.is_string() {
         return false;
-    }
-    if let Value::Number(x) = v {
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i < 1,
-            (None, Some(u), _) => i128::from(u) < 1,
-            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
-        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
-            (Some(i), _, _) => i > 32,
-            (None, Some(u), _) => i128::from(u) > 32,
-            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
-            _ => true,
-        };
-        if out {
-            return false;
-        }
     }
     true
 }
 
 fn n122(v: &Value) -> bool {
-    if !n2(v) {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n123(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n124(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n125(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n126(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n127(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n128(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "retention_raw" => n124(x),
-                "retention_5m" => n125(x),
-                "retention_1h" => n126(x),
-                "storage_size" => n127(x),
-                "replicas" => n128(x),
+                "replicas" => n129(x),
                 _ => false,
             };
             if !ok {
@@ -1800,35 +1855,137 @@ fn n123(v: &Value) -> bool {
     true
 }
 
-fn n124(v: &Value) -> bool {
-    if !n0(v) {
+fn n129(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
-fn n125(v: &Value) -> bool {
-    if !n0(v) {
+fn n130(v: &Value) -> bool {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "replicas" => n131(x),
+                "storage_size" => n132(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
-fn n126(v: &Value) -> bool {
-    if !n0(v) {
+fn n131(v: &Value) -> bool {
+    if !(v.is_i64() || v.is_u64()) {
         return false;
+    }
+    if let Value::Number(x) = v {
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i < 1,
+            (None, Some(u), _) => i128::from(u) < 1,
+            (None, None, Some(f)) => f.is_nan() || f < 1 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
+        let out = match (x.as_i64(), x.as_u64(), x.as_f64()) {
+            (Some(i), _, _) => i > 32,
+            (None, Some(u), _) => i128::from(u) > 32,
+            (None, None, Some(f)) => f.is_nan() || f > 32 as f64,
+            _ => true,
+        };
+        if out {
+            return false;
+        }
     }
     true
 }
 
-fn n127(v: &Value) -> bool {
+fn n132(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n128(v: &Value) -> bool {
+fn n133(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "retention_raw" => n134(x),
+                "retention_5m" => n135(x),
+                "retention_1h" => n136(x),
+                "storage_size" => n137(x),
+                "replicas" => n138(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n134(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n135(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n136(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n137(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n138(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1855,18 +2012,20 @@ fn n128(v: &Value) -> bool {
     true
 }
 
-fn n129(v: &Value) -> bool {
+fn n139(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n130(x),
-                "image" => n131(x),
-                "image_digest" => n132(x),
-                "replicas" => n133(x),
-                "storage_size" => n134(x),
+                "version" => n140(x),
+                "image" => n141(x),
+                "image_digest" => n142(x),
+                "replicas" => n143(x),
+                "storage_size" => n144(x),
+                "receivers" => n145(x),
+                "route" => n158(x),
                 _ => false,
             };
             if !ok {
@@ -1877,28 +2036,28 @@ fn n129(v: &Value) -> bool {
     true
 }
 
-fn n130(v: &Value) -> bool {
+fn n140(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n131(v: &Value) -> bool {
+fn n141(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n132(v: &Value) -> bool {
+fn n142(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n133(v: &Value) -> bool {
+fn n143(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1925,144 +2084,19 @@ fn n133(v: &Value) -> bool {
     true
 }
 
-fn n134(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n135(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "version" => n136(x),
-                "image" => n137(x),
-                "image_digest" => n138(x),
-                "storage_size" => n139(x),
-                "admin_secret" => n140(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n136(v: &Value) -> bool {
-    if !n7(v) {
-        return false;
-    }
-    true
-}
-
-fn n137(v: &Value) -> bool {
-    if !n8(v) {
-        return false;
-    }
-    true
-}
-
-fn n138(v: &Value) -> bool {
-    if !n9(v) {
-        return false;
-    }
-    true
-}
-
-fn n139(v: &Value) -> bool {
-    if !n2(v) {
-        return false;
-    }
-    true
-}
-
-fn n140(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n141(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n142) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n142(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "job" => n143(x),
-                "static_targets" => n144(x),
-                "metrics_path" => n146(x),
-                "scheme" => n147(x),
-                "scrape_interval" => n148(x),
-                "labels" => n149(x),
-                "sharding" => n152(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n143(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p19(s) {
-            return false;
-        }
-    }
-    true
-}
-
 fn n144(v: &Value) -> bool {
-    if !v.is_array() {
+    if !n2(v) {
         return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n145) {
-            return false;
-        }
     }
     true
 }
 
 fn n145(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_array() {
         return false;
     }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
+    if let Value::Array(a) = v {
+        if !a.iter().all(n146) {
             return false;
         }
     }
@@ -2070,12 +2104,31 @@ fn n145(v: &Value) -> bool {
 }
 
 fn n146(v: &Value) -> bool {
-    if !v.is_string() {
+    if !v.is_object() {
         return false;
     }
-    if let Value::String(s) = v {
-        if !p20(s) {
+    if let Value::Object(m) = v {
+        if !["name", "type"].iter().all(|k| m.contains_key(*k)) {
             return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "name" => n147(x),
+                "type" => n148(x),
+                "secret" => n149(x),
+                "send_resolved" => n150(x),
+                "channel" => n151(x),
+                "api" => n152(x),
+                "severity" => n153(x),
+                "to" => n154(x),
+                "from" => n155(x),
+                "smarthost" => n156(x),
+                "auth_username" => n157(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
         }
     }
     true
@@ -2085,41 +2138,37 @@ fn n147(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
-    if !matches!(v.as_str(), Some("http" | "https")) {
-        return false;
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 63 {
+            return false;
+        }
+        if !p21(s) {
+            return false;
+        }
     }
     true
 }
 
 fn n148(v: &Value) -> bool {
-    if !n0(v) {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("webhook" | "slack" | "pagerduty" | "email")) {
         return false;
     }
     true
 }
 
 fn n149(v: &Value) -> bool {
-    if !v.is_object() {
+    if !n10(v) {
         return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            if !n150(&Value::String(k.clone())) {
-                return false;
-            }
-            let ok = match k.as_str() {
-                _ => n151(x),
-            };
-            if !ok {
-                return false;
-            }
-        }
     }
     true
 }
 
 fn n150(v: &Value) -> bool {
-    if !n5(v) {
+    if !v.is_boolean() {
         return false;
     }
     true
@@ -2129,47 +2178,57 @@ fn n151(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
     true
 }
 
 fn n152(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("events_v2" | "events_v1")) {
         return false;
     }
     true
 }
 
 fn n153(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "discovery" => n154(x),
-                "control_plane" => n155(x),
-                "cluster_domain" => n156(x),
-                "dns_addresses" => n157(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
+    if !matches!(v.as_str(), Some("critical" | "error" | "warning" | "info")) {
+        return false;
     }
     true
 }
 
 fn n154(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
 
 fn n155(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
@@ -2179,7 +2238,8 @@ fn n156(v: &Value) -> bool {
         return false;
     }
     if let Value::String(s) = v {
-        if !p21(s) {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2187,11 +2247,12 @@ fn n156(v: &Value) -> bool {
 }
 
 fn n157(v: &Value) -> bool {
-    if !v.is_array() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n158) {
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2199,30 +2260,36 @@ fn n157(v: &Value) -> bool {
 }
 
 fn n158(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p22(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n159(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "allow" => n160(x),
+                "receiver" => n159(x),
+                "group_by" => n160(x),
+                "group_wait" => n162(x),
+                "group_interval" => n163(x),
+                "repeat_interval" => n164(x),
+                "routes" => n165(x),
                 _ => false,
             };
             if !ok {
                 return false;
             }
+        }
+    }
+    true
+}
+
+fn n159(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
         }
     }
     true
@@ -2244,17 +2311,64 @@ fn n161(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
     true
 }
 
 fn n162(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n163(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n164(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n165(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n166) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n166(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["receiver"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n163(x),
+                "receiver" => n167(x),
+                "matchers" => n168(x),
+                "continue" => n170(x),
+                "group_by" => n171(x),
+                "group_wait" => n173(x),
+                "group_interval" => n174(x),
+                "repeat_interval" => n175(x),
                 _ => false,
             };
             if !ok {
@@ -2265,7 +2379,504 @@ fn n162(v: &Value) -> bool {
     true
 }
 
-fn n163(v: &Value) -> bool {
+fn n167(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n168(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n169) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n169(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n170(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n171(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n172) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n172(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n173(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n174(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n175(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n176(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n177(x),
+                "image" => n178(x),
+                "image_digest" => n179(x),
+                "storage_size" => n180(x),
+                "admin_secret" => n181(x),
+                "egress" => n182(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n177(v: &Value) -> bool {
+    if !n7(v) {
+        return false;
+    }
+    true
+}
+
+fn n178(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
+fn n179(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n180(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n181(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n182(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n183) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n183(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p23(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n184(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n185) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n185(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "job" => n186(x),
+                "static_targets" => n187(x),
+                "metrics_path" => n189(x),
+                "scheme" => n190(x),
+                "scrape_interval" => n191(x),
+                "labels" => n192(x),
+                "sharding" => n195(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n186(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p24(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n187(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n188) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n188(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n189(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p25(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n190(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("http" | "https")) {
+        return false;
+    }
+    true
+}
+
+fn n191(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n192(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            if !n193(&Value::String(k.clone())) {
+                return false;
+            }
+            let ok = match k.as_str() {
+                _ => n194(x),
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n193(v: &Value) -> bool {
+    if !n5(v) {
+        return false;
+    }
+    true
+}
+
+fn n194(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n195(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n196(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n197(x),
+                "control_plane" => n198(x),
+                "cluster_domain" => n199(x),
+                "dns_addresses" => n200(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n197(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n198(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n199(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p26(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n200(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n201) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n201(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p11(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n202(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "allow" => n203(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n203(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n204) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n204(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n205(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "grafana" => n206(x),
+                "prometheus" => n207(x),
+                "query" => n208(x),
+                "alertmanager" => n209(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n206(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n207(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n208(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n209(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n210(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "network_policies" => n211(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n211(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

@@ -419,11 +419,42 @@ fn credential_help(table_ptr: &str) -> &'static str {
     }
 }
 
+/// For a credential key written in an `[[alertmanager.receivers]]` entry, the key of the
+/// receiver's Secret it belongs in (Alertmanager's `*_file` keys read it from there).
+fn receiver_credential(table_ptr: &str, key: &str) -> Option<&'static str> {
+    let index = table_ptr.strip_prefix("/alertmanager/receivers/")?;
+    if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(match key {
+        "url" | "url_file" | "webhook_url" => "url",
+        "api_url" | "slack_api_url" => "api_url",
+        "routing_key" | "integration_key" => "routing_key",
+        "service_key" => "service_key",
+        "password" | "auth_password" | "auth_secret" | "smtp_password" => "password",
+        _ => return None,
+    })
+}
+
 fn unknown_key(parsed: &Parsed, table_ptr: &str, key: &str) -> Diagnostic {
     let ptr = format!("{table_ptr}/{}", crate::source::pointer_escape(key));
     let place = parsed.place(&ptr);
     let table = describe_pointer(table_ptr);
     let where_ = if table.is_empty() { "at the top level".to_string() } else { format!("in [{table}]") };
+    if let Some(secret_key) = receiver_credential(table_ptr, key) {
+        let mut d = Diagnostic::new(
+            Code::InlineSecret,
+            format!("`{key}` is a credential and must not be written in stack.toml ({where_})"),
+            place.key,
+        )
+        .with_help(format!(
+            "remove it; put it under key `{secret_key}` of an existing Secret and name that Secret in the receiver's \
+             `secret` (kubectl create secret generic NAME --from-literal={secret_key}=...)"
+        ))
+        .with_path(ptr);
+        d.redact = true;
+        return d;
+    }
     if CREDENTIAL_KEYS.contains(&key) {
         let mut d = Diagnostic::new(
             Code::InlineSecret,
@@ -475,7 +506,7 @@ mod tests {
 
     #[test]
     fn every_schema_pattern_compiles_for_the_fast_path() {
-        assert_eq!(accepts::PATTERNS.len(), 23, "distinct patterns in the schema");
+        assert_eq!(accepts::PATTERNS.len(), 27, "distinct patterns in the schema");
         for p in accepts::PATTERNS {
             regex_lite::Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
         }

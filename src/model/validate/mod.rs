@@ -9,6 +9,7 @@
 //! to render correctly.
 
 mod alertmanager;
+mod expose;
 mod grafana;
 mod prometheus;
 mod scrape;
@@ -47,6 +48,13 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     let grafana = raw.grafana.as_ref().map(|g| grafana::validate(g, &mut r));
     let (scrape, kubernetes) =
         scrape::validate(&raw.scrape, raw.kubernetes.as_ref(), &prometheus, alertmanager.is_some(), &mut r);
+    let present = expose::Present {
+        grafana: grafana.is_some(),
+        thanos: thanos.is_some(),
+        alertmanager: alertmanager.is_some(),
+        shards: sharding.shards,
+    };
+    let expose = expose::validate(raw.expose.as_ref(), &present, &mut r);
     if !r.diags.is_empty() {
         return Err(r.diags);
     }
@@ -65,6 +73,7 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         kubernetes,
         network_policies: raw.security.as_ref().and_then(|s| s.network_policies).unwrap_or(true),
         create_namespace: meta.create_namespace,
+        expose,
     })
 }
 

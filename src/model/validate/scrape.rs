@@ -101,7 +101,7 @@ fn kubernetes_jobs(k: Option<&RawKubernetes>, r: &mut Reporter<'_>) -> Kubernete
 }
 
 /// An IPv4 or IPv6 address with a prefix length that fits it.
-fn valid_cidr(s: &str) -> bool {
+pub(super) fn valid_cidr(s: &str) -> bool {
     let Some((addr, len)) = s.split_once('/') else { return false };
     let Ok(len) = len.parse::<u8>() else { return false };
     match addr.parse::<std::net::IpAddr>() {

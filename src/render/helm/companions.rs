@@ -7,10 +7,11 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 
 use super::names::{chart_grafana_pods, chart_prometheus_pods, claim_name, thanos_components, thanos_discovery};
 use super::OBJSTORE_KEY;
+use crate::model::expose::Exposed;
 use crate::model::volumes::{Component, ComponentVolume};
 use crate::model::{Backend, Stack};
 use crate::render::k8s::meta;
-use crate::render::{network, storage, thanos, yaml, Names, Object};
+use crate::render::{expose, network, storage, thanos, yaml, Names, Object};
 
 /// The objects the chart does not create, in apply order: the Namespace, storage
 /// (StorageClass, static PVs pre-bound to the operator's claims, the NFS provisioner),
@@ -39,6 +40,8 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
         let discovery = thanos_discovery(s);
         thanos::objects(&n, thanos::Sidecars::Service(&discovery), &mut objs);
         objs.push(objstore_secret(&n, t));
+        // Thanos Query is stackgen's here: its exposure is too.
+        expose::objects(&n, &[Exposed::Query], &mut objs);
     }
     objs.extend(network_policies(&n));
     crate::render::sort(&mut objs);

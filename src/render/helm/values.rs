@@ -7,7 +7,9 @@ use serde_json::{json, Map, Value};
 
 use super::names::thanos_components;
 use super::OBJSTORE_KEY;
+use crate::alerting::receivers::{self, AlertmanagerConfig};
 use crate::model::chart::semver_tag;
+use crate::model::expose::{ExposeKind, Exposed};
 use crate::model::{volumes, Image, Stack, Thanos};
 use crate::render::pod::THANOS_HTTP_PORT;
 use crate::render::{storage, thanos, Names};
@@ -186,6 +188,7 @@ fn prometheus_values(n: &Names<'_>) -> Value {
         prom.insert("additionalPodMonitors".into(), json!([thanos_pod_monitor(n)]));
     }
     prom.insert("prometheusSpec".into(), Value::Object(spec));
+    expose_values(n, Exposed::Prometheus, &mut prom);
     Value::Object(prom)
 }
 
@@ -259,11 +262,84 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     if am.replicas > 1 {
         v.insert("podDisruptionBudget".into(), disruption_budget());
     }
-    v.insert(
-        "alertmanagerSpec".into(),
-        json!({"image": image_values(&am.image), "replicas": am.replicas, "storage": storage}),
-    );
+    let mut spec = json!({"image": image_values(&am.image), "replicas": am.replicas, "storage": storage});
+    if let Some(cfg) = AlertmanagerConfig::of(am) {
+        // The chart merges this map into its default config (lists replace, maps
+        // merge): receivers, inhibit_rules and the route's keys are all stackgen's.
+        v.insert("config".into(), receivers::config_value(&cfg));
+        // The operator mounts each at /etc/alertmanager/secrets/<name>/, where the
+        // config's *_file keys point.
+        let secrets: Vec<String> = cfg.mounts().into_iter().map(|m| m.secret).collect();
+        if !secrets.is_empty() {
+            spec["secrets"] = json!(secrets);
+        }
+    }
+    v.insert("alertmanagerSpec".into(), spec);
+    expose_values(n, Exposed::Alertmanager, &mut v);
     Value::Object(v)
+}
+
+/// `service` and `ingress` of a chart component for `[expose.<component>]`: the chart's
+/// own Service changes type (it has no second one), its Ingress routes to it.
+fn expose_values(n: &Names<'_>, c: Exposed, v: &mut Map<String, Value>) {
+    let Some(e) = n.stack.exposed(c) else { return };
+    match &e.kind {
+        ExposeKind::NodePort { node_port } | ExposeKind::LoadBalancer { node_port } => {
+            let lb = matches!(e.kind, ExposeKind::LoadBalancer { .. });
+            let mut svc = Map::new();
+            svc.insert("type".into(), json!(if lb { "LoadBalancer" } else { "NodePort" }));
+            if let (Some(p), false) = (node_port, lb) {
+                svc.insert("nodePort".into(), json!(p));
+            }
+            if !e.from.is_empty() {
+                // The client's address reaches the pod (see render::expose).
+                svc.insert("externalTrafficPolicy".into(), json!("Local"));
+                if lb {
+                    svc.insert("loadBalancerSourceRanges".into(), json!(e.from));
+                }
+            }
+            v.insert("service".into(), Value::Object(svc));
+        }
+        ExposeKind::Ingress { host, class, tls_secret, .. } => {
+            let mut ing = Map::new();
+            ing.insert("enabled".into(), json!(true));
+            if let Some(class) = class {
+                ing.insert("ingressClassName".into(), json!(class));
+                if class == "nginx" && !e.from.is_empty() {
+                    ing.insert(
+                        "annotations".into(),
+                        json!({"nginx.ingress.kubernetes.io/whitelist-source-range": e.from.join(",")}),
+                    );
+                }
+            }
+            ing.insert("hosts".into(), json!([host]));
+            if c == Exposed::Grafana {
+                ing.insert("path".into(), json!("/"));
+            } else {
+                ing.insert("paths".into(), json!(["/"]));
+            }
+            ing.insert("pathType".into(), json!("Prefix"));
+            if let Some(secret) = tls_secret {
+                ing.insert("tls".into(), json!([{"secretName": secret, "hosts": [host]}]));
+            }
+            v.insert("ingress".into(), Value::Object(ing));
+            // Where users reach it, for the links it sends out. The chart derives
+            // Prometheus' from the Ingress (https with tls); Alertmanager's it derives
+            // always as http, and Grafana's not at all.
+            let url = crate::render::expose::external_url(n, c);
+            match (c, url) {
+                (Exposed::Alertmanager, Some(url)) => {
+                    if let Some(spec) = v.get_mut("alertmanagerSpec") {
+                        spec["externalUrl"] = json!(url);
+                    }
+                }
+                (Exposed::Grafana, Some(url)) => {
+                    v.insert("env".into(), json!({"GF_SERVER_ROOT_URL": url}));
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn grafana_values(n: &Names<'_>) -> Value {
@@ -290,6 +366,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     // fsGroup 472 owns the volume; the root chown init container breaks the restricted
     // profile and fails on root-squashed NFS.
     v.insert("initChownData".into(), json!({"enabled": false}));
+    expose_values(n, Exposed::Grafana, &mut v);
     if let Some(secret) = &g.admin_secret {
         // Without it the chart sets its adminPassword default, a published password.
         v.insert(

@@ -50,7 +50,7 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     if let Some(a) = &s.alertmanager {
         objs.extend(alertmanager_discovery(&n));
         let mut data = BTreeMap::new();
-        data.insert("alertmanager.yaml".to_string(), workloads::alertmanager_config());
+        data.insert("alertmanager.yaml".to_string(), workloads::alertmanager_config(a));
         objs.push(Object::new(&Secret {
             metadata: meta(&format!("alertmanager-{am}"), Some(&ns), n.labels("alertmanager", "alertmanager", None)),
             type_: Some("Opaque".into()),

@@ -307,6 +307,14 @@ pub fn alertmanager_resource(n: &Names<'_>) -> Object {
     if let Some(v) = semver_tag(&am.image) {
         spec["version"] = json!(v);
     }
+    // The receivers' Secrets: the operator mounts each at /etc/alertmanager/secrets/<name>/,
+    // where the config's `*_file` keys read them.
+    let secrets: Vec<String> = crate::alerting::receivers::AlertmanagerConfig::of(am)
+        .map(|c| c.mounts().into_iter().map(|m| m.secret).collect())
+        .unwrap_or_default();
+    if !secrets.is_empty() {
+        spec["secrets"] = json!(secrets);
+    }
     let value = json!({
         "apiVersion": API_VERSION,
         "kind": "Alertmanager",
