@@ -33,20 +33,21 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use stackgen::read::{at, kind_of, open_regular, read_regular};
-use stackgen::render::{yaml, Object, HEADER};
+use stackgen::render::{yaml, Documents, HEADER};
 
 /// The most `--check` reads of one committed file (the render limit: a larger file
 /// cannot equal a render).
 pub const MAX_CHECK_BYTES: u64 = stackgen::MAX_RENDER_BYTES;
 
 /// The files of a directory render, name → content, kustomization.yaml included.
-pub fn files(objs: &[Object]) -> BTreeMap<String, String> {
+pub fn files(docs: &Documents) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut resources = Vec::new();
-    for o in objs {
-        let name = o.file_name();
-        let mut text = String::from(HEADER);
-        yaml::write_document(&mut text, &o.value);
+    let mut resources = Vec::with_capacity(docs.len());
+    for i in 0..docs.len() {
+        let name = docs.file_name(i);
+        let mut text = String::with_capacity(4096);
+        text.push_str(HEADER);
+        docs.write(i, &mut text);
         resources.push(serde_json::Value::String(name.clone()));
         out.insert(name, text);
     }
@@ -311,12 +312,12 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 /// missing file or directory, a FIFO, a device, invalid UTF-8, a file over the limit)
 /// is an error naming the path (exit 2), never "stale"; a file the render has that the
 /// committed directory lacks is stale.
-pub fn check(objs: &[Object], path: &Path) -> io::Result<(bool, String)> {
+pub fn check(docs: &Documents, path: &Path) -> io::Result<(bool, String)> {
     let meta = fs::metadata(path).map_err(|e| at(path, e))?;
     if meta.is_dir() {
-        return check_files(&files(objs), path, None);
+        return check_files(&files(docs), path, None);
     }
-    check_file(path, &stackgen::render::to_yaml(objs))
+    check_file(path, &docs.stream())
 }
 
 /// Compare named files with a committed render, with the read rules of [`check`]. A

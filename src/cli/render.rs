@@ -108,8 +108,8 @@ pub fn run(
         return Ok(0);
     }
     if let Some(path) = check {
-        let objs = stackgen::render::render(&checked.stack);
-        let (same, diff) = match output::check(&objs, Path::new(&path)) {
+        let docs = stackgen::render::Documents::new(&checked.stack);
+        let (same, diff) = match output::check(&docs, Path::new(&path)) {
             Ok(r) => r,
             Err(e) => {
                 say!("error[SG006]: cannot check against {e}");
@@ -120,7 +120,7 @@ pub fn run(
     }
     match output {
         Some(dir) => {
-            let files = output::files(&stackgen::render::render(&checked.stack));
+            let files = output::files(&stackgen::render::Documents::new(&checked.stack));
             if let Err(code) = write_dir(&dir, &files, keep_stale, &format!("{} files", files.len())) {
                 return Ok(code);
             }

@@ -3,14 +3,14 @@
 //! objects as `kubectl get -o yaml` prints them (a `v1` `List` with `items`), from a
 //! file or standard input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde_json::Value;
 
 use super::compare;
 use super::{Doc, Key};
-use crate::render::HEADER;
+use crate::render::{Documents, HEADER};
 
 /// Objects read from `--against`, and notes for stderr.
 pub struct Before {
@@ -23,6 +23,64 @@ pub struct Before {
     /// Whether a document without apiVersion and kind is a values document.
     helm: bool,
     index: BTreeMap<Key, usize>,
+    /// With [`read_for`]: the render compared with, and which of its documents the input
+    /// holds byte for byte (not parsed; their value is the render's).
+    pub verbatim: Option<Verbatim>,
+}
+
+/// The documents of a render that `--against` found verbatim in its input.
+pub struct Verbatim {
+    pub rendered: Documents,
+    /// Per document of `rendered`: whether the input holds its exact text.
+    pub matched: Vec<bool>,
+    /// The keys of the matched documents.
+    keys: BTreeMap<Key, usize>,
+    texts: Vec<String>,
+    by_text: HashMap<u64, Vec<usize>>,
+}
+
+impl Verbatim {
+    fn new(rendered: Documents) -> Verbatim {
+        let texts: Vec<String> = (0..rendered.len()).map(|i| rendered.text(i)).collect();
+        let mut by_text: HashMap<u64, Vec<usize>> = HashMap::with_capacity(texts.len());
+        for (i, t) in texts.iter().enumerate() {
+            by_text.entry(fingerprint(t)).or_default().push(i);
+        }
+        Verbatim { matched: vec![false; texts.len()], rendered, keys: BTreeMap::new(), texts, by_text }
+    }
+
+    /// The rendered document whose text `piece` is, if it is not matched yet.
+    fn find(&self, piece: &str) -> Option<usize> {
+        self.by_text.get(&fingerprint(piece))?.iter().copied().find(|&i| !self.matched[i] && self.texts[i] == piece)
+    }
+
+    /// The key of rendered document `i`.
+    pub fn key(&self, i: usize) -> Key {
+        let (kind, ns, name) = self.rendered.meta(i);
+        Key {
+            api_version: self.rendered.api_version(i).unwrap_or_default().to_string(),
+            kind: kind.to_string(),
+            namespace: ns.map(|n| n.into_owned()),
+            name: name.into_owned(),
+        }
+    }
+
+    /// How many documents were found verbatim.
+    pub fn count(&self) -> usize {
+        self.keys.len()
+    }
+}
+
+/// A cheap fingerprint of a document's text (length and a sample of bytes): what finds
+/// the candidates a full comparison then confirms.
+fn fingerprint(t: &str) -> u64 {
+    let b = t.as_bytes();
+    let mut h = b.len() as u64;
+    let step = (b.len() / 64).max(1);
+    for &c in b.iter().step_by(step) {
+        h = h.wrapping_mul(0x100_0000_01b3) ^ u64::from(c);
+    }
+    h
 }
 
 /// The most `--against` reads in all (a 64-shard render is 1.3 MB; a `kubectl get` of a
@@ -38,8 +96,21 @@ pub fn read_helm(spec: &str) -> Result<Before, String> {
     read_as(spec, true)
 }
 
+/// [`read`] against the render it is compared with: a document whose text is byte for
+/// byte one of `rendered`'s (a render read back, the usual `--against`) is not parsed;
+/// [`Before::verbatim`] says which. The result is what [`read`] gives otherwise: a text
+/// with anything else (an error, a note, a duplicate) is read as [`read`] reads it.
+pub fn read_for(spec: &str, rendered: Documents) -> Result<Before, String> {
+    read_with(spec, false, Some(Verbatim::new(rendered)))
+}
+
 fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
-    let mut before = Before { docs: Vec::new(), notes: Vec::new(), values: None, helm, index: BTreeMap::new() };
+    read_with(spec, helm, None)
+}
+
+fn read_with(spec: &str, helm: bool, verbatim: Option<Verbatim>) -> Result<Before, String> {
+    let mut before =
+        Before { docs: Vec::new(), notes: Vec::new(), values: None, helm, index: BTreeMap::new(), verbatim };
     if spec == "-" {
         let text = crate::read::read_bounded(std::io::stdin().lock(), MAX_AGAINST_BYTES, "standard input")
             .map_err(|e| format!("cannot read {e}"))?;
@@ -85,7 +156,8 @@ fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
 
 /// Objects from YAML text already in memory (`name` labels the notes and errors).
 pub fn from_text(name: &str, text: &str) -> Result<Before, String> {
-    let mut before = Before { docs: Vec::new(), notes: Vec::new(), values: None, helm: false, index: BTreeMap::new() };
+    let mut before =
+        Before { docs: Vec::new(), notes: Vec::new(), values: None, helm: false, index: BTreeMap::new(), verbatim: None };
     add_text(&mut before, name, text)?;
     Ok(before)
 }
@@ -105,10 +177,77 @@ pub fn parse_stream(name: &str, text: &str) -> Result<Vec<Value>, String> {
 }
 
 fn add_text(before: &mut Before, name: &str, text: &str) -> Result<(), String> {
+    if before.verbatim.is_some() && add_verbatim(before, name, text) {
+        return Ok(());
+    }
     for (i, v) in parse_stream(name, text)?.into_iter().enumerate() {
         add_value(before, &format!("{name}: document {}", i + 1), v, false)?;
     }
     Ok(())
+}
+
+/// The documents of `text` split at `---` lines (a document marker at the start of a
+/// line ends a document in YAML, block scalars included); a leading stackgen header is
+/// left out, as a file of `-o DIR` has it.
+fn pieces(text: &str) -> Vec<&str> {
+    let text = text.strip_prefix(HEADER).unwrap_or(text);
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(off) = text[at..].find("---\n") {
+        let p = at + off;
+        if p == 0 || text.as_bytes()[p - 1] == b'\n' {
+            out.push(&text[start..p]);
+            start = p + 4;
+        }
+        at = p + 4;
+    }
+    out.push(&text[start..]);
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Add `text` with its verbatim documents matched and only the others parsed; `false`
+/// (and `before` untouched) when anything in it is not plain: a parse error, a note, a
+/// values document, a key seen twice. The caller then reads it the usual way, so
+/// messages and notes are exactly those of a full parse.
+fn add_verbatim(before: &mut Before, name: &str, text: &str) -> bool {
+    let Some(vb) = before.verbatim.as_ref() else { return false };
+    let mut matched = Vec::new();
+    let mut scratch =
+        Before { docs: Vec::new(), notes: Vec::new(), values: None, helm: false, index: BTreeMap::new(), verbatim: None };
+    for piece in pieces(text) {
+        if let Some(i) = vb.find(piece).filter(|i| !matched.contains(i)) {
+            matched.push(i);
+            continue;
+        }
+        let Ok(values) = parse_stream(name, piece) else { return false };
+        for v in values {
+            if add_value(&mut scratch, name, v, false).is_err() {
+                return false;
+            }
+        }
+    }
+    if !scratch.notes.is_empty() || scratch.values.is_some() {
+        return false;
+    }
+    let keys: Vec<Key> = matched.iter().map(|&i| vb.key(i)).collect();
+    let mut seen: std::collections::BTreeSet<&Key> = before.index.keys().chain(vb.keys.keys()).collect();
+    for k in keys.iter().chain(scratch.docs.iter().map(|d| &d.key)) {
+        if !seen.insert(k) {
+            return false;
+        }
+    }
+    for d in scratch.docs {
+        before.index.insert(d.key.clone(), before.docs.len());
+        before.docs.push(d);
+    }
+    let vb = before.verbatim.as_mut().expect("checked above");
+    for (i, k) in matched.into_iter().zip(keys) {
+        vb.matched[i] = true;
+        vb.keys.insert(k, i);
+    }
+    true
 }
 
 fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result<(), String> {
@@ -152,6 +291,13 @@ fn add_value(before: &mut Before, at: &str, v: Value, from_list: bool) -> Result
         }
     }
     let live = from_list || compare::looks_live(&v);
+    // A key an earlier file held verbatim: this one is the last, as below.
+    if let Some(vb) = before.verbatim.as_mut() {
+        if let Some(j) = vb.keys.remove(&key) {
+            vb.matched[j] = false;
+            before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));
+        }
+    }
     if let Some(&i) = before.index.get(&key) {
         before.notes.push(format!("{at}: {} appears twice; the last one is used", key.display()));
         before.docs[i] = Doc { key, value: v, live };

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::Stack;
-use crate::render::{render, yaml};
+use crate::render::{yaml, Documents};
 use risk::{Move, Risk, ShardView};
 
 /// The "before" side of a comparison.
@@ -156,10 +156,52 @@ impl Report {
 
 /// The render of `stack` as the objects of one side.
 fn rendered(stack: &Stack) -> Vec<Doc> {
-    render(stack)
-        .into_iter()
-        .filter_map(|o| Some(Doc { key: Key::of(&o.value)?, value: o.value, live: false }))
+    docs_of(&Documents::new(stack), |_| true)
+}
+
+/// The documents of `docs` for which `keep` holds, as values, in apply order.
+fn docs_of(docs: &Documents, keep: impl Fn(usize) -> bool) -> Vec<Doc> {
+    (0..docs.len())
+        .filter(|&i| keep(i))
+        .filter_map(|i| {
+            let o = docs.object(i);
+            Some(Doc { key: Key::of(&o.value)?, value: o.value, live: false })
+        })
         .collect()
+}
+
+/// The key of document `i` of a render, without building its value.
+fn key_of(docs: &Documents, i: usize) -> Key {
+    let (kind, ns, name) = docs.meta(i);
+    Key {
+        api_version: docs.api_version(i).unwrap_or_default().to_string(),
+        kind: kind.to_string(),
+        namespace: ns.map(std::borrow::Cow::into_owned),
+        name: name.into_owned(),
+    }
+}
+
+/// `--base`: the documents of two renders that differ, as values (new, old), and how many
+/// are the same text under the same key. Identical texts are identical objects, so only
+/// the others are built and compared.
+fn differing(new: &Documents, old: &Documents) -> (Vec<Doc>, Vec<Doc>, usize) {
+    let old_keys: BTreeMap<Key, usize> = (0..old.len()).map(|i| (key_of(old, i), i)).collect();
+    let mut same_new = vec![false; new.len()];
+    let mut same_old = vec![false; old.len()];
+    let (mut a, mut b) = (String::new(), String::new());
+    for (i, same) in same_new.iter_mut().enumerate() {
+        let Some(&j) = old_keys.get(&key_of(new, i)) else { continue };
+        a.clear();
+        b.clear();
+        new.write(i, &mut a);
+        old.write(j, &mut b);
+        if a == b {
+            *same = true;
+            same_old[j] = true;
+        }
+    }
+    let count = same_new.iter().filter(|s| **s).count();
+    (docs_of(new, |i| !same_new[i]), docs_of(old, |j| !same_old[j]), count)
 }
 
 /// Compare the render of `stack` (`label` names it in the report) with `before`;
@@ -168,22 +210,54 @@ pub fn diff(label: &str, stack: &Stack, before: Before, helm: bool) -> Report {
     if helm {
         return helm::diff(label, stack, before);
     }
-    let news = rendered(stack);
     let new_view = risk::view_of_stack(stack);
-    let (mode, before, olds, old_view, stack_risks) = match before {
-        Before::Base { label, stack: old_stack } => {
+    let name = stack.name.as_str();
+    let (mut report, old_view, stack_risks) = match before {
+        Before::Base { label: before, stack: old_stack } => {
             let stack_risks = backend_risk(&old_stack, stack).into_iter().collect();
-            ("base", label, rendered(&old_stack), Some(risk::view_of_stack(&old_stack)), stack_risks)
+            let (news, olds, same) = differing(&Documents::new(stack), &Documents::new(&old_stack));
+            let mut report = compare_docs(label, "base", &before, &news, olds, name);
+            report.unchanged += same;
+            (report, Some(risk::view_of_stack(&old_stack)), stack_risks)
         }
-        Before::Against { label, input: b } => {
-            let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), stack.name.as_str());
+        Before::Against { label: before, input: mut b } => {
+            let mut verbatim = b.verbatim.take().filter(|v| v.count() > 0);
+            // Live objects beside verbatim ones (rare): compare everything as values.
+            if let Some(vb) = verbatim.as_ref().filter(|_| b.docs.iter().any(|d| d.live)) {
+                b.docs.extend(docs_of(&vb.rendered, |i| vb.matched[i]));
+                verbatim = None;
+            }
+            let (news, same, view) = match verbatim {
+                // A render read back: only the documents not found verbatim are built; the
+                // old side's shard view reads the verbatim shard objects as the render has
+                // them (its ConfigMaps; the StatefulSets when it has none).
+                Some(vb) => {
+                    let news = docs_of(&vb.rendered, |i| !vb.matched[i]);
+                    let prefix = format!("{name}-prometheus-shard-");
+                    let shard_doc = |i: usize, kind: &str| {
+                        let (k, _, n) = vb.rendered.meta(i);
+                        vb.matched[i] && k == kind && n.starts_with(&prefix)
+                    };
+                    let mut extra = docs_of(&vb.rendered, |i| shard_doc(i, "ConfigMap"));
+                    if extra.is_empty() {
+                        extra = docs_of(&vb.rendered, |i| shard_doc(i, "StatefulSet"));
+                    }
+                    let view = risk::view_of_objects(b.docs.iter().chain(&extra).map(|d| (&d.key, &d.value)), name);
+                    (news, vb.count(), view)
+                }
+                None => {
+                    let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), name);
+                    (rendered(stack), 0, view)
+                }
+            };
             let mut live_risks = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
             live_risks.extend(risk::claims_fit(&news, &b.docs));
-            ("against", label, b.docs, view, live_risks)
+            let mut report = compare_docs(label, "against", &before, &news, b.docs, name);
+            report.unchanged += same;
+            (report, view, live_risks)
         }
     };
-    let mut report = compare_docs(label, mode, &before, &news, olds, stack.name.as_str());
-    add_sharding(&mut report, old_view, new_view, stack_risks, stack.name.as_str());
+    add_sharding(&mut report, old_view, new_view, stack_risks, name);
     if report.ignored > 0 {
         report.notes.push(format!(
             "ignored {} live object(s) that are not this stack's (no app.kubernetes.io/managed-by=stackgen and \

@@ -178,16 +178,7 @@ impl ShardTemplates {
 
     /// The objects of one shard as values.
     fn instantiate(&self, shard: u16) -> impl Iterator<Item = Object> + '_ {
-        let num = shard.to_string();
-        self.objects.iter().map(move |t| {
-            let (_, namespace, name) = self.order_in(t, &num);
-            Object {
-                kind: t.kind.clone(),
-                namespace: namespace.map(Cow::into_owned),
-                name: name.into_owned(),
-                value: substitute(&t.value, &self.sentinel, &num),
-            }
-        })
+        (0..self.objects.len()).map(move |t| self.instantiate_one(t, shard))
     }
 }
 
@@ -250,62 +241,176 @@ pub fn render(stack: &Stack) -> Vec<Object> {
     objs
 }
 
+/// One document of the render in stream order: an object built as a value, or shard
+/// `shard` of shard template `template`.
+#[derive(Debug, Clone, Copy)]
+enum DocRef {
+    Object(usize),
+    Shard(usize, u16),
+}
+
+/// The render of a stack as documents in stream order, each available as its YAML text
+/// (the bytes [`write_stream`] writes for it) and, on demand, as a value, without
+/// building every shard's objects: a shard's text is its template's text with the shard
+/// number where the sentinel was. `render --check`, `-o DIR` and `diff` compare and write
+/// these texts; `diff` builds values only for the documents that differ.
+pub struct Documents {
+    objs: Vec<Object>,
+    templates: Option<ShardTemplates>,
+    /// Each template's text, split at the sentinel.
+    pieces: Vec<Vec<String>>,
+    order: Vec<DocRef>,
+}
+
+impl Documents {
+    pub fn new(stack: &Stack) -> Documents {
+        let (objs, templates) = build(stack);
+        let pieces: Vec<Vec<String>> = match &templates {
+            Some(t) => t
+                .objects
+                .iter()
+                .map(|o| {
+                    let mut text = String::with_capacity(4096);
+                    yaml::write_document(&mut text, &o.value);
+                    text.split(t.sentinel.as_str()).map(str::to_string).collect()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut docs: Vec<(Order<'_>, DocRef)> =
+            objs.iter().enumerate().map(|(i, o)| (o.order(), DocRef::Object(i))).collect();
+        if let Some(t) = &templates {
+            docs.reserve(usize::from(t.shards) * t.objects.len());
+            for shard in 0..t.shards {
+                let num = shard.to_string();
+                for (i, o) in t.objects.iter().enumerate() {
+                    docs.push((t.order_in(o, &num), DocRef::Shard(i, shard)));
+                }
+            }
+        }
+        docs.sort_by(|a, b| a.0.cmp(&b.0));
+        let order = docs.into_iter().map(|(_, d)| d).collect();
+        Documents { objs, templates, pieces, order }
+    }
+
+    /// How many documents (objects) the render has.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    fn template(&self) -> &ShardTemplates {
+        self.templates.as_ref().expect("a shard document has templates")
+    }
+
+    /// Append document `i`'s YAML (no `---` separator).
+    pub fn write(&self, i: usize, out: &mut String) {
+        match self.order[i] {
+            DocRef::Object(o) => yaml::write_document(out, &self.objs[o].value),
+            DocRef::Shard(t, shard) => {
+                use std::fmt::Write;
+                let mut num = String::new();
+                write!(num, "{shard}").expect("writing to a String cannot fail");
+                for (j, piece) in self.pieces[t].iter().enumerate() {
+                    if j > 0 {
+                        out.push_str(&num);
+                    }
+                    out.push_str(piece);
+                }
+            }
+        }
+    }
+
+    /// Document `i`'s YAML.
+    pub fn text(&self, i: usize) -> String {
+        let mut s = String::with_capacity(4096);
+        self.write(i, &mut s);
+        s
+    }
+
+    /// Document `i` as the object [`render`] gives for it.
+    pub fn object(&self, i: usize) -> Object {
+        match self.order[i] {
+            DocRef::Object(o) => self.objs[o].clone(),
+            DocRef::Shard(t, shard) => self.template().instantiate_one(t, shard),
+        }
+    }
+
+    /// Kind, namespace and name of document `i`.
+    pub fn meta(&self, i: usize) -> (&str, Option<Cow<'_, str>>, Cow<'_, str>) {
+        match self.order[i] {
+            DocRef::Object(o) => {
+                let o = &self.objs[o];
+                (&o.kind, o.namespace.as_deref().map(Cow::Borrowed), Cow::Borrowed(&o.name))
+            }
+            DocRef::Shard(t, shard) => {
+                let tp = self.template();
+                let o = &tp.objects[t];
+                let (_, ns, name) = tp.order_in(o, &shard.to_string());
+                (&o.kind, ns, name)
+            }
+        }
+    }
+
+    /// The `apiVersion` of document `i` (never templated).
+    pub fn api_version(&self, i: usize) -> Option<&str> {
+        let v = match self.order[i] {
+            DocRef::Object(o) => &self.objs[o].value,
+            DocRef::Shard(t, _) => &self.template().objects[t].value,
+        };
+        v.get("apiVersion").and_then(Value::as_str)
+    }
+
+    /// `<kind>-<name>.yaml` of document `i`, as [`Object::file_name`].
+    pub fn file_name(&self, i: usize) -> String {
+        let (kind, _, name) = self.meta(i);
+        format!("{}-{}.yaml", kind.to_lowercase(), name)
+    }
+
+    /// The whole render as one multi-document YAML stream, in memory.
+    pub fn stream(&self) -> String {
+        let mut out = String::with_capacity(self.len() * 2048);
+        for i in 0..self.len() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            self.write(i, &mut out);
+        }
+        out
+    }
+}
+
+impl ShardTemplates {
+    /// Template object `t` of shard `shard` as a value.
+    fn instantiate_one(&self, t: usize, shard: u16) -> Object {
+        let num = shard.to_string();
+        let o = &self.objects[t];
+        let (_, namespace, name) = self.order_in(o, &num);
+        Object {
+            kind: o.kind.clone(),
+            namespace: namespace.map(Cow::into_owned),
+            name: name.into_owned(),
+            value: substitute(&o.value, &self.sentinel, &num),
+        }
+    }
+}
+
 /// Write the whole render as one multi-document YAML stream: the bytes of
 /// `to_yaml(&render(stack))`, with each shard's objects copied from their template's
 /// text rather than built and emitted again (a test holds the two paths equal).
 pub fn write_stream(stack: &Stack, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    enum Doc<'a> {
-        Object(&'a Object),
-        Shard(usize, u16),
-    }
-    let (objs, templates) = build(stack);
-    // Each template's text, split at the sentinel.
-    let texts: Vec<String> = templates
-        .iter()
-        .flat_map(|t| &t.objects)
-        .map(|o| {
-            let mut text = String::with_capacity(4096);
-            yaml::write_document(&mut text, &o.value);
-            text
-        })
-        .collect();
-    let pieces: Vec<Vec<&str>> = match &templates {
-        Some(t) => texts.iter().map(|text| text.split(t.sentinel.as_str()).collect()).collect(),
-        None => Vec::new(),
-    };
-    let mut docs: Vec<(Order<'_>, Doc<'_>)> = objs.iter().map(|o| (o.order(), Doc::Object(o))).collect();
-    if let Some(t) = &templates {
-        docs.reserve(usize::from(t.shards) * t.objects.len());
-        for shard in 0..t.shards {
-            let num = shard.to_string();
-            for (i, o) in t.objects.iter().enumerate() {
-                docs.push((t.order_in(o, &num), Doc::Shard(i, shard)));
-            }
-        }
-    }
-    docs.sort_by(|a, b| a.0.cmp(&b.0));
+    let docs = Documents::new(stack);
     // Written in chunks: the whole stream is never held in memory.
     const CHUNK: usize = 64 * 1024;
     let mut buf = String::with_capacity(CHUNK + 16 * 1024);
-    let mut num = String::new();
-    for (i, (_, doc)) in docs.iter().enumerate() {
+    for i in 0..docs.len() {
         if i > 0 {
             buf.push_str("---\n");
         }
-        match doc {
-            Doc::Object(o) => yaml::write_document(&mut buf, &o.value),
-            Doc::Shard(t, shard) => {
-                use std::fmt::Write;
-                num.clear();
-                write!(num, "{shard}").expect("writing to a String cannot fail");
-                for (j, piece) in pieces[*t].iter().enumerate() {
-                    if j > 0 {
-                        buf.push_str(&num);
-                    }
-                    buf.push_str(piece);
-                }
-            }
-        }
+        docs.write(i, &mut buf);
         if buf.len() >= CHUNK {
             out.write_all(buf.as_bytes())?;
             buf.clear();

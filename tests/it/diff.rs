@@ -395,3 +395,97 @@ fn errors_are_exit_2() {
     let (code, _, _) = diff(&["stacks/ceph-thanos.toml"]);
     assert_eq!(code, 2);
 }
+
+/// `diff --against` reads a render back without parsing the documents it holds verbatim
+/// (`input::read_for`); the report must be exactly the one a full parse gives
+/// (`input::read`), notes and errors included, whatever the input: the render itself, a
+/// render of another stack (changed objects, other shards), an `-o` directory, a
+/// document repeated or edited, live objects, broken YAML.
+#[test]
+fn against_reads_verbatim_documents_as_a_full_parse_does() {
+    use stackgen::diff::{self, input, Before};
+    let tmp = tempfile::tempdir().unwrap();
+    let sharded = std::fs::read_to_string(root().join("stacks/sharded-64.toml")).unwrap();
+    let stack = crate::common::check_text("sharded-64.toml", &sharded);
+    let render = stackgen::render_manifests(&stack);
+    let other = |edits: &[(&str, &str)]| {
+        let mut t = sharded.clone();
+        for (a, b) in edits {
+            assert!(t.contains(a), "{a}");
+            t = t.replacen(a, b, 1);
+        }
+        stackgen::render_manifests(&crate::common::check_text("other.toml", &t))
+    };
+    let fewer = other(&[("\nshards = 64\n", "\nshards = 4\n")]);
+    let mut inputs: Vec<(&str, String)> = vec![
+        ("itself", render.clone()),
+        ("four shards", fewer.clone()),
+        ("retention", other(&[("retention = ", "retention = \"3d\"\n# was ")])),
+        ("leading separator", format!("---\n{render}")),
+        ("a document twice", format!("{render}---\n{}", render.split("\n---\n").nth(3).unwrap())),
+        ("an edited document", render.replacen("replicas: 2", "replicas: 3", 1)),
+        ("broken yaml", render.replacen("kind: Service\n", "kind: [Service\n", 1)),
+        ("live", format!("{render}---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: x\n  namespace: monitoring\n  uid: u\n  resourceVersion: \"1\"\n")),
+        ("comments only", format!("# a comment\n---\n{render}")),
+    ];
+    inputs.push(("empty", String::new()));
+    for (name, text) in &inputs {
+        let path = tmp.path().join(format!("{}.yaml", name.replace(' ', "-")));
+        std::fs::write(&path, text).unwrap();
+        let spec = path.to_str().unwrap();
+        let classic = input::read(spec);
+        let fast = input::read_for(spec, stackgen::render::Documents::new(&stack));
+        match (classic, fast) {
+            (Err(a), Err(b)) => assert_eq!(a, b, "{name}"),
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.notes, b.notes, "{name}");
+                let ra = diff::diff("s", &stack, Before::Against { label: "x".into(), input: a }, false);
+                let rb = diff::diff("s", &stack, Before::Against { label: "x".into(), input: b }, false);
+                assert_eq!(ra.human(false), rb.human(false), "{name}");
+                assert_eq!(ra.json(), rb.json(), "{name}");
+                assert_eq!(ra.notes, rb.notes, "{name}");
+            }
+            (a, b) => panic!("{name}: {:?} vs {:?}", a.err(), b.err()),
+        }
+    }
+    // An -o directory of the 4-shard render, against the 64-shard stack, and of itself.
+    for (name, text) in [("dir-four", &fewer), ("dir-self", &render)] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        for (i, doc) in text.split("\n---\n").enumerate() {
+            let doc = if doc.ends_with('\n') { doc.to_string() } else { format!("{doc}\n") };
+            std::fs::write(dir.join(format!("{i:03}.yaml")), format!("{}{doc}", stackgen::render::HEADER)).unwrap();
+        }
+        let spec = dir.to_str().unwrap();
+        let a = input::read(spec).unwrap();
+        let b = input::read_for(spec, stackgen::render::Documents::new(&stack)).unwrap();
+        assert_eq!(a.notes, b.notes, "{name}");
+        let ra = diff::diff("s", &stack, Before::Against { label: "x".into(), input: a }, false);
+        let rb = diff::diff("s", &stack, Before::Against { label: "x".into(), input: b }, false);
+        assert_eq!(ra.json(), rb.json(), "{name}");
+    }
+}
+
+/// `--base` compares the texts of both renders first and builds only the objects that
+/// differ; the report is the one of comparing every object.
+#[test]
+fn base_compares_only_differing_documents_with_the_same_report() {
+    use stackgen::diff::{self, Before};
+    let sharded = std::fs::read_to_string(root().join("stacks/sharded-64.toml")).unwrap();
+    let stack = crate::common::check_text("new.toml", &sharded);
+    for (a, b) in [("\nshards = 64\n", "\nshards = 5\n"), ("retention = ", "retention = \"3d\"\n# was "), ("", "")] {
+        let old = crate::common::check_text("old.toml", &sharded.replacen(a, b, 1));
+        let old_text = stackgen::render_manifests(&old);
+        let base = diff::diff("s", &stack, Before::Base { label: "old".into(), stack: Box::new(old) }, false);
+        let full = diff::input::from_text("old", &old_text).unwrap();
+        let against = diff::diff("s", &stack, Before::Against { label: "old".into(), input: full }, false);
+        assert_eq!(
+            (base.entries.len(), base.unchanged),
+            (against.entries.len(), against.unchanged),
+            "{a} → {b}"
+        );
+        for (x, y) in base.entries.iter().zip(&against.entries) {
+            assert_eq!((&x.key, x.change, &x.diff), (&y.key, y.change, &y.diff), "{a} → {b}");
+        }
+    }
+}

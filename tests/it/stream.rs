@@ -78,3 +78,29 @@ fn embedded_configuration_files_are_yaml() {
         }
     }
 }
+
+/// `render::Documents` (what `--check`, `-o DIR` and `diff` use) gives, document by
+/// document, the objects of `render::render` in the same order: the same text, value,
+/// kind, namespace, name, apiVersion and file name.
+#[test]
+fn documents_equal_the_rendered_objects_one_by_one() {
+    for (name, text) in variants() {
+        let stack = crate::common::check_text(&name, &text);
+        let objects = stackgen::render::render(&stack);
+        let docs = stackgen::render::Documents::new(&stack);
+        assert_eq!(docs.len(), objects.len(), "{name}");
+        for (i, o) in objects.iter().enumerate() {
+            let mut want = String::new();
+            stackgen::render::yaml::write_document(&mut want, &o.value);
+            assert_eq!(docs.text(i), want, "{name}: document {i}");
+            let got = docs.object(i);
+            assert_eq!((&got.kind, &got.namespace, &got.name), (&o.kind, &o.namespace, &o.name), "{name}: {i}");
+            assert_eq!(got.value, o.value, "{name}: document {i}");
+            let (kind, ns, obj_name) = docs.meta(i);
+            assert_eq!((kind, ns.as_deref(), obj_name.as_ref()), (o.kind.as_str(), o.namespace.as_deref(), o.name.as_str()));
+            assert_eq!(docs.api_version(i), o.value["apiVersion"].as_str(), "{name}: {i}");
+            assert_eq!(docs.file_name(i), o.file_name(), "{name}: {i}");
+        }
+        assert_eq!(docs.stream(), stackgen::render::to_yaml(&objects), "{name}");
+    }
+}
