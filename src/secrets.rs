@@ -160,19 +160,27 @@ fn compiled(i: usize) -> &'static Regex {
 /// The shapes one of whose keywords `text` holds (case-insensitively), in table order:
 /// one pass over the text for all keywords at once (Aho-Corasick).
 fn shapes_with_keywords(text: &str) -> Vec<usize> {
-    static AC: OnceLock<(aho_corasick::AhoCorasick, Vec<usize>)> = OnceLock::new();
-    let (ac, shape_of) = AC.get_or_init(|| {
+    type Keywords = (aho_corasick::AhoCorasick, Vec<usize>);
+    fn build(kind: aho_corasick::AhoCorasickKind) -> Keywords {
         let pairs: Vec<(&str, usize)> =
             SHAPES.iter().enumerate().flat_map(|(i, s)| s.keywords.iter().map(move |k| (*k, i))).collect();
-        // A contiguous NFA: built in a fraction of a DFA's time (it is built on every
-        // run), and scans a render about as fast.
         let ac = aho_corasick::AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .kind(Some(kind))
             .ascii_case_insensitive(true)
             .build(pairs.iter().map(|p| p.0))
             .expect("secret keywords build");
         (ac, pairs.iter().map(|p| p.1).collect())
-    });
+    }
+    // Short texts (a stack's values, a diagnostic) on a contiguous NFA, built in a
+    // fraction of a DFA's time; long ones (a diff, live objects) on a DFA, which scans
+    // several times faster once built.
+    static SHORT: OnceLock<Keywords> = OnceLock::new();
+    static LONG: OnceLock<Keywords> = OnceLock::new();
+    let (ac, shape_of) = if text.len() < 16 * 1024 {
+        SHORT.get_or_init(|| build(aho_corasick::AhoCorasickKind::ContiguousNFA))
+    } else {
+        LONG.get_or_init(|| build(aho_corasick::AhoCorasickKind::DFA))
+    };
     let mut hit = vec![false; SHAPES.len()];
     for m in ac.find_overlapping_iter(text) {
         hit[shape_of[m.pattern().as_usize()]] = true;

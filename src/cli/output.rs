@@ -317,7 +317,42 @@ pub fn check(docs: &Documents, path: &Path) -> io::Result<(bool, String)> {
     if meta.is_dir() {
         return check_files(&files(docs), path, None);
     }
+    if same_as_stream(docs, path)? {
+        return Ok((true, String::new()));
+    }
     check_file(path, &docs.stream())
+}
+
+/// Whether the file at `path` holds exactly the render's stream, compared chunk by chunk
+/// as it is rendered (neither side is held whole in memory; a committed render that is
+/// current, what CI checks, costs about one render). `false` leaves the reasons (a
+/// difference, invalid UTF-8, a file over the limit) to the full comparison.
+fn same_as_stream(docs: &Documents, path: &Path) -> io::Result<bool> {
+    struct Compare<R> {
+        file: R,
+        buf: Vec<u8>,
+        same: bool,
+    }
+    impl<R: Read> Write for Compare<R> {
+        fn write(&mut self, rendered: &[u8]) -> io::Result<usize> {
+            if self.same {
+                self.buf.resize(rendered.len(), 0);
+                match self.file.read_exact(&mut self.buf) {
+                    Ok(()) => self.same = self.buf == rendered,
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.same = false,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(rendered.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let file = open_regular(path)?;
+    let mut c = Compare { file: file.take(MAX_CHECK_BYTES + 1), buf: Vec::new(), same: true };
+    docs.write_to(&mut c).map_err(|e| at(path, e))?;
+    Ok(c.same && c.file.read(&mut [0u8; 1]).map_err(|e| at(path, e))? == 0)
 }
 
 /// Compare named files with a committed render, with the read rules of [`check`]. A

@@ -3,7 +3,7 @@
 //! objects as `kubectl get -o yaml` prints them (a `v1` `List` with `items`), from a
 //! file or standard input.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -25,7 +25,7 @@ pub struct Before {
     index: BTreeMap<Key, usize>,
     /// With [`read_for`]: the render compared with, and which of its documents the input
     /// holds byte for byte (not parsed; their value is the render's).
-    pub verbatim: Option<Verbatim>,
+    pub verbatim: Option<Box<Verbatim>>,
 }
 
 /// The documents of a render that `--against` found verbatim in its input.
@@ -36,13 +36,13 @@ pub struct Verbatim {
     /// The keys of the matched documents.
     keys: BTreeMap<Key, usize>,
     texts: Vec<String>,
-    by_text: HashMap<u64, Vec<usize>>,
+    by_text: BTreeMap<u64, Vec<usize>>,
 }
 
 impl Verbatim {
     fn new(rendered: Documents) -> Verbatim {
         let texts: Vec<String> = (0..rendered.len()).map(|i| rendered.text(i)).collect();
-        let mut by_text: HashMap<u64, Vec<usize>> = HashMap::with_capacity(texts.len());
+        let mut by_text: BTreeMap<u64, Vec<usize>> = BTreeMap::new();
         for (i, t) in texts.iter().enumerate() {
             by_text.entry(fingerprint(t)).or_default().push(i);
         }
@@ -101,14 +101,14 @@ pub fn read_helm(spec: &str) -> Result<Before, String> {
 /// [`Before::verbatim`] says which. The result is what [`read`] gives otherwise: a text
 /// with anything else (an error, a note, a duplicate) is read as [`read`] reads it.
 pub fn read_for(spec: &str, rendered: Documents) -> Result<Before, String> {
-    read_with(spec, false, Some(Verbatim::new(rendered)))
+    read_with(spec, false, Some(Box::new(Verbatim::new(rendered))))
 }
 
 fn read_as(spec: &str, helm: bool) -> Result<Before, String> {
     read_with(spec, helm, None)
 }
 
-fn read_with(spec: &str, helm: bool, verbatim: Option<Verbatim>) -> Result<Before, String> {
+fn read_with(spec: &str, helm: bool, verbatim: Option<Box<Verbatim>>) -> Result<Before, String> {
     let mut before =
         Before { docs: Vec::new(), notes: Vec::new(), values: None, helm, index: BTreeMap::new(), verbatim };
     if spec == "-" {
@@ -156,8 +156,14 @@ fn read_with(spec: &str, helm: bool, verbatim: Option<Verbatim>) -> Result<Befor
 
 /// Objects from YAML text already in memory (`name` labels the notes and errors).
 pub fn from_text(name: &str, text: &str) -> Result<Before, String> {
-    let mut before =
-        Before { docs: Vec::new(), notes: Vec::new(), values: None, helm: false, index: BTreeMap::new(), verbatim: None };
+    let mut before = Before {
+        docs: Vec::new(),
+        notes: Vec::new(),
+        values: None,
+        helm: false,
+        index: BTreeMap::new(),
+        verbatim: None,
+    };
     add_text(&mut before, name, text)?;
     Ok(before)
 }
@@ -214,8 +220,14 @@ fn pieces(text: &str) -> Vec<&str> {
 fn add_verbatim(before: &mut Before, name: &str, text: &str) -> bool {
     let Some(vb) = before.verbatim.as_ref() else { return false };
     let mut matched = Vec::new();
-    let mut scratch =
-        Before { docs: Vec::new(), notes: Vec::new(), values: None, helm: false, index: BTreeMap::new(), verbatim: None };
+    let mut scratch = Before {
+        docs: Vec::new(),
+        notes: Vec::new(),
+        values: None,
+        helm: false,
+        index: BTreeMap::new(),
+        verbatim: None,
+    };
     for piece in pieces(text) {
         if let Some(i) = vb.find(piece).filter(|i| !matched.contains(i)) {
             matched.push(i);

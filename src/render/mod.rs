@@ -370,6 +370,24 @@ impl Documents {
         format!("{}-{}.yaml", kind.to_lowercase(), name)
     }
 
+    /// Write the whole render as one multi-document YAML stream, in chunks of about 64
+    /// KiB: the whole stream is never held in memory.
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        const CHUNK: usize = 64 * 1024;
+        let mut buf = String::with_capacity(CHUNK + 16 * 1024);
+        for i in 0..self.len() {
+            if i > 0 {
+                buf.push_str("---\n");
+            }
+            self.write(i, &mut buf);
+            if buf.len() >= CHUNK {
+                out.write_all(buf.as_bytes())?;
+                buf.clear();
+            }
+        }
+        out.write_all(buf.as_bytes())
+    }
+
     /// The whole render as one multi-document YAML stream, in memory.
     pub fn stream(&self) -> String {
         let mut out = String::with_capacity(self.len() * 2048);
@@ -402,21 +420,7 @@ impl ShardTemplates {
 /// `to_yaml(&render(stack))`, with each shard's objects copied from their template's
 /// text rather than built and emitted again (a test holds the two paths equal).
 pub fn write_stream(stack: &Stack, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    let docs = Documents::new(stack);
-    // Written in chunks: the whole stream is never held in memory.
-    const CHUNK: usize = 64 * 1024;
-    let mut buf = String::with_capacity(CHUNK + 16 * 1024);
-    for i in 0..docs.len() {
-        if i > 0 {
-            buf.push_str("---\n");
-        }
-        docs.write(i, &mut buf);
-        if buf.len() >= CHUNK {
-            out.write_all(buf.as_bytes())?;
-            buf.clear();
-        }
-    }
-    out.write_all(buf.as_bytes())
+    Documents::new(stack).write_to(out)
 }
 
 pub fn sort(objs: &mut [Object]) {

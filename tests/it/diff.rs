@@ -479,11 +479,7 @@ fn base_compares_only_differing_documents_with_the_same_report() {
         let base = diff::diff("s", &stack, Before::Base { label: "old".into(), stack: Box::new(old) }, false);
         let full = diff::input::from_text("old", &old_text).unwrap();
         let against = diff::diff("s", &stack, Before::Against { label: "old".into(), input: full }, false);
-        assert_eq!(
-            (base.entries.len(), base.unchanged),
-            (against.entries.len(), against.unchanged),
-            "{a} → {b}"
-        );
+        assert_eq!((base.entries.len(), base.unchanged), (against.entries.len(), against.unchanged), "{a} → {b}");
         for (x, y) in base.entries.iter().zip(&against.entries) {
             assert_eq!((&x.key, x.change, &x.diff), (&y.key, y.change, &y.diff), "{a} → {b}");
         }

@@ -1,7 +1,7 @@
 //! `render` streams the YAML with each shard's objects copied from one template's text
-//! (`render::write_stream`); `diff`, `--check` and `-o DIR` build every object as a value
-//! (`render::render`). The two must give the same bytes, and the configuration files
-//! embedded in ConfigMaps must be YAML.
+//! (`render::write_stream`, `render::Documents`, which `--check`, `-o DIR` and `diff` use
+//! too); `render::render` builds every object as a value. The two must give the same
+//! bytes, and the configuration files embedded in ConfigMaps must be YAML.
 
 use serde_json::Value;
 
@@ -97,7 +97,10 @@ fn documents_equal_the_rendered_objects_one_by_one() {
             assert_eq!((&got.kind, &got.namespace, &got.name), (&o.kind, &o.namespace, &o.name), "{name}: {i}");
             assert_eq!(got.value, o.value, "{name}: document {i}");
             let (kind, ns, obj_name) = docs.meta(i);
-            assert_eq!((kind, ns.as_deref(), obj_name.as_ref()), (o.kind.as_str(), o.namespace.as_deref(), o.name.as_str()));
+            assert_eq!(
+                (kind, ns.as_deref(), obj_name.as_ref()),
+                (o.kind.as_str(), o.namespace.as_deref(), o.name.as_str())
+            );
             assert_eq!(docs.api_version(i), o.value["apiVersion"].as_str(), "{name}: {i}");
             assert_eq!(docs.file_name(i), o.file_name(), "{name}: {i}");
         }
