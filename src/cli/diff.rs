@@ -35,11 +35,13 @@ fn checked(path: &str, warnings: bool) -> Result<Stack, u8> {
     }
 }
 
-/// Read `--against` and print its notes. In manifests mode the input is read against
-/// the render of `stack`: documents it holds verbatim are not parsed again.
-fn against(spec: &str, helm: bool, stack: &Stack) -> Result<Before, u8> {
+/// Read `--against` and print its notes. In manifests mode (`manifests`) the input is
+/// read against the render of `stack`: documents it holds verbatim are not parsed again.
+fn against(spec: &str, helm: bool, manifests: bool, stack: &Stack) -> Result<Before, u8> {
     let read = if helm {
         diff::input::read_helm(spec)
+    } else if !manifests {
+        diff::input::read(spec)
     } else {
         diff::input::read_for(spec, stackgen::render::Documents::new(stack))
     };
@@ -89,7 +91,7 @@ pub fn run(
             Ok(s) => Before::Base { label: base.to_string(), stack: Box::new(s) },
             Err(code) => return Ok(code),
         },
-        (None, Some(spec)) => match against(spec, helm, &new_stack) {
+        (None, Some(spec)) => match against(spec, helm, target != Some(RenderFormat::Operator), &new_stack) {
             Ok(b) => b,
             Err(code) => return Ok(code),
         },

@@ -33,7 +33,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use stackgen::read::{at, kind_of, open_regular, read_regular};
-use stackgen::render::{yaml, Documents, HEADER};
+use stackgen::render::{yaml, Documents, Object, HEADER};
 
 /// The most `--check` reads of one committed file (the render limit: a larger file
 /// cannot equal a render).
@@ -41,13 +41,29 @@ pub const MAX_CHECK_BYTES: u64 = stackgen::MAX_RENDER_BYTES;
 
 /// The files of a directory render, name → content, kustomization.yaml included.
 pub fn files(docs: &Documents) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut resources = Vec::with_capacity(docs.len());
-    for i in 0..docs.len() {
-        let name = docs.file_name(i);
+    files_from((0..docs.len()).map(|i| {
         let mut text = String::with_capacity(4096);
         text.push_str(HEADER);
         docs.write(i, &mut text);
+        (docs.file_name(i), text)
+    }))
+}
+
+/// [`files`] of objects built as values (`--format operator`).
+pub fn files_of(objs: &[Object]) -> BTreeMap<String, String> {
+    files_from(objs.iter().map(|o| {
+        let mut text = String::from(HEADER);
+        yaml::write_document(&mut text, &o.value);
+        (o.file_name(), text)
+    }))
+}
+
+/// Files (name, text with the header) in stream order, plus the kustomization.yaml that
+/// lists them in that order.
+fn files_from(docs: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut resources = Vec::new();
+    for (name, text) in docs {
         resources.push(serde_json::Value::String(name.clone()));
         out.insert(name, text);
     }

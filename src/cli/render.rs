@@ -88,7 +88,7 @@ pub fn run(
             let mut files = BTreeMap::new();
             let dir = Path::new(&path).is_dir();
             if dir {
-                files = output::files(&objs);
+                files = output::files_of(&objs);
             } else {
                 files.insert("-".to_string(), stackgen::render::operator::to_text(&checked.stack));
             }
@@ -97,7 +97,7 @@ pub fn run(
         }
         match output {
             Some(dir) => {
-                let files = output::files(&objs);
+                let files = output::files_of(&objs);
                 if let Err(code) = write_dir(&dir, &files, keep_stale, &format!("{} files", files.len())) {
                     return Ok(code);
                 }
