@@ -19,8 +19,11 @@ use crate::model::{Bytes, Stack};
 /// Thanos components, when the stack has Thanos.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ThanosPlan {
-    /// Raw blocks in the bucket for `retention_raw` (every replica uploads its own).
+    /// Raw blocks in the bucket for `retention_raw` (every replica uploads its own); with
+    /// `retention_raw = "0d"` (kept forever), what one year adds.
     pub bucket_raw_bytes: u64,
+    /// `retention_raw = "0d"`: raw blocks are never deleted, the bucket grows without bound.
+    pub bucket_raw_forever: bool,
     /// The Compactor's disk: twice one stream's largest compaction group, with the
     /// compaction headroom.
     pub compactor_disk_bytes: u64,
@@ -104,11 +107,13 @@ pub fn plan(stack: &Stack) -> Result<Plan, PlanError> {
         memory_bytes: one.memory_bytes.saturating_mul(u64::from(pods)),
     };
     let thanos = stack.thanos.as_ref().map(|t| {
-        let raw_s = t.compactor.retention_raw.millis() as f64 / 1000.0;
+        let forever = t.compactor.retention_raw.millis() == 0;
+        let raw_s = if forever { 365.0 * DAY_S } else { t.compactor.retention_raw.millis() as f64 / 1000.0 };
         let stream_days = (THANOS_MAX_COMPACTION.value * DAY_S).min(raw_s.max(2.0 * HOUR_S));
         let group = rate * stream_days * bps;
         ThanosPlan {
             bucket_raw_bytes: ceil_u64(load.samples_per_second * f64::from(p.replicas) * raw_s * bps),
+            bucket_raw_forever: forever,
             compactor_disk_bytes: round_up_size(ceil_u64(2.0 * group / DISK_FILL.value)),
             store_memory_bytes: round_up_size(ceil_u64(
                 (STORE_CHUNK_POOL.value + STORE_INDEX_CACHE.value) * (1.0 + STORE_OVERHEAD.value),
@@ -270,7 +275,11 @@ impl Plan {
         if let Some(t) = &self.thanos {
             out.push('\n');
             let rows = vec![
-                ("bucket, raw resolution", human_bytes(t.bucket_raw_bytes)),
+                if t.bucket_raw_forever {
+                    ("bucket, raw resolution", format!("{} a year, kept forever", human_bytes(t.bucket_raw_bytes)))
+                } else {
+                    ("bucket, raw resolution", human_bytes(t.bucket_raw_bytes))
+                },
                 ("Compactor disk", human_bytes(t.compactor_disk_bytes)),
                 ("Store Gateway memory", human_bytes(t.store_memory_bytes)),
             ];

@@ -44,7 +44,7 @@ fn plan_json_field_names_are_stable() {
         "shard,samples_per_second,active_series,blocks_bytes,wal_bytes,head_chunks_bytes,tsdb_bytes,volume_bytes,\
          retention_size_bytes,memory_bytes"
     );
-    assert_eq!(keys(&v["thanos"]), "bucket_raw_bytes,compactor_disk_bytes,store_memory_bytes");
+    assert_eq!(keys(&v["thanos"]), "bucket_raw_bytes,bucket_raw_forever,compactor_disk_bytes,store_memory_bytes");
     assert_eq!(keys(&v["checks"][0]), "what,key,stack_bytes,plan_bytes,verdict");
     assert_eq!(keys(&v["total"]), "pods,volume_bytes,memory_bytes");
 }

@@ -12,7 +12,7 @@ crate::lint::rule_doc! {
     /// (`stackgen explain plan` lists its factors and their sources) and warns when a
     /// Prometheus volume is below the planned volume (the TSDB for the retention, its WAL
     /// and head chunks, with the compaction headroom), when `retention_size` is below the
-    /// planned TSDB, or when `[thanos.compactor] size` is below the planned Compactor disk.
+    /// planned TSDB, or when `[thanos.compactor] storage_size` is below the planned Compactor disk.
     /// The message says by how much.
     ///
     /// ## Why is this bad?
@@ -83,14 +83,14 @@ pub(crate) fn check(cx: &mut Checker<'_>) {
         if t.compactor.size.get() < tp.compactor_disk_bytes {
             cx.report(
                 Code::DiskEstimate,
-                "/thanos/compactor/size",
+                "/thanos/compactor/storage_size",
                 format!(
                     "the Compactor downloads up to 14 days of one shard's blocks and writes the result beside them: about {} at this load; its volume is {}: short by {}",
                     human_bytes(tp.compactor_disk_bytes),
                     human_bytes(t.compactor.size.get()),
                     human_bytes(tp.compactor_disk_bytes - t.compactor.size.get())
                 ),
-                "raise [thanos.compactor] size",
+                "raise [thanos.compactor] storage_size",
             );
         }
     }
