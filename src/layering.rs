@@ -1,5 +1,6 @@
 //! The pipeline's arrows, checked over the source: each stage uses only the stages below
-//! it. model ← lint, render ← diff, lifecycle; the command line (the binary's
+//! it. model ← alerting (a generator: rule files, probes, self-monitoring) ← lint, render
+//! ← diff, lifecycle; the command line (the binary's
 //! `src/cli/`) is the only place that prints or picks an exit code. A `use` that points
 //! the wrong way fails here with its file and line.
 
@@ -63,7 +64,7 @@ fn the_model_uses_no_later_stage() {
 /// arithmetic (`lifecycle::plan` uses only the model).
 #[test]
 fn lint_does_not_use_render() {
-    let bad = uses_outside("lint", &["model", "diagnostic", "source", "lint", "lifecycle", "secrets"]);
+    let bad = uses_outside("lint", &["model", "diagnostic", "source", "lint", "lifecycle", "secrets", "alerting"]);
     assert!(bad.is_empty(), "src/lint uses a later stage:\n{}", bad.join("\n"));
     let bad = offending("lint", |l| l.contains(&["super", "::render"].concat()));
     assert!(bad.is_empty(), "src/lint uses render:\n{}", bad.join("\n"));
@@ -79,13 +80,25 @@ fn the_plan_uses_only_the_model() {
     assert!(used.is_empty(), "src/lifecycle/plan.rs uses {used:?}");
 }
 
-/// Render reads the validated model and nothing after it: no lint or diagnostics (what a
-/// render target cannot express is a lint rule), no diff, and no command line (the
-/// binary's `src/cli/`, which the library cannot name).
+/// Render reads the validated model, and the alerting generators built on it (probe
+/// jobs, the exporter config, rule files), nothing after them: no lint or diagnostics
+/// (what a render target cannot express is a lint rule), no diff, and no command line
+/// (the binary's `src/cli/`, which the library cannot name).
 #[test]
 fn render_uses_only_the_model() {
-    let bad = uses_outside("render", &["model", "render"]);
+    let bad = uses_outside("render", &["model", "render", "alerting"]);
     assert!(bad.is_empty(), "render uses more than the model:\n{}", bad.join("\n"));
+}
+
+/// `alerting` is a generator layer over the model: it reads the validated model (and
+/// reports rule-file problems as diagnostics), never render, lint or diff, so render and
+/// lint may both use it.
+#[test]
+fn alerting_uses_only_the_model() {
+    let bad = uses_outside("alerting", &["model", "diagnostic", "alerting"]);
+    assert!(bad.is_empty(), "src/alerting uses more than the model:\n{}", bad.join("\n"));
+    let bad = offending("alerting", |l| l.contains(&["super", "::render"].concat()));
+    assert!(bad.is_empty(), "src/alerting uses render:\n{}", bad.join("\n"));
 }
 
 /// `diff` computes a report; the command line prints it, picks colour and maps it to an

@@ -11,12 +11,16 @@
 //! `summary`, `description` and `runbook` annotations (the runbook says what to do).
 //!
 //! The rules assume what the render provides with self-monitoring on:
-//! - every Prometheus pod scrapes every component of the stack (the self-monitoring jobs
-//!   are not sharded), so each shard sees every other one and alerts on a missing shard;
-//! - the Prometheus targets of [`SelfMonitoring::prometheus_job`] carry a `shard` label
-//!   (the pod's shard) when there is more than one shard; the missing shard is named in
-//!   the alert's `prometheus_shard` label, since the render's `alert_relabel_configs`
-//!   drop `shard` (the external label) from every alert;
+//! - every component is scraped by exactly one shard, so each `up` series exists once
+//!   (per HA replica, which Alertmanager deduplicates: the render's
+//!   `alert_relabel_configs` drop the replica and `shard` external labels): the Prometheus
+//!   pods and sidecars of a shard by that shard itself ([`SelfMonitoring::prometheus_job`],
+//!   kept with `__tmp_disable_sharding`), the shared components (Query, Store, Compactor,
+//!   Alertmanager, Grafana, the blackbox exporter) by the shard their address hashes to;
+//! - with more than one shard, every shard also checks that every shard answers
+//!   ([`SelfMonitoring::shards_job`]: a scrape of an empty `/federate`, so only `up`,
+//!   labelled `prometheus_shard`), and alerts when every replica of a shard is down;
+//!   every surviving shard raises the same alert, which Alertmanager deduplicates;
 //! - the kubelet's `kubelet_volume_stats_*` metrics are scraped (any job), with the
 //!   claims' `namespace` and `persistentvolumeclaim` labels.
 //!
@@ -37,8 +41,11 @@ pub struct SelfMonitoring {
     pub shards: u32,
     /// Prometheus replicas per shard.
     pub replicas: u32,
-    /// The job scraping the Prometheus pods.
+    /// The job scraping the Prometheus pods (each shard its own).
     pub prometheus_job: String,
+    /// The job by which every shard checks every shard's pods (`up` only, labelled
+    /// `prometheus_shard`); used with more than one shard.
+    pub shards_job: String,
     /// A regular expression matching the names of the Prometheus TSDB claims
     /// (`data-prod-prometheus-shard-.*`), anchored by Prometheus.
     pub tsdb_claims: String,
@@ -172,7 +179,10 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
     );
     add(
         "TargetDown",
-        "100 * (count by (job, namespace) (up == 0) / count by (job, namespace) (up)) > 10".to_string(),
+        {
+            let up = format!("up{{job!={}}}", lit(&m.shards_job));
+            format!("100 * (count by (job, namespace) ({up} == 0) / count by (job, namespace) ({up})) > 10")
+        },
         "10m",
         Severity::Warning,
         "Targets are down.",
@@ -182,12 +192,7 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
     let shard_missing = if m.shards <= 1 {
         format!("absent(up{{{prom}}} == 1)")
     } else {
-        (0..m.shards)
-            .map(|i| {
-                format!("label_replace(absent(up{{{prom}, shard=\"{i}\"}} == 1), \"prometheus_shard\", \"{i}\", \"\", \"\")")
-            })
-            .collect::<Vec<_>>()
-            .join("\nor\n")
+        format!("max by (prometheus_shard) (up{{job={}}}) == 0", lit(&m.shards_job))
     };
     add(
         "PrometheusShardMissing",
@@ -437,6 +442,7 @@ impl SelfMonitoring {
             shards: 2,
             replicas: 2,
             prometheus_job: "stackgen-prometheus".into(),
+            shards_job: "stackgen-prometheus-shards".into(),
             tsdb_claims: "data-prod-prometheus-.*".into(),
             thanos: Some(ThanosJobs {
                 sidecar: "stackgen-thanos-sidecar".into(),

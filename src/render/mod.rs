@@ -3,6 +3,7 @@
 //! `yaml.rs` writes them. Nothing here reads the clock, the environment or a hash map,
 //! so the same stack gives the same bytes everywhere.
 
+pub(crate) mod blackbox;
 pub mod helm;
 pub(crate) mod k8s;
 pub(crate) mod network;
@@ -225,6 +226,7 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
         thanos::objects(&n, thanos::Sidecars::Own, &mut objs);
     }
     workloads::objects(&n, &mut objs);
+    blackbox::objects(&n, &mut objs);
     network::objects(&n, &network::Peers::Stackgen, &mut objs);
     scanners::annotate(&mut objs);
     (objs, templates)

@@ -28,6 +28,8 @@ pub const PATTERNS: &[&str] = &[
     "^[a-z0-9.-]+$",
     "^[A-Za-z0-9_.:-]+$",
     "^/",
+    "^[A-Za-z0-9_.-]+$",
+    "^[^/]",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
     "^[0-9a-fA-F:.]+/[0-9]{1,3}$",
 ];
@@ -134,10 +136,20 @@ fn p19(s: &str) -> bool {
 
 fn p20(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
-    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.-]+$").expect("schema patterns compile")).is_match(s)
 }
 
 fn p21(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^/]").expect("schema patterns compile")).is_match(s)
+}
+
+fn p22(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p23(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
     s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[0-9a-fA-F:.]+/[0-9]{1,3}$").expect("schema patterns compile")).is_match(s)
 }
@@ -308,9 +320,11 @@ fn n11(v: &Value) -> bool {
                 "alertmanager" => n122(x),
                 "grafana" => n128(x),
                 "scrape" => n134(x),
-                "kubernetes" => n146(x),
-                "lint" => n152(x),
-                "security" => n155(x),
+                "probe" => n146(x),
+                "rules" => n154(x),
+                "kubernetes" => n158(x),
+                "lint" => n164(x),
+                "security" => n167(x),
                 _ => false,
             };
             if !ok {
@@ -2038,16 +2052,32 @@ fn n145(v: &Value) -> bool {
 }
 
 fn n146(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n147) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n147(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "discovery" => n147(x),
-                "control_plane" => n148(x),
-                "cluster_domain" => n149(x),
-                "dns_addresses" => n150(x),
+                "job" => n148(x),
+                "module" => n149(x),
+                "query_name" => n150(x),
+                "targets" => n151(x),
+                "interval" => n153(x),
                 _ => false,
             };
             if !ok {
@@ -2058,16 +2088,18 @@ fn n146(v: &Value) -> bool {
     true
 }
 
-fn n147(v: &Value) -> bool {
-    if !v.is_boolean() {
+fn n148(v: &Value) -> bool {
+    if !v.is_string() {
         return false;
     }
-    true
-}
-
-fn n148(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p18(s) {
+            return false;
+        }
     }
     true
 }
@@ -2076,7 +2108,21 @@ fn n149(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if !matches!(v.as_str(), Some("http_2xx" | "http_post_2xx" | "tcp_connect" | "icmp" | "dns")) {
+        return false;
+    }
+    true
+}
+
+fn n150(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
     if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
         if !p20(s) {
             return false;
         }
@@ -2084,24 +2130,15 @@ fn n149(v: &Value) -> bool {
     true
 }
 
-fn n150(v: &Value) -> bool {
+fn n151(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n151) {
+        if (a.len() as u64) < 1 {
             return false;
         }
-    }
-    true
-}
-
-fn n151(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p21(s) {
+        if !a.iter().all(n152) {
             return false;
         }
     }
@@ -2109,50 +2146,34 @@ fn n151(v: &Value) -> bool {
 }
 
 fn n152(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "allow" => n153(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n153(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n154) {
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
     true
 }
 
-fn n154(v: &Value) -> bool {
-    if !v.is_string() {
+fn n153(v: &Value) -> bool {
+    if !n0(v) {
         return false;
     }
     true
 }
 
-fn n155(v: &Value) -> bool {
+fn n154(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n156(x),
+                "files" => n155(x),
+                "self_monitoring" => n157(x),
                 _ => false,
             };
             if !ok {
@@ -2163,7 +2184,168 @@ fn n155(v: &Value) -> bool {
     true
 }
 
+fn n155(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n156) {
+            return false;
+        }
+    }
+    true
+}
+
 fn n156(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p21(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n157(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n158(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n159(x),
+                "control_plane" => n160(x),
+                "cluster_domain" => n161(x),
+                "dns_addresses" => n162(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n159(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n160(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n161(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n162(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n163) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n163(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p23(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n164(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "allow" => n165(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n165(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n166) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n166(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n167(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "network_policies" => n168(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n168(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

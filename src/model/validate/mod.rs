@@ -10,6 +10,7 @@
 
 mod alertmanager;
 mod grafana;
+mod probe;
 mod prometheus;
 mod scrape;
 mod sharding;
@@ -40,6 +41,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
     let grafana = raw.grafana.as_ref().map(|g| grafana::validate(g, &mut r));
     let (scrape, kubernetes) =
         scrape::validate(&raw.scrape, raw.kubernetes.as_ref(), &prometheus, alertmanager.is_some(), &mut r);
+    let probes = probe::validate(&raw.probe, &scrape, &kubernetes, &prometheus, alertmanager.is_some(), &mut r);
+    let rules = probe::rules(raw.rules.as_ref());
     if !r.diags.is_empty() {
         return Err(r.diags);
     }
@@ -55,6 +58,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         alertmanager,
         grafana,
         scrape,
+        probes,
+        rules,
         kubernetes,
         network_policies: raw.security.as_ref().and_then(|s| s.network_policies).unwrap_or(true),
         create_namespace: meta.create_namespace,
