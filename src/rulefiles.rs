@@ -69,7 +69,9 @@ pub fn load(src: &Source, parsed: &Parsed, stack: &mut Stack) -> Vec<Diagnostic>
     for (i, pattern) in stack.rules.patterns.iter().enumerate() {
         let ptr = format!("/rules/files/{i}");
         let err = |msg: String, help: &str| {
-            Diagnostic::error(Code::RuleFiles, msg, parsed.span(&ptr)).with_help(help.to_string()).with_path(ptr.clone())
+            Diagnostic::error(Code::RuleFiles, msg, parsed.span(&ptr))
+                .with_help(help.to_string())
+                .with_path(ptr.clone())
         };
         let (dir, file) = match pattern.rsplit_once('/') {
             Some((d, f)) => (d, f),
@@ -147,9 +149,13 @@ pub fn load(src: &Source, parsed: &Parsed, stack: &mut Stack) -> Vec<Diagnostic>
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
         if name == crate::alerting::stack::BUILTIN_RULE_FILE {
             diags.push(
-                Diagnostic::error(Code::RuleFiles, format!("rule file {rel}: the name of the built-in rule file"), parsed.span(&ptr))
-                    .with_help("rename it: stackgen writes its self-monitoring rules under that name")
-                    .with_path(ptr),
+                Diagnostic::error(
+                    Code::RuleFiles,
+                    format!("rule file {rel}: the name of the built-in rule file"),
+                    parsed.span(&ptr),
+                )
+                .with_help("rename it: stackgen writes its self-monitoring rules under that name")
+                .with_path(ptr),
             );
             continue;
         }

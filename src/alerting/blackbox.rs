@@ -18,7 +18,6 @@
 
 use serde_json::{json, Map, Value};
 
-
 /// The blackbox_exporter version rendered (image tag) and built for the tests
 /// (`scripts/real-components.sh blackbox` reads this line).
 pub const BLACKBOX_EXPORTER_VERSION: &str = "v0.28.0";
@@ -34,17 +33,17 @@ pub use crate::model::probe::{is_url, ProbeModule, ProbeSpec};
 /// The module's body in the exporter config.
 fn module_config(m: &ProbeModule) -> Value {
     match m {
-            ProbeModule::Http2xx => json!({"prober": "http", "http": {"preferred_ip_protocol": "ip4"}}),
-            ProbeModule::HttpPost2xx => {
-                json!({"prober": "http", "http": {"method": "POST", "preferred_ip_protocol": "ip4"}})
-            }
-            ProbeModule::TcpConnect => json!({"prober": "tcp", "tcp": {"preferred_ip_protocol": "ip4"}}),
-            ProbeModule::Icmp => json!({"prober": "icmp", "icmp": {"preferred_ip_protocol": "ip4"}}),
-            ProbeModule::Dns { query_name } => json!({
-                "prober": "dns",
-                "dns": {"query_name": query_name, "query_type": "A", "preferred_ip_protocol": "ip4"},
-            }),
+        ProbeModule::Http2xx => json!({"prober": "http", "http": {"preferred_ip_protocol": "ip4"}}),
+        ProbeModule::HttpPost2xx => {
+            json!({"prober": "http", "http": {"method": "POST", "preferred_ip_protocol": "ip4"}})
         }
+        ProbeModule::TcpConnect => json!({"prober": "tcp", "tcp": {"preferred_ip_protocol": "ip4"}}),
+        ProbeModule::Icmp => json!({"prober": "icmp", "icmp": {"preferred_ip_protocol": "ip4"}}),
+        ProbeModule::Dns { query_name } => json!({
+            "prober": "dns",
+            "dns": {"query_name": query_name, "query_type": "A", "preferred_ip_protocol": "ip4"},
+        }),
+    }
 }
 
 /// The shard a Prometheus config is for, when the stack is sharded.

@@ -190,7 +190,9 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "Open the Prometheus targets page for job {{ $labels.job }}: the scrape error says whether the target is gone, refuses the connection or times out.",
     );
     let shard_missing = if m.shards <= 1 {
-        format!("absent(up{{{prom}}} == 1)")
+        // One shard can only see a replica of its own missing (StackComponentDown); this
+        // fires where the self-scrape itself is gone (a config without the job).
+        format!("label_replace(absent(up{{{prom}}} == 1), \"prometheus_shard\", \"0\", \"\", \"\")")
     } else {
         format!("max by (prometheus_shard) (up{{job={}}}) == 0", lit(&m.shards_job))
     };

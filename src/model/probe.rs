@@ -85,4 +85,3 @@ pub struct ProbeSpec {
     /// `None`: the global scrape interval.
     pub interval: Option<Duration>,
 }
-

@@ -63,7 +63,8 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true)]);
     let mut security = k8s::pod_security(65534, 65534);
     if s.probes.iter().any(|p| p.module == ProbeModule::Icmp) {
-        security.sysctls = Some(vec![Sysctl { name: "net.ipv4.ping_group_range".into(), value: "0 2147483647".into() }]);
+        security.sysctls =
+            Some(vec![Sysctl { name: "net.ipv4.ping_group_range".into(), value: "0 2147483647".into() }]);
     }
     // The exporter reads its config only at start: a changed module rolls the pods.
     let annotations = BTreeMap::from([checksum]);

@@ -19,8 +19,8 @@ use super::pod::{
     pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, RELOADER_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT,
 };
 use super::{storage, thanos, yaml, Names, Object};
-use crate::alerting::{self, blackbox};
 use crate::alerting::blackbox::BLACKBOX_EXPORTER_PORT;
+use crate::alerting::{self, blackbox};
 use crate::model::Stack;
 
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -187,6 +187,29 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
 
 /// Where every shard mounts the rules ConfigMap (the reloader watches it too).
 pub const RULES_DIR: &str = "/etc/prometheus/rules";
+/// Where every shard mounts the list of all shards' pods (`prometheus-shards` job).
+pub const SHARDS_DIR: &str = "/etc/prometheus/shards";
+pub const SHARDS_FILE: &str = "shards.yaml";
+
+/// Whether the shards watch each other (`prometheus-shards`, file_sd).
+fn shards_watch(s: &Stack) -> bool {
+    s.rules.self_monitoring && s.sharding.shards > 1
+}
+
+/// The file_sd list of every shard's pods, labelled with their shard.
+fn shards_file(n: &Names<'_>) -> String {
+    let s = n.stack;
+    let groups: Vec<Value> = (0..s.sharding.shards)
+        .map(|i| {
+            let name = n.shard(&i.to_string());
+            let targets: Vec<String> = (0..s.prometheus.replicas)
+                .map(|r| format!("{name}-{r}.{}:{PROMETHEUS_PORT}", n.svc_fqdn(&name)))
+                .collect();
+            json!({"targets": targets, "labels": {"prometheus_shard": i.to_string()}})
+        })
+        .collect();
+    yaml::to_string(&Value::Array(groups))
+}
 
 /// The self-monitoring jobs of one shard's config (`[rules] self_monitoring`): every
 /// component of the stack scraped by exactly one shard.
@@ -216,20 +239,14 @@ fn self_monitoring_jobs(n: &Names<'_>, shard: &str) -> Vec<Value> {
         "static_configs": [{"targets": own_pods(PROMETHEUS_PORT), "labels": pinned}],
     })];
     if s.sharding.shards > 1 {
-        let configs: Vec<Value> = (0..s.sharding.shards)
-            .map(|i| {
-                let name = n.shard(&i.to_string());
-                let targets: Vec<String> = (0..s.prometheus.replicas)
-                    .map(|r| format!("{name}-{r}.{}:{PROMETHEUS_PORT}", n.svc_fqdn(&name)))
-                    .collect();
-                json!({"targets": targets, "labels": {"__tmp_disable_sharding": "true", "prometheus_shard": i.to_string()}})
-            })
-            .collect();
+        // The list of every shard's pods is one file for all shards (file_sd, which
+        // Prometheus watches itself), not repeated in each shard's config.
         jobs.push(json!({
             "job_name": job::SHARDS_JOB,
             "metrics_path": "/federate",
             "params": {"match[]": ["{__name__=\"stackgen_shard_liveness_only\"}"]},
-            "static_configs": configs,
+            "file_sd_configs": [{"files": [format!("{SHARDS_DIR}/{SHARDS_FILE}")]}],
+            "relabel_configs": [{"target_label": "__tmp_disable_sharding", "replacement": "true", "action": "replace"}],
         }));
     }
     if let Some(t) = &s.thanos {
@@ -322,6 +339,13 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let ns = n.ns();
     let rule_files = alerting::stack::rule_files(s);
+    if shards_watch(s) {
+        out.push(Object::new(&ConfigMap {
+            metadata: meta(&n.obj("prometheus-shards"), Some(&ns), n.labels("prometheus", "shards", None)),
+            data: Some(BTreeMap::from([(SHARDS_FILE.to_string(), shards_file(n))])),
+            ..Default::default()
+        }));
+    }
     if !rule_files.is_empty() {
         // One ConfigMap for every shard: the stack's rule files and the built-in one. A
         // changed file changes this object (diff shows it) and the reloaders of every
@@ -527,12 +551,18 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     if rules {
         mounts.push(k8s::mount("rules", RULES_DIR, true));
     }
+    if shards_watch(s) {
+        mounts.push(k8s::mount("shards", SHARDS_DIR, true));
+    }
     c.volume_mounts = Some(mounts);
 
     let mut containers = vec![c, config_reloader(n)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
     if rules {
         volumes.push(k8s::config_map_volume("rules", &n.obj("prometheus-rules")));
+    }
+    if shards_watch(s) {
+        volumes.push(k8s::config_map_volume("shards", &n.obj("prometheus-shards")));
     }
     if s.thanos.is_some() {
         let (sidecar, extra) = thanos::sidecar(n);

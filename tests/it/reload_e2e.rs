@@ -28,6 +28,10 @@ name = "gp3"
 
 [kubernetes]
 discovery = false
+
+# This test is about prometheus.yml; rule files reload in alerting_e2e.
+[rules]
+self_monitoring = false
 "#;
 
 /// The common loopback HTTP client, on a 127.0.0.1 port.

@@ -12,7 +12,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 fn kube_version(stack: &std::path::Path) -> String {
-    crate::common::check_text("x", &std::fs::read_to_string(stack).unwrap()).kubernetes_version
+    crate::common::check_file(stack).kubernetes_version
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn promtool_check_config() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for stack in stacks() {
-        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         let docs = docs(&std::fs::read_to_string(golden_path(&stack)).unwrap());
         let configs = prometheus_configs(&docs).len();
         let mut cluster = Cluster::new(docs, &model.kubernetes.cluster_domain).with_placeholder_secrets();
@@ -127,7 +127,7 @@ fn promtool_check_rules() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for stack in stacks() {
-        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         let helm = stackgen::render::helm::render(&model);
         let values: Value = serde_saphyr::from_str(&helm.values).unwrap();
         let mut found = rule_files(&docs(&std::fs::read_to_string(golden_path(&stack)).unwrap()), None);
@@ -191,7 +191,7 @@ fn amtool_check_config() {
                 files.push(path);
             }
         }
-        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         let values: Value = serde_saphyr::from_str(&stackgen::render::helm::render(&model).values).unwrap();
         if values["alertmanager"]["config"].is_object() {
             let path = dir.path().join(format!("{}-helm-alertmanager.yml", stem(&stack)));
