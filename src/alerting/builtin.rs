@@ -436,25 +436,28 @@ pub fn rule_file(m: &SelfMonitoring) -> String {
 
 impl SelfMonitoring {
     /// A full stack (2 shards x 2 replicas, Thanos, Alertmanager, Grafana, a blackbox
-    /// exporter): the input the promtool test cases of tests/fixtures/rules/ are written for.
+    /// exporter) as the manifests render scrapes it (`alerting::stack::self_monitoring` of
+    /// such a stack named `prod` in `monitoring`; tests/it/alerting.rs holds the two
+    /// equal): the input the promtool test cases of tests/fixtures/rules/ are written for.
     pub fn example() -> SelfMonitoring {
+        use super::stack as job;
         SelfMonitoring {
             namespace: "monitoring".into(),
             stack: "prod".into(),
             shards: 2,
             replicas: 2,
-            prometheus_job: "stackgen-prometheus".into(),
-            shards_job: "stackgen-prometheus-shards".into(),
-            tsdb_claims: "data-prod-prometheus-.*".into(),
+            prometheus_job: job::PROMETHEUS_JOB.into(),
+            shards_job: job::SHARDS_JOB.into(),
+            tsdb_claims: "data-prod-prometheus-shard-.*".into(),
             thanos: Some(ThanosJobs {
-                sidecar: "stackgen-thanos-sidecar".into(),
-                query: Some("stackgen-thanos-query".into()),
-                store: Some("stackgen-thanos-store".into()),
-                compactor: Some("stackgen-thanos-compactor".into()),
+                sidecar: job::SIDECAR_JOB.into(),
+                query: Some(job::QUERY_JOB.into()),
+                store: Some(job::STORE_JOB.into()),
+                compactor: Some(job::COMPACTOR_JOB.into()),
             }),
-            alertmanager: Some(AlertmanagerJob { job: "stackgen-alertmanager".into(), replicas: 3 }),
-            grafana_job: Some("stackgen-grafana".into()),
-            blackbox_job: Some("stackgen-blackbox-exporter".into()),
+            alertmanager: Some(AlertmanagerJob { job: job::ALERTMANAGER_JOB.into(), replicas: 3 }),
+            grafana_job: Some(job::GRAFANA_JOB.into()),
+            blackbox_job: Some(job::BLACKBOX_JOB.into()),
         }
     }
 }

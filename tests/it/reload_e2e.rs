@@ -80,7 +80,7 @@ fn args(c: &Value) -> Vec<String> {
 /// Write the ConfigMap volume as the kubelet does: files in a fresh timestamped
 /// directory, `..data` swapped to it by an atomic rename, and the file a symlink through
 /// `..data`.
-fn write_config_volume(dir: &Path, generation: u32, file: &str, text: &str) {
+pub(crate) fn write_config_volume(dir: &Path, generation: u32, file: &str, text: &str) {
     let ts = dir.join(format!("..2026_12_01_00_00_0{generation}"));
     std::fs::create_dir_all(&ts).unwrap();
     std::fs::write(ts.join(file), text).unwrap();
