@@ -277,3 +277,179 @@ fn probes_and_rule_files_run_in_real_prometheus_and_reload_in_place() {
     assert_eq!(metric(&web, "process_start_time_seconds"), Some(pid_started), "Prometheus was not restarted");
     assert_eq!(metric(&web, "prometheus_config_last_reload_successful"), Some(1.0));
 }
+
+/// helm-values, with the real Prometheus Operator (v0.93.1, the chart's) on a loopback API
+/// server and `helm template` of chart 88.5.3 with saas-probes' values: the config the
+/// operator generates from `additionalScrapeConfigs` probes each target from exactly one
+/// shard, the one its URL hashes to (promtool 3 `check service-discovery` computes the
+/// targets of each shard's config), and the rule files reach the operator's rule
+/// ConfigMap through `additionalPrometheusRulesMap`.
+#[test]
+fn the_operator_shards_helm_probes_on_the_target_and_loads_the_rule_files() {
+    use crate::common::apiserver::{ok, pick_kinds, ApiServer};
+    let _real = real_components_lock();
+    let [Some(operator), Some(helm_bin), Some(promtool)] = ["operator", "helm", "promtool"].map(real) else {
+        return;
+    };
+    let Some(mut server) = ApiServer::start() else { return };
+    let stack_file = root().join("stacks/saas-probes.toml");
+    let s = check_file(&stack_file);
+    let chart_objs = server.apply_chart_world(&helm_bin, &s);
+    let rules_yaml = server.path("rules.yaml");
+    std::fs::write(&rules_yaml, pick_kinds(&chart_objs, &["PrometheusRule"])).unwrap();
+    ok(server.kubectl().args([
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/prometheusrules.monitoring.coreos.com",
+    ]));
+    ok(server.kubectl().args(["apply", "--server-side", "-f"]).arg(&rules_yaml));
+    server.spawn(
+        &operator,
+        [
+            server.operator_flags(),
+            vec![format!("--web.listen-address=127.0.0.1:{}", free_port()), format!("--namespaces={}", s.namespace)],
+        ]
+        .concat(),
+        "operator.log",
+    );
+    let ns = s.namespace.as_str();
+    let cr = stackgen::render::helm::prometheus_cr(&s);
+    let log = server.path("operator.log");
+    let kubectl = server.kubectl_path().to_path_buf();
+    let get = |args: &[&str]| crate::data_layout::get_json(&kubectl, &server.kubeconfig, args, 90, &log);
+    let secret = get(&["-n", ns, "get", "secret", &format!("prometheus-{cr}")]);
+    let gz = secret["data"]["prometheus.yaml.gz"].as_str().expect("the generated config");
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "base64 -d | gzip -dc"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), gz.as_bytes()).unwrap();
+    let text = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(text.contains("$(SHARD)"), "the operator's config is one for all shards, $(SHARD) set per pod");
+
+    let dir = tempfile::tempdir().unwrap();
+    let probe = s.probes.iter().find(|p| p.job == "blackbox-http").unwrap();
+    let mut owners: Vec<(String, u64)> = Vec::new();
+    for shard in 0..u64::from(s.sharding.shards) {
+        let path = dir.path().join(format!("shard-{shard}.yml"));
+        std::fs::write(&path, text.replace("$(SHARD)", &shard.to_string())).unwrap();
+        let (code, out, err) = run(std::process::Command::new(&promtool)
+            .args(["check", "service-discovery", "--timeout=1s"])
+            .arg(&path)
+            .arg(&probe.job));
+        assert_eq!(code, 0, "promtool check service-discovery:\n{out}{err}");
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        for t in v.as_array().unwrap() {
+            let l = &t["labels"];
+            if l.as_object().is_some_and(|m| !m.is_empty()) {
+                assert_eq!(l["__address__"], "saas-blackbox-exporter.monitoring.svc.cluster.local:9115");
+                owners.push((l["__param_target"].as_str().unwrap().to_string(), shard));
+            }
+        }
+    }
+    owners.sort();
+    let mut want: Vec<(String, u64)> = probe
+        .targets
+        .iter()
+        .map(|t| (t.clone(), stackgen::model::sharding::hashmod(t, u64::from(s.sharding.shards))))
+        .collect();
+    want.sort();
+    assert_eq!(owners, want, "each probe target in exactly the shard its URL hashes to");
+
+    // The stack's rule files, loaded by the operator for every shard.
+    let cm = get(&["-n", ns, "get", "configmap", &format!("prometheus-{cr}-rulefiles-0")]);
+    let all: String = cm["data"].as_object().unwrap().values().map(|v| v.as_str().unwrap_or_default()).collect();
+    for name in ["EndpointDown", "CertificateExpiresSoon", "job:probe_success:avg5m"] {
+        assert!(all.contains(name), "{name} not in the operator's rule files:\n{all}");
+    }
+}
+
+/// Self-monitoring scrapes every component once: for each shard's rendered prometheus.yml
+/// (saas-probes, 2 shards x 2 replicas), promtool 3 `check service-discovery` gives the
+/// targets each shard keeps after relabeling. The shared components (Store Gateway,
+/// Compactor, Alertmanager, Grafana) are kept by exactly one shard; the Prometheus pods
+/// and their sidecars by their own shard only; `prometheus-shards` (liveness only) by
+/// every shard on purpose, each pod labelled with its shard. (Query and the exporter are
+/// found through DNS A records, which promtool cannot resolve here; they are hashed by the
+/// same rules.)
+#[test]
+fn self_monitoring_scrapes_each_component_once() {
+    let Some(promtool) = real("promtool") else { return };
+    let s = check_file(&root().join("stacks/saas-probes.toml"));
+    let objs = docs(&stackgen::render_manifests(&s));
+    let dir = tempfile::tempdir().unwrap();
+    let data = |name: &str, key: &str| -> String {
+        objs.iter()
+            .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("ConfigMap {name}"))["data"][key]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let shards_file = dir.path().join("shards.yaml");
+    std::fs::write(&shards_file, data("saas-prometheus-shards", "shards.yaml")).unwrap();
+    let jobs = [
+        "prometheus",
+        "thanos-sidecar",
+        "prometheus-shards",
+        "thanos-store",
+        "thanos-compactor",
+        "alertmanager",
+        "grafana",
+    ];
+    // (job, address) -> shards that keep it, and the labels they keep it with.
+    let mut kept: std::collections::BTreeMap<(String, String), Vec<(u16, Value)>> = Default::default();
+    for shard in 0..s.sharding.shards {
+        let mut cfg: Value =
+            serde_saphyr::from_str(&data(&format!("saas-prometheus-shard-{shard}"), "prometheus.yml")).unwrap();
+        // Only what promtool needs to run discovery: the file_sd list where the config
+        // names it, no rule files.
+        cfg.as_object_mut().unwrap().remove("rule_files");
+        for job in cfg["scrape_configs"].as_array_mut().unwrap() {
+            if let Some(f) = job.get_mut("file_sd_configs") {
+                *f = serde_json::json!([{"files": [shards_file.display().to_string()]}]);
+            }
+        }
+        let path = dir.path().join(format!("shard-{shard}.yml"));
+        std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
+        for job in jobs {
+            let (code, out, err) = run(std::process::Command::new(&promtool)
+                .args(["check", "service-discovery", "--timeout=1s"])
+                .arg(&path)
+                .arg(job));
+            assert_eq!(code, 0, "{job}: {out}{err}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            for t in v.as_array().unwrap() {
+                let l = &t["labels"];
+                if l.as_object().is_some_and(|m| !m.is_empty()) {
+                    let addr = l["__address__"].as_str().unwrap().to_string();
+                    kept.entry((job.to_string(), addr)).or_default().push((shard, l.clone()));
+                }
+            }
+        }
+    }
+    let count = |job: &str| kept.keys().filter(|(j, _)| j == job).count();
+    // 2 shards x 2 replicas; one Store Gateway, one Compactor, 2 Alertmanagers, Grafana.
+    assert_eq!(jobs.map(count), [4, 4, 4, 1, 1, 2, 1], "targets per job: {:#?}", kept.keys().collect::<Vec<_>>());
+    for ((job, addr), by) in &kept {
+        let shards: Vec<u16> = by.iter().map(|(s, _)| *s).collect();
+        match job.as_str() {
+            "prometheus-shards" => {
+                assert_eq!(shards, [0, 1], "{addr}: every shard checks every shard");
+                let own: u16 = addr["saas-prometheus-shard-".len()..].split('-').next().unwrap().parse().unwrap();
+                for (_, l) in by {
+                    assert_eq!(l["prometheus_shard"], own.to_string(), "{addr}");
+                    assert_eq!(l["__metrics_path__"], "/federate", "{addr}: liveness only");
+                }
+            }
+            "prometheus" | "thanos-sidecar" => {
+                let own: u16 = addr["saas-prometheus-shard-".len()..].split('-').next().unwrap().parse().unwrap();
+                assert_eq!(shards, [own], "{job} {addr}: scraped by its own shard only");
+            }
+            _ => assert_eq!(shards.len(), 1, "{job} {addr}: scraped by exactly one shard, not {shards:?}"),
+        }
+    }
+}
