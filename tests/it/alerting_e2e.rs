@@ -453,3 +453,37 @@ fn self_monitoring_scrapes_each_component_once() {
         }
     }
 }
+
+/// `diff` reads the rule files as render does: a changed rule is one changed object, the
+/// rules ConfigMap, and no restart (the reloaders apply it).
+#[test]
+fn a_rule_change_is_a_rules_configmap_change_in_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("saas-probes.toml");
+    std::fs::copy(root().join("stacks/saas-probes.toml"), &stack).unwrap();
+    std::fs::create_dir_all(dir.path().join("rules/saas")).unwrap();
+    for f in ["api.yaml", "recording.yaml"] {
+        std::fs::copy(root().join("stacks/rules/saas").join(f), dir.path().join("rules/saas").join(f)).unwrap();
+    }
+    let (code, before, err) = run(std::process::Command::new(bin()).arg("render").arg(&stack));
+    assert_eq!(code, 0, "{err}");
+    let old = dir.path().join("old.yaml");
+    std::fs::write(&old, before).unwrap();
+    let api = dir.path().join("rules/saas/api.yaml");
+    std::fs::write(&api, std::fs::read_to_string(&api).unwrap().replace("for: 5m", "for: 10m")).unwrap();
+    let (_, out, err) = run(std::process::Command::new(bin())
+        .args(["diff", "--format", "json", "--against"])
+        .arg(&old)
+        .arg(&stack));
+    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert_eq!(report["summary"]["changed"], 1, "{out}");
+    assert_eq!(report["summary"]["restarts"], 0, "{out}");
+    let changed: Vec<&str> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["change"] == "changed")
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(changed, ["saas-prometheus-rules"]);
+}
