@@ -476,6 +476,11 @@ fn config_reloader(n: &Names<'_>) -> k8s_openapi::api::core::v1::Container {
         // A rule file changed in the ConfigMap reloads Prometheus like a config change.
         args.push(format!("--watched-dir={RULES_DIR}"));
     }
+    if shards_watch(n.stack) {
+        // Prometheus re-reads file_sd lists itself; watched all the same, so that no
+        // mounted ConfigMap is read only at start.
+        args.push(format!("--watched-dir={SHARDS_DIR}"));
+    }
     let mut c = k8s::container("config-reloader", p.config_reloader.reference(), args);
     c.ports = Some(vec![k8s::port("reloader-web", RELOADER_PORT)]);
     // The operator's defaults (10m CPU, 50Mi); a CPU limit slows nothing that matters here.
@@ -485,6 +490,9 @@ fn config_reloader(n: &Names<'_>) -> k8s_openapi::api::core::v1::Container {
     let mut mounts = vec![k8s::mount("config", CONFIG_DIR, true)];
     if rules {
         mounts.push(k8s::mount("rules", RULES_DIR, true));
+    }
+    if shards_watch(n.stack) {
+        mounts.push(k8s::mount("shards", SHARDS_DIR, true));
     }
     c.volume_mounts = Some(mounts);
     c

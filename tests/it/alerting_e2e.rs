@@ -471,10 +471,8 @@ fn a_rule_change_is_a_rules_configmap_change_in_diff() {
     std::fs::write(&old, before).unwrap();
     let api = dir.path().join("rules/saas/api.yaml");
     std::fs::write(&api, std::fs::read_to_string(&api).unwrap().replace("for: 5m", "for: 10m")).unwrap();
-    let (_, out, err) = run(std::process::Command::new(bin())
-        .args(["diff", "--format", "json", "--against"])
-        .arg(&old)
-        .arg(&stack));
+    let (_, out, err) =
+        run(std::process::Command::new(bin()).args(["diff", "--format", "json", "--against"]).arg(&old).arg(&stack));
     let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     assert_eq!(report["summary"]["changed"], 1, "{out}");
     assert_eq!(report["summary"]["restarts"], 0, "{out}");
