@@ -183,13 +183,71 @@ pub fn load(src: &Source, parsed: &Parsed, stack: &mut Stack) -> Vec<Diagnostic>
         }
         files.push(RuleFile { path: rel, name, text });
     }
+    let total: usize = files.iter().map(|f| f.text.len()).sum();
+    if total > MAX_RULES_CONFIGMAP_BYTES {
+        let ptr = "/rules/files";
+        diags.push(
+            Diagnostic::error(
+                Code::RuleFiles,
+                format!(
+                    "the rule files hold {total} bytes: with the built-in rules they exceed the 1 MiB a ConfigMap may hold"
+                ),
+                parsed.span(ptr),
+            )
+            .with_help("load fewer or smaller rule files (recording rules of one team per file, no comment blocks)")
+            .with_path(ptr.to_string()),
+        );
+    }
     stack.rules.files = files;
     diags
 }
 
+/// What the stack's rule files may hold in all: Kubernetes refuses a ConfigMap above
+/// 1 MiB, and the rules ConfigMap also holds the built-in file (about 20 KiB) and its
+/// metadata.
+pub const MAX_RULES_CONFIGMAP_BYTES: usize = 1_000_000;
+
 #[cfg(test)]
 mod tests {
     use super::glob_match;
+    use crate::diagnostic::Code;
+
+    /// Rule files beside a stack file in a temp dir; the codes `check` reports.
+    fn codes(files: &[(&str, String)], pattern: &str) -> Vec<Code> {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let stack = dir.path().join("stack.toml");
+        let text =
+            format!("[stack]\nname = \"t\"\n[storage]\nbackend = \"ephemeral\"\n[rules]\nfiles = [\"{pattern}\"]\n");
+        let src = crate::source::Source::new(stack.display().to_string(), text);
+        match crate::check(&src) {
+            Ok(c) => c.warnings.iter().filter(|d| d.is_error()).map(|d| d.code).collect(),
+            Err(d) => d.iter().filter(|d| d.is_error()).map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn rule_files_are_found_read_and_bounded() {
+        let good = "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: up\n".to_string();
+        assert!(codes(&[("rules/a.yaml", good.clone())], "rules/*.yaml").is_empty());
+        assert_eq!(codes(&[("rules/a.yaml", good.clone())], "rules/*.yml"), [Code::RuleFiles]);
+        assert_eq!(codes(&[("x/a.yaml", good.clone()), ("y/a.yaml", good.clone())], "x/a.yaml").len(), 0);
+        let big = format!("# {}\n{good}", "x".repeat(600_000));
+        assert_eq!(
+            codes(&[("rules/a.yaml", big.clone()), ("rules/b.yaml", big)], "rules/*.yaml"),
+            [Code::RuleFiles],
+            "two 600 kB files do not fit one ConfigMap"
+        );
+        assert_eq!(
+            codes(&[("rules/stackgen-self-monitoring.yaml", good)], "rules/*.yaml"),
+            [Code::RuleFiles],
+            "the built-in file's name is taken"
+        );
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

@@ -668,8 +668,9 @@ registry! {
     /// ## What it does
     /// Resolves each `[rules] files` glob relative to the directory of stack.toml and
     /// reports a pattern that matches no file, a file that cannot be read (not a regular
-    /// file, not UTF-8, larger than 4 MiB), a wildcard in a directory part, and two files
-    /// of the same name (they would share one key of the rules ConfigMap).
+    /// file, not UTF-8, larger than 4 MiB), a wildcard in a directory part, two files of
+    /// the same name (they would share one key of the rules ConfigMap), and files that
+    /// together would not fit the 1 MiB of that ConfigMap.
     ///
     /// ## Why is this bad?
     /// A rule file that is silently left out is an alert that never fires. Every file the
