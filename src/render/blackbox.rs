@@ -96,3 +96,58 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     }));
     out.push(pdb(&name, &ns, labels, sel));
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    fn render(probes: &str) -> Vec<crate::render::Object> {
+        let text = format!("[stack]\nname = \"p\"\n[storage]\nbackend = \"ephemeral\"\n{probes}");
+        let src = crate::source::Source::new("p.toml", text);
+        crate::render::render(&crate::check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack)
+    }
+
+    fn find<'a>(objs: &'a [crate::render::Object], kind: &str, name: &str) -> &'a Value {
+        &objs.iter().find(|o| o.kind == kind && o.name == name).unwrap_or_else(|| panic!("{kind} {name}")).value
+    }
+
+    #[test]
+    fn egress_is_the_ports_the_targets_name() {
+        let objs = render(
+            "[[probe]]\ntargets = [\"https://a.example.com/x\", \"http://b.example.com:8080/\"]\n\
+             [[probe]]\nmodule = \"tcp_connect\"\ntargets = [\"db:5432\"]\n\
+             [[probe]]\nmodule = \"dns\"\nquery_name = \"a.example.com\"\ntargets = [\"10.0.0.2\"]\n",
+        );
+        let np = find(&objs, "NetworkPolicy", "p-blackbox-exporter");
+        let ports: Vec<(i64, &str)> = np["spec"]["egress"][0]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["port"].as_i64().unwrap(), p["protocol"].as_str().unwrap()))
+            .collect();
+        assert_eq!(ports, [(53, "TCP"), (53, "UDP"), (443, "TCP"), (5432, "TCP"), (8080, "TCP")]);
+        assert!(np["spec"]["egress"][0].get("to").is_none(), "any destination");
+        let pod = &find(&objs, "Deployment", "p-blackbox-exporter")["spec"]["template"]["spec"];
+        assert!(pod["securityContext"].get("sysctls").is_none(), "no sysctl without icmp");
+        let cm = find(&objs, "ConfigMap", "p-blackbox-exporter");
+        let cfg: Value = serde_saphyr::from_str(cm["data"]["blackbox.yml"].as_str().unwrap()).unwrap();
+        let modules: Vec<&String> = cfg["modules"].as_object().unwrap().keys().collect();
+        assert_eq!(modules, ["dns_a_example_com", "http_2xx", "tcp_connect"], "only the modules used");
+    }
+
+    #[test]
+    fn icmp_is_unprivileged_with_any_egress() {
+        let objs = render("[[probe]]\nmodule = \"icmp\"\ntargets = [\"10.0.0.1\"]\n");
+        let pod = &find(&objs, "Deployment", "p-blackbox-exporter")["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["securityContext"]["sysctls"],
+            json!([{"name": "net.ipv4.ping_group_range", "value": "0 2147483647"}])
+        );
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        let c = &pod["containers"][0];
+        assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+        assert!(c["securityContext"]["capabilities"].get("add").is_none(), "no NET_RAW");
+        let np = find(&objs, "NetworkPolicy", "p-blackbox-exporter");
+        assert_eq!(np["spec"]["egress"], json!([{}]), "ICMP has no port: any protocol, anywhere");
+    }
+}
