@@ -147,11 +147,11 @@ pub fn load(src: &Source, parsed: &Parsed, stack: &mut Stack) -> Vec<Diagnostic>
             }
         };
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-        if name == crate::alerting::stack::BUILTIN_RULE_FILE {
+        if name == crate::alerting::stack::BUILTIN_RULE_FILE || name.starts_with("stackgen-thanos.") {
             diags.push(
                 Diagnostic::error(
                     Code::RuleFiles,
-                    format!("rule file {rel}: the name of the built-in rule file"),
+                    format!("rule file {rel}: the name of a built-in rule file"),
                     parsed.span(&ptr),
                 )
                 .with_help("rename it: stackgen writes its self-monitoring rules under that name")

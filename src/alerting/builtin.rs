@@ -412,8 +412,15 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
 
 /// The rule file of the built-in alerts (`groups:` with one group), deterministic.
 pub fn rule_file(m: &SelfMonitoring) -> String {
+    super::yaml::to_string(&rule_file_value(m, "self-monitoring", |_| true))
+}
+
+/// The built-in alerts that `keep` keeps, as a rule file value with one group
+/// `stackgen-<stack>-<group>`.
+pub fn rule_file_value(m: &SelfMonitoring, group: &str, keep: impl Fn(&Alert) -> bool) -> Value {
     let rules: Vec<Value> = alerts(m)
         .into_iter()
+        .filter(|a| keep(a))
         .map(|a| {
             let mut r = Map::new();
             r.insert("alert".into(), json!(a.name));
@@ -430,8 +437,7 @@ pub fn rule_file(m: &SelfMonitoring) -> String {
             Value::Object(r)
         })
         .collect();
-    let doc = json!({"groups": [{"name": format!("stackgen-{}-self-monitoring", m.stack), "rules": rules}]});
-    super::yaml::to_string(&doc)
+    json!({"groups": [{"name": format!("stackgen-{}-{group}", m.stack), "rules": rules}]})
 }
 
 impl SelfMonitoring {

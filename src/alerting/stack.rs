@@ -63,3 +63,20 @@ pub fn rule_files(s: &Stack) -> Vec<(String, String)> {
 pub fn exporter_config(s: &Stack) -> Option<String> {
     (!s.probes.is_empty()).then(|| blackbox::exporter_config(&s.probes))
 }
+
+/// The built-in Thanos alerts for helm-values, where the chart's `defaultRules` cover
+/// Prometheus and Alertmanager and the chart's and stackgen's monitors name the jobs:
+/// the sidecars by the chart's ServiceMonitor on `sidecar_service` (job = the Service's
+/// name), Query, Store Gateway and Compactor by stackgen's PodMonitor (job = the pods'
+/// `app.kubernetes.io/name`, the same names as in manifests mode). `None` without Thanos
+/// or self-monitoring.
+pub fn helm_thanos_rules(s: &Stack, sidecar_service: &str) -> Option<serde_json::Value> {
+    if !s.rules.self_monitoring || s.thanos.is_none() {
+        return None;
+    }
+    let mut m = self_monitoring(s);
+    if let Some(t) = m.thanos.as_mut() {
+        t.sidecar = sidecar_service.to_string();
+    }
+    Some(super::builtin::rule_file_value(&m, "thanos", |a| a.name.starts_with("Thanos")))
+}

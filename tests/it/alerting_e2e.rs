@@ -362,7 +362,7 @@ fn the_operator_shards_helm_probes_on_the_target_and_loads_the_rule_files() {
     // The stack's rule files, loaded by the operator for every shard.
     let cm = get(&["-n", ns, "get", "configmap", &format!("prometheus-{cr}-rulefiles-0")]);
     let all: String = cm["data"].as_object().unwrap().values().map(|v| v.as_str().unwrap_or_default()).collect();
-    for name in ["EndpointDown", "CertificateExpiresSoon", "job:probe_success:avg5m"] {
+    for name in ["EndpointDown", "CertificateExpiresSoon", "job:probe_success:avg5m", "ThanosCompactHalted"] {
         assert!(all.contains(name), "{name} not in the operator's rule files:\n{all}");
     }
 }

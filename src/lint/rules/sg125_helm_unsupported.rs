@@ -163,16 +163,6 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
             "a stack name of at most 26 characters keeps the chart's names equal to the stack's",
         );
     }
-    if s.rules.self_monitoring && s.thanos.is_some() {
-        warn(
-            "/rules/self_monitoring",
-            "in helm-values the chart's defaultRules and ServiceMonitors watch the stack; stackgen's built-in \
-             Thanos alerts (sidecar upload failures, compactor halted, Store Gateway sync failures) are rendered \
-             in manifests mode only"
-                .into(),
-            "add the Thanos mixin's rules through [rules] files (they become PrometheusRules)",
-        );
-    }
     let longest = statefulset_name(s, s.sharding.shards - 1);
     if longest.len() > 52 {
         warn(

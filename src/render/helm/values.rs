@@ -267,7 +267,8 @@ fn scrape_jobs(s: &Stack) -> Vec<Value> {
 
 /// The stack's rule files as `additionalPrometheusRulesMap`: one PrometheusRule per
 /// file (`<fullname>-<file name without extension>`), which the chart's Prometheus
-/// selects and the operator loads and reloads in every shard.
+/// selects and the operator loads and reloads in every shard; with Thanos and
+/// self-monitoring, the built-in Thanos alerts as `stackgen-thanos`.
 pub(super) fn rules_map(s: &Stack) -> Option<Value> {
     let mut m = Map::new();
     for f in &s.rules.files {
@@ -281,6 +282,10 @@ pub(super) fn rules_map(s: &Stack) -> Option<Value> {
         // Checked at lint time (SG131-SG137): it parses.
         let doc: Value = serde_saphyr::from_str(&f.text).unwrap_or(Value::Null);
         m.insert(key, json!({"groups": doc["groups"]}));
+    }
+    // The Thanos alerts of the built-in rules (the chart's defaultRules have none).
+    if let Some(thanos) = crate::alerting::stack::helm_thanos_rules(s, &super::names::thanos_discovery(s)) {
+        m.insert("stackgen-thanos".into(), json!({"groups": thanos["groups"]}));
     }
     (!m.is_empty()).then_some(Value::Object(m))
 }
