@@ -18,6 +18,7 @@ pub mod lint;
 pub mod model;
 pub mod read;
 pub mod render;
+pub mod rulefiles;
 pub mod secrets;
 pub mod source;
 
@@ -52,7 +53,7 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let (allows, bad_allows) = lint::suppress::FileAllows::read(src, &parsed);
     let mut diags = lint::secret_values(&parsed);
     let schema = schema_check(&parsed);
-    let stack = if schema.iter().any(Diagnostic::is_error) {
+    let mut stack = if schema.iter().any(Diagnostic::is_error) {
         // The model still checks the parts the schema accepted; lint waits for a file
         // the schema accepts whole.
         diags.extend(check_accepted_part(&parsed, &schema));
@@ -70,6 +71,11 @@ pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     one_finding_per_inline_secret(&mut diags);
     allows.apply(src, &mut diags);
     diags.extend(bad_allows);
+    // Rule files are other files: their diagnostics point into them (`file`), so they
+    // join after the stack file's own redaction and suppressions.
+    if let Some(stack) = stack.as_mut().filter(|s| !s.rules.patterns.is_empty()) {
+        diags.extend(rulefiles::load(src, &parsed, stack));
+    }
     diagnostic::sort(&mut diags);
     match stack {
         Some(stack) if !diags.iter().any(Diagnostic::is_error) => Ok(Checked { stack, warnings: diags, allows }),

@@ -11,12 +11,16 @@
 //! `summary`, `description` and `runbook` annotations (the runbook says what to do).
 //!
 //! The rules assume what the render provides with self-monitoring on:
-//! - every Prometheus pod scrapes every component of the stack (the self-monitoring jobs
-//!   are not sharded), so each shard sees every other one and alerts on a missing shard;
-//! - the Prometheus targets of [`SelfMonitoring::prometheus_job`] carry a `shard` label
-//!   (the pod's shard) when there is more than one shard; the missing shard is named in
-//!   the alert's `prometheus_shard` label, since the render's `alert_relabel_configs`
-//!   drop `shard` (the external label) from every alert;
+//! - every component is scraped by exactly one shard, so each `up` series exists once
+//!   (per HA replica, which Alertmanager deduplicates: the render's
+//!   `alert_relabel_configs` drop the replica and `shard` external labels): the Prometheus
+//!   pods and sidecars of a shard by that shard itself ([`SelfMonitoring::prometheus_job`],
+//!   kept with `__tmp_disable_sharding`), the shared components (Query, Store, Compactor,
+//!   Alertmanager, Grafana, the blackbox exporter) by the shard their address hashes to;
+//! - with more than one shard, every shard also checks that every shard answers
+//!   ([`SelfMonitoring::shards_job`]: a scrape of an empty `/federate`, so only `up`,
+//!   labelled `prometheus_shard`), and alerts when every replica of a shard is down;
+//!   every surviving shard raises the same alert, which Alertmanager deduplicates;
 //! - the kubelet's `kubelet_volume_stats_*` metrics are scraped (any job), with the
 //!   claims' `namespace` and `persistentvolumeclaim` labels.
 //!
@@ -37,8 +41,11 @@ pub struct SelfMonitoring {
     pub shards: u32,
     /// Prometheus replicas per shard.
     pub replicas: u32,
-    /// The job scraping the Prometheus pods.
+    /// The job scraping the Prometheus pods (each shard its own).
     pub prometheus_job: String,
+    /// The job by which every shard checks every shard's pods (`up` only, labelled
+    /// `prometheus_shard`); used with more than one shard.
+    pub shards_job: String,
     /// A regular expression matching the names of the Prometheus TSDB claims
     /// (`data-prod-prometheus-shard-.*`), anchored by Prometheus.
     pub tsdb_claims: String,
@@ -172,7 +179,10 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
     );
     add(
         "TargetDown",
-        "100 * (count by (job, namespace) (up == 0) / count by (job, namespace) (up)) > 10".to_string(),
+        {
+            let up = format!("up{{job!={}}}", lit(&m.shards_job));
+            format!("100 * (count by (job, namespace) ({up} == 0) / count by (job, namespace) ({up})) > 10")
+        },
         "10m",
         Severity::Warning,
         "Targets are down.",
@@ -180,14 +190,11 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
         "Open the Prometheus targets page for job {{ $labels.job }}: the scrape error says whether the target is gone, refuses the connection or times out.",
     );
     let shard_missing = if m.shards <= 1 {
-        format!("absent(up{{{prom}}} == 1)")
+        // One shard can only see a replica of its own missing (StackComponentDown); this
+        // fires where the self-scrape itself is gone (a config without the job).
+        format!("label_replace(absent(up{{{prom}}} == 1), \"prometheus_shard\", \"0\", \"\", \"\")")
     } else {
-        (0..m.shards)
-            .map(|i| {
-                format!("label_replace(absent(up{{{prom}, shard=\"{i}\"}} == 1), \"prometheus_shard\", \"{i}\", \"\", \"\")")
-            })
-            .collect::<Vec<_>>()
-            .join("\nor\n")
+        format!("max by (prometheus_shard) (up{{job={}}}) == 0", lit(&m.shards_job))
     };
     add(
         "PrometheusShardMissing",
@@ -405,8 +412,15 @@ pub fn alerts(m: &SelfMonitoring) -> Vec<Alert> {
 
 /// The rule file of the built-in alerts (`groups:` with one group), deterministic.
 pub fn rule_file(m: &SelfMonitoring) -> String {
+    super::yaml::to_string(&rule_file_value(m, "self-monitoring", |_| true))
+}
+
+/// The built-in alerts that `keep` keeps, as a rule file value with one group
+/// `stackgen-<stack>-<group>`.
+pub fn rule_file_value(m: &SelfMonitoring, group: &str, keep: impl Fn(&Alert) -> bool) -> Value {
     let rules: Vec<Value> = alerts(m)
         .into_iter()
+        .filter(|a| keep(a))
         .map(|a| {
             let mut r = Map::new();
             r.insert("alert".into(), json!(a.name));
@@ -423,30 +437,33 @@ pub fn rule_file(m: &SelfMonitoring) -> String {
             Value::Object(r)
         })
         .collect();
-    let doc = json!({"groups": [{"name": format!("stackgen-{}-self-monitoring", m.stack), "rules": rules}]});
-    super::yaml::to_string(&doc)
+    json!({"groups": [{"name": format!("stackgen-{}-{group}", m.stack), "rules": rules}]})
 }
 
 impl SelfMonitoring {
     /// A full stack (2 shards x 2 replicas, Thanos, Alertmanager, Grafana, a blackbox
-    /// exporter): the input the promtool test cases of tests/fixtures/rules/ are written for.
+    /// exporter) as the manifests render scrapes it (`alerting::stack::self_monitoring` of
+    /// such a stack named `prod` in `monitoring`; tests/it/alerting.rs holds the two
+    /// equal): the input the promtool test cases of tests/fixtures/rules/ are written for.
     pub fn example() -> SelfMonitoring {
+        use super::stack as job;
         SelfMonitoring {
             namespace: "monitoring".into(),
             stack: "prod".into(),
             shards: 2,
             replicas: 2,
-            prometheus_job: "stackgen-prometheus".into(),
-            tsdb_claims: "data-prod-prometheus-.*".into(),
+            prometheus_job: job::PROMETHEUS_JOB.into(),
+            shards_job: job::SHARDS_JOB.into(),
+            tsdb_claims: "data-prod-prometheus-shard-.*".into(),
             thanos: Some(ThanosJobs {
-                sidecar: "stackgen-thanos-sidecar".into(),
-                query: Some("stackgen-thanos-query".into()),
-                store: Some("stackgen-thanos-store".into()),
-                compactor: Some("stackgen-thanos-compactor".into()),
+                sidecar: job::SIDECAR_JOB.into(),
+                query: Some(job::QUERY_JOB.into()),
+                store: Some(job::STORE_JOB.into()),
+                compactor: Some(job::COMPACTOR_JOB.into()),
             }),
-            alertmanager: Some(AlertmanagerJob { job: "stackgen-alertmanager".into(), replicas: 3 }),
-            grafana_job: Some("stackgen-grafana".into()),
-            blackbox_job: Some("stackgen-blackbox-exporter".into()),
+            alertmanager: Some(AlertmanagerJob { job: job::ALERTMANAGER_JOB.into(), replicas: 3 }),
+            grafana_job: Some(job::GRAFANA_JOB.into()),
+            blackbox_job: Some(job::BLACKBOX_JOB.into()),
         }
     }
 }

@@ -311,6 +311,7 @@ mod tests {
             shards,
             replicas: 2,
             prometheus_job: "stackgen-prometheus".into(),
+            shards_job: "stackgen-prometheus-shards".into(),
             tsdb_claims: "data-prod-prometheus-.*".into(),
             thanos: full.then(|| ThanosJobs {
                 sidecar: "sidecar".into(),

@@ -7,6 +7,11 @@
 //! - [`blackbox`]: the blackbox_exporter config and the scrape config of probe jobs;
 //! - [`receivers`]: Alertmanager receivers and the route tree, credentials from files.
 //!
+//! - [`stack`]: the above for a validated stack (job names, the rule files it loads).
+//!
+//! A generator layer: it uses only the model (and `diagnostic` for the rule checker);
+//! render and lint use it.
+//!
 //! Every function is deterministic (same input, same bytes) and never panics.
 
 pub mod blackbox;
@@ -15,4 +20,5 @@ pub mod dashboard;
 pub mod promql;
 pub mod receivers;
 pub mod rules;
+pub mod stack;
 mod yaml;

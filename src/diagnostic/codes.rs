@@ -402,7 +402,7 @@ registry! {
     /// [[scrape]]
     /// job = "kubernetes-pods"   # clashes with the built-in job; name it "pods-extra"
     /// ```
-    DuplicateJob = "SG115", "duplicate-job", Error, ["model::validate::scrape"];
+    DuplicateJob = "SG115", "duplicate-job", Error, ["model::validate::scrape", "model::validate::probe"];
 
     /// a Kubernetes version stackgen does not target
     ///
@@ -641,6 +641,48 @@ registry! {
     /// ```
     RuleTemplate = "SG137", "rule-template", Error, ["alerting::rules"];
     MemoryEstimate = "SG138", "memory-estimate", Warning, rule sg138_memory_estimate, [];
+
+    /// a probe target its module cannot probe
+    ///
+    /// ## What it does
+    /// Checks every `targets` entry of a `[[probe]]` against its `module`: the http
+    /// modules probe URLs (`https://...`), `tcp_connect` probes host:port, `icmp` a host
+    /// name or address, `dns` a DNS server (host or host:port).
+    ///
+    /// ## Why is this bad?
+    /// The blackbox_exporter reads the target as its module does: an http module given
+    /// `api.example.com:443` probes `http://api.example.com:443` (plain HTTP to a TLS
+    /// port), tcp_connect given a URL fails every probe. The probe reports
+    /// `probe_success 0` for ever and its alert means nothing.
+    ///
+    /// ## Example
+    /// ```toml
+    /// [[probe]]
+    /// module = "tcp_connect"
+    /// targets = ["https://db.example.com"]   # write "db.example.com:5432"
+    /// ```
+    ProbeTarget = "SG145", "probe-target", Error, ["model::validate::probe"];
+
+    /// a `[rules] files` entry matches no readable rule file
+    ///
+    /// ## What it does
+    /// Resolves each `[rules] files` glob relative to the directory of stack.toml and
+    /// reports a pattern that matches no file, a file that cannot be read (not a regular
+    /// file, not UTF-8, larger than 4 MiB), a wildcard in a directory part, two files of
+    /// the same name (they would share one key of the rules ConfigMap), and files that
+    /// together would not fit the 1 MiB of that ConfigMap.
+    ///
+    /// ## Why is this bad?
+    /// A rule file that is silently left out is an alert that never fires. Every file the
+    /// stack names is loaded into the rules ConfigMap and checked (SG131-SG137) before
+    /// anything is rendered.
+    ///
+    /// ## Example
+    /// ```toml
+    /// [rules]
+    /// files = ["rule/*.yaml"]   # the directory is rules/
+    /// ```
+    RuleFiles = "SG146", "rule-files", Error, ["rulefiles"];
     NoReceivers = "SG155", "no-receivers", Warning, rule sg155_no_receivers, [];
     ExposedWithoutFrom = "SG156", "exposed-without-from", Warning, rule sg156_exposed_without_from, [];
 

@@ -64,6 +64,9 @@ pub struct Diagnostic {
     /// Allowed by the lint configuration (`[lint] allow`, `# stackgen: allow`, `--allow`):
     /// kept in JSON and SARIF, left out of human and github output and of `--deny-warnings`.
     pub suppressed: Option<Suppression>,
+    /// The file the span points into when it is not the stack file being checked (a rule
+    /// file of `[rules] files`); the renderers use it for the name, line and column.
+    pub file: Option<std::sync::Arc<crate::source::Source>>,
 }
 
 impl Diagnostic {
@@ -78,6 +81,7 @@ impl Diagnostic {
             related: Vec::new(),
             redact: false,
             suppressed: None,
+            file: None,
         }
     }
     /// An error. Only for codes the registry makes errors: each code has one severity

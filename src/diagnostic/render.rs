@@ -75,6 +75,10 @@ pub fn human(src: &Source, diags: &[Diagnostic], styled: bool) -> String {
     let suppressed = diags.iter().filter(|d| d.suppressed.is_some()).count();
     let shown: Vec<&Diagnostic> = diags.iter().filter(|d| d.suppressed.is_none()).collect();
     for d in shown.iter().take(MAX_PRINTED) {
+        let (src, name) = match &d.file {
+            Some(f) => (&**f, clean(&f.name)),
+            None => (src, name.clone()),
+        };
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
@@ -197,6 +201,7 @@ pub struct JsonDiagnostic<'a> {
 }
 
 pub fn to_json<'a>(src: &'a Source, d: &'a Diagnostic) -> JsonDiagnostic<'a> {
+    let src = d.file.as_deref().unwrap_or(src);
     let (line, column) = src.line_col(d.span.start);
     let (end_line, end_column) = src.line_col(d.span.end);
     JsonDiagnostic {
@@ -224,6 +229,10 @@ pub fn github(src: &Source, diags: &[Diagnostic]) -> String {
     let name = clean(&src.name);
     let shown: Vec<&Diagnostic> = diags.iter().filter(|d| d.suppressed.is_none()).collect();
     for d in shown.iter().take(MAX_PRINTED) {
+        let (src, name) = match &d.file {
+            Some(f) => (&**f, clean(&f.name)),
+            None => (src, name.clone()),
+        };
         let (line, col) = src.line_col(d.span.start);
         let (end_line, end_col) = src.line_col(d.span.end);
         let kind = if d.is_error() { "error" } else { "warning" };

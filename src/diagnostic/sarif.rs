@@ -50,8 +50,11 @@ impl SarifLog {
 
     /// Add the diagnostics of one file.
     pub fn add(&mut self, src: &Source, diags: &[Diagnostic]) {
-        let uri = artifact_uri(&src.name);
+        let stack_uri = artifact_uri(&src.name);
+        let stack_src = src;
         for d in diags {
+            let src = d.file.as_deref().unwrap_or(stack_src);
+            let uri = if d.file.is_some() { artifact_uri(&src.name) } else { stack_uri.clone() };
             let rule = d.code.rule();
             let mut text = crate::secrets::scrub(&d.message).into_owned();
             if let Some(h) = &d.help {

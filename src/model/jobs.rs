@@ -47,5 +47,15 @@ pub(crate) fn builtin_job_names(k: &KubernetesJobs, alertmanager: bool) -> Vec<&
     if alertmanager {
         v.push("alertmanager");
     }
+    // The self-monitoring jobs (`alerting::stack`), reserved whether or not they are on.
+    v.extend([
+        "prometheus-shards",
+        "thanos-sidecar",
+        "thanos-query",
+        "thanos-store",
+        "thanos-compactor",
+        "grafana",
+        "blackbox-exporter",
+    ]);
     v
 }

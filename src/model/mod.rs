@@ -10,6 +10,7 @@ pub mod chart;
 pub mod date;
 pub mod expose;
 pub(crate) mod jobs;
+pub mod probe;
 pub mod raw;
 pub mod receivers;
 pub mod schema;
@@ -90,6 +91,10 @@ pub struct Stack {
     pub alertmanager: Option<Alertmanager>,
     pub grafana: Option<Grafana>,
     pub scrape: Vec<ScrapeJob>,
+    /// `[[probe]]`: blackbox_exporter probe jobs; the exporter is rendered when any.
+    pub probes: Vec<probe::ProbeSpec>,
+    /// `[rules]`: rule files and the built-in self-monitoring.
+    pub rules: Rules,
     pub kubernetes: KubernetesJobs,
     /// Default-deny NetworkPolicies plus the flows the stack needs.
     pub network_policies: bool,
@@ -378,4 +383,27 @@ pub struct Grafana {
     pub admin_secret: Option<String>,
     /// `[grafana] egress`: SMTP relays, SSO providers ... beyond the stack.
     pub egress: Vec<expose::Egress>,
+}
+
+/// `[rules]`.
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    /// `files` as written: globs relative to stack.toml.
+    pub patterns: Vec<String>,
+    /// The files the patterns match, sorted by path, each once, with their text: read by
+    /// [`crate::check`] (the model is built from stack.toml alone).
+    pub files: Vec<RuleFile>,
+    /// `self_monitoring` (true): scrape every component of the stack once and load the
+    /// built-in alerts.
+    pub self_monitoring: bool,
+}
+
+/// A rule file of `[rules] files`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFile {
+    /// Its path relative to stack.toml's directory, `/`-separated (`rules/api.yaml`).
+    pub path: String,
+    /// Its name: the key in the rules ConfigMap and the file Prometheus reads.
+    pub name: String,
+    pub text: String,
 }

@@ -23,6 +23,9 @@ pub struct RawStack {
     pub grafana: Option<RawGrafana>,
     #[serde(default)]
     pub scrape: Vec<RawScrape>,
+    #[serde(default)]
+    pub probe: Vec<RawProbe>,
+    pub rules: Option<RawRules>,
     pub kubernetes: Option<RawKubernetes>,
     pub security: Option<RawSecurity>,
     pub expose: Option<RawExposeAll>,
@@ -396,6 +399,25 @@ pub struct RawScrape {
     pub scrape_interval: Option<String>,
     pub labels: Option<Labels>,
     pub sharding: Option<bool>,
+}
+
+/// `[[probe]]`: a blackbox_exporter probe job.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub job: Option<String>,
+    pub module: Option<String>,
+    pub query_name: Option<String>,
+    pub targets: Vec<String>,
+    pub interval: Option<String>,
+}
+
+/// `[rules]`: rule files and the built-in self-monitoring.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRules {
+    pub files: Option<Vec<String>>,
+    pub self_monitoring: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 //! `yaml.rs` writes them. Nothing here reads the clock, the environment or a hash map,
 //! so the same stack gives the same bytes everywhere.
 
+pub(crate) mod blackbox;
 pub(crate) mod expose;
 pub mod helm;
 pub(crate) mod k8s;
@@ -223,6 +224,7 @@ fn build(stack: &Stack) -> (Vec<Object>, Option<ShardTemplates>) {
     }
     workloads::objects(&n, &mut objs);
     expose::objects(&n, &crate::model::expose::Exposed::ALL, &mut objs);
+    blackbox::objects(&n, &mut objs);
     network::objects(&n, &network::Peers::Stackgen, &mut objs);
     scanners::annotate(&mut objs);
     (objs, templates)

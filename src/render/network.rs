@@ -21,7 +21,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::k8s::{meta, selector};
 use super::pod::{PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
 use super::{Names, Object};
+use crate::alerting::blackbox::BLACKBOX_EXPORTER_PORT;
 use crate::model::expose::{ExposeKind, Exposed};
+use crate::model::probe::{ProbeModule, ProbeSpec};
 use crate::model::Backend;
 
 fn port(n: i32, proto: &str) -> NetworkPolicyPort {
@@ -181,6 +183,11 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
     if s.grafana.is_some() && !thanos_on {
         ingress.push(from(vec![pods(n, "grafana")], tcp(&[PROMETHEUS_PORT])));
     }
+    if s.rules.self_monitoring {
+        // Self-monitoring: the replicas of a shard scrape each other, every shard checks
+        // every other one.
+        ingress.push(from(vec![prom.clone()], tcp(&[PROMETHEUS_PORT])));
+    }
     if thanos_on {
         ingress.push(from(vec![pods(n, "thanos-query")], tcp(&[THANOS_GRPC_PORT])));
         ingress.push(from(vec![prom.clone()], tcp(&[THANOS_HTTP_PORT])));
@@ -265,6 +272,15 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
         }));
         out.push(policy(n, "grafana", n.selector("grafana", None), Some(vec![users]), Some(egress)));
     }
+    if !s.probes.is_empty() {
+        out.push(policy(
+            n,
+            "blackbox-exporter",
+            n.selector("blackbox-exporter", None),
+            Some(vec![from(vec![prom.clone()], tcp(&[i32::from(BLACKBOX_EXPORTER_PORT)]))]),
+            Some(vec![probe_egress(&s.probes)]),
+        ));
+    }
     if matches!(s.storage.backend, Backend::NfsProvisioner { .. }) {
         out.push(policy(
             n,
@@ -274,4 +290,37 @@ pub fn objects(n: &Names<'_>, peers: &Peers, out: &mut Vec<Object>) {
             Some(vec![anywhere()]),
         ));
     }
+}
+
+/// What the probes must reach: any address (probe targets are outside the stack), on the
+/// ports the targets name (80 and 443 for URLs without one, 53 UDP and TCP for DNS). ICMP
+/// has no port a NetworkPolicy can name: with an icmp probe, every protocol and port.
+fn probe_egress(probes: &[ProbeSpec]) -> NetworkPolicyEgressRule {
+    let mut ports: std::collections::BTreeSet<(i32, &str)> = std::collections::BTreeSet::new();
+    for p in probes {
+        for t in &p.targets {
+            match &p.module {
+                ProbeModule::Icmp => return anywhere(),
+                ProbeModule::Http2xx | ProbeModule::HttpPost2xx => {
+                    let (scheme, rest) = t.split_once("://").unwrap_or(("http", t));
+                    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                    let authority = authority.rsplit('@').next().unwrap_or_default();
+                    let explicit = authority.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
+                    let port = explicit.unwrap_or(if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 });
+                    ports.insert((i32::from(port), "TCP"));
+                }
+                ProbeModule::TcpConnect => {
+                    if let Some(port) = t.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()) {
+                        ports.insert((i32::from(port), "TCP"));
+                    }
+                }
+                ProbeModule::Dns { .. } => {
+                    let port = t.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).unwrap_or(53);
+                    ports.insert((i32::from(port), "UDP"));
+                    ports.insert((i32::from(port), "TCP"));
+                }
+            }
+        }
+    }
+    NetworkPolicyEgressRule { to: None, ports: Some(ports.into_iter().map(|(p, proto)| port(p, proto)).collect()) }
 }

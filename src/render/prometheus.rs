@@ -15,8 +15,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 
 use super::k8s::{self, meta};
-use super::pod::{pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, RELOADER_PORT, THANOS_GRPC_PORT};
+use super::pod::{
+    pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, RELOADER_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT,
+};
 use super::{storage, thanos, yaml, Names, Object};
+use crate::alerting::blackbox::BLACKBOX_EXPORTER_PORT;
+use crate::alerting::{self, blackbox};
 use crate::model::Stack;
 
 const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -78,11 +82,15 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     });
     let _ = &mut global;
     let mut jobs = Vec::new();
-    // Each Prometheus scrapes itself; opted out of sharding so every shard does.
-    jobs.push(json!({
-        "job_name": "prometheus",
-        "static_configs": [{"targets": [format!("localhost:{PROMETHEUS_PORT}")], "labels": {"__tmp_disable_sharding": "true"}}],
-    }));
+    if s.rules.self_monitoring {
+        jobs.extend(self_monitoring_jobs(n, shard));
+    } else {
+        // Each Prometheus scrapes itself; opted out of sharding so every shard does.
+        jobs.push(json!({
+            "job_name": "prometheus",
+            "static_configs": [{"targets": [format!("localhost:{PROMETHEUS_PORT}")], "labels": {"__tmp_disable_sharding": "true"}}],
+        }));
+    }
     if s.kubernetes.discovery {
         jobs.push(json!({
             "job_name": "kubernetes-apiservers",
@@ -153,6 +161,12 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
             rc.as_array_mut().expect("relabel_configs is a list").extend(sharding_relabels(s, shard));
         }
     }
+    // Probe jobs shard on the probed target (`__param_target`), not on the exporter's
+    // address, which is the same for all of them: the operator's rules for Probes.
+    let sharding = (s.sharding.shards > 1)
+        .then(|| blackbox::ProbeSharding { shards: u32::from(s.sharding.shards), shard: shard.to_string() });
+    let exporter = format!("{}:{BLACKBOX_EXPORTER_PORT}", n.svc_fqdn(&n.obj("blackbox-exporter")));
+    jobs.extend(s.probes.iter().map(|p| blackbox::probe_job(p, &exporter, sharding.as_ref())));
     let mut cfg = json!({"global": global});
     if let Some(am) = &s.alertmanager {
         let mut drop = vec![s.replica_label().to_string()];
@@ -165,8 +179,111 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
             "alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": alertmanager_targets(n, am.replicas)}]}],
         });
     }
+    let rule_files = alerting::stack::rule_files(s);
+    if !rule_files.is_empty() {
+        cfg["rule_files"] = rule_files.iter().map(|(name, _)| format!("{RULES_DIR}/{name}")).collect();
+    }
     cfg["scrape_configs"] = Value::Array(jobs);
     cfg
+}
+
+/// Where every shard mounts the rules ConfigMap (the reloader watches it too).
+pub const RULES_DIR: &str = "/etc/prometheus/rules";
+/// Where every shard mounts the list of all shards' pods (`prometheus-shards` job).
+pub const SHARDS_DIR: &str = "/etc/prometheus/shards";
+pub const SHARDS_FILE: &str = "shards.yaml";
+
+/// Whether the shards watch each other (`prometheus-shards`, file_sd): with more than one
+/// Prometheus shard kept, retired ones included (they still serve their data, and their
+/// pods, built as before the shrink, mount the list).
+fn shards_watch(s: &Stack) -> bool {
+    s.rules.self_monitoring && s.sharding.kept() > 1
+}
+
+/// The file_sd list of every shard's pods, labelled with their shard.
+fn shards_file(n: &Names<'_>) -> String {
+    let s = n.stack;
+    let groups: Vec<Value> = (0..s.sharding.kept())
+        .map(|i| {
+            let name = n.shard(&i.to_string());
+            let targets: Vec<String> = (0..s.prometheus.replicas)
+                .map(|r| format!("{name}-{r}.{}:{PROMETHEUS_PORT}", n.svc_fqdn(&name)))
+                .collect();
+            json!({"targets": targets, "labels": {"prometheus_shard": i.to_string()}})
+        })
+        .collect();
+    yaml::to_string(&Value::Array(groups))
+}
+
+/// The self-monitoring jobs of one shard's config (`[rules] self_monitoring`): every
+/// component of the stack scraped by exactly one shard.
+/// - `prometheus` and `thanos-sidecar`: the pods of this shard, by this shard (kept on it
+///   with `__tmp_disable_sharding`: the shard's own pods are its to watch);
+/// - `prometheus-shards` (sharded stacks): every shard's pods by every shard, on purpose,
+///   so that a shard whose every replica is down is still seen by the others
+///   (PrometheusShardMissing). It scrapes an empty `/federate` (a selector that matches
+///   nothing): nothing but `up` and the scrape's own series is stored, labelled
+///   `prometheus_shard`;
+/// - Query and the blackbox exporter (Deployments) through DNS A records of their headless
+///   Services, Store, Compactor and Alertmanager by their pods' names, Grafana by its
+///   Service (one pod): hashed like any target, so exactly one shard keeps each.
+fn self_monitoring_jobs(n: &Names<'_>, shard: &str) -> Vec<Value> {
+    use alerting::stack as job;
+    let s = n.stack;
+    let own = n.shard(shard);
+    let pods = |svc: &str, count: u32, port: i32| -> Vec<String> {
+        (0..count).map(|i| format!("{svc}-{i}.{}:{port}", n.svc_fqdn(svc))).collect()
+    };
+    let own_pods = |port: i32| -> Vec<String> {
+        (0..s.prometheus.replicas).map(|r| format!("{own}-{r}.{}:{port}", n.svc_fqdn(&own))).collect()
+    };
+    let pinned = json!({"__tmp_disable_sharding": "true"});
+    let mut jobs = vec![json!({
+        "job_name": job::PROMETHEUS_JOB,
+        "static_configs": [{"targets": own_pods(PROMETHEUS_PORT), "labels": pinned}],
+    })];
+    if shards_watch(s) {
+        // The list of every shard's pods is one file for all shards (file_sd, which
+        // Prometheus watches itself), not repeated in each shard's config.
+        jobs.push(json!({
+            "job_name": job::SHARDS_JOB,
+            "metrics_path": "/federate",
+            "params": {"match[]": ["{__name__=\"stackgen_shard_liveness_only\"}"]},
+            "file_sd_configs": [{"files": [format!("{SHARDS_DIR}/{SHARDS_FILE}")]}],
+            "relabel_configs": [{"target_label": "__tmp_disable_sharding", "replacement": "true", "action": "replace"}],
+        }));
+    }
+    if let Some(t) = &s.thanos {
+        jobs.push(json!({
+            "job_name": job::SIDECAR_JOB,
+            "static_configs": [{"targets": own_pods(THANOS_HTTP_PORT), "labels": pinned}],
+        }));
+        jobs.push(json!({
+            "job_name": job::QUERY_JOB,
+            "dns_sd_configs": [{"names": [n.svc_fqdn(&n.obj("thanos-query-pods"))], "type": "A", "port": THANOS_HTTP_PORT}],
+        }));
+        jobs.push(json!({
+            "job_name": job::STORE_JOB,
+            "static_configs": [{"targets": pods(&n.obj("thanos-store"), t.store_replicas, THANOS_HTTP_PORT)}],
+        }));
+        jobs.push(json!({
+            "job_name": job::COMPACTOR_JOB,
+            "static_configs": [{"targets": pods(&n.obj("thanos-compactor"), 1, THANOS_HTTP_PORT)}],
+        }));
+    }
+    if s.grafana.is_some() {
+        jobs.push(json!({
+            "job_name": job::GRAFANA_JOB,
+            "static_configs": [{"targets": [format!("{}:3000", n.svc_fqdn(&n.obj("grafana")))]}],
+        }));
+    }
+    if !s.probes.is_empty() {
+        jobs.push(json!({
+            "job_name": job::BLACKBOX_JOB,
+            "dns_sd_configs": [{"names": [n.svc_fqdn(&n.obj("blackbox-exporter"))], "type": "A", "port": BLACKBOX_EXPORTER_PORT}],
+        }));
+    }
+    jobs
 }
 
 /// A `[[scrape]]` job with static targets; `sharding = false` labels its targets
@@ -225,6 +342,24 @@ pub fn config_yaml(n: &Names<'_>, shard: u16) -> String {
 pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let s = n.stack;
     let ns = n.ns();
+    let rule_files = alerting::stack::rule_files(s);
+    if shards_watch(s) {
+        out.push(Object::new(&ConfigMap {
+            metadata: meta(&n.obj("prometheus-shards"), Some(&ns), n.labels("prometheus", "shards", None)),
+            data: Some(BTreeMap::from([(SHARDS_FILE.to_string(), shards_file(n))])),
+            ..Default::default()
+        }));
+    }
+    if !rule_files.is_empty() {
+        // One ConfigMap for every shard: the stack's rule files and the built-in one. A
+        // changed file changes this object (diff shows it) and the reloaders of every
+        // shard apply it in place.
+        out.push(Object::new(&ConfigMap {
+            metadata: meta(&n.obj("prometheus-rules"), Some(&ns), n.labels("prometheus", "rules", None)),
+            data: Some(rule_files.into_iter().collect()),
+            ..Default::default()
+        }));
+    }
     let sa = n.obj("prometheus");
     let needs_api = s.kubernetes.discovery || s.kubernetes.control_plane;
     let labels = n.labels("prometheus", "server", None);
@@ -385,13 +520,31 @@ fn config_reloader(n: &Names<'_>) -> k8s_openapi::api::core::v1::Container {
         format!("--runtimeinfo-url=http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/status/runtimeinfo"),
         format!("--watched-dir={CONFIG_DIR}"),
     ];
+    let rules = !alerting::stack::rule_files(n.stack).is_empty();
+    let mut args = args;
+    if rules {
+        // A rule file changed in the ConfigMap reloads Prometheus like a config change.
+        args.push(format!("--watched-dir={RULES_DIR}"));
+    }
+    if shards_watch(n.stack) {
+        // Prometheus re-reads file_sd lists itself; watched all the same, so that no
+        // mounted ConfigMap is read only at start.
+        args.push(format!("--watched-dir={SHARDS_DIR}"));
+    }
     let mut c = k8s::container("config-reloader", p.config_reloader.reference(), args);
     c.ports = Some(vec![k8s::port("reloader-web", RELOADER_PORT)]);
     // The operator's defaults (10m CPU, 50Mi); a CPU limit slows nothing that matters here.
     c.resources = Some(k8s::resources("10m", "50Mi", "50Mi", Some("100m")));
     c.readiness_probe = Some(k8s::http_probe("/healthz", "reloader-web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/healthz", "reloader-web", 15, 4));
-    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true)]);
+    let mut mounts = vec![k8s::mount("config", CONFIG_DIR, true)];
+    if rules {
+        mounts.push(k8s::mount("rules", RULES_DIR, true));
+    }
+    if shards_watch(n.stack) {
+        mounts.push(k8s::mount("shards", SHARDS_DIR, true));
+    }
+    c.volume_mounts = Some(mounts);
     c
 }
 
@@ -454,10 +607,24 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    c.volume_mounts = Some(vec![k8s::mount("config", CONFIG_DIR, true), tsdb_mount()]);
+    let rules = !alerting::stack::rule_files(s).is_empty();
+    let mut mounts = vec![k8s::mount("config", CONFIG_DIR, true), tsdb_mount()];
+    if rules {
+        mounts.push(k8s::mount("rules", RULES_DIR, true));
+    }
+    if shards_watch(s) {
+        mounts.push(k8s::mount("shards", SHARDS_DIR, true));
+    }
+    c.volume_mounts = Some(mounts);
 
     let mut containers = vec![c, config_reloader(n)];
     let mut volumes = vec![k8s::config_map_volume("config", &name)];
+    if rules {
+        volumes.push(k8s::config_map_volume("rules", &n.obj("prometheus-rules")));
+    }
+    if shards_watch(s) {
+        volumes.push(k8s::config_map_volume("shards", &n.obj("prometheus-shards")));
+    }
     if s.thanos.is_some() {
         let (sidecar, extra) = thanos::sidecar(n);
         containers.push(sidecar);

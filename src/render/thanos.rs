@@ -199,6 +199,8 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         ..Default::default()
     }));
 
+    // Manifests mode scrapes the stack itself (helm-values: the chart's PodMonitor).
+    let own_scrapes = matches!(sidecars, Sidecars::Own) && n.stack.rules.self_monitoring;
     // Every sidecar, for Query's DNS SRV discovery.
     let sidecars = match sidecars {
         Sidecars::Own => {
@@ -248,6 +250,17 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         vec![k8s::service_port("grpc", THANOS_GRPC_PORT), k8s::service_port("http", THANOS_HTTP_PORT)],
         false,
     )));
+    if own_scrapes {
+        // Each Query pod for self-monitoring (DNS A records; the Service above balances).
+        out.push(Object::new(&k8s::service(
+            &n.obj("thanos-query-pods"),
+            &ns,
+            qlabels.clone(),
+            qsel.clone(),
+            vec![k8s::service_port("http", THANOS_HTTP_PORT)],
+            true,
+        )));
+    }
     out.push(Object::new(&Deployment {
         metadata: meta(&q, Some(&ns), qlabels.clone()),
         spec: Some(DeploymentSpec {

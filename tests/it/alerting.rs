@@ -702,3 +702,67 @@ fn blackbox_exporter_accepts_every_module() {
     let v: Value = serde_saphyr::from_str(&text).unwrap();
     assert_eq!(v["modules"].as_object().unwrap().len(), 6, "{text}");
 }
+
+/// The promtool cases of tests/fixtures/rules/ test the rule file the render ships: the
+/// built-in rule file in the rules ConfigMap of a rendered stack of the example's shape
+/// (`prod` in `monitoring`, 2 shards x 2 replicas, Thanos, 3 Alertmanagers, Grafana,
+/// probes) is byte for byte `builtin::rule_file(&SelfMonitoring::example())`, and
+/// promtool 3 `test rules` passes every case against that rendered text.
+#[test]
+fn the_rendered_builtin_rules_are_the_tested_ones() {
+    let text = r#"
+[stack]
+name = "prod"
+namespace = "monitoring"
+[prometheus]
+replicas = 2
+[storage]
+backend = "class"
+size = "50Gi"
+[storage.class]
+name = "gp3"
+[sharding]
+shards = 2
+[thanos.objstore]
+type = "s3"
+bucket = "b"
+endpoint = "s3.example.com"
+[alertmanager]
+replicas = 3
+[grafana]
+admin_secret = "grafana-admin"
+[[probe]]
+targets = ["https://api.example.com"]
+"#;
+    let objs = docs(&stackgen::render_manifests(&check_text("prod.toml", text)));
+    let cm = objs
+        .iter()
+        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "prod-prometheus-rules")
+        .expect("the rules ConfigMap");
+    let rendered = cm["data"]["stackgen-self-monitoring.yaml"].as_str().expect("the built-in rule file");
+    assert_eq!(rendered, builtin::rule_file(&SelfMonitoring::example()));
+    // Every shard loads it.
+    for shard in 0..2 {
+        let cfg = objs
+            .iter()
+            .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == format!("prod-prometheus-shard-{shard}"))
+            .unwrap();
+        let cfg: Value = serde_saphyr::from_str(cfg["data"]["prometheus.yml"].as_str().unwrap()).unwrap();
+        let files: Vec<&str> = cfg["rule_files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        assert_eq!(files, ["/etc/prometheus/rules/stackgen-self-monitoring.yaml"], "shard {shard}");
+    }
+    let Some(promtool) = real("promtool") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("builtin.yaml"), rendered).unwrap();
+    let mut cmd = std::process::Command::new(&promtool);
+    cmd.current_dir(dir.path()).arg("test").arg("rules");
+    let mut n = 0;
+    for c in files_with_ext(&root().join("tests/fixtures/rules"), "yaml") {
+        std::fs::copy(&c, dir.path().join(c.file_name().unwrap())).unwrap();
+        cmd.arg(c.file_name().unwrap());
+        n += 1;
+    }
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "promtool test rules on the rendered built-in rules:\n{out}{err}");
+    assert_eq!(out.matches("SUCCESS").count(), n, "{out}");
+}

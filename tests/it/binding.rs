@@ -21,7 +21,7 @@ fn bytes(q: &str) -> u128 {
 fn static_pvs_bind_their_claims() {
     let mut backends = BTreeSet::new();
     for stack in stacks() {
-        let model = check_text("s", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         if !model.storage.backend.is_static() {
             continue;
         }
@@ -121,7 +121,7 @@ fn nfs_pvs_have_a_directory_each() {
 fn dynamic_claims_have_no_selector() {
     for stack in stacks() {
         let text = std::fs::read_to_string(golden_path(&stack)).unwrap();
-        let model = check_text("s", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         for d in docs(&text) {
             let claims: Vec<Value> = match d["kind"].as_str().unwrap() {
                 "StatefulSet" => d["spec"]["volumeClaimTemplates"].as_array().cloned().unwrap_or_default(),

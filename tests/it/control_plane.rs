@@ -830,7 +830,7 @@ fn manifests_section(kube: &Kube, failures: &mut Vec<String>) {
     let selected = selected_stacks();
     for g in goldens().into_iter().filter(|g| selected.contains(&g.stack)) {
         let t = Instant::now();
-        let model = check_text(&g.name, &std::fs::read_to_string(&g.stack).unwrap());
+        let model = crate::common::check_file(&g.stack);
         if model.storage.backend.is_static() {
             static_backends.insert(model.storage.backend.name());
         }

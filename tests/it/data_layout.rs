@@ -256,7 +256,7 @@ fn a_tsdb_migrated_into_prometheus_db_is_what_prometheus_serves() {
 }
 
 /// `kubectl get … -o json` until it answers, within `secs`.
-fn get_json(kubectl: &Path, kubeconfig: &Path, args: &[&str], secs: u64, log: &Path) -> Value {
+pub(crate) fn get_json(kubectl: &Path, kubeconfig: &Path, args: &[&str], secs: u64, log: &Path) -> Value {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let (code, out, _) =

@@ -15,8 +15,12 @@ fn cases() -> u32 {
 
 fn examples() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/stacks");
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     v.sort();
     v
 }
@@ -277,8 +281,12 @@ fn diff_against_mutated_inputs_never_panic() {
 #[test]
 fn check_render_target_short_run() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/check_render");
-    let mut seeds: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
+    let mut seeds: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
     seeds.sort();
     let cfg = Config { cases: cases() / 10, failure_persistence: None, ..Config::default() };
     TestRunner::new(cfg)

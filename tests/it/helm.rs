@@ -29,7 +29,7 @@ fn golden_manifests(stack: &Path) -> PathBuf {
 }
 
 fn model(stack: &Path) -> stackgen::model::Stack {
-    check_text(&stack.display().to_string(), &std::fs::read_to_string(stack).unwrap())
+    crate::common::check_file(stack)
 }
 
 #[test]

@@ -21,20 +21,28 @@ fn fixtures(dir: &str) -> Vec<PathBuf> {
     v
 }
 
-fn expectations(p: &Path) -> Vec<(String, usize, usize)> {
+/// `# expect: CODE LINE:COL`, or `# expect: CODE LINE:COL FILE` for a diagnostic in
+/// another file (a rule file, FILE relative to the fixture).
+fn expectations_in(p: &Path) -> Vec<(String, usize, usize, Option<PathBuf>)> {
     let text = std::fs::read_to_string(p).unwrap();
-    let v: Vec<(String, usize, usize)> = text
+    let v: Vec<(String, usize, usize, Option<PathBuf>)> = text
         .lines()
         .take_while(|l| l.starts_with('#'))
         .filter_map(|l| l.strip_prefix("# expect: "))
         .map(|e| {
-            let (code, pos) = e.split_once(' ').unwrap();
-            let (l, c) = pos.split_once(':').unwrap();
-            (code.to_string(), l.parse().unwrap(), c.parse().unwrap())
+            let mut words = e.split(' ');
+            let code = words.next().unwrap();
+            let (l, c) = words.next().unwrap().split_once(':').unwrap();
+            let file = words.next().map(|f| p.parent().unwrap().join(f));
+            (code.to_string(), l.parse().unwrap(), c.parse().unwrap(), file)
         })
         .collect();
     assert!(!v.is_empty(), "{} has no `# expect:` line", p.display());
     v
+}
+
+fn expectations(p: &Path) -> Vec<(String, usize, usize)> {
+    expectations_in(p).into_iter().map(|(c, l, col, _)| (c, l, col)).collect()
 }
 
 fn all() -> Vec<PathBuf> {
@@ -54,8 +62,8 @@ fn render_reports_each_fixture_and_writes_nothing() {
         assert!(!stderr.contains("panicked"), "{}: {stderr}", f.display());
         assert!(stdout.is_empty(), "{}: nothing on stdout", f.display());
         assert!(!out_dir.exists(), "{}: nothing may be written", f.display());
-        for (c, l, col) in expectations(&f) {
-            let loc = format!("{}:{l}:{col}", f.display());
+        for (c, l, col, file) in expectations_in(&f) {
+            let loc = format!("{}:{l}:{col}", file.as_deref().unwrap_or(&f).display());
             assert!(stderr.contains(&format!("error[{c}]")), "{}: expected {c}\n{stderr}", f.display());
             assert!(stderr.contains(&loc), "{}: expected location {loc}\n{stderr}", f.display());
             assert!(stderr.contains("help:"), "{}: a help line\n{stderr}", f.display());

@@ -21,7 +21,10 @@ fn toml_files(dir: &Path) -> Vec<PathBuf> {
 /// The diagnostics of a file as stable text lines.
 fn describe(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    let src = stackgen::source::Source::new(stem(path), text);
+    // By its path from the repository root (the tests' working directory), so that
+    // `[rules] files` are found next to it, and messages name no absolute path.
+    let name = path.strip_prefix(root()).unwrap_or(path).display().to_string();
+    let src = stackgen::source::Source::new(name, text);
     let diags = match stackgen::check(&src) {
         // The operator target's findings for its fixture (`lint --target operator`).
         Ok(mut c) if stem(path).starts_with("SG160") => {
@@ -93,7 +96,8 @@ fn every_registered_code_is_raised() {
     files.extend(toml_files(&root().join("tests/invalid/semantic")));
     let mut raised = std::collections::BTreeSet::new();
     for f in files.iter().chain(&stacks()) {
-        let src = stackgen::source::Source::new(stem(f), std::fs::read_to_string(f).unwrap());
+        let name = f.strip_prefix(root()).unwrap_or(f).display().to_string();
+        let src = stackgen::source::Source::new(name, std::fs::read_to_string(f).unwrap());
         let diags = match stackgen::check(&src) {
             Ok(c) => {
                 let mut d = c.warnings;

@@ -8,6 +8,7 @@
 mod common;
 
 mod alerting;
+mod alerting_e2e;
 mod alertmanager_e2e;
 mod behaviour;
 mod binding;

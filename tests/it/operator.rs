@@ -20,7 +20,7 @@ use crate::control_plane::{
 };
 
 fn model(stack: &Path) -> stackgen::model::Stack {
-    check_text(&stem(stack), &std::fs::read_to_string(stack).unwrap())
+    crate::common::check_file(stack)
 }
 
 fn operator_text(stack: &Path) -> String {

@@ -28,6 +28,10 @@ name = "gp3"
 
 [kubernetes]
 discovery = false
+
+# This test is about prometheus.yml; rule files reload in alerting_e2e.
+[rules]
+self_monitoring = false
 "#;
 
 /// The common loopback HTTP client, on a 127.0.0.1 port.
@@ -76,7 +80,7 @@ fn args(c: &Value) -> Vec<String> {
 /// Write the ConfigMap volume as the kubelet does: files in a fresh timestamped
 /// directory, `..data` swapped to it by an atomic rename, and the file a symlink through
 /// `..data`.
-fn write_config_volume(dir: &Path, generation: u32, file: &str, text: &str) {
+pub(crate) fn write_config_volume(dir: &Path, generation: u32, file: &str, text: &str) {
     let ts = dir.join(format!("..2026_12_01_00_00_0{generation}"));
     std::fs::create_dir_all(&ts).unwrap();
     std::fs::write(ts.join(file), text).unwrap();

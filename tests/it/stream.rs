@@ -7,7 +7,14 @@ use serde_json::Value;
 
 fn variants() -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> =
-        crate::common::stacks().iter().map(|p| (crate::common::stem(p), std::fs::read_to_string(p).unwrap())).collect();
+        // Named by their path from the repository root, so `[rules] files` are found.
+        crate::common::stacks()
+            .iter()
+            .map(|p| {
+                let name = p.strip_prefix(crate::common::root()).unwrap_or(p).display().to_string();
+                (name, std::fs::read_to_string(p).unwrap())
+            })
+            .collect();
     let sharded = std::fs::read_to_string(crate::common::root().join("stacks/sharded-64.toml")).unwrap();
     for shards in [1, 2, 3, 11, 100] {
         let text = sharded.replace("\nshards = 64\n", &format!("\nshards = {shards}\n"));

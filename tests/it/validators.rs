@@ -12,7 +12,7 @@ use crate::common::*;
 use serde_json::{json, Value};
 
 fn kube_version(stack: &std::path::Path) -> String {
-    crate::common::check_text("x", &std::fs::read_to_string(stack).unwrap()).kubernetes_version
+    crate::common::check_file(stack).kubernetes_version
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn promtool_check_config() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for stack in stacks() {
-        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         let docs = docs(&std::fs::read_to_string(golden_path(&stack)).unwrap());
         let configs = prometheus_configs(&docs).len();
         let mut cluster = Cluster::new(docs, &model.kubernetes.cluster_domain).with_placeholder_secrets();
@@ -117,8 +117,8 @@ fn rule_files(docs: &[Value], values: Option<&Value>) -> Vec<(String, String)> {
 }
 
 /// `promtool check rules` on every rule file any render holds (manifests, helm values and
-/// companion manifests). stackgen renders none yet: the test then says so and passes, and
-/// checks every one as soon as one appears.
+/// companion manifests): the built-in self-monitoring file of every manifests render and
+/// each `[rules] files` match (manifests ConfigMap and helm's additionalPrometheusRulesMap).
 #[test]
 fn promtool_check_rules() {
     let Some(promtool) = real("promtool") else {
@@ -127,21 +127,26 @@ fn promtool_check_rules() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     for stack in stacks() {
-        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         let helm = stackgen::render::helm::render(&model);
         let values: Value = serde_saphyr::from_str(&helm.values).unwrap();
         let mut found = rule_files(&docs(&std::fs::read_to_string(golden_path(&stack)).unwrap()), None);
-        found.extend(rule_files(&docs(&helm.manifests), Some(&values)));
+        // Every render with self-monitoring (the default) ships the built-in rule file,
+        // and one file per `[rules] files` match beside it.
+        let want = usize::from(model.rules.self_monitoring) + model.rules.files.len();
+        assert_eq!(found.len(), want, "{}: rule files of the manifests render", stem(&stack));
+        let helm_found = rule_files(&docs(&helm.manifests), Some(&values));
+        // helm-values: the same files as PrometheusRules, and the built-in Thanos alerts.
+        let want = model.rules.files.len() + usize::from(model.rules.self_monitoring && model.thanos.is_some());
+        assert_eq!(helm_found.len(), want, "{}: rule files of helm-values", stem(&stack));
+        found.extend(helm_found);
         for (name, text) in found {
             let path = dir.path().join(format!("{}-{name}", stem(&stack)));
             std::fs::write(&path, text).unwrap();
             files.push(path);
         }
     }
-    if files.is_empty() {
-        eprintln!("promtool check rules: no render holds a rule file yet; nothing to check");
-        return;
-    }
+    assert!(files.iter().any(|f| f.ends_with("saas-probes-helm-api.yml")), "{files:?}");
     let (code, out, err) = run(Command::new(&promtool).args(["check", "rules"]).args(&files));
     assert_eq!(code, 0, "promtool check rules:\n{out}{err}");
 }
@@ -191,7 +196,7 @@ fn amtool_check_config() {
                 files.push(path);
             }
         }
-        let model = crate::common::check_text("x", &std::fs::read_to_string(&stack).unwrap());
+        let model = crate::common::check_file(&stack);
         let values: Value = serde_saphyr::from_str(&stackgen::render::helm::render(&model).values).unwrap();
         if values["alertmanager"]["config"].is_object() {
             let path = dir.path().join(format!("{}-helm-alertmanager.yml", stem(&stack)));

@@ -34,6 +34,8 @@ pub const PATTERNS: &[&str] = &[
     "^[0-9a-fA-F:.]+/[0-9]{1,3}:[0-9]{1,5}$",
     "^[A-Za-z0-9_.:-]+$",
     "^/",
+    "^[A-Za-z0-9_.-]+$",
+    "^[^/]",
     "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
 ];
 
@@ -168,6 +170,16 @@ fn p25(s: &str) -> bool {
 }
 
 fn p26(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[A-Za-z0-9_.-]+$").expect("schema patterns compile")).is_match(s)
+}
+
+fn p27(s: &str) -> bool {
+    static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
+    s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[^/]").expect("schema patterns compile")).is_match(s)
+}
+
+fn p28(s: &str) -> bool {
     static R: std::sync::OnceLock<regex_lite::Regex> = std::sync::OnceLock::new();
     s.is_ascii() && R.get_or_init(|| regex_lite::Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").expect("schema patterns compile")).is_match(s)
 }
@@ -470,10 +482,12 @@ fn n21(v: &Value) -> bool {
                 "alertmanager" => n139(x),
                 "grafana" => n176(x),
                 "scrape" => n184(x),
-                "kubernetes" => n196(x),
-                "lint" => n202(x),
-                "expose" => n205(x),
-                "security" => n210(x),
+                "probe" => n196(x),
+                "rules" => n204(x),
+                "kubernetes" => n208(x),
+                "lint" => n214(x),
+                "expose" => n217(x),
+                "security" => n222(x),
                 _ => false,
             };
             if !ok {
@@ -2702,16 +2716,32 @@ fn n195(v: &Value) -> bool {
 }
 
 fn n196(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n197) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n197(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "discovery" => n197(x),
-                "control_plane" => n198(x),
-                "cluster_domain" => n199(x),
-                "dns_addresses" => n200(x),
+                "job" => n198(x),
+                "module" => n199(x),
+                "query_name" => n200(x),
+                "targets" => n201(x),
+                "interval" => n203(x),
                 _ => false,
             };
             if !ok {
@@ -2722,16 +2752,18 @@ fn n196(v: &Value) -> bool {
     true
 }
 
-fn n197(v: &Value) -> bool {
-    if !v.is_boolean() {
+fn n198(v: &Value) -> bool {
+    if !v.is_string() {
         return false;
     }
-    true
-}
-
-fn n198(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p24(s) {
+            return false;
+        }
     }
     true
 }
@@ -2740,7 +2772,21 @@ fn n199(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
+    if !matches!(v.as_str(), Some("http_2xx" | "http_post_2xx" | "tcp_connect" | "icmp" | "dns")) {
+        return false;
+    }
+    true
+}
+
+fn n200(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
     if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
         if !p26(s) {
             return false;
         }
@@ -2748,19 +2794,155 @@ fn n199(v: &Value) -> bool {
     true
 }
 
-fn n200(v: &Value) -> bool {
+fn n201(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n201) {
+        if (a.len() as u64) < 1 {
+            return false;
+        }
+        if !a.iter().all(n202) {
             return false;
         }
     }
     true
 }
 
-fn n201(v: &Value) -> bool {
+fn n202(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n203(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n204(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "files" => n205(x),
+                "self_monitoring" => n207(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n205(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n206) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n206(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p27(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n207(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n208(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n209(x),
+                "control_plane" => n210(x),
+                "cluster_domain" => n211(x),
+                "dns_addresses" => n212(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n209(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n210(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n211(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p28(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n212(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n213) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n213(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2772,14 +2954,14 @@ fn n201(v: &Value) -> bool {
     true
 }
 
-fn n202(v: &Value) -> bool {
+fn n214(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "allow" => n203(x),
+                "allow" => n215(x),
                 _ => false,
             };
             if !ok {
@@ -2790,36 +2972,36 @@ fn n202(v: &Value) -> bool {
     true
 }
 
-fn n203(v: &Value) -> bool {
+fn n215(v: &Value) -> bool {
     if !v.is_array() {
         return false;
     }
     if let Value::Array(a) = v {
-        if !a.iter().all(n204) {
+        if !a.iter().all(n216) {
             return false;
         }
     }
     true
 }
 
-fn n204(v: &Value) -> bool {
+fn n216(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     true
 }
 
-fn n205(v: &Value) -> bool {
+fn n217(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "grafana" => n206(x),
-                "prometheus" => n207(x),
-                "query" => n208(x),
-                "alertmanager" => n209(x),
+                "grafana" => n218(x),
+                "prometheus" => n219(x),
+                "query" => n220(x),
+                "alertmanager" => n221(x),
                 _ => false,
             };
             if !ok {
@@ -2830,42 +3012,42 @@ fn n205(v: &Value) -> bool {
     true
 }
 
-fn n206(v: &Value) -> bool {
+fn n218(v: &Value) -> bool {
     if !n12(v) {
         return false;
     }
     true
 }
 
-fn n207(v: &Value) -> bool {
+fn n219(v: &Value) -> bool {
     if !n12(v) {
         return false;
     }
     true
 }
 
-fn n208(v: &Value) -> bool {
+fn n220(v: &Value) -> bool {
     if !n12(v) {
         return false;
     }
     true
 }
 
-fn n209(v: &Value) -> bool {
+fn n221(v: &Value) -> bool {
     if !n12(v) {
         return false;
     }
     true
 }
 
-fn n210(v: &Value) -> bool {
+fn n222(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n211(x),
+                "network_policies" => n223(x),
                 _ => false,
             };
             if !ok {
@@ -2876,7 +3058,7 @@ fn n210(v: &Value) -> bool {
     true
 }
 
-fn n211(v: &Value) -> bool {
+fn n223(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

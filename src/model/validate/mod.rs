@@ -11,6 +11,7 @@
 mod alertmanager;
 mod expose;
 mod grafana;
+mod probe;
 mod prometheus;
 mod scrape;
 mod sharding;
@@ -55,6 +56,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         shards: sharding.shards,
     };
     let expose = expose::validate(raw.expose.as_ref(), &present, &mut r);
+    let probes = probe::validate(&raw.probe, &scrape, &kubernetes, &prometheus, alertmanager.is_some(), &mut r);
+    let rules = probe::rules(raw.rules.as_ref());
     if !r.diags.is_empty() {
         return Err(r.diags);
     }
@@ -70,6 +73,8 @@ pub fn validate(raw: &RawStack, parsed: &Parsed) -> Result<Stack, Vec<Diagnostic
         alertmanager,
         grafana,
         scrape,
+        probes,
+        rules,
         kubernetes,
         network_policies: raw.security.as_ref().and_then(|s| s.network_policies).unwrap_or(true),
         create_namespace: meta.create_namespace,

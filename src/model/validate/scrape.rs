@@ -42,7 +42,16 @@ pub(super) fn validate(
             );
         }
         for (n, t) in s.static_targets.iter().enumerate() {
-            if !valid_target(t) {
+            if crate::model::probe::is_url(t) {
+                // A URL is what a blackbox probe checks, not a /metrics endpoint.
+                r.error(
+                    Code::ScrapeTarget,
+                    &format!("/scrape/{i}/static_targets/{n}"),
+                    format!("target `{t}` is a URL, not the host:port of a metrics endpoint"),
+                    "to check that a URL answers, probe it: [[probe]] module = \"http_2xx\", targets = [\"<the URL>\"]; \
+                     to scrape /metrics, write host:port and set scheme and metrics_path",
+                );
+            } else if !valid_target(t) {
                 r.error(
                     Code::ScrapeTarget,
                     &format!("/scrape/{i}/static_targets/{n}"),

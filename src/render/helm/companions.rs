@@ -43,6 +43,9 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
         // Thanos Query is stackgen's here: its exposure is too.
         expose::objects(&n, &[Exposed::Query], &mut objs);
     }
+    // The chart has no blackbox_exporter: stackgen's, with the chart's Prometheus pods
+    // as its clients.
+    crate::render::blackbox::objects(&n, &mut objs);
     objs.extend(network_policies(&n));
     crate::render::sort(&mut objs);
     objs
@@ -56,14 +59,16 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
 fn network_policies(n: &Names<'_>) -> Vec<Object> {
     let s = n.stack;
     let provisioner = matches!(s.storage.backend, Backend::NfsProvisioner { .. });
-    if !s.network_policies || (s.thanos.is_none() && !provisioner) {
+    if !s.network_policies || (s.thanos.is_none() && !provisioner && s.probes.is_empty()) {
         return Vec::new();
     }
     let mut all = Vec::new();
     let peers = network::Peers::Chart { prometheus: chart_prometheus_pods(s), grafana: chart_grafana_pods() };
     network::objects(n, &peers, &mut all);
     debug_assert!(all.iter().all(|o| {
-        let ours = ["default-deny", "allow-dns", "nfs-provisioner"].into_iter().chain(thanos_components());
+        let ours = ["default-deny", "allow-dns", "nfs-provisioner", "blackbox-exporter"]
+            .into_iter()
+            .chain(thanos_components());
         ours.map(|p| n.obj(p)).any(|name| name == o.name)
     }));
     all

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::names::thanos_components;
 use super::OBJSTORE_KEY;
+use crate::alerting::blackbox::{self, BLACKBOX_EXPORTER_PORT};
 use crate::alerting::receivers::{self, AlertmanagerConfig};
 use crate::model::chart::semver_tag;
 use crate::model::expose::{ExposeKind, Exposed};
@@ -81,6 +82,9 @@ pub fn values(s: &Stack) -> Value {
     }
     if !operator.is_empty() {
         v.insert("prometheusOperator".into(), Value::Object(operator));
+    }
+    if let Some(rules) = rules_map(s) {
+        v.insert("additionalPrometheusRulesMap".into(), rules);
     }
     v.insert("prometheus".into(), prometheus_values(&n));
     v.insert("alertmanager".into(), alertmanager_values(&n));
@@ -184,8 +188,15 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     if p.replicas > 1 {
         prom.insert("podDisruptionBudget".into(), disruption_budget());
     }
+    let mut pod_monitors = Vec::new();
     if s.thanos.is_some() {
-        prom.insert("additionalPodMonitors".into(), json!([thanos_pod_monitor(n)]));
+        pod_monitors.push(thanos_pod_monitor(n));
+    }
+    if !s.probes.is_empty() {
+        pod_monitors.push(blackbox_pod_monitor(n));
+    }
+    if !pod_monitors.is_empty() {
+        prom.insert("additionalPodMonitors".into(), Value::Array(pod_monitors));
     }
     prom.insert("prometheusSpec".into(), Value::Object(spec));
     expose_values(n, Exposed::Prometheus, &mut prom);
@@ -218,6 +229,20 @@ fn thanos_pod_monitor(n: &Names<'_>) -> Value {
     })
 }
 
+/// A PodMonitor for the companion blackbox_exporter's own metrics (job
+/// `blackbox-exporter`), sharded by the operator like every target.
+fn blackbox_pod_monitor(n: &Names<'_>) -> Value {
+    let mut labels = Map::new();
+    labels.insert("app.kubernetes.io/instance".into(), json!(n.stack.name.as_str()));
+    labels.insert("app.kubernetes.io/name".into(), json!("blackbox-exporter"));
+    json!({
+        "name": n.obj("blackbox-exporter"),
+        "jobLabel": "app.kubernetes.io/name",
+        "selector": {"matchLabels": labels},
+        "podMetricsEndpoints": [{"port": "http", "path": "/metrics"}],
+    })
+}
+
 /// The credentials of `credentials_secret` as a patch of the operator's `thanos-sidecar`
 /// container (environment, and for GCS the key file), plus the pod volumes it needs:
 /// what stackgen's own sidecar gets ([`thanos::credentials`]).
@@ -242,8 +267,48 @@ fn to_value(v: impl serde::Serialize) -> Value {
 /// The stack's `[[scrape]]` jobs as `additionalScrapeConfigs`; the operator appends its
 /// sharding relabels to them and keeps targets labelled `__tmp_disable_sharding` on
 /// every shard.
+///
+/// Probe jobs too (the chart has no value for Probe resources, and the companion
+/// manifests are applied before the chart installs the CRDs): the operator's sharding
+/// relabels, appended to every additional scrape config, hash `__tmp_hash` when it is
+/// empty, so each probe job sets it to the probed target first; each target is then
+/// probed by one shard, as the operator does for a Probe.
 fn scrape_jobs(s: &Stack) -> Vec<Value> {
-    s.scrape.iter().map(crate::render::prometheus::static_job).collect()
+    let n = Names { stack: s };
+    let exporter = format!("{}:{}", n.svc_fqdn(&n.obj("blackbox-exporter")), BLACKBOX_EXPORTER_PORT);
+    let probes = s.probes.iter().map(|p| {
+        let mut job = blackbox::probe_job(p, &exporter, None);
+        if let Some(rc) = job["relabel_configs"].as_array_mut() {
+            rc.push(json!({"source_labels": ["__param_target"], "target_label": "__tmp_hash"}));
+        }
+        job
+    });
+    s.scrape.iter().map(crate::render::prometheus::static_job).chain(probes).collect()
+}
+
+/// The stack's rule files as `additionalPrometheusRulesMap`: one PrometheusRule per
+/// file (`<fullname>-<file name without extension>`), which the chart's Prometheus
+/// selects and the operator loads and reloads in every shard; with Thanos and
+/// self-monitoring, the built-in Thanos alerts as `stackgen-thanos`.
+pub(super) fn rules_map(s: &Stack) -> Option<Value> {
+    let mut m = Map::new();
+    for f in &s.rules.files {
+        let stem = f.name.rsplit_once('.').map_or(f.name.as_str(), |(a, _)| a);
+        let key: String = stem
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+            .collect::<String>()
+            .trim_matches('-')
+            .to_string();
+        // Checked at lint time (SG131-SG137): it parses.
+        let doc: Value = serde_saphyr::from_str(&f.text).unwrap_or(Value::Null);
+        m.insert(key, json!({"groups": doc["groups"]}));
+    }
+    // The Thanos alerts of the built-in rules (the chart's defaultRules have none).
+    if let Some(thanos) = crate::alerting::stack::helm_thanos_rules(s, &super::names::thanos_discovery(s)) {
+        m.insert("stackgen-thanos".into(), json!({"groups": thanos["groups"]}));
+    }
+    (!m.is_empty()).then_some(Value::Object(m))
 }
 
 fn alertmanager_values(n: &Names<'_>) -> Value {

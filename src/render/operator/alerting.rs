@@ -9,33 +9,20 @@ use serde_json::{json, Value};
 use super::resources::labels;
 use super::{custom, API_VERSION};
 use crate::alerting::blackbox::ProbeSpec;
-use crate::alerting::builtin::{rule_file, AlertmanagerJob, SelfMonitoring, ThanosJobs};
+use crate::alerting::builtin::{rule_file, SelfMonitoring};
 use crate::model::chart::{prometheus_cr, statefulset_name};
 use crate::model::Stack;
 use crate::render::{Names, Object};
 
-/// The self-monitoring input of the operator render: the jobs of its scrape configs
-/// (`prometheus`, `alertmanager`), the operator's claim names. The Thanos components
-/// are left out: no job of the operator render scrapes them by name (the built-in
-/// Thanos alerts would fire for ever on `absent(up{job=...})`). One function, for the
-/// lead to replace once the model derives this for every format.
+/// The self-monitoring input of the operator render: the manifests render's jobs (the
+/// operator's scrape Secret keeps their names: each Prometheus pod scrapes itself and
+/// its sidecar, the Thanos components by their Services), the operator's claim names,
+/// and no shards job or probes (neither is rendered in this format yet).
 pub fn self_monitoring(s: &Stack) -> SelfMonitoring {
-    let thanos: Option<ThanosJobs> = None;
-    SelfMonitoring {
-        namespace: s.namespace.to_string(),
-        stack: s.name.to_string(),
-        shards: u32::from(s.sharding.shards),
-        replicas: s.prometheus.replicas,
-        prometheus_job: "prometheus".into(),
-        tsdb_claims: format!("prometheus-{}-db-{}.*", prometheus_cr(s), statefulset_name(s, 0)),
-        thanos,
-        alertmanager: s
-            .alertmanager
-            .as_ref()
-            .map(|a| AlertmanagerJob { job: "alertmanager".into(), replicas: a.replicas }),
-        grafana_job: None,
-        blackbox_job: None,
-    }
+    let mut m = crate::alerting::stack::self_monitoring(s);
+    m.tsdb_claims = format!("prometheus-{}-db-{}.*", prometheus_cr(s), statefulset_name(s, 0));
+    m.blackbox_job = None;
+    m
 }
 
 /// A rule file's text as the `spec` of a PrometheusRule (its `groups`).

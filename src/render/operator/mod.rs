@@ -64,11 +64,15 @@ pub fn render(stack: &Stack) -> Vec<Object> {
     if stack.alertmanager.is_some() {
         objs.push(alertmanager_resource(&n));
     }
-    // The built-in self-monitoring rules. The `[rules]` and `[[probe]]` of issue 17 join
-    // here once the model has them: `rule_resources(&n, Some(&m), &user_rules)` and
-    // `probe_resources(&n, &probes, &exporter)`.
+    // The built-in self-monitoring rules and the stack's `[rules] files`, one
+    // PrometheusRule each. (`[[probe]]` is not rendered in this format yet: lint says so.)
     let m = self_monitoring(stack);
-    objs.extend(rule_resources(&n, Some(&m), &[]).expect("built-in rules are valid YAML"));
+    let builtin = stack.rules.self_monitoring.then_some(&m);
+    objs.extend(rule_resources(&n, builtin, &[]).expect("built-in rules are valid YAML"));
+    for f in &stack.rules.files {
+        // Checked at lint time (SG131-SG137): a file that is no rule file never gets here.
+        objs.extend(rule_resources(&n, None, &[(f.name.clone(), f.text.clone())]).unwrap_or_default());
+    }
     super::sort(&mut objs);
     objs
 }

@@ -51,6 +51,26 @@ pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
     let n = Names { stack: &one };
     let cfg = prometheus::config(&n, "0");
     let mut jobs: Vec<Value> = cfg["scrape_configs"].as_array().cloned().unwrap_or_default();
+    // The self-monitoring jobs of manifests mode name its pods: here each Prometheus pod
+    // scrapes itself and its own sidecar, Thanos Query is reached through its Service, and
+    // the shards' file_sd list (a manifests-mode ConfigMap) is not mounted.
+    jobs.retain(|j| j["job_name"] != crate::alerting::stack::SHARDS_JOB);
+    for j in &mut jobs {
+        let own = |port: u16| json!([{"targets": [format!("localhost:{port}")], "labels": {"__tmp_disable_sharding": "true"}}]);
+        match j["job_name"].as_str() {
+            Some(crate::alerting::stack::PROMETHEUS_JOB) => j["static_configs"] = own(9090),
+            Some(crate::alerting::stack::SIDECAR_JOB) => j["static_configs"] = own(10902),
+            Some(crate::alerting::stack::QUERY_JOB) => {
+                let m = j.as_object_mut().expect("job is a map");
+                m.remove("dns_sd_configs");
+                m.insert(
+                    "static_configs".into(),
+                    json!([{"targets": [format!("{}:10902", n.svc_fqdn(&n.obj("thanos-query")))]}]),
+                );
+            }
+            _ => {}
+        }
+    }
     if s.sharding.shards > 1 && s.sharding.source_labels != ["__address__"] {
         // The operator shards on `__address__` unless a job has a hashmod of its own: with
         // other source labels, stackgen's relabels, keeping the pod's own shard through

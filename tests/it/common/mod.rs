@@ -148,6 +148,12 @@ pub fn render_stack(stack: &Path) -> String {
     stackgen::render_manifests(&checked.stack)
 }
 
+/// A stack file checked as the CLI does: by its path, so `[rules] files` are found next to it.
+pub fn check_file(path: &Path) -> stackgen::model::Stack {
+    let src = stackgen::load(path.to_str().unwrap()).unwrap();
+    stackgen::check(&src).unwrap_or_else(|d| panic!("{} does not check: {d:#?}", path.display())).stack
+}
+
 pub fn check_text(name: &str, text: &str) -> stackgen::model::Stack {
     let src = stackgen::source::Source::new(name, text);
     stackgen::check(&src).unwrap_or_else(|d| panic!("{name} does not check: {d:#?}")).stack
@@ -239,9 +245,14 @@ pub fn variant(dir: &Path, stack: &str, edits: &[(&str, &str)]) -> String {
 pub fn describe_diagnostics(src: &stackgen::source::Source, diags: &[stackgen::diagnostic::Diagnostic]) -> String {
     let mut out = String::new();
     for d in diags {
-        let (l, c) = src.line_col(d.span.start);
+        // A diagnostic in another file (a rule file) names it before its line:column.
+        let (file, at) = match &d.file {
+            Some(f) => (format!(" {}", f.name), f.line_col(d.span.start)),
+            None => (String::new(), src.line_col(d.span.start)),
+        };
+        let (l, c) = at;
         let sev = if d.is_error() { "error" } else { "warning" };
-        out.push_str(&format!("{} {l}:{c} {sev}: {}\n", d.code.id(), d.message));
+        out.push_str(&format!("{}{file} {l}:{c} {sev}: {}\n", d.code.id(), d.message));
         if let Some(h) = &d.help {
             out.push_str(&format!("    help: {h}\n"));
         }
