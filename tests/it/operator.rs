@@ -244,15 +244,22 @@ fn the_three_formats_agree() {
             operator_essentials(&std::fs::read_to_string(root().join(format!("golden/operator/{name}.yaml"))).unwrap());
         let h =
             helm_essentials(&std::fs::read_to_string(root().join(format!("golden/helm/{name}.values.yaml"))).unwrap());
-        // The operator scrapes Alertmanager under the operator's pod names: the same job,
-        // other addresses.
+        // The operator scrapes Alertmanager under the operator's pod names, each
+        // Prometheus pod itself and its sidecar on localhost, and Thanos Query by its
+        // Service: the same jobs, other addresses. The shards' watch list (`prometheus-shards`,
+        // a file_sd ConfigMap of manifests mode) has no operator counterpart.
         let targets_aside = |e: &Essentials| -> Vec<Value> {
             e.jobs
                 .iter()
+                .filter(|j| j["job_name"] != "prometheus-shards")
                 .map(|j| {
                     let mut j = j.clone();
-                    if j["job_name"] == "alertmanager" {
-                        j["static_configs"] = json!("<the Alertmanager pods>");
+                    let job = j["job_name"].as_str().unwrap_or_default().to_string();
+                    if ["alertmanager", "prometheus", "thanos-sidecar", "thanos-query"].contains(&job.as_str()) {
+                        let m = j.as_object_mut().unwrap();
+                        m.remove("static_configs");
+                        m.remove("dns_sd_configs");
+                        m.insert("targets".into(), json!(format!("<the {job} pods>")));
                     }
                     j
                 })
