@@ -7,7 +7,8 @@
 //!   in with one `renameat2(RENAME_EXCHANGE)` (Linux; elsewhere, or on a filesystem
 //!   without it, two renames with a moment when DIR is absent), so a reader, a full
 //!   disk, or SIGKILL sees the old tree or the new one, never a mix. `init -o FILE`
-//!   writes a temporary file and renames it. Every file is fsynced before the switch.
+//!   writes a temporary file and renames it. Every file is on disk before the switch
+//!   (one `syncfs` of the new tree's filesystem on Linux, an fsync per file elsewhere).
 //! - **A lock.** Writers of one directory take an exclusive `flock` on its parent, so two
 //!   renders at once run one after the other; the kernel drops it when a process dies.
 //! - **Temporaries cleaned** on every error path (the temporary tree is removed when
@@ -236,7 +237,16 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
         if let Some(mode) = modes.get(file) {
             f.set_permissions(fs::Permissions::from_mode(*mode)).map_err(|e| at(&dir.join(file), e))?;
         }
+        #[cfg(not(target_os = "linux"))]
         f.sync_all().map_err(|e| at(&dir.join(file), e))?;
+    }
+    // Every file on disk before the switch: on Linux one syncfs(2) of the filesystem the
+    // new tree is on (one flush for hundreds of files, where an fsync each cost ~1 ms);
+    // elsewhere each file was fsynced above.
+    #[cfg(target_os = "linux")]
+    {
+        let d = fs::File::open(tmp.path()).map_err(|e| at(tmp.path(), e))?;
+        rustix::fs::syncfs(&d).map_err(|e| at(tmp.path(), e.into()))?;
     }
     fsync_dir(tmp.path());
     if old.is_some() {
