@@ -53,6 +53,11 @@ pub const KUBERNETES_VERSIONS: [&str; 5] = ["1.33", "1.34", "1.35", "1.36", "1.3
 pub const MAX_STACK_NAME: usize = 30;
 /// Thanos block duration; local retention must hold three of them.
 pub const THANOS_MIN_RETENTION_MS: u64 = 6 * 3_600_000;
+/// The Store Gateway's `--chunk-pool-size` and `--index-cache-size` stackgen passes: the
+/// Thanos defaults written out (the flags read binary units, so 2GB is 2GiB). SG147
+/// holds the pod's memory limit against them.
+pub const STORE_CHUNK_POOL: (&str, u64) = ("2GB", 2 << 30);
+pub const STORE_INDEX_CACHE: (&str, u64) = ("250MB", 250 << 20);
 
 /// `[prometheus] bytes_per_sample` when unset: the upper end of the 1-2 bytes per sample
 /// Prometheus' storage docs give (`stackgen explain plan`).
@@ -353,6 +358,11 @@ pub struct Thanos {
     pub query_replicas: u32,
     pub store_replicas: u32,
     pub store_size: Bytes,
+    /// `[thanos.query] resources`, per Query pod.
+    pub query_resources: Resources,
+    /// `[thanos.store] resources`, per Store Gateway pod (SG147 holds the memory limit
+    /// against the chunk pool and index cache).
+    pub store_resources: Resources,
     pub compactor: Compactor,
 }
 
@@ -362,6 +372,8 @@ pub struct Compactor {
     pub retention_5m: Duration,
     pub retention_1h: Duration,
     pub size: Bytes,
+    /// `[thanos.compactor] resources`.
+    pub resources: Resources,
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +386,8 @@ pub struct Alertmanager {
     pub receivers: Vec<receivers::Receiver>,
     /// `[alertmanager.route]`, with its defaults; `None` without receivers.
     pub route: Option<receivers::Route>,
+    /// `[alertmanager] resources`, per pod.
+    pub resources: Resources,
 }
 
 #[derive(Debug, Clone)]
@@ -383,6 +397,8 @@ pub struct Grafana {
     pub admin_secret: Option<String>,
     /// `[grafana] egress`: SMTP relays, SSO providers ... beyond the stack.
     pub egress: Vec<expose::Egress>,
+    /// `[grafana] resources`.
+    pub resources: Resources,
 }
 
 /// `[rules]`.
