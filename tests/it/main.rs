@@ -32,6 +32,7 @@ mod lint_rules;
 mod operator;
 mod receivers;
 mod reload_e2e;
+mod resources;
 mod render_cli;
 mod secrets;
 mod sharding_e2e;
