@@ -53,11 +53,6 @@ pub const KUBERNETES_VERSIONS: [&str; 5] = ["1.33", "1.34", "1.35", "1.36", "1.3
 pub const MAX_STACK_NAME: usize = 30;
 /// Thanos block duration; local retention must hold three of them.
 pub const THANOS_MIN_RETENTION_MS: u64 = 6 * 3_600_000;
-/// The Store Gateway's `--chunk-pool-size` and `--index-cache-size` stackgen passes: the
-/// Thanos defaults written out (the flags read binary units, so 2GB is 2GiB). SG147
-/// holds the pod's memory limit against them.
-pub const STORE_CHUNK_POOL: (&str, u64) = ("2GB", 2 << 30);
-pub const STORE_INDEX_CACHE: (&str, u64) = ("250MB", 250 << 20);
 
 /// `[prometheus] bytes_per_sample` when unset: the upper end of the 1-2 bytes per sample
 /// Prometheus' storage docs give (`stackgen explain plan`).

@@ -18,7 +18,8 @@ use std::collections::BTreeMap;
 use super::k8s::{self, meta};
 use super::pod::{pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
 use super::{storage, yaml, Names, Object};
-use crate::model::{Bytes, ObjstoreKind, Thanos, STORE_CHUNK_POOL, STORE_INDEX_CACHE};
+use crate::model::capacity::{STORE_CHUNK_POOL_FLAG, STORE_INDEX_CACHE_FLAG};
+use crate::model::{Bytes, ObjstoreKind, Thanos};
 
 const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
 const GCS_DIR: &str = "/etc/thanos/gcs";
@@ -285,8 +286,8 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
         objstore_flag(),
         // The Thanos defaults, written out: the memory limit must hold both (SG147).
-        format!("--chunk-pool-size={}", STORE_CHUNK_POOL.0),
-        format!("--index-cache-size={}", STORE_INDEX_CACHE.0),
+        format!("--chunk-pool-size={STORE_CHUNK_POOL_FLAG}"),
+        format!("--index-cache-size={STORE_INDEX_CACHE_FLAG}"),
     ];
     let mut c = base_container(n, "thanos-store", args, true);
     c.resources = Some(k8s::requirements(&t.store_resources));

@@ -152,8 +152,8 @@ fn the_default_store_gateway_limit_holds_its_flags() {
         };
         let used = flag("chunk-pool-size") + flag("index-cache-size");
         let limit = kube_bytes(store["resources"]["limits"]["memory"].as_str().unwrap());
-        // SG147's working memory on top; and lint agrees (no SG147 on an example).
-        assert!(limit >= used + (512 << 20), "{}: limit {limit} under {used} + 512Mi", stem(&stack));
+        // SG147's quarter on top for the runtime; and lint agrees (no SG147 on an example).
+        assert!(limit as f64 >= used as f64 * 1.25, "{}: limit {limit} under {used} + 25%", stem(&stack));
         let src = stackgen::load(stack.to_str().unwrap()).unwrap();
         let warnings = stackgen::check(&src).unwrap().warnings;
         assert!(!warnings.iter().any(|w| w.code.id() == "SG147"), "{}", stem(&stack));
