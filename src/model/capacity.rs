@@ -382,11 +382,12 @@ mod tests {
         // kingpin's Bytes flags: KB, MB, GB are powers of 1024.
         let bytes = |f: &str| -> f64 {
             let (n, unit) = f.split_at(f.find(|c: char| !c.is_ascii_digit()).unwrap());
-            n.parse::<f64>().unwrap() * match unit {
-                "MB" => MIB,
-                "GB" => GIB,
-                u => panic!("{u}"),
-            }
+            n.parse::<f64>().unwrap()
+                * match unit {
+                    "MB" => MIB,
+                    "GB" => GIB,
+                    u => panic!("{u}"),
+                }
         };
         assert_eq!(bytes(STORE_CHUNK_POOL_FLAG), STORE_CHUNK_POOL.value);
         assert_eq!(bytes(STORE_INDEX_CACHE_FLAG), STORE_INDEX_CACHE.value);

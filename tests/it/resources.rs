@@ -45,9 +45,7 @@ resources = { cpu = "150m", memory = "384Mi" }
 
 /// What STACK asks for, per container, as Kubernetes writes it.
 fn wanted() -> Vec<(&'static str, Value)> {
-    let r = |cpu: &str, mem: &str, lim: &str, cpu_lim: &str| {
-        json!({"requests": {"cpu": cpu, "memory": mem}, "limits": {"cpu": cpu_lim, "memory": lim}})
-    };
+    let r = |cpu: &str, mem: &str, lim: &str, cpu_lim: &str| json!({"requests": {"cpu": cpu, "memory": mem}, "limits": {"cpu": cpu_lim, "memory": lim}});
     vec![
         ("thanos-query", r("300m", "768Mi", "3Gi", "3")),
         // No cpu_limit: the component's default (2) stays.
@@ -95,11 +93,9 @@ fn each_component_gets_its_resources_in_all_three_formats() {
     let objs = docs(&operator::to_text(&s));
     for (container, want) in wanted() {
         let got = match container {
-            "alertmanager" => objs
-                .iter()
-                .filter(|d| d["kind"] == "Alertmanager")
-                .map(|d| d["spec"]["resources"].clone())
-                .collect(),
+            "alertmanager" => {
+                objs.iter().filter(|d| d["kind"] == "Alertmanager").map(|d| d["spec"]["resources"].clone()).collect()
+            }
             _ => container_resources(&objs, container),
         };
         assert_eq!(got, vec![want.clone()], "operator: {container}");
