@@ -683,6 +683,7 @@ registry! {
     /// files = ["rule/*.yaml"]   # the directory is rules/
     /// ```
     RuleFiles = "SG146", "rule-files", Error, ["rulefiles"];
+    MemoryLimitBelowFlags = "SG147", "memory-limit-below-flags", Warning, rule sg147_memory_limit_below_flags, [];
     NoReceivers = "SG155", "no-receivers", Warning, rule sg155_no_receivers, [];
     ExposedWithoutFrom = "SG156", "exposed-without-from", Warning, rule sg156_exposed_without_from, [];
 

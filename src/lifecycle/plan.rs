@@ -115,9 +115,7 @@ pub fn plan(stack: &Stack) -> Result<Plan, PlanError> {
             bucket_raw_bytes: ceil_u64(load.samples_per_second * f64::from(p.replicas) * raw_s * bps),
             bucket_raw_forever: forever,
             compactor_disk_bytes: round_up_size(ceil_u64(2.0 * group / DISK_FILL.value)),
-            store_memory_bytes: round_up_size(ceil_u64(
-                (STORE_CHUNK_POOL.value + STORE_INDEX_CACHE.value) * (1.0 + STORE_OVERHEAD.value),
-            )),
+            store_memory_bytes: crate::model::capacity::store_memory_bytes(),
         }
     });
     let checks = checks(stack, &one, thanos.as_ref());
@@ -191,6 +189,13 @@ fn checks(stack: &Stack, one: &ShardPlan, thanos: Option<&ThanosPlan>) -> Vec<Ch
             "thanos.compactor.size",
             Some(t.compactor.size.get()),
             tp.compactor_disk_bytes,
+        ));
+        // The flags' chunk pool and index cache must fit under the limit (SG147).
+        out.push(check(
+            "store_memory_limit",
+            "thanos.store.resources.memory_limit",
+            Some(t.store_resources.memory_limit.value() as u64),
+            tp.store_memory_bytes,
         ));
     }
     out

@@ -115,6 +115,12 @@ pub const STORE_INDEX_CACHE: Factor = Factor {
     what: "the Store Gateway's in-memory index cache (--index-cache-size default)",
     source: "thanos store --help: --index-cache-size=250MB",
 };
+/// The Store Gateway's `--chunk-pool-size` and `--index-cache-size` as stackgen renders
+/// them: the Thanos defaults written out (kingpin reads them in binary units, so 2GB is
+/// [`STORE_CHUNK_POOL`]'s 2 GiB). SG147 and `plan` hold the memory limit against them.
+pub const STORE_CHUNK_POOL_FLAG: &str = "2GB";
+pub const STORE_INDEX_CACHE_FLAG: &str = "250MB";
+
 pub const STORE_OVERHEAD: Factor = Factor {
     name: "store_overhead_ratio",
     value: 0.25,
@@ -235,6 +241,12 @@ impl Load {
             (None, None) => Err(PlanError::NoLoad),
         }
     }
+}
+
+/// The memory a Store Gateway with the rendered flags may use: its chunk pool and index
+/// cache plus [`STORE_OVERHEAD`], rounded up as sizes are (`plan`, SG147).
+pub fn store_memory_bytes() -> u64 {
+    round_up_size(ceil_u64((STORE_CHUNK_POOL.value + STORE_INDEX_CACHE.value) * (1.0 + STORE_OVERHEAD.value)))
 }
 
 pub fn ceil_u64(x: f64) -> u64 {
@@ -363,5 +375,22 @@ mod tests {
             auto_resources(&small),
             AutoResources { cpu: "500m".into(), memory: "1Gi".into(), memory_limit: "2Gi".into() }
         );
+    }
+
+    #[test]
+    fn store_flags_are_the_factors_in_binary_units() {
+        // kingpin's Bytes flags: KB, MB, GB are powers of 1024.
+        let bytes = |f: &str| -> f64 {
+            let (n, unit) = f.split_at(f.find(|c: char| !c.is_ascii_digit()).unwrap());
+            n.parse::<f64>().unwrap()
+                * match unit {
+                    "MB" => MIB,
+                    "GB" => GIB,
+                    u => panic!("{u}"),
+                }
+        };
+        assert_eq!(bytes(STORE_CHUNK_POOL_FLAG), STORE_CHUNK_POOL.value);
+        assert_eq!(bytes(STORE_INDEX_CACHE_FLAG), STORE_INDEX_CACHE.value);
+        assert_eq!(store_memory_bytes(), 3 << 30);
     }
 }

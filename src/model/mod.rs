@@ -353,6 +353,11 @@ pub struct Thanos {
     pub query_replicas: u32,
     pub store_replicas: u32,
     pub store_size: Bytes,
+    /// `[thanos.query] resources`, per Query pod.
+    pub query_resources: Resources,
+    /// `[thanos.store] resources`, per Store Gateway pod (SG147 holds the memory limit
+    /// against the chunk pool and index cache).
+    pub store_resources: Resources,
     pub compactor: Compactor,
 }
 
@@ -362,6 +367,8 @@ pub struct Compactor {
     pub retention_5m: Duration,
     pub retention_1h: Duration,
     pub size: Bytes,
+    /// `[thanos.compactor] resources`.
+    pub resources: Resources,
 }
 
 #[derive(Debug, Clone)]
@@ -374,6 +381,8 @@ pub struct Alertmanager {
     pub receivers: Vec<receivers::Receiver>,
     /// `[alertmanager.route]`, with its defaults; `None` without receivers.
     pub route: Option<receivers::Route>,
+    /// `[alertmanager] resources`, per pod.
+    pub resources: Resources,
 }
 
 #[derive(Debug, Clone)]
@@ -383,6 +392,8 @@ pub struct Grafana {
     pub admin_secret: Option<String>,
     /// `[grafana] egress`: SMTP relays, SSO providers ... beyond the stack.
     pub egress: Vec<expose::Egress>,
+    /// `[grafana] resources`.
+    pub resources: Resources,
 }
 
 /// `[rules]`.

@@ -211,7 +211,7 @@ pub struct RawThanos {
     pub image_digest: Option<String>,
     pub replica_label: Option<String>,
     pub objstore: RawObjstore,
-    pub query: Option<RawReplicas>,
+    pub query: Option<RawQuery>,
     pub store: Option<RawStore>,
     pub compactor: Option<RawCompactor>,
 }
@@ -242,8 +242,9 @@ pub struct RawObjstore {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawReplicas {
+pub struct RawQuery {
     pub replicas: Option<u32>,
+    pub resources: Option<RawResources>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +252,7 @@ pub struct RawReplicas {
 pub struct RawStore {
     pub replicas: Option<u32>,
     pub storage_size: Option<String>,
+    pub resources: Option<RawResources>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -261,6 +263,7 @@ pub struct RawCompactor {
     pub retention_1h: Option<String>,
     pub storage_size: Option<String>,
     pub replicas: Option<u32>,
+    pub resources: Option<RawResources>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +275,7 @@ pub struct RawGrafana {
     pub storage_size: Option<String>,
     pub admin_secret: Option<String>,
     pub egress: Option<Vec<String>>,
+    pub resources: Option<RawResources>,
 }
 
 /// `[alertmanager]`: the component keys plus receivers and the route tree.
@@ -285,6 +289,7 @@ pub struct RawAlertmanager {
     pub storage_size: Option<String>,
     pub receivers: Option<Vec<RawReceiver>>,
     pub route: Option<RawRoute>,
+    pub resources: Option<RawResources>,
 }
 
 /// `[[alertmanager.receivers]]`: every key of every type; validation refuses a key the

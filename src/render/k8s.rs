@@ -60,6 +60,11 @@ pub fn resources(cpu: &str, memory: &str, memory_limit: &str, cpu_limit: Option<
     ResourceRequirements { requests: Some(requests), limits: Some(limits), ..Default::default() }
 }
 
+/// A component's `resources` from the model, as a container's requirements.
+pub fn requirements(r: &crate::model::Resources) -> ResourceRequirements {
+    resources(r.cpu.as_str(), r.memory.as_str(), r.memory_limit.as_str(), r.cpu_limit.as_ref().map(|c| c.as_str()))
+}
+
 /// The Pod Security "restricted" pod context.
 pub fn pod_security(user: i64, group: i64) -> PodSecurityContext {
     PodSecurityContext {

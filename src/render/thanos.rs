@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use super::k8s::{self, meta};
 use super::pod::{pdb, spread, tsdb_mount, zone_spread, PROMETHEUS_PORT, THANOS_GRPC_PORT, THANOS_HTTP_PORT};
 use super::{storage, yaml, Names, Object};
+use crate::model::capacity::{STORE_CHUNK_POOL_FLAG, STORE_INDEX_CACHE_FLAG};
 use crate::model::{Bytes, ObjstoreKind, Thanos};
 
 const OBJSTORE_DIR: &str = "/etc/thanos/objstore";
@@ -241,7 +242,7 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         format!("--endpoint=dnssrv+_grpc._tcp.{}", n.svc_fqdn(&store)),
     ];
     let mut c = base_container(n, "thanos-query", args, true);
-    c.resources = Some(k8s::resources("200m", "512Mi", "1Gi", Some("2")));
+    c.resources = Some(k8s::requirements(&t.query_resources));
     out.push(Object::new(&k8s::service(
         &q,
         &ns,
@@ -284,9 +285,12 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         format!("--grpc-address=0.0.0.0:{THANOS_GRPC_PORT}"),
         format!("--http-address=0.0.0.0:{THANOS_HTTP_PORT}"),
         objstore_flag(),
+        // The Thanos defaults, written out: the memory limit must hold both (SG147).
+        format!("--chunk-pool-size={STORE_CHUNK_POOL_FLAG}"),
+        format!("--index-cache-size={STORE_INDEX_CACHE_FLAG}"),
     ];
     let mut c = base_container(n, "thanos-store", args, true);
-    c.resources = Some(k8s::resources("200m", "1Gi", "2Gi", Some("2")));
+    c.resources = Some(k8s::requirements(&t.store_resources));
     c.volume_mounts =
         Some(vec![k8s::mount("data", "/var/thanos/store", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];
@@ -337,7 +341,7 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
         "--delete-delay=48h".into(),
     ];
     let mut c = base_container(n, "thanos-compactor", args, false);
-    c.resources = Some(k8s::resources("500m", "1Gi", "4Gi", Some("2")));
+    c.resources = Some(k8s::requirements(&cp.resources));
     c.volume_mounts =
         Some(vec![k8s::mount("data", "/var/thanos/compact", false), k8s::mount("thanos-objstore", OBJSTORE_DIR, true)]);
     let mut volumes = vec![k8s::config_map_volume("thanos-objstore", &cm_name)];

@@ -116,7 +116,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let mut c = k8s::container("alertmanager", am.image.reference(), args);
     c.env = Some(vec![k8s::env_field("POD_IP", "status.podIP")]);
     c.ports = Some(vec![k8s::port("web", 9093), k8s::port("cluster", 9094)]);
-    c.resources = Some(k8s::resources("50m", "128Mi", "256Mi", Some("500m")));
+    c.resources = Some(k8s::requirements(&am.resources));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
     let mut mounts = vec![k8s::mount("config", AM_CONFIG_DIR, true), k8s::mount("data", "/alertmanager", false)];
@@ -282,7 +282,7 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     }
     c.env = Some(env);
     c.ports = Some(vec![k8s::port("http", 3000)]);
-    c.resources = Some(k8s::resources("100m", "256Mi", "512Mi", Some("1")));
+    c.resources = Some(k8s::requirements(&g.resources));
     c.readiness_probe = Some(k8s::http_probe("/api/health", "http", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
     c.volume_mounts = Some(mounts);

@@ -33,6 +33,7 @@ mod operator;
 mod receivers;
 mod reload_e2e;
 mod render_cli;
+mod resources;
 mod secrets;
 mod sharding_e2e;
 mod stream;

@@ -22,6 +22,7 @@ pub(crate) mod sg128_namespace_kube;
 pub(crate) mod sg129_control_plane_localhost;
 pub(crate) mod sg130_retention_size_headroom;
 pub(crate) mod sg138_memory_estimate;
+pub(crate) mod sg147_memory_limit_below_flags;
 pub(crate) mod sg155_no_receivers;
 pub(crate) mod sg156_exposed_without_from;
 pub(crate) mod sg160_operator_unsupported;
@@ -48,6 +49,7 @@ pub(crate) const STACK_RULES: &[fn(&mut Checker<'_>)] = &[
     sg129_control_plane_localhost::check,
     sg130_retention_size_headroom::check,
     sg138_memory_estimate::check,
+    sg147_memory_limit_below_flags::check,
     sg155_no_receivers::check,
     sg156_exposed_without_from::check,
 ];

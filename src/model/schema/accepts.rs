@@ -479,15 +479,15 @@ fn n21(v: &Value) -> bool {
                 "storage" => n61(x),
                 "sharding" => n97(x),
                 "thanos" => n104(x),
-                "alertmanager" => n139(x),
-                "grafana" => n176(x),
-                "scrape" => n184(x),
-                "probe" => n196(x),
-                "rules" => n204(x),
-                "kubernetes" => n208(x),
-                "lint" => n214(x),
-                "expose" => n217(x),
-                "security" => n222(x),
+                "alertmanager" => n154(x),
+                "grafana" => n196(x),
+                "scrape" => n209(x),
+                "probe" => n221(x),
+                "rules" => n229(x),
+                "kubernetes" => n233(x),
+                "lint" => n239(x),
+                "expose" => n242(x),
+                "security" => n247(x),
                 _ => false,
             };
             if !ok {
@@ -1632,8 +1632,8 @@ fn n104(v: &Value) -> bool {
                 "replica_label" => n108(x),
                 "objstore" => n109(x),
                 "query" => n128(x),
-                "store" => n130(x),
-                "compactor" => n133(x),
+                "store" => n135(x),
+                "compactor" => n143(x),
                 _ => false,
             };
             if !ok {
@@ -1859,6 +1859,7 @@ fn n128(v: &Value) -> bool {
         for (k, x) in m {
             let ok = match k.as_str() {
                 "replicas" => n129(x),
+                "resources" => n130(x),
                 _ => false,
             };
             if !ok {
@@ -1903,8 +1904,10 @@ fn n130(v: &Value) -> bool {
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "replicas" => n131(x),
-                "storage_size" => n132(x),
+                "cpu" => n131(x),
+                "memory" => n132(x),
+                "memory_limit" => n133(x),
+                "cpu_limit" => n134(x),
                 _ => false,
             };
             if !ok {
@@ -1916,6 +1919,54 @@ fn n130(v: &Value) -> bool {
 }
 
 fn n131(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n132(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n133(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n134(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n135(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "replicas" => n136(x),
+                "storage_size" => n137(x),
+                "resources" => n138(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n136(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -1942,25 +1993,24 @@ fn n131(v: &Value) -> bool {
     true
 }
 
-fn n132(v: &Value) -> bool {
+fn n137(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n133(v: &Value) -> bool {
+fn n138(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "retention_raw" => n134(x),
-                "retention_5m" => n135(x),
-                "retention_1h" => n136(x),
-                "storage_size" => n137(x),
-                "replicas" => n138(x),
+                "cpu" => n139(x),
+                "memory" => n140(x),
+                "memory_limit" => n141(x),
+                "cpu_limit" => n142(x),
                 _ => false,
             };
             if !ok {
@@ -1971,35 +2021,86 @@ fn n133(v: &Value) -> bool {
     true
 }
 
-fn n134(v: &Value) -> bool {
+fn n139(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n140(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n141(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n142(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n143(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "retention_raw" => n144(x),
+                "retention_5m" => n145(x),
+                "retention_1h" => n146(x),
+                "storage_size" => n147(x),
+                "replicas" => n148(x),
+                "resources" => n149(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n144(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n135(v: &Value) -> bool {
+fn n145(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n136(v: &Value) -> bool {
+fn n146(v: &Value) -> bool {
     if !n0(v) {
         return false;
     }
     true
 }
 
-fn n137(v: &Value) -> bool {
+fn n147(v: &Value) -> bool {
     if !n2(v) {
         return false;
     }
     true
 }
 
-fn n138(v: &Value) -> bool {
+fn n148(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -2026,20 +2127,17 @@ fn n138(v: &Value) -> bool {
     true
 }
 
-fn n139(v: &Value) -> bool {
+fn n149(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n140(x),
-                "image" => n141(x),
-                "image_digest" => n142(x),
-                "replicas" => n143(x),
-                "storage_size" => n144(x),
-                "receivers" => n145(x),
-                "route" => n158(x),
+                "cpu" => n150(x),
+                "memory" => n151(x),
+                "memory_limit" => n152(x),
+                "cpu_limit" => n153(x),
                 _ => false,
             };
             if !ok {
@@ -2050,28 +2148,81 @@ fn n139(v: &Value) -> bool {
     true
 }
 
-fn n140(v: &Value) -> bool {
+fn n150(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n151(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n152(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n153(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n154(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n155(x),
+                "image" => n156(x),
+                "image_digest" => n157(x),
+                "replicas" => n158(x),
+                "storage_size" => n159(x),
+                "receivers" => n160(x),
+                "route" => n173(x),
+                "resources" => n191(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n155(v: &Value) -> bool {
     if !n7(v) {
         return false;
     }
     true
 }
 
-fn n141(v: &Value) -> bool {
+fn n156(v: &Value) -> bool {
     if !n8(v) {
         return false;
     }
     true
 }
 
-fn n142(v: &Value) -> bool {
+fn n157(v: &Value) -> bool {
     if !n9(v) {
         return false;
     }
     true
 }
 
-fn n143(v: &Value) -> bool {
+fn n158(v: &Value) -> bool {
     if !(v.is_i64() || v.is_u64()) {
         return false;
     }
@@ -2098,213 +2249,9 @@ fn n143(v: &Value) -> bool {
     true
 }
 
-fn n144(v: &Value) -> bool {
+fn n159(v: &Value) -> bool {
     if !n2(v) {
         return false;
-    }
-    true
-}
-
-fn n145(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n146) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n146(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["name", "type"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "name" => n147(x),
-                "type" => n148(x),
-                "secret" => n149(x),
-                "send_resolved" => n150(x),
-                "channel" => n151(x),
-                "api" => n152(x),
-                "severity" => n153(x),
-                "to" => n154(x),
-                "from" => n155(x),
-                "smarthost" => n156(x),
-                "auth_username" => n157(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n147(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len > 63 {
-            return false;
-        }
-        if !p21(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n148(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("webhook" | "slack" | "pagerduty" | "email")) {
-        return false;
-    }
-    true
-}
-
-fn n149(v: &Value) -> bool {
-    if !n10(v) {
-        return false;
-    }
-    true
-}
-
-fn n150(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n151(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n152(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("events_v2" | "events_v1")) {
-        return false;
-    }
-    true
-}
-
-fn n153(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("critical" | "error" | "warning" | "info")) {
-        return false;
-    }
-    true
-}
-
-fn n154(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n155(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n156(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n157(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n158(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "receiver" => n159(x),
-                "group_by" => n160(x),
-                "group_wait" => n162(x),
-                "group_interval" => n163(x),
-                "repeat_interval" => n164(x),
-                "routes" => n165(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n159(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
     }
     true
 }
@@ -2322,67 +2269,26 @@ fn n160(v: &Value) -> bool {
 }
 
 fn n161(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p22(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n162(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n163(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n164(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n165(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n166) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n166(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
-        if !["receiver"].iter().all(|k| m.contains_key(*k)) {
+        if !["name", "type"].iter().all(|k| m.contains_key(*k)) {
             return false;
         }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "receiver" => n167(x),
-                "matchers" => n168(x),
-                "continue" => n170(x),
-                "group_by" => n171(x),
-                "group_wait" => n173(x),
-                "group_interval" => n174(x),
-                "repeat_interval" => n175(x),
+                "name" => n162(x),
+                "type" => n163(x),
+                "secret" => n164(x),
+                "send_resolved" => n165(x),
+                "channel" => n166(x),
+                "api" => n167(x),
+                "severity" => n168(x),
+                "to" => n169(x),
+                "from" => n170(x),
+                "smarthost" => n171(x),
+                "auth_username" => n172(x),
                 _ => false,
             };
             if !ok {
@@ -2393,7 +2299,47 @@ fn n166(v: &Value) -> bool {
     true
 }
 
-fn n167(v: &Value) -> bool {
+fn n162(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len > 63 {
+            return false;
+        }
+        if !p21(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n163(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("webhook" | "slack" | "pagerduty" | "email")) {
+        return false;
+    }
+    true
+}
+
+fn n164(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n165(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n166(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2406,14 +2352,22 @@ fn n167(v: &Value) -> bool {
     true
 }
 
-fn n168(v: &Value) -> bool {
-    if !v.is_array() {
+fn n167(v: &Value) -> bool {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n169) {
-            return false;
-        }
+    if !matches!(v.as_str(), Some("events_v2" | "events_v1")) {
+        return false;
+    }
+    true
+}
+
+fn n168(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("critical" | "error" | "warning" | "info")) {
+        return false;
     }
     true
 }
@@ -2432,18 +2386,25 @@ fn n169(v: &Value) -> bool {
 }
 
 fn n170(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !v.is_string() {
         return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
     }
     true
 }
 
 fn n171(v: &Value) -> bool {
-    if !v.is_array() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n172) {
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2455,7 +2416,8 @@ fn n172(v: &Value) -> bool {
         return false;
     }
     if let Value::String(s) = v {
-        if !p22(s) {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2463,39 +2425,18 @@ fn n172(v: &Value) -> bool {
 }
 
 fn n173(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n174(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n175(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n176(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "version" => n177(x),
-                "image" => n178(x),
-                "image_digest" => n179(x),
-                "storage_size" => n180(x),
-                "admin_secret" => n181(x),
-                "egress" => n182(x),
+                "receiver" => n174(x),
+                "group_by" => n175(x),
+                "group_wait" => n177(x),
+                "group_interval" => n178(x),
+                "repeat_interval" => n179(x),
+                "routes" => n180(x),
                 _ => false,
             };
             if !ok {
@@ -2506,47 +2447,110 @@ fn n176(v: &Value) -> bool {
     true
 }
 
+fn n174(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n175(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n176) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n176(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
+    true
+}
+
 fn n177(v: &Value) -> bool {
-    if !n7(v) {
+    if !n0(v) {
         return false;
     }
     true
 }
 
 fn n178(v: &Value) -> bool {
-    if !n8(v) {
+    if !n0(v) {
         return false;
     }
     true
 }
 
 fn n179(v: &Value) -> bool {
-    if !n9(v) {
+    if !n0(v) {
         return false;
     }
     true
 }
 
 fn n180(v: &Value) -> bool {
-    if !n2(v) {
+    if !v.is_array() {
         return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n181) {
+            return false;
+        }
     }
     true
 }
 
 fn n181(v: &Value) -> bool {
-    if !n10(v) {
+    if !v.is_object() {
         return false;
+    }
+    if let Value::Object(m) = v {
+        if !["receiver"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "receiver" => n182(x),
+                "matchers" => n183(x),
+                "continue" => n185(x),
+                "group_by" => n186(x),
+                "group_wait" => n188(x),
+                "group_interval" => n189(x),
+                "repeat_interval" => n190(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
     }
     true
 }
 
 fn n182(v: &Value) -> bool {
-    if !v.is_array() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n183) {
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2554,6 +2558,203 @@ fn n182(v: &Value) -> bool {
 }
 
 fn n183(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n184) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n184(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n185(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n186(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n187) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n187(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p22(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n188(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n189(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n190(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n191(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "cpu" => n192(x),
+                "memory" => n193(x),
+                "memory_limit" => n194(x),
+                "cpu_limit" => n195(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n192(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n193(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n194(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n195(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n196(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "version" => n197(x),
+                "image" => n198(x),
+                "image_digest" => n199(x),
+                "storage_size" => n200(x),
+                "admin_secret" => n201(x),
+                "egress" => n202(x),
+                "resources" => n204(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n197(v: &Value) -> bool {
+    if !n7(v) {
+        return false;
+    }
+    true
+}
+
+fn n198(v: &Value) -> bool {
+    if !n8(v) {
+        return false;
+    }
+    true
+}
+
+fn n199(v: &Value) -> bool {
+    if !n9(v) {
+        return false;
+    }
+    true
+}
+
+fn n200(v: &Value) -> bool {
+    if !n2(v) {
+        return false;
+    }
+    true
+}
+
+fn n201(v: &Value) -> bool {
+    if !n10(v) {
+        return false;
+    }
+    true
+}
+
+fn n202(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n203) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n203(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
@@ -2565,270 +2766,6 @@ fn n183(v: &Value) -> bool {
     true
 }
 
-fn n184(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n185) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n185(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "job" => n186(x),
-                "static_targets" => n187(x),
-                "metrics_path" => n189(x),
-                "scheme" => n190(x),
-                "scrape_interval" => n191(x),
-                "labels" => n192(x),
-                "sharding" => n195(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n186(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p24(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n187(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n188) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n188(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n189(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        if !p25(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n190(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("http" | "https")) {
-        return false;
-    }
-    true
-}
-
-fn n191(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
-fn n192(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            if !n193(&Value::String(k.clone())) {
-                return false;
-            }
-            let ok = match k.as_str() {
-                _ => n194(x),
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n193(v: &Value) -> bool {
-    if !n5(v) {
-        return false;
-    }
-    true
-}
-
-fn n194(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    true
-}
-
-fn n195(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n196(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n197) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n197(v: &Value) -> bool {
-    if !v.is_object() {
-        return false;
-    }
-    if let Value::Object(m) = v {
-        if !["targets"].iter().all(|k| m.contains_key(*k)) {
-            return false;
-        }
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "job" => n198(x),
-                "module" => n199(x),
-                "query_name" => n200(x),
-                "targets" => n201(x),
-                "interval" => n203(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n198(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p24(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n199(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if !matches!(v.as_str(), Some("http_2xx" | "http_post_2xx" | "tcp_connect" | "icmp" | "dns")) {
-        return false;
-    }
-    true
-}
-
-fn n200(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p26(s) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n201(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if (a.len() as u64) < 1 {
-            return false;
-        }
-        if !a.iter().all(n202) {
-            return false;
-        }
-    }
-    true
-}
-
-fn n202(v: &Value) -> bool {
-    if !v.is_string() {
-        return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-    }
-    true
-}
-
-fn n203(v: &Value) -> bool {
-    if !n0(v) {
-        return false;
-    }
-    true
-}
-
 fn n204(v: &Value) -> bool {
     if !v.is_object() {
         return false;
@@ -2836,8 +2773,10 @@ fn n204(v: &Value) -> bool {
     if let Value::Object(m) = v {
         for (k, x) in m {
             let ok = match k.as_str() {
-                "files" => n205(x),
-                "self_monitoring" => n207(x),
+                "cpu" => n205(x),
+                "memory" => n206(x),
+                "memory_limit" => n207(x),
+                "cpu_limit" => n208(x),
                 _ => false,
             };
             if !ok {
@@ -2849,51 +2788,62 @@ fn n204(v: &Value) -> bool {
 }
 
 fn n205(v: &Value) -> bool {
-    if !v.is_array() {
+    if !n3(v) {
         return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n206) {
-            return false;
-        }
     }
     true
 }
 
 fn n206(v: &Value) -> bool {
-    if !v.is_string() {
+    if !n3(v) {
         return false;
-    }
-    if let Value::String(s) = v {
-        let len = s.chars().count() as u64;
-        if len < 1 {
-            return false;
-        }
-        if !p27(s) {
-            return false;
-        }
     }
     true
 }
 
 fn n207(v: &Value) -> bool {
-    if !v.is_boolean() {
+    if !n3(v) {
         return false;
     }
     true
 }
 
 fn n208(v: &Value) -> bool {
+    if !n3(v) {
+        return false;
+    }
+    true
+}
+
+fn n209(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n210) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n210(v: &Value) -> bool {
     if !v.is_object() {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["job", "static_targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "discovery" => n209(x),
-                "control_plane" => n210(x),
-                "cluster_domain" => n211(x),
-                "dns_addresses" => n212(x),
+                "job" => n211(x),
+                "static_targets" => n212(x),
+                "metrics_path" => n214(x),
+                "scheme" => n215(x),
+                "scrape_interval" => n216(x),
+                "labels" => n217(x),
+                "sharding" => n220(x),
                 _ => false,
             };
             if !ok {
@@ -2904,26 +2854,16 @@ fn n208(v: &Value) -> bool {
     true
 }
 
-fn n209(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
-fn n210(v: &Value) -> bool {
-    if !v.is_boolean() {
-        return false;
-    }
-    true
-}
-
 fn n211(v: &Value) -> bool {
     if !v.is_string() {
         return false;
     }
     if let Value::String(s) = v {
-        if !p28(s) {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p24(s) {
             return false;
         }
     }
@@ -2947,7 +2887,8 @@ fn n213(v: &Value) -> bool {
         return false;
     }
     if let Value::String(s) = v {
-        if !p11(s) {
+        let len = s.chars().count() as u64;
+        if len < 1 {
             return false;
         }
     }
@@ -2955,37 +2896,29 @@ fn n213(v: &Value) -> bool {
 }
 
 fn n214(v: &Value) -> bool {
-    if !v.is_object() {
+    if !v.is_string() {
         return false;
     }
-    if let Value::Object(m) = v {
-        for (k, x) in m {
-            let ok = match k.as_str() {
-                "allow" => n215(x),
-                _ => false,
-            };
-            if !ok {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-fn n215(v: &Value) -> bool {
-    if !v.is_array() {
-        return false;
-    }
-    if let Value::Array(a) = v {
-        if !a.iter().all(n216) {
+    if let Value::String(s) = v {
+        if !p25(s) {
             return false;
         }
     }
     true
 }
 
-fn n216(v: &Value) -> bool {
+fn n215(v: &Value) -> bool {
     if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("http" | "https")) {
+        return false;
+    }
+    true
+}
+
+fn n216(v: &Value) -> bool {
+    if !n0(v) {
         return false;
     }
     true
@@ -2997,12 +2930,11 @@ fn n217(v: &Value) -> bool {
     }
     if let Value::Object(m) = v {
         for (k, x) in m {
+            if !n218(&Value::String(k.clone())) {
+                return false;
+            }
             let ok = match k.as_str() {
-                "grafana" => n218(x),
-                "prometheus" => n219(x),
-                "query" => n220(x),
-                "alertmanager" => n221(x),
-                _ => false,
+                _ => n219(x),
             };
             if !ok {
                 return false;
@@ -3013,29 +2945,34 @@ fn n217(v: &Value) -> bool {
 }
 
 fn n218(v: &Value) -> bool {
-    if !n12(v) {
+    if !n5(v) {
         return false;
     }
     true
 }
 
 fn n219(v: &Value) -> bool {
-    if !n12(v) {
+    if !v.is_string() {
         return false;
     }
     true
 }
 
 fn n220(v: &Value) -> bool {
-    if !n12(v) {
+    if !v.is_boolean() {
         return false;
     }
     true
 }
 
 fn n221(v: &Value) -> bool {
-    if !n12(v) {
+    if !v.is_array() {
         return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n222) {
+            return false;
+        }
     }
     true
 }
@@ -3045,9 +2982,16 @@ fn n222(v: &Value) -> bool {
         return false;
     }
     if let Value::Object(m) = v {
+        if !["targets"].iter().all(|k| m.contains_key(*k)) {
+            return false;
+        }
         for (k, x) in m {
             let ok = match k.as_str() {
-                "network_policies" => n223(x),
+                "job" => n223(x),
+                "module" => n224(x),
+                "query_name" => n225(x),
+                "targets" => n226(x),
+                "interval" => n228(x),
                 _ => false,
             };
             if !ok {
@@ -3059,6 +3003,312 @@ fn n222(v: &Value) -> bool {
 }
 
 fn n223(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p24(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n224(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if !matches!(v.as_str(), Some("http_2xx" | "http_post_2xx" | "tcp_connect" | "icmp" | "dns")) {
+        return false;
+    }
+    true
+}
+
+fn n225(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p26(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n226(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if (a.len() as u64) < 1 {
+            return false;
+        }
+        if !a.iter().all(n227) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n227(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+    }
+    true
+}
+
+fn n228(v: &Value) -> bool {
+    if !n0(v) {
+        return false;
+    }
+    true
+}
+
+fn n229(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "files" => n230(x),
+                "self_monitoring" => n232(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n230(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n231) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n231(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        let len = s.chars().count() as u64;
+        if len < 1 {
+            return false;
+        }
+        if !p27(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n232(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n233(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "discovery" => n234(x),
+                "control_plane" => n235(x),
+                "cluster_domain" => n236(x),
+                "dns_addresses" => n237(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n234(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n235(v: &Value) -> bool {
+    if !v.is_boolean() {
+        return false;
+    }
+    true
+}
+
+fn n236(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p28(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n237(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n238) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n238(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    if let Value::String(s) = v {
+        if !p11(s) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n239(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "allow" => n240(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n240(v: &Value) -> bool {
+    if !v.is_array() {
+        return false;
+    }
+    if let Value::Array(a) = v {
+        if !a.iter().all(n241) {
+            return false;
+        }
+    }
+    true
+}
+
+fn n241(v: &Value) -> bool {
+    if !v.is_string() {
+        return false;
+    }
+    true
+}
+
+fn n242(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "grafana" => n243(x),
+                "prometheus" => n244(x),
+                "query" => n245(x),
+                "alertmanager" => n246(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n243(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n244(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n245(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n246(v: &Value) -> bool {
+    if !n12(v) {
+        return false;
+    }
+    true
+}
+
+fn n247(v: &Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    if let Value::Object(m) = v {
+        for (k, x) in m {
+            let ok = match k.as_str() {
+                "network_policies" => n248(x),
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn n248(v: &Value) -> bool {
     if !v.is_boolean() {
         return false;
     }

@@ -32,6 +32,12 @@ pub(super) fn validate(raw: &RawAlertmanager, r: &mut Reporter<'_>) -> Alertmana
         ),
         replicas: raw.replicas.unwrap_or(1),
         size: r.volume("/alertmanager/storage_size", raw.storage_size.as_ref(), "1Gi"),
+        resources: super::resources::resources(
+            raw.resources.as_ref(),
+            "/alertmanager/resources",
+            &super::resources::ALERTMANAGER,
+            r,
+        ),
         receivers,
         route,
     }

@@ -16,5 +16,11 @@ pub(super) fn validate(raw: &RawGrafana, r: &mut Reporter<'_>) -> Grafana {
         size: r.volume("/grafana/storage_size", raw.storage_size.as_ref(), "10Gi"),
         admin_secret: raw.admin_secret.clone(),
         egress: super::expose::egress(raw.egress.as_ref(), r),
+        resources: super::resources::resources(
+            raw.resources.as_ref(),
+            "/grafana/resources",
+            &super::resources::GRAFANA,
+            r,
+        ),
     }
 }

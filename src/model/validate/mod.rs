@@ -13,6 +13,7 @@ mod expose;
 mod grafana;
 mod probe;
 mod prometheus;
+mod resources;
 mod scrape;
 mod sharding;
 mod stack;

@@ -59,22 +59,8 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, shards: u16, thanos: bool, r
         Some(RawResourcesSetting::Auto) => Some(&none),
         None => None,
     };
-    let cpu = r.quantity("/prometheus/resources/cpu", res.and_then(|r| r.cpu.as_ref()), "1");
-    let memory = r.quantity("/prometheus/resources/memory", res.and_then(|r| r.memory.as_ref()), "4Gi");
-    let memory_limit = match res.and_then(|r| r.memory_limit.as_ref()) {
-        Some(m) => r.quantity("/prometheus/resources/memory_limit", Some(m), "0"),
-        None => memory.clone(),
-    };
-    if memory_limit.value() < memory.value() {
-        r.error(
-            Code::InvalidValue,
-            "/prometheus/resources/memory_limit",
-            format!("memory_limit {} is below the request {}", memory_limit.as_str(), memory.as_str()),
-            "the limit must be at least the request",
-        );
-    }
-    let cpu_limit =
-        res.and_then(|r| r.cpu_limit.as_ref()).map(|c| r.quantity("/prometheus/resources/cpu_limit", Some(c), "0"));
+    let defaults = super::resources::Defaults { cpu: "1", memory: "4Gi", memory_limit: None, cpu_limit: None };
+    let resources = super::resources::resources(res, "/prometheus/resources", &defaults, r);
 
     let run_as_user = p.run_as_user.unwrap_or(1000);
     let fs_group = p.fs_group.unwrap_or(2000);
@@ -117,7 +103,7 @@ pub(super) fn validate(raw: Option<&RawPrometheus>, shards: u16, thanos: bool, r
         evaluation_interval,
         scrape_timeout,
         external_labels,
-        resources: Resources { cpu, memory, memory_limit, cpu_limit },
+        resources,
         run_as_user,
         fs_group,
         resources_auto: false,

@@ -2,6 +2,7 @@
 //! (`[thanos.objstore]`, one set of keys per provider), Query, Store Gateway and
 //! Compactor.
 
+use super::resources::{resources, COMPACTOR, QUERY, STORE};
 use super::{image, Pods, Reporter};
 use crate::diagnostic::Code;
 use crate::model::raw::{RawObjstore, RawObjstoreKind, RawThanos};
@@ -43,6 +44,7 @@ pub(super) fn validate(t: &RawThanos, prometheus: &Prometheus, pods: Pods, r: &m
         retention_5m: r.duration("/thanos/compactor/retention_5m", c.and_then(|c| c.retention_5m.as_ref()), "0d"),
         retention_1h: r.duration("/thanos/compactor/retention_1h", c.and_then(|c| c.retention_1h.as_ref()), "0d"),
         size: r.volume("/thanos/compactor/storage_size", c.and_then(|c| c.storage_size.as_ref()), "50Gi"),
+        resources: resources(c.and_then(|c| c.resources.as_ref()), "/thanos/compactor/resources", &COMPACTOR, r),
     };
     if c.and_then(|c| c.replicas) == Some(0) {
         r.error(
@@ -68,6 +70,18 @@ pub(super) fn validate(t: &RawThanos, prometheus: &Prometheus, pods: Pods, r: &m
             "/thanos/store/storage_size",
             t.store.as_ref().and_then(|s| s.storage_size.as_ref()),
             "10Gi",
+        ),
+        query_resources: resources(
+            t.query.as_ref().and_then(|q| q.resources.as_ref()),
+            "/thanos/query/resources",
+            &QUERY,
+            r,
+        ),
+        store_resources: resources(
+            t.store.as_ref().and_then(|s| s.resources.as_ref()),
+            "/thanos/store/resources",
+            &STORE,
+            r,
         ),
         compactor,
     }

@@ -123,15 +123,7 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     // No `prometheus="<ns>/<cr>"` label on every series, alert and uploaded block: the
     // external labels are exactly the stack's, as in manifests mode.
     spec.insert("prometheusExternalLabelNameClear".into(), json!(true));
-    let mut requests = Map::new();
-    requests.insert("cpu".into(), json!(p.resources.cpu.as_str()));
-    requests.insert("memory".into(), json!(p.resources.memory.as_str()));
-    let mut limits = Map::new();
-    limits.insert("memory".into(), json!(p.resources.memory_limit.as_str()));
-    if let Some(c) = &p.resources.cpu_limit {
-        limits.insert("cpu".into(), json!(c.as_str()));
-    }
-    spec.insert("resources".into(), json!({"requests": requests, "limits": limits}));
+    spec.insert("resources".into(), resources_value(&p.resources));
     // Prometheus gets "permission denied" on a TSDB (migrated, or from another image)
     // whose files another user owns without these.
     spec.insert(
@@ -311,6 +303,19 @@ pub(super) fn rules_map(s: &Stack) -> Option<Value> {
     (!m.is_empty()).then_some(Value::Object(m))
 }
 
+/// A component's `resources` from the model, as the chart's `resources` value.
+fn resources_value(r: &crate::model::Resources) -> Value {
+    let mut requests = Map::new();
+    requests.insert("cpu".into(), json!(r.cpu.as_str()));
+    requests.insert("memory".into(), json!(r.memory.as_str()));
+    let mut limits = Map::new();
+    limits.insert("memory".into(), json!(r.memory_limit.as_str()));
+    if let Some(c) = &r.cpu_limit {
+        limits.insert("cpu".into(), json!(c.as_str()));
+    }
+    json!({"requests": requests, "limits": limits})
+}
+
 fn alertmanager_values(n: &Names<'_>) -> Value {
     let Some(am) = &n.stack.alertmanager else {
         return json!({"enabled": false});
@@ -327,7 +332,12 @@ fn alertmanager_values(n: &Names<'_>) -> Value {
     if am.replicas > 1 {
         v.insert("podDisruptionBudget".into(), disruption_budget());
     }
-    let mut spec = json!({"image": image_values(&am.image), "replicas": am.replicas, "storage": storage});
+    let mut spec = json!({
+        "image": image_values(&am.image),
+        "replicas": am.replicas,
+        "storage": storage,
+        "resources": resources_value(&am.resources),
+    });
     if let Some(cfg) = AlertmanagerConfig::of(am) {
         // The chart merges this map into its default config (lists replace, maps
         // merge): receivers, inhibit_rules and the route's keys are all stackgen's.
@@ -415,6 +425,7 @@ fn grafana_values(n: &Names<'_>) -> Value {
     let mut v = Map::new();
     v.insert("enabled".into(), json!(true));
     v.insert("image".into(), image_values(&g.image));
+    v.insert("resources".into(), resources_value(&g.resources));
     let persistence = match storage::component_class(n).filter(|_| !volumes::static_components(n.stack)) {
         // A StatefulSet, not a Deployment with RollingUpdate on a ReadWriteOnce volume
         // (the new pod cannot attach the volume the old one holds: Multi-Attach error).

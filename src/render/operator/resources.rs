@@ -322,7 +322,7 @@ pub fn alertmanager_resource(n: &Names<'_>) -> Object {
         // Alertmanager reads nothing from the API.
         "automountServiceAccountToken": false,
         "podMetadata": {"labels": to_map(&pod_labels(n))},
-        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "resources": resources(&am.resources),
     });
     if let Some(v) = semver_tag(&am.image) {
         spec["version"] = json!(v);
