@@ -186,7 +186,11 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
 
 /// Grafana with its datasources and, with `monitoring` (self-monitoring on), the
 /// dashboard of the stack itself (`render::dashboard`) querying the default datasource.
-pub(crate) fn grafana(n: &Names<'_>, monitoring: Option<&crate::alerting::builtin::SelfMonitoring>, out: &mut Vec<Object>) {
+pub(crate) fn grafana(
+    n: &Names<'_>,
+    monitoring: Option<&crate::alerting::builtin::SelfMonitoring>,
+    out: &mut Vec<Object>,
+) {
     let s = n.stack;
     let g = s.grafana.as_ref().expect("enabled");
     let ns = n.ns();
@@ -219,7 +223,9 @@ pub(crate) fn grafana(n: &Names<'_>, monitoring: Option<&crate::alerting::builti
     let source = crate::alerting::dashboard::Source {
         datasources: datasources
             .iter()
-            .map(|d| (d["name"].as_str().unwrap_or_default().to_string(), d["uid"].as_str().unwrap_or_default().to_string()))
+            .map(|d| {
+                (d["name"].as_str().unwrap_or_default().to_string(), d["uid"].as_str().unwrap_or_default().to_string())
+            })
             .collect(),
         shard_label: s.thanos.is_some(),
     };
@@ -250,12 +256,8 @@ pub(crate) fn grafana(n: &Names<'_>, monitoring: Option<&crate::alerting::builti
     if let Some(m) = monitoring {
         let dash = super::dashboard::config_map(n, m, &source, true, &[]);
         let name = super::dashboard::config_map_name(n);
-        let text: String = dash.value["data"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter_map(|(_, v)| v.as_str())
-            .collect();
+        let text: String =
+            dash.value["data"].as_object().into_iter().flatten().filter_map(|(_, v)| v.as_str()).collect();
         annotations.extend([checksum_annotation(&name, &text)]);
         out.push(dash);
         volumes.push(k8s::config_map_volume("dashboards", &name));

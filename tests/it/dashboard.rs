@@ -261,7 +261,8 @@ fn helm_values_dashboard_is_labelled_for_the_chart_sidecar() {
 
 #[test]
 fn no_dashboard_without_grafana_or_self_monitoring() {
-    let base = "[stack]\nname = \"x\"\nnamespace = \"monitoring\"\n[prometheus]\nretention = \"2d\"\nactive_series = 20000\n\
+    let base =
+        "[stack]\nname = \"x\"\nnamespace = \"monitoring\"\n[prometheus]\nretention = \"2d\"\nactive_series = 20000\n\
                 [storage]\nbackend = \"ephemeral\"\nsize = \"10Gi\"\n[kubernetes]\ndiscovery = true\n";
     for (text, want) in [
         (base.to_string(), false),
@@ -294,7 +295,10 @@ impl Drop for Kill {
 /// inside an expression; `$__rate_interval` and friends by a window, `$shard`-like ones
 /// by a regex matching everything).
 fn as_sent(expr: &str) -> String {
-    expr.replace("$__rate_interval", "1m").replace("$__interval", "1m").replace("$__range", "1h").replace("$shard", ".*")
+    expr.replace("$__rate_interval", "1m")
+        .replace("$__interval", "1m")
+        .replace("$__range", "1h")
+        .replace("$shard", ".*")
 }
 
 /// Every query of every rendered dashboard (manifests mode) runs on a real Prometheus 3
@@ -317,12 +321,12 @@ fn every_dashboard_query_runs_on_a_real_prometheus() {
         // The job that scrapes a shard's own Prometheus pods (port 9090), as rendered.
         for (_, cfg) in prometheus_configs(&objs) {
             for j in cfg["scrape_configs"].as_array().unwrap() {
-                let own = j["static_configs"][0]["targets"]
-                    .as_array()
-                    .is_some_and(|t| t.iter().all(|t| {
+                let own = j["static_configs"][0]["targets"].as_array().is_some_and(|t| {
+                    t.iter().all(|t| {
                         let t = t.as_str().unwrap();
                         t.contains("-prometheus-shard-") && t.ends_with(":9090")
-                    }));
+                    })
+                });
                 if own && j["metrics_path"].is_null() {
                     prometheus_job.get_or_insert_with(|| j["job_name"].as_str().unwrap().to_string());
                 }
@@ -406,7 +410,8 @@ fn every_dashboard_query_runs_on_a_real_prometheus() {
 /// per-shard panels group by instance (no shard label without Query).
 #[test]
 fn sharded_without_thanos_picks_a_shard_datasource() {
-    let text = "[stack]\nname = \"x\"\nnamespace = \"monitoring\"\n[prometheus]\nretention = \"2d\"\nactive_series = 20000\n\
+    let text =
+        "[stack]\nname = \"x\"\nnamespace = \"monitoring\"\n[prometheus]\nretention = \"2d\"\nactive_series = 20000\n\
                 [storage]\nbackend = \"ephemeral\"\nsize = \"10Gi\"\n[kubernetes]\ndiscovery = true\n\
                 [sharding]\nshards = 3\n[grafana]\n";
     let s = check_text("x.toml", text);

@@ -445,10 +445,8 @@ fn grafana_values(n: &Names<'_>) -> Value {
         let url = format!("http://{}:{}", n.svc_fqdn(&n.obj("thanos-query")), THANOS_HTTP_PORT);
         // Thanos' API defaults to raw data only: without this, the 5m/1h blocks kept
         // after raw retention are unreachable from Grafana.
-        sidecar.insert(
-            "datasources".into(),
-            json!({"url": url, "customQueryParameters": "max_source_resolution=auto"}),
-        );
+        sidecar
+            .insert("datasources".into(), json!({"url": url, "customQueryParameters": "max_source_resolution=auto"}));
     }
     if crate::render::dashboard::enabled(n) {
         // The stack's dashboard (a companion ConfigMap with this label) queries the
