@@ -120,6 +120,8 @@ pub fn rows(m: &SelfMonitoring, shard_label: bool) -> Vec<Row> {
     let sharded = m.shards > 1 && shard_label;
     let by = if sharded { "shard" } else { "instance" };
     let legend = if sharded { "shard {{shard}}" } else { "{{instance}}" };
+    // Per pod: by instance (and its shard when sharded).
+    let pod = if sharded { "shard, instance" } else { "instance" };
     let claims = format!("namespace={}, persistentvolumeclaim=~{}", lit(&m.namespace), lit(&m.tsdb_claims));
     let mut rows = vec![Row {
         title: "Prometheus".into(),
@@ -129,7 +131,7 @@ pub fn rows(m: &SelfMonitoring, shard_label: bool) -> Vec<Row> {
                 "short",
                 "Samples appended to the head block, per shard (the highest replica).",
                 vec![q(
-                    format!("max by ({by}) (sum by ({by}, instance) (rate(prometheus_tsdb_head_samples_appended_total{{{p}}}[5m])))"),
+                    format!("max by ({by}) (sum by ({pod}) (rate(prometheus_tsdb_head_samples_appended_total{{{p}}}[5m])))"),
                     legend,
                 )],
             ),
@@ -144,7 +146,7 @@ pub fn rows(m: &SelfMonitoring, shard_label: bool) -> Vec<Row> {
                 "bytes",
                 "Bytes of persisted blocks per pod, the retention size Prometheus deletes above, and the size of each TSDB volume.",
                 vec![
-                    q(format!("max by ({by}, instance) (prometheus_tsdb_storage_blocks_bytes{{{p}}})"), "blocks {{instance}}"),
+                    q(format!("max by ({pod}) (prometheus_tsdb_storage_blocks_bytes{{{p}}})"), "blocks {{instance}}"),
                     q(format!("max by ({by}) (prometheus_tsdb_retention_limit_bytes{{{p}}})"), "retention size"),
                     q(format!("max by (persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{{{claims}}})"), "volume {{persistentvolumeclaim}}"),
                     q(format!("max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes{{{claims}}})"), "used {{persistentvolumeclaim}}"),
@@ -154,7 +156,7 @@ pub fn rows(m: &SelfMonitoring, shard_label: bool) -> Vec<Row> {
                 "WAL size",
                 "bytes",
                 "Size of the write-ahead log per pod: it grows with the ingestion rate and holds about 2-3 hours of samples.",
-                vec![q(format!("max by ({by}, instance) (prometheus_tsdb_wal_storage_size_bytes{{{p}}})"), "{{instance}}")],
+                vec![q(format!("max by ({pod}) (prometheus_tsdb_wal_storage_size_bytes{{{p}}})"), "{{instance}}")],
             ),
             panel(
                 "Config reload and rule evaluation",
