@@ -5,8 +5,10 @@
 //! health; Alertmanager notifications and cluster size.
 //!
 //! The JSON is deterministic (panel ids and positions from the panel order, keys in a
-//! fixed order). Every query is plain PromQL over a `$datasource` variable, parsed in the
-//! tests; no Grafana variable appears inside an expression.
+//! fixed order). Every panel queries a datasource the stack provisions, by its uid (a
+//! [`Source`]); with several (one per shard, no Thanos) a `datasource` variable picks one
+//! of them. Every query is plain PromQL, parsed in the tests; no Grafana variable appears
+//! inside an expression.
 
 use serde_json::{json, Value};
 
@@ -50,11 +52,76 @@ fn panel(title: &str, unit: &'static str, description: &str, queries: Vec<Query>
     Panel { title: title.to_string(), unit, description: description.to_string(), queries }
 }
 
-/// The rows and panels for a stack, in display order.
-pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
+/// The datasources the dashboard queries: those stackgen (or the chart) provisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// (name, uid) of each, the default first: Thanos Query, the chart's datasource, or
+    /// one Prometheus per shard.
+    pub datasources: Vec<(String, String)>,
+    /// Whether the series carry the shards' `shard` external label (through Thanos Query,
+    /// which adds the external labels of each store).
+    pub shard_label: bool,
+}
+
+impl Source {
+    /// One datasource, by uid.
+    pub fn one(name: &str, uid: &str, shard_label: bool) -> Source {
+        Source { datasources: vec![(name.to_string(), uid.to_string())], shard_label }
+    }
+
+    /// The `datasource` field of every panel and query.
+    fn panel_datasource(&self) -> Value {
+        match self.datasources.as_slice() {
+            [(_, uid)] => json!({"type": "prometheus", "uid": uid}),
+            _ => json!({"type": "prometheus", "uid": "${datasource}"}),
+        }
+    }
+
+    /// With several datasources, the variable that picks one of them (the first by
+    /// default), restricted by name to the provisioned ones.
+    fn variables(&self) -> Vec<Value> {
+        let [(name, uid), ..] = self.datasources.as_slice() else { return Vec::new() };
+        if self.datasources.len() == 1 {
+            return Vec::new();
+        }
+        let names: Vec<String> = self.datasources.iter().map(|(n, _)| regex_escape(n)).collect();
+        vec![json!({
+            "current": {"selected": true, "text": name, "value": uid},
+            "hide": 0,
+            "includeAll": false,
+            "label": "Data source",
+            "multi": false,
+            "name": "datasource",
+            "options": [],
+            "query": "prometheus",
+            "refresh": 1,
+            "regex": format!("/^({})$/", names.join("|")),
+            "skipUrlSync": false,
+            "type": "datasource",
+        })]
+    }
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The rows and panels for a stack, in display order. With `shard_label`, the per-shard
+/// panels group by the shards' `shard` external label, else by instance.
+pub fn rows(m: &SelfMonitoring, shard_label: bool) -> Vec<Row> {
     let p = format!("job={}", lit(&m.prometheus_job));
-    let by = if m.shards > 1 { "shard" } else { "instance" };
-    let legend = if m.shards > 1 { "shard {{shard}}" } else { "{{instance}}" };
+    let sharded = m.shards > 1 && shard_label;
+    let by = if sharded { "shard" } else { "instance" };
+    let legend = if sharded { "shard {{shard}}" } else { "{{instance}}" };
+    // Per pod: by instance (and its shard when sharded).
+    let pod = if sharded { "shard, instance" } else { "instance" };
     let claims = format!("namespace={}, persistentvolumeclaim=~{}", lit(&m.namespace), lit(&m.tsdb_claims));
     let mut rows = vec![Row {
         title: "Prometheus".into(),
@@ -64,7 +131,7 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
                 "short",
                 "Samples appended to the head block, per shard (the highest replica).",
                 vec![q(
-                    format!("max by ({by}) (sum by ({by}, instance) (rate(prometheus_tsdb_head_samples_appended_total{{{p}}}[5m])))"),
+                    format!("max by ({by}) (sum by ({pod}) (rate(prometheus_tsdb_head_samples_appended_total{{{p}}}[5m])))"),
                     legend,
                 )],
             ),
@@ -79,7 +146,7 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
                 "bytes",
                 "Bytes of persisted blocks per pod, the retention size Prometheus deletes above, and the size of each TSDB volume.",
                 vec![
-                    q(format!("max by ({by}, instance) (prometheus_tsdb_storage_blocks_bytes{{{p}}})"), "blocks {{instance}}"),
+                    q(format!("max by ({pod}) (prometheus_tsdb_storage_blocks_bytes{{{p}}})"), "blocks {{instance}}"),
                     q(format!("max by ({by}) (prometheus_tsdb_retention_limit_bytes{{{p}}})"), "retention size"),
                     q(format!("max by (persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{{{claims}}})"), "volume {{persistentvolumeclaim}}"),
                     q(format!("max by (persistentvolumeclaim) (kubelet_volume_stats_used_bytes{{{claims}}})"), "used {{persistentvolumeclaim}}"),
@@ -89,7 +156,7 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
                 "WAL size",
                 "bytes",
                 "Size of the write-ahead log per pod: it grows with the ingestion rate and holds about 2-3 hours of samples.",
-                vec![q(format!("max by ({by}, instance) (prometheus_tsdb_wal_storage_size_bytes{{{p}}})"), "{{instance}}")],
+                vec![q(format!("max by ({pod}) (prometheus_tsdb_wal_storage_size_bytes{{{p}}})"), "{{instance}}")],
             ),
             panel(
                 "Config reload and rule evaluation",
@@ -195,7 +262,7 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
         });
     }
     let mut down = vec![q(format!("up{{{p}}}"), "{{instance}}")];
-    if m.shards > 1 {
+    if sharded {
         down = vec![q(format!("sum by (shard) (up{{{p}}})"), "replicas up, shard {{shard}}")];
     }
     rows[0]
@@ -205,8 +272,8 @@ pub fn rows(m: &SelfMonitoring) -> Vec<Row> {
 }
 
 /// Every PromQL expression of the dashboard, in panel order.
-pub fn queries(m: &SelfMonitoring) -> Vec<String> {
-    rows(m).into_iter().flat_map(|r| r.panels).flat_map(|p| p.queries).map(|q| q.expr).collect()
+pub fn queries(m: &SelfMonitoring, src: &Source) -> Vec<String> {
+    rows(m, src.shard_label).into_iter().flat_map(|r| r.panels).flat_map(|p| p.queries).map(|q| q.expr).collect()
 }
 
 /// The dashboard's uid: `stackgen-<stack>`, at most 40 characters.
@@ -217,12 +284,12 @@ pub fn uid(m: &SelfMonitoring) -> String {
 }
 
 /// The dashboard as Grafana JSON (a value; [`dashboard_json`] for the text).
-pub fn dashboard(m: &SelfMonitoring) -> Value {
-    let ds = json!({"type": "prometheus", "uid": "${datasource}"});
+pub fn dashboard(m: &SelfMonitoring, src: &Source) -> Value {
+    let ds = src.panel_datasource();
     let mut panels = Vec::new();
     let mut id = 0;
     let mut y = 0;
-    for row in rows(m) {
+    for row in rows(m, src.shard_label) {
         id += 1;
         panels.push(json!({
             "collapsed": false,
@@ -274,16 +341,7 @@ pub fn dashboard(m: &SelfMonitoring) -> Value {
         "refresh": "1m",
         "schemaVersion": 39,
         "tags": ["stackgen", "prometheus", "thanos"],
-        "templating": {"list": [{
-            "current": {},
-            "hide": 0,
-            "label": "Data source",
-            "name": "datasource",
-            "query": "prometheus",
-            "refresh": 1,
-            "regex": "",
-            "type": "datasource",
-        }]},
+        "templating": {"list": src.variables()},
         "time": {"from": "now-6h", "to": "now"},
         "timezone": "utc",
         "title": format!("stackgen / {} / stack health", m.stack),
@@ -293,8 +351,8 @@ pub fn dashboard(m: &SelfMonitoring) -> Value {
 }
 
 /// The dashboard JSON text (pretty, deterministic, ending in a newline).
-pub fn dashboard_json(m: &SelfMonitoring) -> String {
-    let mut s = serde_json::to_string_pretty(&dashboard(m)).unwrap_or_default();
+pub fn dashboard_json(m: &SelfMonitoring, src: &Source) -> String {
+    let mut s = serde_json::to_string_pretty(&dashboard(m, src)).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -327,17 +385,19 @@ mod tests {
 
     #[test]
     fn every_query_parses_and_ids_are_unique() {
+        let src = Source::one("Thanos", "thanos", true);
         for m in [stack(1, false), stack(4, true)] {
-            let qs = queries(&m);
+            let qs = queries(&m, &src);
             assert!(qs.len() >= 8);
             for q in &qs {
                 assert_eq!(super::super::promql::check(q), Ok(()), "{q}");
             }
-            let d = dashboard(&m);
+            let d = dashboard(&m, &src);
             let ids: std::collections::BTreeSet<i64> =
                 d["panels"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
             assert_eq!(ids.len(), d["panels"].as_array().unwrap().len());
-            assert_eq!(dashboard_json(&m), dashboard_json(&m));
+            assert_eq!(dashboard_json(&m, &src), dashboard_json(&m, &src));
+            assert_eq!(d["panels"][1]["datasource"]["uid"], "thanos");
         }
     }
 }

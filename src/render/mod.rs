@@ -4,6 +4,7 @@
 //! so the same stack gives the same bytes everywhere.
 
 pub(crate) mod blackbox;
+pub mod dashboard;
 pub(crate) mod expose;
 pub mod helm;
 pub(crate) mod k8s;

@@ -45,7 +45,8 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
         alertmanager(n, out);
     }
     if s.grafana.is_some() {
-        grafana(n, out);
+        let m = crate::alerting::stack::self_monitoring(s);
+        grafana(n, super::dashboard::enabled(n).then_some(&m), out);
     }
 }
 
@@ -183,7 +184,13 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     }
 }
 
-pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
+/// Grafana with its datasources and, with `monitoring` (self-monitoring on), the
+/// dashboard of the stack itself (`render::dashboard`) querying the default datasource.
+pub(crate) fn grafana(
+    n: &Names<'_>,
+    monitoring: Option<&crate::alerting::builtin::SelfMonitoring>,
+    out: &mut Vec<Object>,
+) {
     let s = n.stack;
     let g = s.grafana.as_ref().expect("enabled");
     let ns = n.ns();
@@ -211,8 +218,19 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         DATASOURCES_TEMPLATE,
         json!({"datasources": datasources, "scrape_interval": s.prometheus.scrape_interval.as_str()}),
     );
+    // The dashboard queries the datasources provisioned here, by uid: Thanos Query (whose
+    // series carry the shards' `shard` external label), or one of the shards.
+    let source = crate::alerting::dashboard::Source {
+        datasources: datasources
+            .iter()
+            .map(|d| {
+                (d["name"].as_str().unwrap_or_default().to_string(), d["uid"].as_str().unwrap_or_default().to_string())
+            })
+            .collect(),
+        shard_label: s.thanos.is_some(),
+    };
     let cm = n.obj("grafana-datasources");
-    let checksum = checksum_annotation(&cm, &text);
+    let mut annotations = BTreeMap::from([checksum_annotation(&cm, &text)]);
     let mut data = BTreeMap::new();
     data.insert("datasources.yaml".to_string(), text);
     out.push(Object::new(&ConfigMap {
@@ -230,6 +248,21 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     )));
 
     let mut volumes = vec![k8s::config_map_volume("datasources", &cm), k8s::empty_dir("tmp", None)];
+    let mut mounts = vec![
+        k8s::mount("data", "/var/lib/grafana", false),
+        k8s::mount("datasources", "/etc/grafana/provisioning/datasources", true),
+        k8s::mount("tmp", "/tmp", false),
+    ];
+    if let Some(m) = monitoring {
+        let dash = super::dashboard::config_map(n, m, &source, true, &[]);
+        let name = super::dashboard::config_map_name(n);
+        let text: String =
+            dash.value["data"].as_object().into_iter().flatten().filter_map(|(_, v)| v.as_str()).collect();
+        annotations.extend([checksum_annotation(&name, &text)]);
+        out.push(dash);
+        volumes.push(k8s::config_map_volume("dashboards", &name));
+        mounts.push(k8s::mount("dashboards", super::dashboard::PROVISIONING_DIR, true));
+    }
     match storage::component_class(n) {
         Some(class) => {
             let selector = storage::component_selector(n, &name);
@@ -260,11 +293,6 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
         // Redirects (login, SSO callbacks) and links in alerts use the Ingress host.
         env.push(k8s::env_value("GF_SERVER_ROOT_URL", &url));
     }
-    let mut mounts = vec![
-        k8s::mount("data", "/var/lib/grafana", false),
-        k8s::mount("datasources", "/etc/grafana/provisioning/datasources", true),
-        k8s::mount("tmp", "/tmp", false),
-    ];
     if let Some(secret) = &g.admin_secret {
         // Grafana reads `<VAR>__FILE` from a file: the password never enters the
         // environment.
@@ -286,7 +314,6 @@ pub(crate) fn grafana(n: &Names<'_>, out: &mut Vec<Object>) {
     c.readiness_probe = Some(k8s::http_probe("/api/health", "http", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/api/health", "http", 15, 6));
     c.volume_mounts = Some(mounts);
-    let annotations = BTreeMap::from([checksum]);
     out.push(Object::new(&Deployment {
         metadata: meta(&name, Some(&ns), labels.clone()),
         spec: Some(DeploymentSpec {

@@ -458,9 +458,10 @@ use stackgen::alerting::dashboard;
 /// ids are unique and the per-shard panels group by `shard` when sharded.
 #[test]
 fn dashboard_queries_parse_and_json_is_deterministic() {
+    let src = dashboard::Source::one("Thanos", "thanos", true);
     for (name, m) in stack_variants() {
-        let text = dashboard::dashboard_json(&m);
-        assert_eq!(text, dashboard::dashboard_json(&m), "{name}");
+        let text = dashboard::dashboard_json(&m, &src);
+        assert_eq!(text, dashboard::dashboard_json(&m, &src), "{name}");
         let d: Value = serde_json::from_str(&text).unwrap();
         let panels = d["panels"].as_array().unwrap();
         let mut ids = std::collections::BTreeSet::new();
@@ -498,7 +499,7 @@ fn dashboard_queries_pass_prometheus_parser() {
     let Some(promtool) = real("promtool") else { return };
     let dir = tempfile::tempdir().unwrap();
     for (name, m) in stack_variants() {
-        let rules: Vec<Value> = dashboard::queries(&m)
+        let rules: Vec<Value> = dashboard::queries(&m, &dashboard::Source::one("Thanos", "thanos", true))
             .iter()
             .enumerate()
             .map(|(i, e)| serde_json::json!({"record": format!("dashboard:query{i}"), "expr": e}))

@@ -15,6 +15,7 @@ mod binding;
 mod checkov;
 mod cli_formats;
 mod control_plane;
+mod dashboard;
 mod data_layout;
 mod determinism;
 mod diff;

@@ -46,9 +46,35 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     // The chart has no blackbox_exporter: stackgen's, with the chart's Prometheus pods
     // as its clients.
     crate::render::blackbox::objects(&n, &mut objs);
+    // The stack's dashboard, for the chart's Grafana sidecar to load.
+    if crate::render::dashboard::enabled(&n) {
+        let label = crate::render::dashboard::SIDECAR_LABEL;
+        let src = crate::alerting::dashboard::Source::one("Prometheus", HELM_DATASOURCE_UID, false);
+        objs.push(crate::render::dashboard::config_map(&n, &helm_self_monitoring(s), &src, false, &[label]));
+    }
     objs.extend(network_policies(&n));
     crate::render::sort(&mut objs);
     objs
+}
+
+/// The uid of the chart's default datasource (`grafana.sidecar.datasources.uid`, set in
+/// the values): Prometheus, or Thanos Query with Thanos.
+pub(crate) const HELM_DATASOURCE_UID: &str = "prometheus";
+
+/// What the dashboard queries in helm-values mode: the jobs the chart's ServiceMonitors
+/// name after their Services (`<fullname>-prometheus`, `<fullname>-alertmanager`, the
+/// sidecars' `thanosService`), the operator's claims, and stackgen's PodMonitor's names
+/// for Query, Store Gateway and Compactor.
+pub(crate) fn helm_self_monitoring(s: &Stack) -> crate::alerting::builtin::SelfMonitoring {
+    let mut m = crate::render::operator::self_monitoring(s);
+    m.prometheus_job = super::names::prometheus_cr(s);
+    if let Some(t) = m.thanos.as_mut() {
+        t.sidecar = thanos_discovery(s);
+    }
+    if let Some(a) = m.alertmanager.as_mut() {
+        a.job = format!("{}-alertmanager", super::names::fullname(s));
+    }
+    m
 }
 
 /// The policies of manifests mode for the pods stackgen runs beside the chart (Thanos

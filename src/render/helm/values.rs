@@ -450,15 +450,25 @@ fn grafana_values(n: &Names<'_>) -> Value {
             json!({"existingSecret": secret, "userKey": "admin-user", "passwordKey": "admin-password"}),
         );
     }
+    let mut sidecar = Map::new();
     if s.thanos.is_some() {
         // The default datasource queries Thanos Query: every shard, deduplicated.
         let url = format!("http://{}:{}", n.svc_fqdn(&n.obj("thanos-query")), THANOS_HTTP_PORT);
         // Thanos' API defaults to raw data only: without this, the 5m/1h blocks kept
         // after raw retention are unreachable from Grafana.
-        v.insert(
-            "sidecar".into(),
-            json!({"datasources": {"url": url, "customQueryParameters": "max_source_resolution=auto"}}),
-        );
+        sidecar
+            .insert("datasources".into(), json!({"url": url, "customQueryParameters": "max_source_resolution=auto"}));
+    }
+    if crate::render::dashboard::enabled(n) {
+        // The stack's dashboard (a companion ConfigMap with this label) queries the
+        // default datasource by this uid.
+        let ds = sidecar.entry("datasources").or_insert_with(|| json!({}));
+        ds["uid"] = json!(super::companions::HELM_DATASOURCE_UID);
+        let (label, value) = crate::render::dashboard::SIDECAR_LABEL;
+        sidecar.insert("dashboards".into(), json!({"enabled": true, "label": label, "labelValue": value}));
+    }
+    if !sidecar.is_empty() {
+        v.insert("sidecar".into(), Value::Object(sidecar));
     }
     Value::Object(v)
 }

@@ -80,7 +80,8 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     }
     if s.grafana.is_some() {
         objs.push(workloads::ui_service_account(&n));
-        workloads::grafana(&n, &mut objs);
+        let m = super::self_monitoring(s);
+        workloads::grafana(&n, crate::render::dashboard::enabled(&n).then_some(&m), &mut objs);
         if s.thanos.is_none() {
             // Grafana's datasources are one per shard, by manifests mode's Service names.
             for shard in 0..s.sharding.shards {
