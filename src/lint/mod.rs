@@ -87,6 +87,18 @@ pub fn operator(stack: &Stack) -> Vec<Diagnostic> {
     rules::sg160_operator_unsupported::check(stack)
 }
 
+/// The operator's longest StatefulSet name when it is over 52 characters (chart and
+/// operator targets alike): its pods' controller-revision-hash label would exceed 63.
+pub(crate) fn operator_statefulset_too_long(s: &Stack) -> Option<String> {
+    let longest = crate::model::chart::statefulset_name(s, s.sharding.shards - 1);
+    (longest.len() > 52).then(|| {
+        format!(
+            "the operator's StatefulSet `{longest}` is longer than 52 characters: its pods' \
+             controller-revision-hash label would exceed 63 and the pods are never created"
+        )
+    })
+}
+
 /// The size of the Prometheus volumes that exist: while claims are resized
 /// (`claims_size` below `size`), those are `claims_size`. With the words for the
 /// message and the key that sets it. None without a size (ephemeral without a limit).

@@ -2,7 +2,7 @@
 //! `render --format helm-values` (on stderr) and `lint --target helm-values`.
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::chart::{fullname, semver_tag, statefulset_name, FULLNAME_MAX};
+use crate::model::chart::{fullname, semver_tag, FULLNAME_MAX};
 use crate::model::expose::{ExposeKind, Exposed};
 use crate::model::volumes::static_components;
 use crate::model::{Backend, Stack};
@@ -195,16 +195,8 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
             "nothing to do unless the chart's grafana.networkPolicy is turned on; then allow the same destinations there",
         );
     }
-    let longest = statefulset_name(s, s.sharding.shards - 1);
-    if longest.len() > 52 {
-        warn(
-            "/stack/name",
-            format!(
-                "the operator's StatefulSet `{longest}` is longer than 52 characters: its pods' \
-                 controller-revision-hash label would exceed 63 and the pods are never created"
-            ),
-            "shorten the stack name",
-        );
+    if let Some(message) = super::super::operator_statefulset_too_long(s) {
+        warn("/stack/name", message, "shorten the stack name");
     }
     out
 }

@@ -2,7 +2,7 @@
 //! `render --format operator` (on stderr) and `lint --target operator`.
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::chart::{fullname, semver_tag, statefulset_name, FULLNAME_MAX};
+use crate::model::chart::{fullname, semver_tag, FULLNAME_MAX};
 use crate::model::Stack;
 
 crate::lint::rule_doc! {
@@ -79,16 +79,8 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
             "render the probes with --format manifests or helm-values, or add the exporter and Probe resources by hand",
         );
     }
-    let longest = statefulset_name(s, s.sharding.shards - 1);
-    if longest.len() > 52 {
-        warn(
-            "/stack/name",
-            format!(
-                "the operator's StatefulSet `{longest}` is longer than 52 characters: its pods' \
-                 controller-revision-hash label would exceed 63 and the pods are never created"
-            ),
-            "shorten the stack name",
-        );
+    if let Some(message) = super::super::operator_statefulset_too_long(s) {
+        warn("/stack/name", message, "shorten the stack name");
     }
     out
 }

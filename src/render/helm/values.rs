@@ -92,17 +92,18 @@ pub fn values(s: &Stack) -> Value {
     Value::Object(v)
 }
 
-fn prometheus_values(n: &Names<'_>) -> Value {
-    let s = n.stack;
+/// What the Prometheus CRD's spec says the same way in the chart's `prometheusSpec` and
+/// in the operator's resource: replicas, shards (and the retention of retired ones),
+/// retention by time and size, and the intervals.
+pub(crate) fn prometheus_spec_counts_and_retention(s: &crate::model::Stack, spec: &mut Map<String, Value>) {
     let p = &s.prometheus;
-    let mut spec = Map::new();
-    spec.insert("image".into(), image_values(&p.image));
     spec.insert("replicas".into(), json!(p.replicas));
     spec.insert("shards".into(), json!(s.sharding.shards));
     if s.sharding.retired.is_some() {
         // The operator's own way to retire shards: it keeps the scaled-down StatefulSets,
         // their pods scrape nothing (a keep rule on the shard number), and it deletes them
-        // `retentionPeriod` after it first sees them retired (the claims stay).
+        // `retentionPeriod` after it first sees them retired (the claims stay). Beta behind
+        // the operator's PrometheusShardRetentionPolicy gate, on by default in v0.93.1.
         spec.insert(
             "shardRetentionPolicy".into(),
             json!({"whenScaled": "Retain", "retain": {"retentionPeriod": p.retention.as_str()}}),
@@ -110,12 +111,20 @@ fn prometheus_values(n: &Names<'_>) -> Value {
     }
     spec.insert("retention".into(), json!(p.retention.as_str()));
     if let Some(size) = p.retention_size {
-        // The operator's ByteSize needs the B suffix: 425GiB, not 425Gi (rejected).
+        // The operator's ByteSize (the CRD's pattern) needs the B suffix: 425GiB, not 425Gi.
         spec.insert("retentionSize".into(), json!(size.prometheus()));
     }
     spec.insert("scrapeInterval".into(), json!(p.scrape_interval.as_str()));
     spec.insert("scrapeTimeout".into(), json!(p.scrape_timeout.as_str()));
     spec.insert("evaluationInterval".into(), json!(p.evaluation_interval.as_str()));
+}
+
+fn prometheus_values(n: &Names<'_>) -> Value {
+    let s = n.stack;
+    let p = &s.prometheus;
+    let mut spec = Map::new();
+    spec.insert("image".into(), image_values(&p.image));
+    prometheus_spec_counts_and_retention(s, &mut spec);
     spec.insert("externalLabels".into(), to_map(&p.external_labels));
     // The same name Thanos Query and the Compactor deduplicate on: HA replicas differ
     // by exactly this label.

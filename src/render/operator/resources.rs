@@ -176,26 +176,7 @@ pub fn prometheus_resource(n: &Names<'_>) -> Object {
         // The operator picks flags by this version; unset, it assumes its own default.
         spec.insert("version".into(), json!(v));
     }
-    spec.insert("replicas".into(), json!(p.replicas));
-    spec.insert("shards".into(), json!(s.sharding.shards));
-    if s.sharding.retired.is_some() {
-        // `[sharding] retired`: the operator keeps the scaled-down StatefulSets, their pods
-        // scrape nothing, and it deletes them `retentionPeriod` after it first sees them
-        // retired (the claims stay). Beta behind the operator's
-        // PrometheusShardRetentionPolicy gate, on by default in v0.93.1.
-        spec.insert(
-            "shardRetentionPolicy".into(),
-            json!({"whenScaled": "Retain", "retain": {"retentionPeriod": p.retention.as_str()}}),
-        );
-    }
-    spec.insert("retention".into(), json!(p.retention.as_str()));
-    if let Some(size) = p.retention_size {
-        // The CRD's pattern needs the B suffix: 425GiB, not 425Gi.
-        spec.insert("retentionSize".into(), json!(size.prometheus()));
-    }
-    spec.insert("scrapeInterval".into(), json!(p.scrape_interval.as_str()));
-    spec.insert("scrapeTimeout".into(), json!(p.scrape_timeout.as_str()));
-    spec.insert("evaluationInterval".into(), json!(p.evaluation_interval.as_str()));
+    crate::render::helm::values::prometheus_spec_counts_and_retention(s, &mut spec);
     let mut external = p.external_labels.clone();
     // Retired shards count, as in manifests mode: shrinking to one shard keeps the label.
     let labelled = s.sharding.kept() > 1;
