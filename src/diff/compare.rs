@@ -167,10 +167,56 @@ pub fn align(old: &Value, new: &Value) -> Value {
     }
 }
 
+/// A live Secret shows what stackgen wrote as `stringData` as base64 `data`: for the
+/// Secrets the render writes with `stringData`, the live `data` is read back as
+/// `stringData` (values that are not base64 of UTF-8 are left as they are, and differ).
+pub fn as_string_data(news: &[super::Doc], olds: &mut [super::Doc]) {
+    use base64::Engine;
+    for old in olds.iter_mut().filter(|d| d.live && d.key.kind == "Secret") {
+        let Some(new) = news.iter().find(|n| n.key == old.key) else { continue };
+        if new.value.get("stringData").is_none() {
+            continue;
+        }
+        let Some(data) = old.value.get("data").and_then(Value::as_object) else { continue };
+        let decoded: Option<Map<String, Value>> = data
+            .iter()
+            .map(|(k, v)| {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok()?;
+                Some((k.clone(), Value::String(String::from_utf8(bytes).ok()?)))
+            })
+            .collect();
+        if let (Some(decoded), Some(m)) = (decoded, old.value.as_object_mut()) {
+            m.remove("data");
+            m.insert("stringData".into(), Value::Object(decoded));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn live_secret_data_reads_back_as_string_data() {
+        let key = super::super::Key {
+            api_version: "v1".into(),
+            kind: "Secret".into(),
+            namespace: Some("m".into()),
+            name: "s".into(),
+        };
+        let new = super::super::Doc { key: key.clone(), value: json!({"stringData": {"a": "x: 1\n"}}), live: false };
+        let live = |data: Value| super::super::Doc { key: key.clone(), value: json!({"data": data}), live: true };
+        let mut olds = vec![live(json!({"a": "eDogMQo="}))];
+        as_string_data(std::slice::from_ref(&new), &mut olds);
+        assert_eq!(olds[0].value, json!({"stringData": {"a": "x: 1\n"}}));
+        // Not base64, or not UTF-8: left as it is (and so a difference).
+        for bad in ["eDogMQo", "/w=="] {
+            let mut olds = vec![live(json!({"a": bad}))];
+            as_string_data(std::slice::from_ref(&new), &mut olds);
+            assert_eq!(olds[0].value, json!({"data": {"a": bad}}), "{bad}");
+        }
+    }
 
     #[test]
     fn quantities() {

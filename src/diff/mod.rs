@@ -252,6 +252,7 @@ pub fn diff(label: &str, stack: &Stack, before: Before, helm: bool) -> Report {
             };
             let mut live_risks = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
             live_risks.extend(risk::claims_fit(&news, &b.docs));
+            compare::as_string_data(&news, &mut b.docs);
             let mut report = compare_docs(label, "against", &before, &news, b.docs, name);
             report.unchanged += same;
             (report, view, live_risks)

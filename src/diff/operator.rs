@@ -47,65 +47,6 @@ fn as_values(docs: &[Doc], want: Option<&Key>) -> Option<(Value, Chart)> {
     Some((v, Chart { cr: cr.key.name.clone(), namespace: ns }))
 }
 
-/// A live Secret shows what stackgen wrote as `stringData` as base64 `data`: for the
-/// Secrets the render writes with `stringData`, the live `data` is read back as
-/// `stringData` (values that are not UTF-8 are left as they are, and differ).
-fn as_string_data(news: &[Doc], olds: &mut [Doc]) {
-    for old in olds.iter_mut().filter(|d| d.live && d.key.kind == "Secret") {
-        let Some(new) = news.iter().find(|n| n.key == old.key) else { continue };
-        if new.value.get("stringData").is_none() {
-            continue;
-        }
-        let Some(data) = old.value.get("data").and_then(Value::as_object) else { continue };
-        let decoded: Option<serde_json::Map<String, Value>> = data
-            .iter()
-            .map(|(k, v)| {
-                let text = String::from_utf8(base64_decode(v.as_str()?)?).ok()?;
-                Some((k.clone(), Value::String(text)))
-            })
-            .collect();
-        if let (Some(decoded), Some(m)) = (decoded, old.value.as_object_mut()) {
-            m.remove("data");
-            m.insert("stringData".into(), Value::Object(decoded));
-        }
-    }
-}
-
-/// Standard base64 (RFC 4648, with padding) as Kubernetes writes Secret data; None when
-/// the text is not that.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for (i, chunk) in bytes.chunks(4).enumerate() {
-        let last = i + 1 == bytes.len() / 4;
-        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &chunk[..4 - pad] {
-            n = (n << 6) | value(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let three = n.to_be_bytes();
-        out.extend_from_slice(&three[1..4 - pad]);
-    }
-    Some(out)
-}
-
 /// `--target operator`: the operator render of `stack` against `before`.
 pub fn diff(label: &str, stack: &Stack, before: Before) -> Report {
     let news = rendered(stack);
@@ -116,7 +57,7 @@ pub fn diff(label: &str, stack: &Stack, before: Before) -> Report {
         }
         Before::Against { label, input: mut b } => {
             let risks = super::risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
-            as_string_data(&news, &mut b.docs);
+            super::compare::as_string_data(&news, &mut b.docs);
             ("against", label, b.docs, risks)
         }
     };
@@ -160,16 +101,6 @@ mod tests {
     fn stack(text: &str) -> Stack {
         let src = crate::source::Source::new("t.toml", text);
         crate::check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack
-    }
-
-    #[test]
-    fn base64_as_kubernetes_writes_it() {
-        for (text, want) in [("", ""), ("Zg==", "f"), ("Zm8=", "fo"), ("Zm9v", "foo"), ("am9iczogW10K", "jobs: []\n")] {
-            assert_eq!(base64_decode(text).as_deref(), Some(want.as_bytes()), "{text}");
-        }
-        for bad in ["Zg=", "Z===", "Zg==Zg==", "Zm9v!"] {
-            assert_eq!(base64_decode(bad), None, "{bad}");
-        }
     }
 
     #[test]

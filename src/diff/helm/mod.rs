@@ -122,8 +122,9 @@ pub(super) fn diff(label: &str, new_stack: &Stack, before: Before) -> Report {
             let risks: Vec<Risk> = backend_risk(&old_stack, new_stack).into_iter().collect();
             ("base", label, companions(&old_stack), Some(v), "values".to_string(), chart, false, risks)
         }
-        Before::Against { label, input: b } => {
+        Before::Against { label, input: mut b } => {
             let released = super::risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
+            super::compare::as_string_data(&news, &mut b.docs);
             let crs: Vec<&Doc> = b
                 .docs
                 .iter()
