@@ -248,10 +248,13 @@ fn the_three_formats_agree() {
         // Prometheus pod itself and its sidecar on localhost, and Thanos Query by its
         // Service: the same jobs, other addresses. The shards' watch list (`prometheus-shards`,
         // a file_sd ConfigMap of manifests mode) has no operator counterpart.
+        // Probe jobs are Probe resources in the operator's format (compared below).
+        let probes: BTreeSet<String> = model(&stack).probes.iter().map(|p| p.job.clone()).collect();
         let targets_aside = |e: &Essentials| -> Vec<Value> {
             e.jobs
                 .iter()
                 .filter(|j| j["job_name"] != "prometheus-shards")
+                .filter(|j| !probes.contains(j["job_name"].as_str().unwrap_or_default()))
                 .map(|j| {
                     let mut j = j.clone();
                     let job = j["job_name"].as_str().unwrap_or_default().to_string();
@@ -266,6 +269,20 @@ fn the_three_formats_agree() {
                 .collect()
         };
         assert_eq!(targets_aside(&m), targets_aside(&o), "{name}: manifests and operator jobs differ");
+        // Each probe job of manifests mode is a Probe with its module and targets.
+        let operator_docs =
+            docs(&std::fs::read_to_string(root().join(format!("golden/operator/{name}.yaml"))).unwrap());
+        for job in m.jobs.iter().filter(|j| probes.contains(j["job_name"].as_str().unwrap_or_default())) {
+            let probe = operator_docs
+                .iter()
+                .find(|d| d["kind"] == "Probe" && d["spec"]["jobName"] == job["job_name"])
+                .unwrap_or_else(|| panic!("{name}: no Probe for job {}", job["job_name"]));
+            assert_eq!(probe["spec"]["module"], job["params"]["module"][0], "{name}");
+            assert_eq!(
+                probe["spec"]["targets"]["staticConfig"]["static"], job["static_configs"][0]["targets"],
+                "{name}"
+            );
+        }
         // The chart scrapes the cluster with its own ServiceMonitors: `[[scrape]]` alike.
         let user: BTreeSet<String> = model(&stack).scrape.iter().map(|j| j.job.clone()).collect();
         let user_jobs = |e: &Essentials| -> Vec<Value> {

@@ -68,17 +68,6 @@ pub(crate) fn check(s: &Stack) -> Vec<Diagnostic> {
             "a stack name of at most 26 characters keeps the resource's name equal to `<stack>-prometheus`",
         );
     }
-    if !s.probes.is_empty() {
-        warn(
-            "/probe",
-            format!(
-                "{} [[probe]] job(s) are not rendered in this format yet: no blackbox_exporter and no Probe \
-                 resources, so these targets are not probed",
-                s.probes.len()
-            ),
-            "render the probes with --format manifests or helm-values, or add the exporter and Probe resources by hand",
-        );
-    }
     if let Some(message) = super::super::operator_statefulset_too_long(s) {
         warn("/stack/name", message, "shorten the stack name");
     }

@@ -16,12 +16,12 @@ use crate::render::{Names, Object};
 
 /// The self-monitoring input of the operator render: the manifests render's jobs (the
 /// operator's scrape Secret keeps their names: each Prometheus pod scrapes itself and
-/// its sidecar, the Thanos components by their Services), the operator's claim names,
-/// and no shards job or probes (neither is rendered in this format yet).
+/// its sidecar, the Thanos components by their Services, the blackbox_exporter by its
+/// pods) and the operator's claim names. No shards job: the shards' watch list is a
+/// manifests-mode ConfigMap.
 pub fn self_monitoring(s: &Stack) -> SelfMonitoring {
     let mut m = crate::alerting::stack::self_monitoring(s);
     m.tsdb_claims = format!("prometheus-{}-db-{}.*", prometheus_cr(s), statefulset_name(s, 0));
-    m.blackbox_job = None;
     m
 }
 

@@ -64,8 +64,14 @@ pub fn render(stack: &Stack) -> Vec<Object> {
     if stack.alertmanager.is_some() {
         objs.push(alertmanager_resource(&n));
     }
+    // `[[probe]]`: stackgen's blackbox_exporter (the operator has none) and one Probe per
+    // job, which the operator turns into a scrape config sharded on the target.
+    crate::render::blackbox::objects(&n, &mut objs);
+    let exporter =
+        format!("{}:{}", n.svc_fqdn(&n.obj("blackbox-exporter")), crate::alerting::blackbox::BLACKBOX_EXPORTER_PORT);
+    objs.extend(probe_resources(&n, &stack.probes, &exporter));
     // The built-in self-monitoring rules and the stack's `[rules] files`, one
-    // PrometheusRule each. (`[[probe]]` is not rendered in this format yet: lint says so.)
+    // PrometheusRule each.
     let m = self_monitoring(stack);
     let builtin = stack.rules.self_monitoring.then_some(&m);
     objs.extend(rule_resources(&n, builtin, &[]).expect("built-in rules are valid YAML"));

@@ -55,6 +55,8 @@ pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
     // scrapes itself and its own sidecar, Thanos Query is reached through its Service, and
     // the shards' file_sd list (a manifests-mode ConfigMap) is not mounted.
     jobs.retain(|j| j["job_name"] != crate::alerting::stack::SHARDS_JOB);
+    // Probe jobs are Probe resources here (the operator shards them on the target).
+    jobs.retain(|j| !s.probes.iter().any(|p| j["job_name"] == p.job.as_str()));
     for j in &mut jobs {
         let own = |port: u16| json!([{"targets": [format!("localhost:{port}")], "labels": {"__tmp_disable_sharding": "true"}}]);
         match j["job_name"].as_str() {
