@@ -283,6 +283,52 @@ fn the_three_formats_agree() {
                 "{name}"
             );
         }
+        // The stack's own rule files: the same groups in every format (a key of the rules
+        // ConfigMap, a PrometheusRule, an additionalPrometheusRulesMap entry). The built-in
+        // rules differ by design (the chart brings its own defaultRules).
+        let stack_model = model(&stack);
+        let mut want: Vec<Value> = Vec::new();
+        let manifests_docs = docs(&std::fs::read_to_string(golden_path(&stack)).unwrap());
+        let rules_cm = manifests_docs.iter().find(|d| {
+            d["kind"] == "ConfigMap" && d["metadata"]["name"] == format!("{}-prometheus-rules", stack_model.name)
+        });
+        for f in &stack_model.rules.files {
+            let text = rules_cm
+                .and_then(|c| c["data"][f.name.as_str()].as_str())
+                .unwrap_or_else(|| panic!("{name}: {} not in the rules ConfigMap", f.name));
+            let v: Value = serde_saphyr::from_str(text).unwrap();
+            want.extend(v["groups"].as_array().unwrap().iter().cloned());
+        }
+        let by_name = |mut g: Vec<Value>| {
+            g.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+            g
+        };
+        let operator_groups: Vec<Value> = operator_docs
+            .iter()
+            .filter(|d| {
+                d["kind"] == "PrometheusRule"
+                    && d["metadata"]["name"] != format!("{}-self-monitoring", stack_model.name)
+            })
+            .flat_map(|d| d["spec"]["groups"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let helm_values: Value = serde_saphyr::from_str(
+            &std::fs::read_to_string(root().join(format!("golden/helm/{name}.values.yaml"))).unwrap(),
+        )
+        .unwrap();
+        let helm_groups: Vec<Value> = helm_values["additionalPrometheusRulesMap"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() != "stackgen-thanos")
+            .flat_map(|(_, v)| v["groups"].as_array().cloned().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            by_name(want.clone()),
+            by_name(operator_groups),
+            "{name}: manifests and operator rule groups differ"
+        );
+        assert_eq!(by_name(want.clone()), by_name(helm_groups), "{name}: manifests and helm rule groups differ");
+        assert_eq!(want.is_empty(), stack_model.rules.files.is_empty(), "{name}");
         // The chart scrapes the cluster with its own ServiceMonitors: `[[scrape]]` alike.
         let user: BTreeSet<String> = model(&stack).scrape.iter().map(|j| j.job.clone()).collect();
         let user_jobs = |e: &Essentials| -> Vec<Value> {
