@@ -40,7 +40,13 @@ pub fn companion_objects(s: &Stack) -> Vec<Object> {
     };
     storage::objects(&n, &storage::Claims::Operator { claim: &operator_claim, component: &component }, &mut objs);
     // The ServiceAccount the Prometheus resource names, and the ClusterRole its jobs need.
-    prometheus::objects(&n, &mut objs);
+    // (Only those: its rules and shards ConfigMaps are manifests mode's; the operator
+    // loads PrometheusRules and has no shards' watch list.)
+    let mut own = Vec::new();
+    prometheus::objects(&n, &mut own);
+    objs.extend(
+        own.into_iter().filter(|o| matches!(o.kind.as_str(), "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding")),
+    );
     let pods = chart_prometheus_pods(s);
     objs.push(scrape_secret(&n));
     if s.prometheus.replicas > 1 {
