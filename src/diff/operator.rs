@@ -10,8 +10,7 @@
 
 use serde_json::Value;
 
-use super::helm::{shard_view, value_risks, values_of_cr, Chart};
-use super::risk::Code;
+use super::helm::{value_risks, values_of_cr, Chart};
 use super::{backend_risk, compare_docs, Before, Doc, Key, Report};
 use crate::model::Stack;
 
@@ -67,14 +66,7 @@ pub fn diff(label: &str, stack: &Stack, before: Before) -> Report {
     let mut report = compare_docs(label, mode, &before_label, &news, olds, name);
     if let (Some((old, oc)), Some((new, nc))) = (old_side, new_side) {
         let mut risks = value_risks(&old, &new, &oc, &nc);
-        let (ov, nv) = (shard_view(&old), shard_view(&new));
-        let moves = super::risk::moves(&ov, &nv);
-        if let Some(r) = risks.iter_mut().find(|r| r.code == Code::ShardCount) {
-            let common = ov.assign.keys().filter(|k| nv.assign.contains_key(*k)).count();
-            r.message.push_str(&format!(" ({} of {common} static targets move)", moves.len()));
-        }
-        report.moves = moves;
-        report.sharding = Some((ov, nv));
+        super::helm::shard_moves(&mut report, &mut risks, &old, &new);
         risks.append(&mut stack_risks);
         stack_risks = risks;
     } else {
@@ -110,7 +102,8 @@ mod tests {
         let old = stack(&format!("{base}3\n"));
         let new = stack(&format!("{base}2\n"));
         let r = diff("new.toml", &new, Before::Base { label: "old.toml".into(), stack: Box::new(old.clone()) });
-        let sc = r.stack_risks.iter().find(|r| r.code == Code::ShardCount).expect("a shard-count risk");
+        let sc =
+            r.stack_risks.iter().find(|r| r.code == super::super::risk::Code::ShardCount).expect("a shard-count risk");
         assert!(sc.message.contains("prometheus-ha-prometheus-shard-2"), "{}", sc.message);
         assert!(sc.message.contains("static targets move"), "{}", sc.message);
         assert!(r.entries.iter().any(|e| e.key.kind == "Prometheus"));

@@ -24,37 +24,9 @@ use serde_json::Value;
 use crate::common::loopback::{http, Cluster};
 use crate::common::*;
 
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// A local HTTP server answering 200 (a thread, for the life of the test process).
-fn healthy_http_server() -> u16 {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    port
-}
-
 /// The result of an instant query: (labels, value) per series.
 fn query(addr: &str, q: &str) -> Vec<(Value, String)> {
-    let Some((200, body)) = http("GET", addr, &format!("/api/v1/query?query={}", encode(q)), None) else {
+    let Some((200, body)) = http("GET", addr, &format!("/api/v1/query?query={}", percent_encode(q)), None) else {
         return Vec::new();
     };
     let v: Value = serde_json::from_str(&body).unwrap_or_default();

@@ -184,14 +184,7 @@ pub(super) fn diff(label: &str, new_stack: &Stack, before: Before) -> Report {
         let (changes, unchanged) = diff_values(&old, &new);
         let mut risks = value_risks(&old, &new, &old_chart, &new_chart);
         if !live {
-            let (ov, nv) = (shard_view(&old), shard_view(&new));
-            let moves = super::risk::moves(&ov, &nv);
-            if let Some(r) = risks.iter_mut().find(|r| r.code == Code::ShardCount) {
-                let common = ov.assign.keys().filter(|k| nv.assign.contains_key(*k)).count();
-                r.message.push_str(&format!(" ({} of {common} static targets move)", moves.len()));
-            }
-            report.moves = moves;
-            report.sharding = Some((ov, nv));
+            shard_moves(&mut report, &mut risks, &old, &new);
         }
         risks.append(&mut stack_risks);
         stack_risks = risks;
@@ -210,6 +203,19 @@ pub(super) fn diff(label: &str, new_stack: &Stack, before: Before) -> Report {
     }
     report.notes = notes;
     report
+}
+
+/// The target moves between two Prometheus specs (the chart's values or the operator's
+/// resource read as them) into `report`, and their count into the shard-count risk.
+pub(super) fn shard_moves(report: &mut Report, risks: &mut [Risk], old: &Value, new: &Value) {
+    let (ov, nv) = (shard_view(old), shard_view(new));
+    let moves = super::risk::moves(&ov, &nv);
+    if let Some(r) = risks.iter_mut().find(|r| r.code == Code::ShardCount) {
+        let common = ov.assign.keys().filter(|k| nv.assign.contains_key(*k)).count();
+        r.message.push_str(&format!(" ({} of {common} static targets move)", moves.len()));
+    }
+    report.moves = moves;
+    report.sharding = Some((ov, nv));
 }
 
 #[cfg(test)]
