@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, PodSpec, PodTemplateSpec, ServiceAccount, Sysctl};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Sysctl};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::k8s::{self, meta};
@@ -33,16 +33,8 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let labels = n.labels("blackbox-exporter", "blackbox-exporter", None);
     let sel = n.selector("blackbox-exporter", None);
     let checksum = checksum_annotation(&name, &config);
-    out.push(Object::new(&ConfigMap {
-        metadata: meta(&name, Some(&ns), labels.clone()),
-        data: Some(BTreeMap::from([("blackbox.yml".to_string(), config)])),
-        ..Default::default()
-    }));
-    out.push(Object::new(&ServiceAccount {
-        metadata: meta(&name, Some(&ns), labels.clone()),
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    }));
+    out.push(k8s::config_map(&name, &ns, labels.clone(), BTreeMap::from([("blackbox.yml".to_string(), config)])));
+    out.push(k8s::service_account(&name, &ns, labels.clone(), false));
     out.push(Object::new(&k8s::service(
         &name,
         &ns,

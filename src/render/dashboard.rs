@@ -11,9 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::ConfigMap;
-
-use super::k8s::meta;
+use super::k8s;
 use super::{yaml, Names, Object};
 use crate::alerting::builtin::SelfMonitoring;
 use crate::alerting::dashboard::{self, Source};
@@ -74,9 +72,5 @@ pub fn config_map(
     for (k, v) in extra_labels {
         labels.insert((*k).to_string(), (*v).to_string());
     }
-    Object::new(&ConfigMap {
-        metadata: meta(&config_map_name(n), Some(&n.ns()), labels),
-        data: Some(data),
-        ..Default::default()
-    })
+    k8s::config_map(&config_map_name(n), &n.ns(), labels, data)
 }

@@ -16,6 +16,24 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::{Names, Object};
 use crate::model::Bytes;
 
+/// A ConfigMap of `data` (file name → text).
+pub fn config_map(name: &str, ns: &str, labels: BTreeMap<String, String>, data: BTreeMap<String, String>) -> Object {
+    Object::new(&k8s_openapi::api::core::v1::ConfigMap {
+        metadata: meta(name, Some(ns), labels),
+        data: Some(data),
+        ..Default::default()
+    })
+}
+
+/// A ServiceAccount; `token`: whether its pods get an API token mounted.
+pub fn service_account(name: &str, ns: &str, labels: BTreeMap<String, String>, token: bool) -> Object {
+    Object::new(&k8s_openapi::api::core::v1::ServiceAccount {
+        metadata: meta(name, Some(ns), labels),
+        automount_service_account_token: Some(token),
+        ..Default::default()
+    })
+}
+
 pub fn meta(name: &str, namespace: Option<&str>, labels: BTreeMap<String, String>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()),

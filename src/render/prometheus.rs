@@ -7,9 +7,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{Affinity, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
@@ -344,30 +342,28 @@ pub fn objects(n: &Names<'_>, out: &mut Vec<Object>) {
     let ns = n.ns();
     let rule_files = alerting::stack::rule_files(s);
     if shards_watch(s) {
-        out.push(Object::new(&ConfigMap {
-            metadata: meta(&n.obj("prometheus-shards"), Some(&ns), n.labels("prometheus", "shards", None)),
-            data: Some(BTreeMap::from([(SHARDS_FILE.to_string(), shards_file(n))])),
-            ..Default::default()
-        }));
+        out.push(k8s::config_map(
+            &n.obj("prometheus-shards"),
+            &ns,
+            n.labels("prometheus", "shards", None),
+            BTreeMap::from([(SHARDS_FILE.to_string(), shards_file(n))]),
+        ));
     }
     if !rule_files.is_empty() {
         // One ConfigMap for every shard: the stack's rule files and the built-in one. A
         // changed file changes this object (diff shows it) and the reloaders of every
         // shard apply it in place.
-        out.push(Object::new(&ConfigMap {
-            metadata: meta(&n.obj("prometheus-rules"), Some(&ns), n.labels("prometheus", "rules", None)),
-            data: Some(rule_files.into_iter().collect()),
-            ..Default::default()
-        }));
+        out.push(k8s::config_map(
+            &n.obj("prometheus-rules"),
+            &ns,
+            n.labels("prometheus", "rules", None),
+            rule_files.into_iter().collect(),
+        ));
     }
     let sa = n.obj("prometheus");
     let needs_api = s.kubernetes.discovery || s.kubernetes.control_plane;
     let labels = n.labels("prometheus", "server", None);
-    out.push(Object::new(&ServiceAccount {
-        metadata: meta(&sa, Some(&ns), labels.clone()),
-        automount_service_account_token: Some(needs_api),
-        ..Default::default()
-    }));
+    out.push(k8s::service_account(&sa, &ns, labels.clone(), needs_api));
     if needs_api {
         let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
             api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
@@ -559,11 +555,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     let sel = n.selector("prometheus", Some(shard));
     let mut data = BTreeMap::new();
     data.insert("prometheus.yml".to_string(), config);
-    out.push(Object::new(&ConfigMap {
-        metadata: meta(&name, Some(&ns), labels.clone()),
-        data: Some(data),
-        ..Default::default()
-    }));
+    out.push(k8s::config_map(&name, &ns, labels.clone(), data));
 
     let mut ports = vec![k8s::service_port("web", PROMETHEUS_PORT)];
     if s.thanos.is_some() {

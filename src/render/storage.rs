@@ -8,7 +8,7 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::core::v1::{
     ISCSIPersistentVolumeSource, LocalVolumeSource, NFSVolumeSource, NodeSelector, NodeSelectorRequirement,
     NodeSelectorTerm, ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, PodSpec,
-    PodTemplateSpec, ServiceAccount, Volume, VolumeNodeAffinity,
+    PodTemplateSpec, Volume, VolumeNodeAffinity,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -299,11 +299,7 @@ fn nfs_provisioner(n: &Names<'_>, server: &str, path: &str, image: &str, reclaim
     let name = n.obj("nfs-provisioner");
     let labels = n.labels("nfs-provisioner", "storage", None);
     let provisioner_name = format!("stackgen.dev/{}-{}-nfs", n.stack.namespace, n.stack.name);
-    out.push(Object::new(&ServiceAccount {
-        metadata: meta(&name, Some(&ns), labels.clone()),
-        automount_service_account_token: Some(true),
-        ..Default::default()
-    }));
+    out.push(k8s::service_account(&name, &ns, labels.clone(), true));
     let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
         api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
         resources: Some(resources.iter().map(|s| s.to_string()).collect()),

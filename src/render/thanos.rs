@@ -8,9 +8,7 @@
 //! environment comes from `credentials_secret` by secretKeyRef.
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, PodSpec, PodTemplateSpec, SecretVolumeSource, ServiceAccount, Volume,
-};
+use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec, SecretVolumeSource, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -189,16 +187,8 @@ pub fn objects(n: &Names<'_>, sidecars: Sidecars<'_>, out: &mut Vec<Object>) {
     let cm_name = n.obj("thanos-objstore");
     let mut data = BTreeMap::new();
     data.insert("objstore.yml".to_string(), yaml::to_string(&objstore_config(t)));
-    out.push(Object::new(&ConfigMap {
-        metadata: meta(&cm_name, Some(&ns), n.labels("thanos", "objstore", None)),
-        data: Some(data),
-        ..Default::default()
-    }));
-    out.push(Object::new(&ServiceAccount {
-        metadata: meta(&n.obj("thanos"), Some(&ns), n.labels("thanos", "thanos", None)),
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    }));
+    out.push(k8s::config_map(&cm_name, &ns, n.labels("thanos", "objstore", None), data));
+    out.push(k8s::service_account(&n.obj("thanos"), &ns, n.labels("thanos", "thanos", None), false));
 
     // Manifests mode scrapes the stack itself (helm-values: the chart's PodMonitor).
     let own_scrapes = matches!(sidecars, Sidecars::Own) && n.stack.rules.self_monitoring;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, StatefulSet, StatefulSetSpec};
-use k8s_openapi::api::core::v1::{ConfigMap, PodSpec, PodTemplateSpec, ServiceAccount, Volume};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Volume};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::json;
 
@@ -62,11 +62,7 @@ pub(crate) fn alertmanager_config(am: &crate::model::Alertmanager) -> String {
 
 /// The ServiceAccount of Alertmanager and Grafana (no token).
 pub(crate) fn ui_service_account(n: &Names<'_>) -> Object {
-    Object::new(&ServiceAccount {
-        metadata: meta(&n.obj("ui"), Some(&n.ns()), n.labels("stackgen", "ui", None)),
-        automount_service_account_token: Some(false),
-        ..Default::default()
-    })
+    k8s::service_account(&n.obj("ui"), &n.ns(), n.labels("stackgen", "ui", None), false)
 }
 
 fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
@@ -80,11 +76,7 @@ fn alertmanager(n: &Names<'_>, out: &mut Vec<Object>) {
     let checksum = checksum_annotation(&name, &config);
     let mut data = BTreeMap::new();
     data.insert("alertmanager.yml".to_string(), config);
-    out.push(Object::new(&ConfigMap {
-        metadata: meta(&name, Some(&ns), labels.clone()),
-        data: Some(data),
-        ..Default::default()
-    }));
+    out.push(k8s::config_map(&name, &ns, labels.clone(), data));
 
     let mut svc = k8s::service(
         &name,
@@ -233,11 +225,7 @@ pub(crate) fn grafana(
     let mut annotations = BTreeMap::from([checksum_annotation(&cm, &text)]);
     let mut data = BTreeMap::new();
     data.insert("datasources.yaml".to_string(), text);
-    out.push(Object::new(&ConfigMap {
-        metadata: meta(&cm, Some(&ns), labels.clone()),
-        data: Some(data),
-        ..Default::default()
-    }));
+    out.push(k8s::config_map(&cm, &ns, labels.clone(), data));
     out.push(Object::new(&k8s::service(
         &name,
         &ns,
