@@ -45,6 +45,13 @@ pub struct Checked {
 /// values the schema rejects are left out (their table key removed, so no array index
 /// moves) and the rest goes through the model; lint runs on a stack the schema accepted
 /// whole. A credential (SG124) blocks the render but not the other checks.
+/// A stack text checked for a unit test (`t.toml`); panics with the diagnostics.
+#[cfg(test)]
+pub(crate) fn test_stack(text: &str) -> model::Stack {
+    let src = Source::new("t.toml", text);
+    check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack
+}
+
 pub fn check(src: &Source) -> Result<Checked, Vec<Diagnostic>> {
     let parsed = source::parse(&src.text).map_err(|mut d| {
         redact_near_secrets(&src.text, &mut d);

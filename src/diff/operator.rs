@@ -91,8 +91,7 @@ mod tests {
     use super::*;
 
     fn stack(text: &str) -> Stack {
-        let src = crate::source::Source::new("t.toml", text);
-        crate::check(&src).unwrap_or_else(|d| panic!("{d:#?}")).stack
+        crate::test_stack(text)
     }
 
     #[test]
