@@ -38,6 +38,11 @@ pub fn kind_of(ft: fs::FileType) -> &'static str {
 
 /// Open a file for reading without blocking on a FIFO, and only if it is a regular file.
 pub fn open_regular(path: &Path) -> io::Result<fs::File> {
+    open_regular_with_metadata(path).map(|(f, _)| f)
+}
+
+/// [`open_regular`], with the file's metadata.
+pub fn open_regular_with_metadata(path: &Path) -> io::Result<(fs::File, fs::Metadata)> {
     let f = fs::OpenOptions::new().read(true).custom_flags(libc_o_nonblock()).open(path).map_err(|e| at(path, e))?;
     let m = f.metadata().map_err(|e| at(path, e))?;
     if !m.file_type().is_file() {
@@ -46,7 +51,7 @@ pub fn open_regular(path: &Path) -> io::Result<fs::File> {
             format!("{} is {}, not a regular file", path.display(), kind_of(m.file_type())),
         ));
     }
-    Ok(f)
+    Ok((f, m))
 }
 
 const fn libc_o_nonblock() -> i32 {
@@ -64,6 +69,12 @@ pub fn read_regular(path: &Path, limit: u64) -> io::Result<String> {
 pub fn read_bounded(r: impl Read, limit: u64, name: &str) -> io::Result<String> {
     let mut bytes = Vec::new();
     r.take(limit + 1).read_to_end(&mut bytes).map_err(|e| err(e.kind(), format!("{name}: {e}")))?;
+    text_of(bytes, limit, name)
+}
+
+/// `bytes` (read with a bound of `limit + 1`) as UTF-8 text, with [`read_bounded`]'s
+/// errors.
+pub fn text_of(bytes: Vec<u8>, limit: u64, name: &str) -> io::Result<String> {
     if bytes.len() as u64 > limit {
         return Err(err(
             io::ErrorKind::InvalidData,

@@ -59,6 +59,17 @@ pub fn rule_files(s: &Stack) -> Vec<(String, String)> {
     out
 }
 
+/// The ConfigMap keys of [`rule_files`], in its order, without building their texts
+/// (the built-in file is generated only where its text is written).
+pub fn rule_file_names(s: &Stack) -> Vec<String> {
+    let mut out: Vec<String> = s.rules.files.iter().map(|f| f.name.clone()).collect();
+    if s.rules.self_monitoring {
+        out.push(BUILTIN_RULE_FILE.into());
+    }
+    out.sort();
+    out
+}
+
 /// The blackbox_exporter config for the stack's probes (`None` without probes).
 pub fn exporter_config(s: &Stack) -> Option<String> {
     (!s.probes.is_empty()).then(|| blackbox::exporter_config(&s.probes))

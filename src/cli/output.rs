@@ -7,8 +7,8 @@
 //!   in with one `renameat2(RENAME_EXCHANGE)` (Linux; elsewhere, or on a filesystem
 //!   without it, two renames with a moment when DIR is absent), so a reader, a full
 //!   disk, or SIGKILL sees the old tree or the new one, never a mix. `init -o FILE`
-//!   writes a temporary file and renames it. Every file is on disk before the switch
-//!   (one `syncfs` of the new tree's filesystem on Linux, an fsync per file elsewhere).
+//!   writes a temporary file and renames it (fsynced). With `STACKGEN_FSYNC=1`, every
+//!   file of `-o DIR` is fsynced before the switch too (see [`durable`]).
 //! - **A lock.** Writers of one directory take an exclusive `flock` on its parent, so two
 //!   renders at once run one after the other; the kernel drops it when a process dies.
 //! - **Temporaries cleaned** on every error path (the temporary tree is removed when
@@ -21,8 +21,11 @@
 //!   untouched (hard links to the same inodes), and a rendered name that collides with
 //!   one is an error before anything changes. `init -o` replaces only a regular file,
 //!   and only with `--force`.
-//! - **Stale files** stackgen wrote that this render no longer has are kept, or removed
-//!   with `--prune` (the `prune` flag of [`write_dir`]).
+//! - **Stale files** stackgen wrote that this render no longer has are removed (the
+//!   `prune` flag of [`write_dir`]; `--keep-stale` keeps them).
+//! - **Nothing rewritten for nothing.** Files whose text is unchanged keep their inode
+//!   (hard links into the new tree), and a directory that already is the render is not
+//!   touched at all, as rustfmt and rsync leave a current file alone.
 //!
 //! Reads are bounded and regular-file only where a FIFO or a device has no business:
 //! `--check` opens every file non-blocking and refuses anything but a regular file.
@@ -33,7 +36,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use stackgen::read::{at, kind_of, open_regular, read_regular};
+use stackgen::read::{at, kind_of, open_regular, open_regular_with_metadata, read_regular, text_of};
 use stackgen::render::{yaml, Documents, Object, HEADER};
 
 /// The most `--check` reads of one committed file (the render limit: a larger file
@@ -63,20 +66,87 @@ pub fn files_of(objs: &[Object]) -> BTreeMap<String, String> {
 /// lists them in that order.
 fn files_from(docs: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut resources = Vec::new();
+    let mut names = Vec::new();
     for (name, text) in docs {
-        resources.push(serde_json::Value::String(name.clone()));
+        names.push(name.clone());
         out.insert(name, text);
     }
+    out.insert(KUSTOMIZATION.into(), kustomization(names));
+    out
+}
+
+const KUSTOMIZATION: &str = "kustomization.yaml";
+
+/// The kustomization.yaml listing `names` in that order.
+fn kustomization(names: Vec<String>) -> String {
     let kustomization = serde_json::json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": resources,
+        "resources": names,
     });
     let mut k = String::from(HEADER);
     yaml::write_document(&mut k, &kustomization);
-    out.insert("kustomization.yaml".into(), k);
-    out
+    k
+}
+
+/// The files a directory render has, each text produced when it is compared, so
+/// `--check DIR` never holds the render whole ([`files`] without the texts).
+struct DocFiles<'a> {
+    docs: &'a Documents,
+    /// File name → document index (`None`: kustomization.yaml).
+    names: BTreeMap<String, Option<usize>>,
+    kustomization: String,
+}
+
+impl<'a> DocFiles<'a> {
+    fn new(docs: &'a Documents) -> DocFiles<'a> {
+        let list: Vec<String> = (0..docs.len()).map(|i| docs.file_name(i)).collect();
+        let mut names: BTreeMap<String, Option<usize>> =
+            list.iter().enumerate().map(|(i, n)| (n.clone(), Some(i))).collect();
+        names.insert(KUSTOMIZATION.into(), None);
+        DocFiles { docs, names, kustomization: kustomization(list) }
+    }
+}
+
+/// The files of a render, by name: a map of texts, or [`DocFiles`].
+trait Want {
+    fn names(&self) -> Vec<&str>;
+    fn contains(&self, name: &str) -> bool;
+    /// `name`'s text (written into `buf` when it is produced on demand).
+    fn text<'b>(&'b self, name: &str, buf: &'b mut String) -> &'b str;
+}
+
+impl Want for BTreeMap<String, String> {
+    fn names(&self) -> Vec<&str> {
+        self.keys().map(String::as_str).collect()
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+    fn text<'b>(&'b self, name: &str, _: &'b mut String) -> &'b str {
+        self.get(name).map_or("", String::as_str)
+    }
+}
+
+impl Want for DocFiles<'_> {
+    fn names(&self) -> Vec<&str> {
+        self.names.keys().map(String::as_str).collect()
+    }
+    fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+    fn text<'b>(&'b self, name: &str, buf: &'b mut String) -> &'b str {
+        match self.names.get(name) {
+            Some(Some(i)) => {
+                buf.clear();
+                buf.push_str(HEADER);
+                self.docs.write(*i, buf);
+                buf
+            }
+            Some(None) => &self.kustomization,
+            None => "",
+        }
+    }
 }
 
 fn parent_of(path: &Path) -> PathBuf {
@@ -137,12 +207,73 @@ pub fn write_file(path: &Path, text: &str, force: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `path` is a regular file that starts with [`HEADER`] (read non-blocking,
-/// only the header's bytes).
-fn has_header(path: &Path) -> bool {
-    let Ok(f) = open_regular(path) else { return false };
-    let mut head = Vec::with_capacity(HEADER.len());
-    f.take(HEADER.len() as u64).read_to_end(&mut head).is_ok() && head == HEADER.as_bytes()
+/// One entry of a directory stackgen reads back (`-o DIR`, `--check DIR`).
+struct Entry {
+    path: PathBuf,
+    /// The entry's own type (a symlink is a symlink).
+    file_type: fs::FileType,
+    /// The entry opened as a regular file (a link followed; non-blocking), or why it
+    /// cannot be: opened when first needed, closed once read (one descriptor at a time).
+    file: Option<io::Result<(fs::File, fs::Metadata)>>,
+}
+
+impl Entry {
+    fn opened(&mut self) -> io::Result<&(fs::File, fs::Metadata)> {
+        let f = self.file.get_or_insert_with(|| open_regular_with_metadata(&self.path));
+        f.as_ref().map_err(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+
+    /// Whether stackgen wrote it: a regular file (a link followed) that starts with
+    /// [`HEADER`] (only those bytes are read).
+    fn ours(&mut self) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Ok((f, _)) = self.opened() else { return false };
+        let mut head = [0u8; HEADER.len()];
+        let mut n = 0;
+        while n < head.len() {
+            match f.read_at(&mut head[n..], n as u64) {
+                Ok(0) | Err(_) => return false,
+                Ok(k) => n += k,
+            }
+        }
+        head == HEADER.as_bytes()
+    }
+
+    /// Its permission bits (a regular file).
+    fn mode(&mut self) -> u32 {
+        self.opened().map_or(0, |(_, m)| m.mode() & 0o7777)
+    }
+
+    /// Read the whole file into `buf` (bounded; an error names the path), then close it.
+    fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        buf.clear();
+        let path = self.path.clone();
+        let read = self.opened().and_then(|(f, m)| {
+            buf.reserve(m.len().min(MAX_CHECK_BYTES) as usize + 1);
+            f.take(MAX_CHECK_BYTES + 1).read_to_end(buf).map_err(|e| at(&path, e))
+        });
+        self.file = None;
+        read?;
+        if buf.len() as u64 > MAX_CHECK_BYTES {
+            return text_of(std::mem::take(buf), MAX_CHECK_BYTES, &path.display().to_string()).map(|_| ());
+        }
+        Ok(())
+    }
+}
+
+/// A directory's entries by name, listed (not opened). Each file is then read into one
+/// buffer and compared as bytes: no file is held, and no descriptor but one is open.
+/// (Opening ahead on a second thread was slower: a process with two threads that
+/// grows its descriptor table past 64 waits for an RCU grace period each time.)
+fn read_tree(dir: &Path) -> io::Result<BTreeMap<String, Entry>> {
+    let mut out = BTreeMap::new();
+    for e in fs::read_dir(dir).map_err(|e| at(dir, e))? {
+        let e = e.map_err(|e| at(dir, e))?;
+        let path = e.path();
+        let file_type = e.file_type().map_err(|e| at(&path, e))?;
+        out.insert(e.file_name().to_string_lossy().into_owned(), Entry { path, file_type, file: None });
+    }
+    Ok(out)
 }
 
 /// An exclusive lock on `dir` (a directory), held until the returned file is dropped.
@@ -156,9 +287,24 @@ fn lock(dir: &Path) -> io::Result<fs::File> {
     Ok(f)
 }
 
-/// Write `files` as the directory `dir` (see the module header). Returns the names of
-/// the files pruned.
-pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> io::Result<Vec<String>> {
+/// What [`write_dir`] did.
+pub struct Written {
+    /// How many files the render has.
+    pub files: usize,
+    /// The stale files stackgen wrote that were removed.
+    pub pruned: Vec<String>,
+    /// The directory already was the render: nothing was written (no file's mtime moves).
+    pub unchanged: bool,
+}
+
+/// Write the files `render` gives (name → text) as the directory `dir` (see the module
+/// header). Files whose text is unchanged are carried into the new tree as hard links (same inode,
+/// mode and mtime), and a tree that already is the render is left as it is.
+pub fn write_dir(
+    dir: &Path,
+    render: impl FnOnce() -> BTreeMap<String, String>,
+    prune: bool,
+) -> io::Result<Written> {
     // A symlink to a directory: write into its target, keep the link.
     let dir: PathBuf = match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dir).map_err(|e| at(dir, e))?,
@@ -182,6 +328,48 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(at(&dir, e)),
     };
+    let files = render();
+    let mut tree = if old.is_some() { read_tree(&dir)? } else { BTreeMap::new() };
+    let mut written = Written { files: files.len(), pruned: Vec::new(), unchanged: false };
+    // What to do with each entry of the old tree: refuse, keep its mode, link it
+    // unchanged, prune it, or carry it over untouched.
+    let mut modes: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut same: Vec<&str> = Vec::new();
+    let mut carry: Vec<&str> = Vec::new();
+    let mut buf = Vec::new();
+    for (entry_name, e) in &mut tree {
+        let ours = e.file_type.is_file() && e.ours();
+        if let Some(text) = files.get(entry_name) {
+            if !ours {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{} is {} stackgen did not write (no `# Rendered by stackgen` header); move it away, \
+                         stackgen does not replace it",
+                        e.path.display(),
+                        if e.file_type.is_file() { "a file" } else { kind_of(e.file_type) }
+                    ),
+                ));
+            }
+            let mode = e.mode();
+            if e.read_into(&mut buf).is_ok() && buf == text.as_bytes() {
+                same.push(entry_name);
+            } else {
+                modes.insert(entry_name, mode);
+            }
+            continue;
+        }
+        e.file = None;
+        if prune && ours && entry_name.ends_with(".yaml") {
+            written.pruned.push(entry_name.clone());
+            continue;
+        }
+        carry.push(entry_name);
+    }
+    if old.is_some() && same.len() == files.len() && written.pruned.is_empty() {
+        written.unchanged = true;
+        return Ok(written);
+    }
     let prefix = format!(".stackgen-{name}.");
     remove_stale(&parent, &prefix);
     let tmp = tempfile::Builder::new()
@@ -189,43 +377,15 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
         .permissions(fs::Permissions::from_mode(0o777))
         .tempdir_in(&parent)
         .map_err(|e| at(&parent, e))?;
-    let mut pruned = Vec::new();
-    let mut modes: BTreeMap<String, u32> = BTreeMap::new();
     if let Some(m) = &old {
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m.mode() & 0o7777))
             .map_err(|e| at(tmp.path(), e))?;
-        let mut entries: Vec<fs::DirEntry> =
-            fs::read_dir(&dir).map_err(|e| at(&dir, e))?.collect::<io::Result<_>>().map_err(|e| at(&dir, e))?;
-        entries.sort_by_key(fs::DirEntry::file_name);
-        for e in entries {
-            let path = e.path();
-            let entry_name = e.file_name().to_string_lossy().into_owned();
-            let ft = e.file_type().map_err(|e| at(&path, e))?;
-            let ours = ft.is_file() && has_header(&path);
-            if files.contains_key(&entry_name) {
-                if !ours {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!(
-                            "{} is {} stackgen did not write (no `# Rendered by stackgen` header); move it away, \
-                             stackgen does not replace it",
-                            path.display(),
-                            if ft.is_file() { "a file" } else { kind_of(ft) }
-                        ),
-                    ));
-                }
-                let mode = e.metadata().map_err(|e| at(&path, e))?.mode() & 0o7777;
-                modes.insert(entry_name, mode);
-                continue;
-            }
-            if prune && ours && entry_name.ends_with(".yaml") {
-                pruned.push(entry_name);
-                continue;
-            }
-            clone_into(&path, &tmp.path().join(e.file_name()))?;
-        }
     }
-    for (file, text) in files {
+    for entry_name in carry.into_iter().chain(same.iter().copied()) {
+        clone_into(&dir.join(entry_name), &tmp.path().join(entry_name))?;
+    }
+    let same: std::collections::BTreeSet<&str> = same.into_iter().collect();
+    for (file, text) in files.iter().filter(|(f, _)| !same.contains(f.as_str())) {
         let path = tmp.path().join(file);
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -234,21 +394,16 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
             .open(&path)
             .map_err(|e| at(&dir.join(file), e))?;
         f.write_all(text.as_bytes()).map_err(|e| at(&dir.join(file), e))?;
-        if let Some(mode) = modes.get(file) {
+        if let Some(mode) = modes.get(file.as_str()) {
             f.set_permissions(fs::Permissions::from_mode(*mode)).map_err(|e| at(&dir.join(file), e))?;
         }
-        #[cfg(not(target_os = "linux"))]
-        f.sync_all().map_err(|e| at(&dir.join(file), e))?;
+        if durable() {
+            f.sync_all().map_err(|e| at(&dir.join(file), e))?;
+        }
     }
-    // Every file on disk before the switch: on Linux one syncfs(2) of the filesystem the
-    // new tree is on (one flush for hundreds of files, where an fsync each cost ~1 ms);
-    // elsewhere each file was fsynced above.
-    #[cfg(target_os = "linux")]
-    {
-        let d = fs::File::open(tmp.path()).map_err(|e| at(tmp.path(), e))?;
-        rustix::fs::syncfs(&d).map_err(|e| at(tmp.path(), e.into()))?;
+    if durable() {
+        fsync_dir(tmp.path());
     }
-    fsync_dir(tmp.path());
     if old.is_some() {
         exchange(tmp.path(), &dir)?;
         // `tmp` now holds the old tree; dropping it removes that.
@@ -259,8 +414,21 @@ pub fn write_dir(dir: &Path, files: &BTreeMap<String, String>, prune: bool) -> i
             return Err(at(&dir, e));
         }
     }
-    fsync_dir(&parent);
-    Ok(pruned)
+    if durable() {
+        fsync_dir(&parent);
+    }
+    Ok(written)
+}
+
+/// Whether `-o DIR` flushes every file to the device before the switch
+/// (`STACKGEN_FSYNC=1`). Off by default, as git does for a checkout and helm, kustomize
+/// and cargo do for what they generate: the switch is atomic for every process (readers,
+/// SIGKILL, a full disk) either way, and a render lost to a power cut is rendered
+/// again. A flush costs an fsync per file (~1 ms each here), and `syncfs` would wait for
+/// every other writer's data on the filesystem.
+fn durable() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("STACKGEN_FSYNC").is_some_and(|v| v == "1"))
 }
 
 /// Remove temporary trees a killed stackgen left beside the directory (called under the
@@ -338,12 +506,14 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
 /// missing file or directory, a FIFO, a device, invalid UTF-8, a file over the limit)
 /// is an error naming the path (exit 2), never "stale"; a file the render has that the
 /// committed directory lacks is stale.
-pub fn check(docs: &Documents, path: &Path) -> io::Result<(bool, String)> {
+pub fn check(path: &Path, render: impl FnOnce() -> Documents) -> io::Result<(bool, String)> {
     let meta = fs::metadata(path).map_err(|e| at(path, e))?;
     if meta.is_dir() {
-        return check_files(&files(docs), path, None);
+        let docs = render();
+        return compare_tree(&DocFiles::new(&docs), path, read_tree(path)?);
     }
-    if same_as_stream(docs, path)? {
+    let docs = render();
+    if same_as_stream(&docs, path)? {
         return Ok((true, String::new()));
     }
     check_file(path, &docs.stream())
@@ -391,24 +561,36 @@ pub fn check_files(want: &BTreeMap<String, String>, path: &Path, single: Option<
         let new = single.and_then(|s| want.get(s)).map_or("", String::as_str);
         return check_file(path, new);
     }
+    compare_tree(want, path, read_tree(path)?)
+}
+
+/// [`check_files`] of a directory whose entries were listed (`tree`): each file is
+/// read into one buffer and compared as bytes; a text is made only for a diff.
+fn compare_tree(want: &impl Want, path: &Path, mut tree: BTreeMap<String, Entry>) -> io::Result<(bool, String)> {
     let mut diff = String::new();
-    let mut names: Vec<String> = want.keys().cloned().collect();
-    for e in fs::read_dir(path).map_err(|e| at(path, e))? {
-        let e = e.map_err(|e| at(path, e))?;
-        let name = e.file_name().to_string_lossy().to_string();
-        if !want.contains_key(&name) && has_header(&e.path()) {
-            names.push(name);
+    let mut names: Vec<String> = want.names().into_iter().map(str::to_string).collect();
+    for (name, e) in &mut tree {
+        if !want.contains(name) {
+            if e.ours() {
+                names.push(name.clone());
+            }
+            e.file = None;
         }
     }
     names.sort();
-    names.dedup();
+    let (mut bytes, mut text) = (Vec::new(), String::new());
     for name in names {
-        let file = path.join(&name);
-        let have = match fs::symlink_metadata(&file) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-            _ => read_regular(&file, MAX_CHECK_BYTES)?,
+        let new = want.text(&name, &mut text);
+        let have = match tree.get_mut(&name) {
+            None => String::new(),
+            Some(e) => {
+                e.read_into(&mut bytes)?;
+                if bytes == new.as_bytes() {
+                    continue;
+                }
+                text_of(std::mem::take(&mut bytes), MAX_CHECK_BYTES, &e.path.display().to_string())?
+            }
         };
-        let new = want.get(&name).map_or("", String::as_str);
         if have != new {
             diff.push_str(&stackgen::diff::unified(&format!("{}/{name}", path.display()), &have, new));
         }

@@ -65,7 +65,7 @@ pub fn run(
         }
         match output {
             Some(dir) => {
-                if let Err(code) = write_dir(&dir, &files, keep_stale, "values.yaml and manifests.yaml") {
+                if let Err(code) = write_dir(&dir, || files, keep_stale, "values.yaml and manifests.yaml") {
                     return Ok(code);
                 }
             }
@@ -97,8 +97,7 @@ pub fn run(
         }
         match output {
             Some(dir) => {
-                let files = output::files_of(&objs);
-                if let Err(code) = write_dir(&dir, &files, keep_stale, &format!("{} files", files.len())) {
+                if let Err(code) = write_dir(&dir, || output::files_of(&objs), keep_stale, "files") {
                     return Ok(code);
                 }
             }
@@ -108,8 +107,7 @@ pub fn run(
         return Ok(0);
     }
     if let Some(path) = check {
-        let docs = stackgen::render::Documents::new(&checked.stack);
-        let (same, diff) = match output::check(&docs, Path::new(&path)) {
+        let (same, diff) = match output::check(Path::new(&path), || stackgen::render::Documents::new(&checked.stack)) {
             Ok(r) => r,
             Err(e) => {
                 say!("error[SG006]: cannot check against {e}");
@@ -120,8 +118,8 @@ pub fn run(
     }
     match output {
         Some(dir) => {
-            let files = output::files(&stackgen::render::Documents::new(&checked.stack));
-            if let Err(code) = write_dir(&dir, &files, keep_stale, &format!("{} files", files.len())) {
+            let render = || output::files(&stackgen::render::Documents::new(&checked.stack));
+            if let Err(code) = write_dir(&dir, render, keep_stale, "files") {
                 return Ok(code);
             }
         }
@@ -158,18 +156,29 @@ fn stale(
     Ok(1)
 }
 
-/// `-o DIR`: write `files` as DIR (pruning stackgen's stale files unless `keep_stale`)
-/// and say what was written (`what`) and removed; `Err` is the exit code.
-fn write_dir(dir: &str, files: &BTreeMap<String, String>, keep_stale: bool, what: &str) -> Result<(), u8> {
-    let pruned = match output::write_dir(Path::new(dir), files, !keep_stale) {
-        Ok(p) => p,
+/// `-o DIR`: write the files `render` gives as DIR (pruning stackgen's stale files
+/// unless `keep_stale`) and say what was written (`what`: "files" is counted) and
+/// removed; `Err` is the exit code.
+fn write_dir(
+    dir: &str,
+    render: impl FnOnce() -> BTreeMap<String, String>,
+    keep_stale: bool,
+    what: &str,
+) -> Result<(), u8> {
+    let written = match output::write_dir(Path::new(dir), render, !keep_stale) {
+        Ok(w) => w,
         Err(e) => {
             say!("error: cannot write {dir}: {e}; nothing was changed");
             return Err(2);
         }
     };
+    let what = if what == "files" { format!("{} files", written.files) } else { what.to_string() };
+    if written.unchanged {
+        say!("{dir} is current ({what}); nothing written");
+        return Ok(());
+    }
     say!("wrote {what} to {dir}");
-    for p in pruned {
+    for p in written.pruned {
         say!("removed {dir}/{p} (stackgen wrote it; this render no longer has it)");
     }
     Ok(())

@@ -177,9 +177,9 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
             "alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": alertmanager_targets(n, am.replicas)}]}],
         });
     }
-    let rule_files = alerting::stack::rule_files(s);
+    let rule_files = alerting::stack::rule_file_names(s);
     if !rule_files.is_empty() {
-        cfg["rule_files"] = rule_files.iter().map(|(name, _)| format!("{RULES_DIR}/{name}")).collect();
+        cfg["rule_files"] = rule_files.iter().map(|name| format!("{RULES_DIR}/{name}")).collect();
     }
     cfg["scrape_configs"] = Value::Array(jobs);
     cfg
@@ -516,7 +516,7 @@ fn config_reloader(n: &Names<'_>) -> k8s_openapi::api::core::v1::Container {
         format!("--runtimeinfo-url=http://127.0.0.1:{PROMETHEUS_PORT}/api/v1/status/runtimeinfo"),
         format!("--watched-dir={CONFIG_DIR}"),
     ];
-    let rules = !alerting::stack::rule_files(n.stack).is_empty();
+    let rules = !alerting::stack::rule_file_names(n.stack).is_empty();
     let mut args = args;
     if rules {
         // A rule file changed in the ConfigMap reloads Prometheus like a config change.
@@ -599,7 +599,7 @@ fn build_shard(n: &Names<'_>, shard: &str, config: String, out: &mut Vec<Object>
     c.startup_probe = Some(k8s::http_probe("/-/ready", "web", 15, 240));
     c.readiness_probe = Some(k8s::http_probe("/-/ready", "web", 10, 3));
     c.liveness_probe = Some(k8s::http_probe("/-/healthy", "web", 15, 4));
-    let rules = !alerting::stack::rule_files(s).is_empty();
+    let rules = !alerting::stack::rule_file_names(s).is_empty();
     let mut mounts = vec![k8s::mount("config", CONFIG_DIR, true), tsdb_mount()];
     if rules {
         mounts.push(k8s::mount("rules", RULES_DIR, true));

@@ -113,6 +113,54 @@ fn output_dir_removes_exactly_stackgens_stale_files() {
     assert_eq!(code, 0, "--prune is still accepted: {err}");
 }
 
+/// `-o DIR` rewrites nothing for nothing: a directory that already is the render is
+/// left alone (no file's inode or mtime moves); after a change, only the changed files
+/// are new, the others keep their inode (carried into the new tree as hard links).
+#[test]
+fn output_dir_rewrites_only_what_changed() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    let render = |stack: &std::path::Path| run(Command::new(bin()).arg("render").arg(stack).arg("-o").arg(&out));
+    let (code, _, err) = render(&stack());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("wrote "), "{err}");
+    let inodes = || -> std::collections::BTreeMap<String, (u64, i64, i64)> {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = e.metadata().unwrap();
+                (e.file_name().to_string_lossy().into_owned(), (m.ino(), m.mtime(), m.mtime_nsec()))
+            })
+            .collect()
+    };
+    let first = inodes();
+    let dir_inode = std::fs::metadata(&out).unwrap().ino();
+    let (code, _, err) = render(&stack());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is current") && err.contains("nothing written"), "{err}");
+    assert_eq!(inodes(), first, "a current directory is not touched");
+    assert_eq!(std::fs::metadata(&out).unwrap().ino(), dir_inode, "not even switched");
+    // One key changes every shard's config: those files are new, the rest keep their inode.
+    let text = std::fs::read_to_string(stack()).unwrap();
+    let changed = tmp.path().join("changed.toml");
+    let edited = text.replacen("retention_raw = \"", "retention_raw = \"1", 1);
+    assert_ne!(edited, text, "ceph-thanos sets retention_raw");
+    std::fs::write(&changed, edited).unwrap();
+    let (code, _, err) = run(Command::new(bin()).arg("render").arg(&changed).arg("-o").arg(&out));
+    assert_eq!(code, 0, "{err}");
+    let after = inodes();
+    let moved: Vec<&String> = after.keys().filter(|n| first.get(*n).map(|f| f.0) != Some(after[*n].0)).collect();
+    let kept = after.len() - moved.len();
+    assert!(!moved.is_empty() && kept > moved.len(), "moved {moved:?}");
+    for n in after.keys().filter(|n| !moved.contains(n)) {
+        assert_eq!(after[n], first[n], "{n}: an unchanged file keeps inode and mtime");
+    }
+    let (code, _, err) = run(Command::new(bin()).arg("render").arg(&changed).arg("--check").arg(&out));
+    assert_eq!(code, 0, "the directory is exactly the new render: {err}");
+}
+
 #[test]
 fn failed_render_leaves_an_existing_directory_untouched() {
     let tmp = tempfile::tempdir().unwrap();
