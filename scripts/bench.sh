@@ -100,7 +100,7 @@ hf check-file "$BIN render $BIG --check golden/sharded-64.yaml"
 hf check-dir "$BIN render $BIG --check $CHECKDIR"
 hf o-fresh "$BIN render $BIG -o $OUT/fresh-dir" "rm -rf $OUT/fresh-dir"
 hf o-existing "$BIN render $BIG -o $OUT/existing-dir"
-hf o-changed "$BIN render $BIG -o $OUT/changed-dir" "rm -rf $OUT/changed-dir && cp -a $OUT/base-dir $OUT/changed-dir"
+hf o-changed "$BIN render $BIG -o $OUT/changed-dir" "sh -c 'rm -rf $OUT/changed-dir && cp -a $OUT/base-dir $OUT/changed-dir'"
 # The filesystem's own floor for writing that tree: `cp -r` of it into a new directory.
 hf cp-tree "cp -r $CHECKDIR $OUT/cp-dir" "rm -rf $OUT/cp-dir"
 hf diff-base "$BIN diff $BIG --base $GEN/base-64.toml"

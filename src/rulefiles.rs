@@ -62,6 +62,28 @@ pub fn base_dir(src: &Source) -> PathBuf {
 /// Find, read and check the rule files of `stack`, filling `stack.rules.files`. Returns
 /// the problems: SG146 at the `files` entry for what cannot be found or read, SG131-SG137
 /// inside the rule files (their `file` set).
+/// SG124 for every credential in a rule file's text (an annotation's webhook URL with
+/// `user:password@`, a token in a runbook link): the file would go into the rules
+/// ConfigMap as it is. Located in the rule file; the value is never printed.
+fn credentials(rel: &str, text: &str) -> Vec<Diagnostic> {
+    crate::secrets::find(text)
+        .into_iter()
+        .map(|r| {
+            let what = if text[r.clone()].contains('@') {
+                "holds credentials in a URL (user:password@)"
+            } else {
+                "holds a value that looks like a credential"
+            };
+            let mut d = Diagnostic::new(Code::SecretValue, format!("rule file {rel} {what}"), r).with_help(
+                "remove it: the rule file is rendered into a ConfigMap as it is; link to a Secret's consumer, \
+                 not to a URL with credentials",
+            );
+            d.redact = true;
+            d
+        })
+        .collect()
+}
+
 pub fn load(src: &Source, parsed: &Parsed, stack: &mut Stack) -> Vec<Diagnostic> {
     let base = base_dir(src);
     let mut diags = Vec::new();
@@ -173,7 +195,8 @@ pub fn load(src: &Source, parsed: &Parsed, stack: &mut Stack) -> Vec<Diagnostic>
         }
         let shown = base.join(&rel).display().to_string();
         let shown = shown.strip_prefix("./").unwrap_or(&shown).to_string();
-        let problems = check_rule_file(&shown, &text);
+        let mut problems = check_rule_file(&shown, &text);
+        problems.extend(credentials(&rel, &text));
         if !problems.is_empty() {
             let file = Arc::new(Source::new(shown, text.clone()));
             diags.extend(problems.into_iter().map(|mut d| {

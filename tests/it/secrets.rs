@@ -175,6 +175,54 @@ fn every_credential_shape_is_refused_and_never_printed() {
     assert!(failures.is_empty(), "{} leak(s):\n{}", failures.len(), failures.join("\n---\n"));
 }
 
+/// A rule file goes into the rules ConfigMap as it is: a credential in it (a runbook or
+/// webhook link with a token) is SG124 located in the rule file, every shape, and never
+/// printed or written.
+#[test]
+fn rule_file_credentials_are_refused_and_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("rules")).unwrap();
+    let stack = "[stack]\nname = \"prod\"\n\n[storage]\nbackend = \"class\"\nsize = \"100Gi\"\n\n\
+                 [storage.class]\nname = \"gp3\"\n\n[rules]\nfiles = [\"rules/*.yaml\"]\n";
+    let f = tmp.path().join("s.toml");
+    std::fs::write(&f, stack).unwrap();
+    let fs = f.to_str().unwrap();
+    let out_dir = tmp.path().join("out");
+    let mut failures = Vec::new();
+    for (shape, sample) in SHAPES {
+        let secret = needle(sample);
+        let rule = format!(
+            "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    annotations:\n      \
+             runbook_url: '{}'\n",
+            sample.replace('\'', "''")
+        );
+        std::fs::write(tmp.path().join("rules/r.yaml"), rule).unwrap();
+        let _ = std::fs::remove_dir_all(&out_dir);
+        let mut runs = Vec::new();
+        for format in ["human", "json", "sarif"] {
+            runs.push((format!("lint --format {format}"), run(&["lint", "--format", format, fs], tmp.path())));
+        }
+        runs.push(("render".into(), run(&["render", fs], tmp.path())));
+        runs.push(("render -o".into(), run(&["render", fs, "-o", out_dir.to_str().unwrap()], tmp.path())));
+        for (what, o) in &runs {
+            if all_text(o).contains(secret) {
+                failures.push(format!("{shape}: `{what}` printed it:\n{}", all_text(o)));
+            }
+            if o.status.code() != Some(1) {
+                failures.push(format!("{shape}: `{what}` exited {:?} (not refused)", o.status.code()));
+            }
+        }
+        let human = all_text(&runs[0].1);
+        if !(human.contains("SG124") && human.contains("rule file rules/r.yaml") && human.contains("r.yaml:7:")) {
+            failures.push(format!("{shape}: no SG124 located in the rule file:\n{human}"));
+        }
+        if files_under(&out_dir).contains(secret) {
+            failures.push(format!("{shape}: written under -o"));
+        }
+    }
+    assert!(failures.is_empty(), "{} leak(s):\n{}", failures.len(), failures.join("\n---\n"));
+}
+
 /// Live ConfigMaps that hold credentials: `diff --against` shows the change, never the
 /// credential, in human and json output.
 #[test]

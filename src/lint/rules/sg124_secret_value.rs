@@ -13,7 +13,9 @@ crate::lint::rule_doc! {
     /// Reports an error for every string, and every key, in stack.toml that has the shape
     /// of a credential: an access key, a token, a private key, a URL with
     /// `user:password@`. The message names the key path, never the value; a key that is
-    /// itself a credential is reported by its table.
+    /// itself a credential is reported by its table. The `[rules] files` are scanned
+    /// too (they go into the rules ConfigMap as they are): a credential there is reported
+    /// at its line in the rule file.
     ///
     /// ## Why is this bad?
     /// stack.toml is committed, and its render is reviewed in pull requests. stackgen
