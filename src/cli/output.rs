@@ -43,17 +43,8 @@ use stackgen::render::{yaml, Documents, Object, HEADER};
 /// cannot equal a render).
 pub const MAX_CHECK_BYTES: u64 = stackgen::MAX_RENDER_BYTES;
 
-/// The files of a directory render, name → content, kustomization.yaml included.
-pub fn files(docs: &Documents) -> BTreeMap<String, String> {
-    files_from((0..docs.len()).map(|i| {
-        let mut text = String::with_capacity(4096);
-        text.push_str(HEADER);
-        docs.write(i, &mut text);
-        (docs.file_name(i), text)
-    }))
-}
-
-/// [`files`] of objects built as values (`--format operator`).
+/// The files of a directory render of objects built as values (`--format operator`),
+/// name → content, kustomization.yaml included.
 pub fn files_of(objs: &[Object]) -> BTreeMap<String, String> {
     files_from(objs.iter().map(|o| {
         let mut text = String::from(HEADER);
@@ -90,8 +81,8 @@ fn kustomization(names: Vec<String>) -> String {
 }
 
 /// The files a directory render has, each text produced when it is compared, so
-/// `--check DIR` never holds the render whole ([`files`] without the texts).
-struct DocFiles<'a> {
+/// neither `--check DIR` nor `-o DIR` holds the render whole.
+pub struct DocFiles<'a> {
     docs: &'a Documents,
     /// File name → document index (`None`: kustomization.yaml).
     names: BTreeMap<String, Option<usize>>,
@@ -99,7 +90,7 @@ struct DocFiles<'a> {
 }
 
 impl<'a> DocFiles<'a> {
-    fn new(docs: &'a Documents) -> DocFiles<'a> {
+    pub fn new(docs: &'a Documents) -> DocFiles<'a> {
         let list: Vec<String> = (0..docs.len()).map(|i| docs.file_name(i)).collect();
         let mut names: BTreeMap<String, Option<usize>> =
             list.iter().enumerate().map(|(i, n)| (n.clone(), Some(i))).collect();
@@ -109,7 +100,7 @@ impl<'a> DocFiles<'a> {
 }
 
 /// The files of a render, by name: a map of texts, or [`DocFiles`].
-trait Want {
+pub trait Want {
     fn names(&self) -> Vec<&str>;
     fn contains(&self, name: &str) -> bool;
     /// `name`'s text (written into `buf` when it is produced on demand).
@@ -302,7 +293,7 @@ pub struct Written {
 /// mode and mtime), and a tree that already is the render is left as it is.
 pub fn write_dir(
     dir: &Path,
-    render: impl FnOnce() -> BTreeMap<String, String>,
+    want: &impl Want,
     prune: bool,
 ) -> io::Result<Written> {
     // A symlink to a directory: write into its target, keep the link.
@@ -328,18 +319,18 @@ pub fn write_dir(
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(at(&dir, e)),
     };
-    let files = render();
+    let names = want.names();
     let mut tree = if old.is_some() { read_tree(&dir)? } else { BTreeMap::new() };
-    let mut written = Written { files: files.len(), pruned: Vec::new(), unchanged: false };
+    let mut written = Written { files: names.len(), pruned: Vec::new(), unchanged: false };
     // What to do with each entry of the old tree: refuse, keep its mode, link it
     // unchanged, prune it, or carry it over untouched.
     let mut modes: BTreeMap<&str, u32> = BTreeMap::new();
     let mut same: Vec<&str> = Vec::new();
     let mut carry: Vec<&str> = Vec::new();
-    let mut buf = Vec::new();
+    let (mut buf, mut text) = (Vec::new(), String::new());
     for (entry_name, e) in &mut tree {
         let ours = e.file_type.is_file() && e.ours();
-        if let Some(text) = files.get(entry_name) {
+        if want.contains(entry_name) {
             if !ours {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
@@ -352,7 +343,7 @@ pub fn write_dir(
                 ));
             }
             let mode = e.mode();
-            if e.read_into(&mut buf).is_ok() && buf == text.as_bytes() {
+            if e.read_into(&mut buf).is_ok() && buf == want.text(entry_name, &mut text).as_bytes() {
                 same.push(entry_name);
             } else {
                 modes.insert(entry_name, mode);
@@ -366,7 +357,7 @@ pub fn write_dir(
         }
         carry.push(entry_name);
     }
-    if old.is_some() && same.len() == files.len() && written.pruned.is_empty() {
+    if old.is_some() && same.len() == names.len() && written.pruned.is_empty() {
         written.unchanged = true;
         return Ok(written);
     }
@@ -385,7 +376,8 @@ pub fn write_dir(
         clone_into(&dir.join(entry_name), &tmp.path().join(entry_name))?;
     }
     let same: std::collections::BTreeSet<&str> = same.into_iter().collect();
-    for (file, text) in files.iter().filter(|(f, _)| !same.contains(f.as_str())) {
+    for file in names.iter().copied().filter(|f| !same.contains(f)) {
+        let text = want.text(file, &mut text);
         let path = tmp.path().join(file);
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -394,7 +386,7 @@ pub fn write_dir(
             .open(&path)
             .map_err(|e| at(&dir.join(file), e))?;
         f.write_all(text.as_bytes()).map_err(|e| at(&dir.join(file), e))?;
-        if let Some(mode) = modes.get(file.as_str()) {
+        if let Some(mode) = modes.get(file) {
             f.set_permissions(fs::Permissions::from_mode(*mode)).map_err(|e| at(&dir.join(file), e))?;
         }
         if durable() {

@@ -65,7 +65,7 @@ pub fn run(
         }
         match output {
             Some(dir) => {
-                if let Err(code) = write_dir(&dir, || files, keep_stale, "values.yaml and manifests.yaml") {
+                if let Err(code) = write_dir(&dir, &files, keep_stale, "values.yaml and manifests.yaml") {
                     return Ok(code);
                 }
             }
@@ -97,7 +97,7 @@ pub fn run(
         }
         match output {
             Some(dir) => {
-                if let Err(code) = write_dir(&dir, || output::files_of(&objs), keep_stale, "files") {
+                if let Err(code) = write_dir(&dir, &output::files_of(&objs), keep_stale, "files") {
                     return Ok(code);
                 }
             }
@@ -118,8 +118,8 @@ pub fn run(
     }
     match output {
         Some(dir) => {
-            let render = || output::files(&stackgen::render::Documents::new(&checked.stack));
-            if let Err(code) = write_dir(&dir, render, keep_stale, "files") {
+            let docs = stackgen::render::Documents::new(&checked.stack);
+            if let Err(code) = write_dir(&dir, &output::DocFiles::new(&docs), keep_stale, "files") {
                 return Ok(code);
             }
         }
@@ -156,16 +156,16 @@ fn stale(
     Ok(1)
 }
 
-/// `-o DIR`: write the files `render` gives as DIR (pruning stackgen's stale files
-/// unless `keep_stale`) and say what was written (`what`: "files" is counted) and
+/// `-o DIR`: write the files of `want` as DIR (pruning stackgen's stale files unless
+/// `keep_stale`) and say what was written (`what`: "files" is counted) and
 /// removed; `Err` is the exit code.
 fn write_dir(
     dir: &str,
-    render: impl FnOnce() -> BTreeMap<String, String>,
+    want: &impl output::Want,
     keep_stale: bool,
     what: &str,
 ) -> Result<(), u8> {
-    let written = match output::write_dir(Path::new(dir), render, !keep_stale) {
+    let written = match output::write_dir(Path::new(dir), want, !keep_stale) {
         Ok(w) => w,
         Err(e) => {
             say!("error: cannot write {dir}: {e}; nothing was changed");
