@@ -291,11 +291,7 @@ pub struct Written {
 /// Write the files `render` gives (name → text) as the directory `dir` (see the module
 /// header). Files whose text is unchanged are carried into the new tree as hard links (same inode,
 /// mode and mtime), and a tree that already is the render is left as it is.
-pub fn write_dir(
-    dir: &Path,
-    want: &impl Want,
-    prune: bool,
-) -> io::Result<Written> {
+pub fn write_dir(dir: &Path, want: &impl Want, prune: bool) -> io::Result<Written> {
     // A symlink to a directory: write into its target, keep the link.
     let dir: PathBuf = match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dir).map_err(|e| at(dir, e))?,

@@ -159,12 +159,7 @@ fn stale(
 /// `-o DIR`: write the files of `want` as DIR (pruning stackgen's stale files unless
 /// `keep_stale`) and say what was written (`what`: "files" is counted) and
 /// removed; `Err` is the exit code.
-fn write_dir(
-    dir: &str,
-    want: &impl output::Want,
-    keep_stale: bool,
-    what: &str,
-) -> Result<(), u8> {
+fn write_dir(dir: &str, want: &impl output::Want, keep_stale: bool, what: &str) -> Result<(), u8> {
     let written = match output::write_dir(Path::new(dir), want, !keep_stale) {
         Ok(w) => w,
         Err(e) => {

@@ -185,6 +185,10 @@ pub fn config(n: &Names<'_>, shard: &str) -> Value {
     cfg
 }
 
+/// The `/federate` selector of the `prometheus-shards` job: a metric that never exists,
+/// so the scrape stores nothing but `up` and its own series.
+pub const SHARDS_LIVENESS_MATCH: &str = "{__name__=\"stackgen_shard_liveness_only\"}";
+
 /// Where every shard mounts the rules ConfigMap (the reloader watches it too).
 pub const RULES_DIR: &str = "/etc/prometheus/rules";
 /// Where every shard mounts the list of all shards' pods (`prometheus-shards` job).
@@ -246,7 +250,7 @@ fn self_monitoring_jobs(n: &Names<'_>, shard: &str) -> Vec<Value> {
         jobs.push(json!({
             "job_name": job::SHARDS_JOB,
             "metrics_path": "/federate",
-            "params": {"match[]": ["{__name__=\"stackgen_shard_liveness_only\"}"]},
+            "params": {"match[]": [SHARDS_LIVENESS_MATCH]},
             "file_sd_configs": [{"files": [format!("{SHARDS_DIR}/{SHARDS_FILE}")]}],
             "relabel_configs": [{"target_label": "__tmp_disable_sharding", "replacement": "true", "action": "replace"}],
         }));

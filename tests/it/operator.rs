@@ -692,6 +692,7 @@ fn the_real_operator_reconciles_the_render() {
             if rule_files < prometheus_rules {
                 failures.push(format!("{rule_files} rule files for {prometheus_rules} PrometheusRules"));
             }
+            let raw = text.clone();
             let text = text
                 .replace("$(SHARD)", "0")
                 .replace("$(POD_NAME)", &format!("{}-0", expected[0]))
@@ -702,6 +703,32 @@ fn the_real_operator_reconciles_the_render() {
                 run(Command::new(&found["promtool"]).args(["check", "config"]).arg(path("prometheus.yml")));
             if code != 0 || !format!("{out}{err}").contains("rules found") {
                 failures.push(format!("promtool check config of the operator's config: {out}{err}\n{text}"));
+            }
+            // Every shard keeps every shard's pods in `prometheus-shards` (what
+            // PrometheusShardMissing reads): promtool 3 applies the operator's relabels,
+            // with each shard's $(SHARD), to the job's static targets.
+            let replicas = spec["replicas"].as_u64().unwrap();
+            for shard in 0..shards {
+                let f = path(&format!("prometheus-shard-{shard}.yml"));
+                std::fs::write(&f, raw.replace("$(SHARD)", &shard.to_string()).replace("$(POD_NAME)", "p-0")).unwrap();
+                let (code, out, err) = run(Command::new(&found["promtool"])
+                    .args(["check", "service-discovery"])
+                    .arg(&f)
+                    .arg(stackgen::alerting::stack::SHARDS_JOB));
+                let targets: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
+                let kept: Vec<&Value> =
+                    targets.iter().filter(|t| t["labels"].as_object().is_some_and(|m| !m.is_empty())).collect();
+                let shard_labels: std::collections::BTreeSet<&str> =
+                    kept.iter().filter_map(|t| t["labels"]["prometheus_shard"].as_str()).collect();
+                if code != 0 || kept.len() as u64 != shards * replicas || shard_labels.len() as u64 != shards {
+                    failures.push(format!(
+                        "shard {shard} keeps {} of the {} prometheus-shards targets (shards {shard_labels:?}), exit {code}: \
+                         PrometheusShardMissing would see nothing\n{err}{}",
+                        kept.len(),
+                        shards * replicas,
+                        out.chars().take(2000).collect::<String>()
+                    ));
+                }
             }
         }
     }

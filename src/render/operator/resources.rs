@@ -73,6 +73,11 @@ pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
             _ => {}
         }
     }
+    if let Some(i) = jobs.iter().position(|j| j["job_name"] == crate::alerting::stack::PROMETHEUS_JOB) {
+        if let Some(shards) = shards_job(s, &n) {
+            jobs.insert(i + 1, shards);
+        }
+    }
     if s.sharding.shards > 1 && s.sharding.source_labels != ["__address__"] {
         // The operator shards on `__address__` unless a job has a hashmod of its own: with
         // other source labels, stackgen's relabels, keeping the pod's own shard through
@@ -89,6 +94,34 @@ pub fn scrape_jobs(s: &Stack) -> Vec<Value> {
         }
     }
     jobs
+}
+
+/// The `prometheus-shards` job of a sharded stack with self-monitoring, as in manifests
+/// mode (every shard scrapes every shard's pods, so a shard whose every replica is down is
+/// seen by the others: PrometheusShardMissing), with the operator's pod names: shard `i`'s
+/// StatefulSet `prometheus-<cr>[-shard-<i>]`, its pods under the `prometheus-operated`
+/// Service. Kept by every shard (`__tmp_disable_sharding`, which the operator's own keep
+/// honours); an empty `/federate` stores only `up`.
+fn shards_job(s: &Stack, n: &Names<'_>) -> Option<Value> {
+    if !s.rules.self_monitoring || s.sharding.kept() <= 1 {
+        return None;
+    }
+    let svc = n.svc_fqdn("prometheus-operated");
+    let groups: Vec<Value> = (0..s.sharding.kept())
+        .map(|i| {
+            let sts = crate::model::chart::statefulset_name(s, i);
+            let targets: Vec<String> = (0..s.prometheus.replicas)
+                .map(|r| format!("{sts}-{r}.{svc}:{}", crate::render::pod::PROMETHEUS_PORT))
+                .collect();
+            json!({"targets": targets, "labels": {"prometheus_shard": i.to_string(), "__tmp_disable_sharding": "true"}})
+        })
+        .collect();
+    Some(json!({
+        "job_name": crate::alerting::stack::SHARDS_JOB,
+        "metrics_path": "/federate",
+        "params": {"match[]": [prometheus::SHARDS_LIVENESS_MATCH]},
+        "static_configs": groups,
+    }))
 }
 
 /// Each Alertmanager pod by its stable DNS name under the operator's
@@ -359,6 +392,30 @@ mod tests {
         assert_eq!(p["spec"]["externalLabels"]["shard"], "$(SHARD)");
         assert!(p["spec"].get("additionalAlertRelabelConfigs").is_some());
         assert!(hashmods(&scrape_jobs(&s)).is_empty());
+    }
+
+    #[test]
+    fn every_shard_watches_every_shard_by_the_operators_pod_names() {
+        let jobs = scrape_jobs(&stack(""));
+        let j = jobs.iter().find(|j| j["job_name"] == "prometheus-shards").expect("a prometheus-shards job");
+        let groups = j["static_configs"].as_array().unwrap();
+        assert_eq!(groups.len(), 3);
+        assert_eq!(
+            groups[0]["targets"][0],
+            "prometheus-ha-prometheus-0.prometheus-operated.monitoring.svc.cluster.local:9090"
+        );
+        assert_eq!(
+            groups[2]["targets"][0],
+            "prometheus-ha-prometheus-shard-2-0.prometheus-operated.monitoring.svc.cluster.local:9090"
+        );
+        assert_eq!(groups[2]["labels"]["prometheus_shard"], "2");
+        assert!(groups.iter().all(|g| g["labels"]["__tmp_disable_sharding"] == "true"));
+        // Not without self-monitoring, nor with one shard.
+        let off = scrape_jobs(&stack("[rules]\nself_monitoring = false\n"));
+        assert!(off.iter().all(|j| j["job_name"] != "prometheus-shards"));
+        let mut one = stack("");
+        one.sharding.shards = 1;
+        assert!(scrape_jobs(&one).iter().all(|j| j["job_name"] != "prometheus-shards"));
     }
 
     #[test]
