@@ -34,22 +34,57 @@ pub fn check_render(text: &str) {
 /// shards (so the sharding and target-move code runs).
 const STACKS: [&str; 2] = [include_str!("../stacks/static-nfs.toml"), include_str!("../stacks/ceph-thanos.toml")];
 
-fn stacks() -> &'static [crate::model::Stack] {
-    static S: OnceLock<Vec<crate::model::Stack>> = OnceLock::new();
+/// The example stacks, each with its render as `diff` compares it (built once: the
+/// input's reading and comparison are what is fuzzed).
+fn stacks() -> &'static [(crate::model::Stack, Vec<crate::diff::Doc>)] {
+    static S: OnceLock<Vec<(crate::model::Stack, Vec<crate::diff::Doc>)>> = OnceLock::new();
     S.get_or_init(|| {
         STACKS
             .iter()
             .map(|t| crate::check(&Source::new("stack.toml", *t)).expect("example stacks check").stack)
+            .map(|s| {
+                let docs = crate::diff::rendered_docs(&s);
+                (s, docs)
+            })
             .collect()
     })
 }
 
 /// `diff --against` of arbitrary text, human and json, against each example stack.
 pub fn diff_against(text: &str) {
-    for stack in stacks() {
-        if let Ok(report) = crate::diff::against_text(stack, text) {
-            let _ = report.human(true);
-            let _ = serde_json::to_string_pretty(&report.json());
+    // The text is read once (the reading is what is fuzzed), then compared with each.
+    for report in crate::diff::against_text_each(stacks(), text).unwrap_or_default() {
+        let _ = report.human(true);
+        let _ = serde_json::to_string_pretty(&report.json());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the fuzz target runs (the text read once, each stack's render built once) is
+    /// what `diff --against` does, report for report, on every seed.
+    #[test]
+    fn the_fuzzed_comparison_is_diff_against() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/diff_against");
+        let mut seen = 0;
+        for e in std::fs::read_dir(dir).expect("the seeds") {
+            let text = std::fs::read_to_string(e.expect("an entry").path()).expect("a seed");
+            let each = crate::diff::against_text_each(stacks(), &text);
+            for (i, (stack, _)) in stacks().iter().enumerate() {
+                let one = crate::diff::against_text(stack, &text);
+                match (&each, one) {
+                    (Ok(r), Ok(one)) => {
+                        assert_eq!(r[i].human(false), one.human(false));
+                        assert_eq!(r[i].json(), one.json());
+                        seen += 1;
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, &b),
+                    (a, b) => panic!("{:?} vs {:?}", a.as_ref().map(Vec::len), b.map(|_| ())),
+                }
+            }
         }
+        assert!(seen >= 10, "{seen} reports compared");
     }
 }

@@ -181,6 +181,11 @@ fn shapes_with_keywords(text: &str) -> Vec<usize> {
     } else {
         LONG.get_or_init(|| build(aho_corasick::AhoCorasickKind::DFA))
     };
+    // Most texts hold no keyword at all: one leftmost search says so (it may use the
+    // automaton's prefilter, which an overlapping search does not).
+    if !ac.is_match(text) {
+        return Vec::new();
+    }
     let mut hit = vec![false; SHAPES.len()];
     for m in ac.find_overlapping_iter(text) {
         hit[shape_of[m.pattern().as_usize()]] = true;

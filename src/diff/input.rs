@@ -28,6 +28,21 @@ pub struct Before {
     pub verbatim: Option<Box<Verbatim>>,
 }
 
+impl Before {
+    /// A copy of objects read without a render to compare with ([`from_text`]); `None`
+    /// for one read with [`read_for`] (its verbatim documents belong to that render).
+    pub fn duplicate(&self) -> Option<Before> {
+        self.verbatim.is_none().then(|| Before {
+            docs: self.docs.clone(),
+            notes: self.notes.clone(),
+            values: self.values.clone(),
+            helm: self.helm,
+            index: self.index.clone(),
+            verbatim: None,
+        })
+    }
+}
+
 /// The documents of a render that `--against` found verbatim in its input.
 pub struct Verbatim {
     pub rendered: Documents,

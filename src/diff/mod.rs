@@ -159,6 +159,12 @@ fn rendered(stack: &Stack) -> Vec<Doc> {
     docs_of(&Documents::new(stack), |_| true)
 }
 
+/// The render of `stack` as the objects `diff --against` compares (built once for
+/// [`against_text_each`]).
+pub fn rendered_docs(stack: &Stack) -> Vec<Doc> {
+    rendered(stack)
+}
+
 /// The documents of `docs` for which `keep` holds, as values, in apply order.
 fn docs_of(docs: &Documents, keep: impl Fn(usize) -> bool) -> Vec<Doc> {
     (0..docs.len())
@@ -207,6 +213,12 @@ fn differing(new: &Documents, old: &Documents) -> (Vec<Doc>, Vec<Doc>, usize) {
 /// Compare the render of `stack` (`label` names it in the report) with `before`;
 /// `helm` compares in the chart's world (`--target helm-values`, [`helm`]).
 pub fn diff(label: &str, stack: &Stack, before: Before, helm: bool) -> Report {
+    diff_rendered(label, stack, before, helm, None)
+}
+
+/// [`diff`], with the render of `stack` as objects already built (`news`, from
+/// [`rendered_docs`]) when one stack is compared with many inputs.
+fn diff_rendered(label: &str, stack: &Stack, before: Before, helm: bool, news: Option<&[Doc]>) -> Report {
     if helm {
         return helm::diff(label, stack, before);
     }
@@ -247,7 +259,7 @@ pub fn diff(label: &str, stack: &Stack, before: Before, helm: bool) -> Report {
                 }
                 None => {
                     let view = risk::view_of_objects(b.docs.iter().map(|d| (&d.key, &d.value)), name);
-                    (rendered(stack), 0, view)
+                    (news.map_or_else(|| rendered(stack), <[Doc]>::to_vec), 0, view)
                 }
             };
             let mut live_risks = risk::unbindable_volumes(news.iter().map(|d| &d.key), &b.docs);
@@ -304,6 +316,20 @@ fn add_sharding(
 pub fn against_text(stack: &Stack, before_text: &str) -> Result<Report, String> {
     let input = input::from_text("<fuzz>", before_text)?;
     Ok(diff("stack.toml", stack, Before::Against { label: "<fuzz>".to_string(), input }, false))
+}
+
+/// [`against_text`] against each of `stacks` (each with its [`rendered_docs`]), the text
+/// read once: what the fuzz target runs, the same comparison for a fraction of the work.
+pub fn against_text_each(stacks: &[(Stack, Vec<Doc>)], before_text: &str) -> Result<Vec<Report>, String> {
+    let input = input::from_text("<fuzz>", before_text)?;
+    Ok(stacks
+        .iter()
+        .map(|(stack, news)| {
+            let input = input.duplicate().expect("read without a render");
+            let before = Before::Against { label: "<fuzz>".to_string(), input };
+            diff_rendered("stack.toml", stack, before, false, Some(news))
+        })
+        .collect())
 }
 
 /// The stack-wide risk of a `[storage] backend` change (`--base`).
