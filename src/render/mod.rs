@@ -284,10 +284,30 @@ impl Documents {
             objs.iter().enumerate().map(|(i, o)| (o.order(), DocRef::Object(i))).collect();
         if let Some(t) = &templates {
             docs.reserve(usize::from(t.shards) * t.objects.len());
+            // Each template's namespace and name split at the sentinel once; a shard's
+            // are the pieces joined with its number (what `order_in` gives, without a
+            // search per shard).
+            fn split<'a>(s: &'a str, sentinel: &str) -> Vec<&'a str> {
+                s.split(sentinel).collect()
+            }
+            let split = |s| split(s, &t.sentinel);
+            let names: Vec<_> =
+                t.objects.iter().map(|o| (o.rank(), o.namespace.as_deref().map(split), split(&o.name))).collect();
+            let join = |pieces: &[&str], num: &str| {
+                let mut s = String::with_capacity(pieces.iter().map(|p| p.len()).sum::<usize>() + 8);
+                for (j, p) in pieces.iter().enumerate() {
+                    if j > 0 {
+                        s.push_str(num);
+                    }
+                    s.push_str(p);
+                }
+                Cow::Owned(s)
+            };
             for shard in 0..t.shards {
                 let num = shard.to_string();
-                for (i, o) in t.objects.iter().enumerate() {
-                    docs.push((t.order_in(o, &num), DocRef::Shard(i, shard)));
+                for (i, (rank, ns, name)) in names.iter().enumerate() {
+                    let order = (*rank, ns.as_deref().map(|p| join(p, &num)), join(name, &num));
+                    docs.push((order, DocRef::Shard(i, shard)));
                 }
             }
         }

@@ -229,6 +229,18 @@ const RESERVED: &[&str] = &[
     "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
 ];
 
+/// The bytes a plain scalar may hold: ASCII letters and digits, `_.-/@=+:` and space.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-' | b'@' | b'=' | b'+' | b':' | b' ');
+        c += 1;
+    }
+    t
+};
+
 /// Plain only if every byte is in a small safe set and the word cannot be read as a
 /// bool, null or number. Digits first, `.`, `-` and `+` first, and anything with `: ` or
 /// ` #` are quoted.
@@ -251,8 +263,7 @@ pub fn is_plain_safe(s: &str) -> bool {
     }
     let mut prev = 0u8;
     for &c in b {
-        let ok = c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'/' | b'-' | b'@' | b'=' | b'+' | b':' | b' ');
-        if !ok || (prev == b':' && c == b' ') || (prev == b' ' && (c == b'#' || c == b' ')) {
+        if !PLAIN[usize::from(c)] || (prev == b':' && c == b' ') || (prev == b' ' && (c == b'#' || c == b' ')) {
             return false;
         }
         prev = c;
@@ -264,11 +275,23 @@ pub fn is_plain_safe(s: &str) -> bool {
 /// with a space or newline (that would need an indentation indicator), at most one
 /// trailing newline, and no line with trailing spaces that editors strip.
 fn is_block_safe(s: &str) -> bool {
-    s.contains('\n')
-        && !s.starts_with([' ', '\n'])
-        && !s.ends_with("\n\n")
-        && !s.chars().any(|c| (c.is_control() && c != '\n') || is_yaml_unsafe_char(c))
-        && !s.split('\n').any(|l| l.ends_with(' '))
+    if s.starts_with([' ', '\n']) || s.ends_with("\n\n") || s.ends_with(' ') {
+        return false;
+    }
+    // One pass over the bytes: ASCII controls but the newline, a space before a newline;
+    // non-ASCII text is checked by character (C1 controls, separators, bidi controls).
+    let (mut newline, mut ascii, mut prev) = (false, true, 0u8);
+    for &c in s.as_bytes() {
+        match c {
+            b'\n' if prev == b' ' => return false,
+            b'\n' => newline = true,
+            0x00..=0x1f | 0x7f => return false,
+            0x80.. => ascii = false,
+            _ => {}
+        }
+        prev = c;
+    }
+    newline && (ascii || !s.chars().any(|c| (c.is_control() && c != '\n') || is_yaml_unsafe_char(c)))
 }
 
 #[cfg(test)]
@@ -361,6 +384,28 @@ mod tests {
         let mut out = String::new();
         push_quoted(&mut out, "a\u{85}\"b");
         assert_eq!(out, "\"a\\u0085\\\"b\"");
+    }
+
+    /// The one-pass [`is_block_safe`] decides as the five-pass definition it replaced.
+    #[test]
+    fn block_policy_is_the_definition() {
+        fn definition(s: &str) -> bool {
+            s.contains('\n')
+                && !s.starts_with([' ', '\n'])
+                && !s.ends_with("\n\n")
+                && !s.chars().any(|c| (c.is_control() && c != '\n') || is_yaml_unsafe_char(c))
+                && !s.split('\n').any(|l| l.ends_with(' '))
+        }
+        let atoms = ["a", " ", "\n", "\t", "\r", "#", "\u{7f}", "\u{85}", "\u{2028}", "\u{202e}", "ü", "\u{0}", ":"];
+        // Every string of up to four atoms: 13^4 + ... cases.
+        let mut cases = vec![String::new()];
+        for _ in 0..4 {
+            let next: Vec<String> = cases.iter().flat_map(|c| atoms.iter().map(move |a| format!("{c}{a}"))).collect();
+            cases.extend(next);
+        }
+        for s in &cases {
+            assert_eq!(is_block_safe(s), definition(s), "{s:?}");
+        }
     }
 
     #[test]
