@@ -239,10 +239,7 @@ impl Entry {
     fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
         buf.clear();
         let path = self.path.clone();
-        let read = self.opened().and_then(|(f, m)| {
-            buf.reserve(m.len().min(MAX_CHECK_BYTES) as usize + 1);
-            f.take(MAX_CHECK_BYTES + 1).read_to_end(buf).map_err(|e| at(&path, e))
-        });
+        let read = self.opened().and_then(|(f, m)| read_known_size(f, m.len(), buf).map_err(|e| at(&path, e)));
         self.file = None;
         read?;
         if buf.len() as u64 > MAX_CHECK_BYTES {
@@ -250,6 +247,37 @@ impl Entry {
         }
         Ok(())
     }
+}
+
+/// Read `f`, whose size was `len` when it was opened, into `buf` (at most
+/// [`MAX_CHECK_BYTES`] + 1 bytes). A read that fills less than it asked for ends it when
+/// the file's size has been read (a regular file reads short only at its end): one
+/// `read` per file where `read_to_end` makes two or three.
+fn read_known_size(mut f: &fs::File, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    let limit = MAX_CHECK_BYTES as usize + 1;
+    let expected = usize::try_from(len).unwrap_or(usize::MAX);
+    buf.resize(expected.saturating_add(1).clamp(1, limit), 0);
+    let mut n = 0;
+    loop {
+        if n == buf.len() {
+            if n >= limit {
+                break;
+            }
+            buf.resize(n.saturating_mul(2).min(limit), 0);
+        }
+        let asked = buf.len() - n;
+        let k = match f.read(&mut buf[n..]) {
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        n += k;
+        if k == 0 || (k < asked && n == expected) {
+            break;
+        }
+    }
+    buf.truncate(n);
+    Ok(())
 }
 
 /// A directory's entries by name, listed (not opened). Each file is then read into one
@@ -325,8 +353,12 @@ pub fn write_dir(dir: &Path, want: &impl Want, prune: bool) -> io::Result<Writte
     let mut carry: Vec<&str> = Vec::new();
     let (mut buf, mut text) = (Vec::new(), String::new());
     for (entry_name, e) in &mut tree {
-        let ours = e.file_type.is_file() && e.ours();
         if want.contains(entry_name) {
+            // A file the render has: read whole (its header is then in the buffer).
+            let mode = if e.file_type.is_file() { e.mode() } else { 0 };
+            let read = e.file_type.is_file() && e.read_into(&mut buf).is_ok();
+            let ours = if read { buf.starts_with(HEADER.as_bytes()) } else { e.file_type.is_file() && e.ours() };
+            e.file = None;
             if !ours {
                 return Err(io::Error::new(
                     io::ErrorKind::AlreadyExists,
@@ -338,14 +370,14 @@ pub fn write_dir(dir: &Path, want: &impl Want, prune: bool) -> io::Result<Writte
                     ),
                 ));
             }
-            let mode = e.mode();
-            if e.read_into(&mut buf).is_ok() && buf == want.text(entry_name, &mut text).as_bytes() {
+            if read && buf == want.text(entry_name, &mut text).as_bytes() {
                 same.push(entry_name);
             } else {
                 modes.insert(entry_name, mode);
             }
             continue;
         }
+        let ours = e.file_type.is_file() && e.ours();
         e.file = None;
         if prune && ours && entry_name.ends_with(".yaml") {
             written.pruned.push(entry_name.clone());
@@ -368,8 +400,12 @@ pub fn write_dir(dir: &Path, want: &impl Want, prune: bool) -> io::Result<Writte
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(m.mode() & 0o7777))
             .map_err(|e| at(tmp.path(), e))?;
     }
-    for entry_name in carry.into_iter().chain(same.iter().copied()) {
+    for entry_name in carry {
         clone_into(&dir.join(entry_name), &tmp.path().join(entry_name))?;
+    }
+    // Unchanged files were read as regular files (not links): linked as they are.
+    for entry_name in &same {
+        link_into(&dir.join(entry_name), &tmp.path().join(entry_name))?;
     }
     let same: std::collections::BTreeSet<&str> = same.into_iter().collect();
     for file in names.iter().copied().filter(|f| !same.contains(f)) {
@@ -446,6 +482,11 @@ fn clone_into(from: &Path, to: &Path) -> io::Result<()> {
         }
         return Ok(());
     }
+    link_into(from, to)
+}
+
+/// `to` as a hard link of `from` (not followed if a symlink).
+fn link_into(from: &Path, to: &Path) -> io::Result<()> {
     rustix::fs::linkat(rustix::fs::CWD, from, rustix::fs::CWD, to, rustix::fs::AtFlags::empty()).map_err(|e| {
         io::Error::new(
             io::Error::from(e).kind(),
