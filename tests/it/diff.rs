@@ -34,6 +34,44 @@ fn every_stack_against_its_golden_is_unchanged() {
     }
 }
 
+/// Probes beside static targets in a sharded stack: `diff --against` the stack's own
+/// render is unchanged (probe jobs hash `__param_target`; the stack's source labels are
+/// read from the other jobs), and a shard-count change lists the probe targets that move,
+/// each per Prometheus' hashmod of the probed target.
+#[test]
+fn probes_in_a_sharded_render_are_no_change_and_move_with_the_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = "\n[[probe]]\nmodule = \"http_2xx\"\ntargets = [\"https://a.example.com\", \"https://b.example.com\", \
+                 \"https://c.example.com\", \"https://d.example.com\"]\n";
+    let text = std::fs::read_to_string(root().join("stacks/ceph-thanos.toml")).unwrap() + probe;
+    let old = tmp.path().join("old.toml");
+    std::fs::write(&old, &text).unwrap();
+    let (code, render, err) = run(Command::new(bin()).args(["render"]).arg(&old).current_dir(root()));
+    assert_eq!(code, 0, "{err}");
+    let rendered = tmp.path().join("old.yaml");
+    std::fs::write(&rendered, render).unwrap();
+    let (code, out, err) = diff(&[old.to_str().unwrap(), "--against", rendered.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("no changes"), "{out}");
+
+    let new = tmp.path().join("new.toml");
+    std::fs::write(&new, text.replace("shards = 4", "shards = 5")).unwrap();
+    let (code, out, _) = diff(&[new.to_str().unwrap(), "--against", rendered.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1);
+    let j = json_of(&out);
+    let moves = j["sharding"]["target_moves"].as_array().unwrap();
+    let mut expected = Vec::new();
+    for t in ["https://a.example.com", "https://b.example.com", "https://c.example.com", "https://d.example.com"] {
+        let (from, to) = (hashmod(t, 4), hashmod(t, 5));
+        if from != to {
+            expected.push(json!({"job": "blackbox-http_2xx", "target": t, "from": from, "to": to}));
+        }
+    }
+    assert!(!expected.is_empty(), "some probe target moves from 4 to 5 shards");
+    let probe_moves: Vec<&Value> = moves.iter().filter(|m| m["job"] == "blackbox-http_2xx").collect();
+    assert_eq!(probe_moves, expected.iter().collect::<Vec<_>>());
+}
+
 #[test]
 fn base_identical_is_exit_0() {
     let (code, out, err) = diff(&["stacks/ceph-thanos.toml", "--base", "stacks/ceph-thanos.toml"]);

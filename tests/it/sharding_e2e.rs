@@ -4,7 +4,9 @@
 //! only ports and paths) against 14 local HTTP targets; each target must be active in
 //! exactly one shard, the shards together must cover all, the assignment must equal
 //! stackgen's own hashmod prediction, and a job with `sharding = false` (its targets
-//! labelled `__tmp_disable_sharding`) must be scraped by every shard.
+//! labelled `__tmp_disable_sharding`) must be scraped by every shard. Probe targets are
+//! sharded on the probed target: each is active in exactly one shard, the one `diff`
+//! predicts both from the stack and from the rendered objects.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -16,6 +18,7 @@ use crate::common::*;
 
 const SHARDS: u16 = 3;
 const TARGETS: usize = 14;
+const PROBES: usize = 9;
 
 /// A tiny /metrics endpoint on an ephemeral loopback port, served until the process ends.
 fn spawn_target() -> String {
@@ -55,6 +58,9 @@ fn each_target_is_scraped_by_exactly_one_shard() {
     let targets: Vec<String> = (0..TARGETS).map(|_| spawn_target()).collect();
     let singleton = spawn_target();
     let list = targets.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+    // Probe targets: only their sharding is checked (the exporter is not run here).
+    let probe_targets: Vec<String> = (0..PROBES).map(|i| format!("https://t{i}.example.com/healthz")).collect();
+    let probes = probe_targets.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     let stack_text = format!(
         r#"
 [stack]
@@ -74,6 +80,9 @@ static_targets = [{list}]
 job = "singleton"
 static_targets = ["{singleton}"]
 sharding = false
+[[probe]]
+module = "http_2xx"
+targets = [{probes}]
 "#
     );
     let stack = check_text("e2e.toml", &stack_text);
@@ -134,6 +143,43 @@ sharding = false
     }
     let used: BTreeSet<u16> = owner.values().flatten().copied().collect();
     assert!(used.len() > 1, "with {TARGETS} targets more than one shard should be busy: {used:?}");
+
+    // Probe targets: each active in exactly one shard (hashed on the probed target, not
+    // on the exporter's address, which all of them share), the one `diff` predicts from
+    // the stack and from the rendered objects (what `diff --against` reads back).
+    let probe_job = &stack.probes[0].job;
+    let from_stack = stackgen::diff::risk::view_of_stack(&stack);
+    let rendered = stackgen::diff::rendered_docs(&stack);
+    let from_objects = stackgen::diff::risk::view_of_objects(rendered.iter().map(|d| (&d.key, &d.value)), "e2e")
+        .expect("the render has shard configs");
+    assert_eq!(from_objects.source_labels, from_stack.source_labels, "the stack's source labels, not a probe job's");
+    let mut probe_owner: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (shard, addr) in web.iter().enumerate() {
+        for instance in active(addr, probe_job).unwrap_or_default().into_keys() {
+            probe_owner.entry(instance).or_default().push(shard);
+        }
+    }
+    for t in &probe_targets {
+        let shards = probe_owner.get(t).cloned().unwrap_or_default();
+        assert_eq!(shards.len(), 1, "probe target {t} is active in shards {shards:?}; want exactly one");
+        let key = (probe_job.clone(), t.clone());
+        for (what, view) in [("the stack", &from_stack), ("the rendered objects", &from_objects)] {
+            assert_eq!(
+                view.assign.get(&key).copied(),
+                Some(shards[0] as u64),
+                "{t}: Prometheus chose shard {}, diff's view of {what} says {:?}",
+                shards[0],
+                view.assign.get(&key)
+            );
+        }
+    }
+    let probe_used: BTreeSet<usize> = probe_owner.values().flatten().copied().collect();
+    assert!(probe_used.len() > 1, "with {PROBES} probe targets more than one shard should be busy: {probe_used:?}");
+    // Every static target of the scrape job is predicted the same from both views.
+    for t in &targets {
+        let key = ("e2e".to_string(), t.clone());
+        assert_eq!(from_objects.assign.get(&key), from_stack.assign.get(&key), "{t}");
+    }
 
     // The opted-out job is active on every shard.
     for (shard, addr) in web.iter().enumerate() {

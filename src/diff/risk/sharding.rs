@@ -59,6 +59,14 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
             assign.insert((j.job.clone(), t.clone()), stack.sharding.shard_of_target(t, &j.labels));
         }
     }
+    // Probe targets are sharded on the probed target (`__param_target`, set from the
+    // listed address), as the operator shards Probes: they move with the count too.
+    let shards = u64::from(stack.sharding.shards);
+    for p in &stack.probes {
+        for t in &p.targets {
+            assign.insert((p.job.clone(), t.clone()), shard_of(&[PROBE_HASH], shards, t, |l| probe_label(l, t)));
+        }
+    }
     let p = &stack.prometheus;
     let retired = stack.sharding.retired.map(|r| Retirement {
         shards: u64::from(r.shards),
@@ -72,6 +80,15 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
         assign,
         data: Some(ShardData { retention: p.retention.as_str().to_string(), thanos: stack.thanos.is_some(), retired }),
     }
+}
+
+/// The label a probe job hashes: the probed target, copied from `__address__` before
+/// the address becomes the exporter's.
+const PROBE_HASH: &str = "__param_target";
+
+/// A probe target's labels before discovery: `__param_target` is the target itself.
+fn probe_label<'a>(label: &str, target: &'a str) -> Option<&'a str> {
+    (label == PROBE_HASH).then_some(target)
 }
 
 /// The sharding of a previous render or of live objects: the hashmod `modulus` and
@@ -99,19 +116,29 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
     let cfg: Value = serde_saphyr::from_str(cm["data"]["prometheus.yml"].as_str()?).ok()?;
     let jobs = cfg["scrape_configs"].as_array()?;
     let mut shards = 1;
-    let mut source_labels = vec!["__address__".to_string()];
-    for rc in jobs.iter().filter_map(|j| j["relabel_configs"].as_array()).flatten() {
-        if rc["action"] == "hashmod" {
-            // Any modulus is a number to compute with, never a length (see `sharding`).
-            shards = rc["modulus"].as_u64().unwrap_or(1).max(1);
-        }
-        if rc["action"] == "replace" && rc["target_label"] == "__tmp_hash" {
-            if let Some(src) = rc["source_labels"].as_array() {
-                source_labels =
-                    src.iter().filter_map(Value::as_str).filter(|s| *s != "__tmp_hash").map(String::from).collect();
+    // What each job hashes; the stack's source labels are those of a job that is not a
+    // probe's (probe jobs hash the probed target whatever the stack's labels are).
+    let mut hashed: Vec<Option<Vec<String>>> = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let mut labels = None;
+        for rc in j["relabel_configs"].as_array().into_iter().flatten() {
+            if rc["action"] == "hashmod" {
+                // Any modulus is a number to compute with, never a length (see `sharding`).
+                shards = rc["modulus"].as_u64().unwrap_or(1).max(1);
+            }
+            if rc["action"] == "replace" && rc["target_label"] == "__tmp_hash" {
+                if let Some(src) = rc["source_labels"].as_array() {
+                    labels = Some(
+                        src.iter().filter_map(Value::as_str).filter(|s| *s != "__tmp_hash").map(String::from).collect(),
+                    );
+                }
             }
         }
+        hashed.push(labels);
     }
+    let is_probe = |labels: &[String]| labels.iter().any(|l| l == PROBE_HASH);
+    let source_labels =
+        hashed.iter().flatten().find(|l| !is_probe(l)).cloned().unwrap_or_else(|| vec!["__address__".to_string()]);
     let all = KubernetesJobs {
         discovery: true,
         control_plane: true,
@@ -120,17 +147,23 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
     };
     let builtin = builtin_job_names(&all, true);
     let mut assign = BTreeMap::new();
-    for j in jobs {
+    for (j, labels) in jobs.iter().zip(&hashed) {
         let job = j["job_name"].as_str().unwrap_or_default();
         if builtin.contains(&job) {
             continue;
         }
+        let probe = labels.as_deref().is_some_and(is_probe);
+        let labels = labels.as_deref().unwrap_or(&source_labels);
         for sc in j["static_configs"].as_array().into_iter().flatten() {
             if sc["labels"].get("__tmp_disable_sharding").is_some() {
                 continue;
             }
             for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let shard = shard_of(&source_labels, shards, t, |l| sc["labels"][l].as_str());
+                let shard = if probe {
+                    shard_of(labels, shards, t, |l| probe_label(l, t).or_else(|| sc["labels"][l].as_str()))
+                } else {
+                    shard_of(labels, shards, t, |l| sc["labels"][l].as_str())
+                };
                 assign.insert((job.to_string(), t.to_string()), shard);
             }
         }
