@@ -7,7 +7,8 @@
 //! The receiver is the stack's own (`[[alertmanager.receivers]]`, type webhook): its URL
 //! is only in the Secret the pods mount, read through `url_file`; alertmanager.yml
 //! (route, group_wait, intervals) is as rendered, its `*_file` paths mapped onto the
-//! pods' volumes by the loopback kubelet.
+//! pods' volumes by the loopback kubelet. Every metric the rendered dashboard and alert
+//! rules read under the `alertmanager` job is on each running replica's `/metrics`.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ name = "oncall"
 type = "webhook"
 secret = "am-oncall"
 send_resolved = false
+[grafana]
 [kubernetes]
 discovery = false
 "#;
@@ -134,5 +136,13 @@ fn alertmanager_replicas_cluster_and_notify_once() {
     assert_eq!(body["status"], "firing");
     let sent: f64 = web.iter().map(|a| counter(a, "alertmanager_notifications_total")).sum();
     assert_eq!(sent, 1.0, "one notification attempt across the replicas");
+    // Every metric the rendered dashboard and alert rules read under the alertmanager
+    // job is on each running replica's /metrics.
+    let wanted = crate::common::metrics::read_by_job(&docs(&stackgen::render_manifests(&stack)));
+    assert!(wanted.get("alertmanager").is_some_and(|m| m.len() >= 3), "{wanted:#?}");
+    for (pod, addr) in pods.iter().zip(&web) {
+        let missing = crate::common::metrics::missing("alertmanager", &wanted, addr);
+        assert!(missing.is_empty(), "{pod}: read by the dashboard or the alert rules, not exported: {missing:?}");
+    }
     eprintln!("done: {:?}", t0.elapsed());
 }

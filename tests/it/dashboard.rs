@@ -296,8 +296,9 @@ fn as_sent(expr: &str) -> String {
 /// the first pod of static-nfs' shard 0 as rendered (args, config, rule files; the
 /// config's static targets moved to loopback, the jobs that need a cluster to discover
 /// their targets left out, and a 1s scrape interval (and timeout) so that `rate()` has samples within
-/// seconds). None is refused, every metric the dashboard reads from the Prometheus job is
-/// one this Prometheus exports under that job, and the Prometheus panels return series.
+/// seconds). None is refused, every metric the dashboard and the rendered alert rules read
+/// from the Prometheus job is one this Prometheus exports under that job, and the
+/// Prometheus panels return series.
 #[test]
 fn every_dashboard_query_runs_on_a_real_prometheus() {
     let mut queries: Vec<(String, String)> = Vec::new();
@@ -318,6 +319,7 @@ fn every_dashboard_query_runs_on_a_real_prometheus() {
     let s = check_file(&root().join("stacks/static-nfs.toml"));
     let objs = docs(&stackgen::render_manifests(&s));
     let (d, _) = rendered_dashboard(&objs, s.name.as_str());
+    let objs_for_rules = objs.clone();
     let mut cluster = Cluster::new(objs, &s.kubernetes.cluster_domain);
     let pod = cluster.add_first_pod("StatefulSet", &format!("{}-prometheus-shard-0", s.name));
     let config_path = cluster.path(&pod, "prometheus", "/etc/prometheus/prometheus.yml").unwrap();
@@ -398,6 +400,10 @@ fn every_dashboard_query_runs_on_a_real_prometheus() {
         }
     }
     assert!(read >= 7, "{read} selectors of the Prometheus job");
+    // And every metric the rendered alert rules read under it.
+    let wanted = crate::common::metrics::read_by_job(&objs_for_rules);
+    let unexported: Vec<&String> = wanted[&prom_job].iter().filter(|m| !names.contains(m.as_str())).collect();
+    assert!(unexported.is_empty(), "read under job {prom_job} by the render, not exported: {unexported:?}");
     for metric in [
         "prometheus_tsdb_head_samples_appended_total",
         "prometheus_tsdb_head_series",

@@ -24,6 +24,11 @@
 //!    the 5m blocks (`--query.auto-downsampling`), as does Grafana's rendered datasource
 //!    parameter; asking for raw data only returns nothing, so the answer came from the
 //!    downsampled blocks.
+//!
+//! Between 3 and 5, every metric the rendered dashboard and alert rules read under a
+//! Thanos job is on the `/metrics` of the running process behind it (sidecars, Store
+//! Gateway and Query after the uploads and queries; the Compactor run as rendered, with
+//! `--wait`, after an iteration).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -374,6 +379,27 @@ fn thanos_stack_runs_as_rendered() {
     assert_eq!(streams.len(), 4, "blocks from every pod: {streams:?}");
     eprintln!("queried: {:?}", t0.elapsed());
 
+    // The metrics the rendered dashboard and alert rules read under each Thanos job are
+    // exported by the running process behind it (after uploads and queries).
+    let wanted = crate::common::metrics::read_by_job(&docs(&stackgen::render_manifests(&stack)));
+    for job in ["thanos-sidecar", "thanos-store", "thanos-query", "thanos-compactor"] {
+        assert!(wanted.get(job).is_some_and(|m| !m.is_empty()), "the render reads no metric of {job}: {wanted:#?}");
+    }
+    let mut missing = Vec::new();
+    let mut processes: Vec<(&str, &str)> = prom_pods.iter().map(|p| ("thanos-sidecar", p.as_str())).collect();
+    processes.extend([("thanos-store", store.as_str()), ("thanos-query", query.as_str())]);
+    for (job, pod) in processes {
+        let addr = cluster.addr(pod, "http");
+        missing.extend(
+            crate::common::metrics::missing(job, &wanted, &addr).into_iter().map(|m| format!("{job} ({pod}): {m}")),
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "read by the dashboard or the alert rules, exported by no process:\n{}",
+        missing.join("\n")
+    );
+
     // ---- 4. the Compactor, once --------------------------------------------------------
     let (ok, log) = cluster.run_to_completion(
         compactor,
@@ -424,6 +450,25 @@ fn thanos_stack_runs_as_rendered() {
             m["thanos"]["labels"]["shard"]
         );
     }
+
+    // The Compactor as rendered (with `--wait`) exports what is read under its job once
+    // it has run an iteration; then it is stopped before the raw data goes.
+    cluster.start_pod(compactor, bins);
+    let caddr = cluster.addr(compactor, "http");
+    poll(
+        Duration::from_secs(90),
+        "the rendered Compactor to export every metric the render reads under thanos-compactor",
+        || {
+            let have = crate::common::metrics::exported(&caddr)?;
+            wanted["thanos-compactor"].iter().all(|m| have.contains(m)).then_some(())
+        },
+        || {
+            let have = crate::common::metrics::exported(&caddr).unwrap_or_default();
+            let gone: Vec<&String> = wanted["thanos-compactor"].iter().filter(|m| !have.contains(*m)).collect();
+            format!("missing: {gone:?}\n{}", cluster.log(compactor, "thanos-compactor"))
+        },
+    );
+    cluster.stop_pod(compactor);
 
     // ---- 5. raw data gone: only the downsampled blocks answer ---------------------------
     for pod in &prom_pods {

@@ -3,6 +3,7 @@
 
 pub mod apiserver;
 pub mod loopback;
+pub mod metrics;
 pub mod snapshot;
 
 pub use snapshot::Snapshots;
