@@ -3,7 +3,9 @@
 #  - kubernetes-validate (and checkov) from PyPI in a virtualenv at $STACKGEN_VENV
 #    (default /tmp/stackgen-validators), which the tests find on their own;
 #  - helm (below);
-#  - rsync and shellcheck from Debian (the `stackgen migrate` runbook tests).
+#  - rsync and shellcheck from Debian (the `stackgen migrate` runbook tests), and
+#    ip (iproute2), unshare and setpriv (util-linux) when missing (the icmp probe test
+#    runs the exporter unprivileged in a network namespace of its own).
 # Prometheus, promtool, Thanos, Alertmanager and amtool are not installed here: the tests
 # run the versions the render's images name, built by scripts/real-components.sh
 # (Debian's prometheus 2.42 lacks Kubernetes discovery and is no longer used).
@@ -18,9 +20,12 @@ fi
 
 "$VENV/bin/kubernetes-validate" --version 2>&1 | head -n1 || true
 
-# rsync and shellcheck: the migrate runbook's copy phases and its lint (tests/lifecycle.rs).
+# rsync and shellcheck: the migrate runbook's copy phases and its lint (tests/lifecycle.rs);
+# iproute2 and util-linux: the icmp probe test (tests/it/alerting_e2e.rs).
 missing=
 for t in rsync shellcheck; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+{ command -v unshare && command -v setpriv; } >/dev/null 2>&1 || missing="$missing util-linux"
 if [ -n "$missing" ]; then
   echo "installing$missing from Debian" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi

@@ -457,3 +457,108 @@ fn a_rule_change_is_a_rules_configmap_change_in_diff() {
         .collect();
     assert_eq!(changed, ["saas-prometheus-rules"]);
 }
+
+/// An icmp probe, as rendered, from a real blackbox_exporter that is not root and has no
+/// capability: the exporter runs with the pod's `runAsUser`/`runAsGroup`, every
+/// capability dropped, in a network namespace of its own whose
+/// `net.ipv4.ping_group_range` is the rendered pod sysctl (what the kubelet sets). Its
+/// rendered args and blackbox.yml are used; only the listen port and the config path
+/// are moved. The echo to 127.0.0.1 succeeds; with the kernel's default range (`1 0`,
+/// the pod without the sysctl) the same probe fails, so the sysctl is what makes it work.
+#[test]
+fn icmp_probes_run_unprivileged_with_the_rendered_sysctl() {
+    let Some(exporter_bin) = real("blackbox_exporter") else { return };
+    for t in ["unshare", "setpriv", "ip", "curl"] {
+        if tool(t).is_none() {
+            if in_ci() {
+                panic!("{t} is needed for the icmp probe test");
+            }
+            skipped(&format!("icmp probe test: {t} not found"));
+            return;
+        }
+    }
+    let euid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if euid.as_deref().ok() != Some("0") {
+        if in_ci() {
+            panic!("the icmp probe test needs root to make a network namespace");
+        }
+        skipped("icmp probe test: not root (a network namespace is needed)");
+        return;
+    }
+    let text = "[stack]\nname = \"icmp\"\n[storage]\nbackend = \"ephemeral\"\n[kubernetes]\ndiscovery = false\n\
+                [[probe]]\njob = \"blackbox-icmp\"\nmodule = \"icmp\"\ntargets = [\"127.0.0.1\"]\n";
+    let s = check_text("icmp.toml", text);
+    let objs = docs(&stackgen::render_manifests(&s));
+    let mut cluster = Cluster::new(objs, "cluster.local");
+    let pod = cluster.add_first_pod("Deployment", "icmp-blackbox-exporter");
+    let spec = cluster.pod(&pod).spec.clone();
+    let sc = &spec["securityContext"];
+    let (uid, gid) = (sc["runAsUser"].as_u64().expect("runAsUser"), sc["runAsGroup"].as_u64().expect("runAsGroup"));
+    assert_ne!(uid, 0, "the exporter does not run as root");
+    let range = sc["sysctls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|x| x["name"] == "net.ipv4.ping_group_range")
+        .and_then(|x| x["value"].as_str())
+        .expect("an icmp probe renders the ping_group_range sysctl")
+        .to_string();
+    let c = cluster.container(&pod, "blackbox-exporter");
+    assert_eq!(c["securityContext"]["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert!(c["securityContext"]["capabilities"].get("add").is_none(), "no capability added");
+
+    // The rendered args; the config copied where the exporter's user may read it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut args = cluster.args(&pod, "blackbox-exporter");
+    let mut port = None;
+    for a in &mut args {
+        if let Some(path) = a.strip_prefix("--config.file=") {
+            let copy = dir.path().join("blackbox.yml");
+            std::fs::copy(path, &copy).unwrap();
+            std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+            *a = format!("--config.file={}", copy.display());
+        } else if let Some(addr) = a.strip_prefix("--web.listen-address=") {
+            port = Some(addr.rsplit(':').next().unwrap().to_string());
+        }
+    }
+    let port = port.expect("a --web.listen-address");
+    let script = r#"set -e
+ip link set lo up
+echo "$RANGE" > /proc/sys/net/ipv4/ping_group_range
+setpriv --reuid="$RUN_UID" --regid="$RUN_GID" --clear-groups --inh-caps=-all --bounding-set=-all -- "$@" >"$LOG" 2>&1 &
+for i in $(seq 100); do curl -fsS "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+pid=$!
+curl -sS "http://127.0.0.1:$PORT/probe?module=icmp&target=127.0.0.1&debug=true"
+kill "$pid" || true
+"#;
+    let probe = |range: &str| -> String {
+        let log = dir.path().join(format!("exporter-{}.log", range.replace(' ', "_")));
+        let out = std::process::Command::new("unshare")
+            .args(["--net", "--", "sh", "-c", script, "sh"])
+            .arg(&exporter_bin)
+            .args(&args)
+            .env("RANGE", range)
+            .env("RUN_UID", uid.to_string())
+            .env("RUN_GID", gid.to_string())
+            .env("PORT", &port)
+            .env("LOG", &log)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && stdout.contains("probe_success"),
+            "the exporter in its namespace (range {range}):\n{stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        stdout
+    };
+    let with_sysctl = probe(&range);
+    assert!(with_sysctl.contains("probe_success 1"), "the rendered icmp probe fails:\n{with_sysctl}");
+    let without = probe("1 0");
+    assert!(without.contains("probe_success 0"), "the probe succeeded without the sysctl (privileged?):\n{without}");
+}
