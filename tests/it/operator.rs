@@ -409,8 +409,24 @@ fn real_stack() -> String {
     let base = base.replace("component_class = \"standard\"\n", "");
     let thanos = std::fs::read_to_string(root().join("stacks/ceph-thanos.toml")).unwrap();
     let thanos = &thanos[thanos.find("[thanos]").unwrap()..thanos.find("[alertmanager]").unwrap()];
-    format!("{base}\n[sharding]\nshards = 2\n\n{thanos}\n[alertmanager]\nreplicas = 2\n")
+    let probes = PROBE_TARGETS.iter().map(|t| format!("{t:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "{base}\n[sharding]\nshards = 2\n\n{thanos}\n[alertmanager]\nreplicas = 2\n\n\
+         [[probe]]\nmodule = \"http_2xx\"\ntargets = [{probes}]\n"
+    )
 }
+
+/// The probe targets of [`real_stack`]: enough that both shards get some.
+const PROBE_TARGETS: [&str; 8] = [
+    "https://a.example.com/healthz",
+    "https://b.example.com/healthz",
+    "https://c.example.com/healthz",
+    "https://d.example.com/healthz",
+    "https://e.example.com/healthz",
+    "https://f.example.com/healthz",
+    "https://g.example.com/healthz",
+    "https://h.example.com/healthz",
+];
 
 /// The operator's config for one Prometheus resource: Secret `prometheus-<cr>`, key
 /// `prometheus.yaml.gz`, gunzipped.
@@ -703,6 +719,52 @@ fn the_real_operator_reconciles_the_render() {
                 run(Command::new(&found["promtool"]).args(["check", "config"]).arg(path("prometheus.yml")));
             if code != 0 || !format!("{out}{err}").contains("rules found") {
                 failures.push(format!("promtool check config of the operator's config: {out}{err}\n{text}"));
+            }
+            // The Probe resource: the operator makes a `probe/<ns>/<name>` job of it, and
+            // each probe target is kept by exactly one shard, the one its URL hashes to
+            // (as diff predicts it from the stack).
+            let probe_jobs: Vec<String> = generated
+                .iter()
+                .filter_map(|g| g["job_name"].as_str())
+                .filter(|j| j.starts_with("probe/"))
+                .map(String::from)
+                .collect();
+            let view = stackgen::diff::risk::view_of_stack(&check_text("real", &real_stack()));
+            let stack_probe_job = check_text("real", &real_stack()).probes[0].job.clone();
+            let mut probe_owner: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+            if probe_jobs.len() != 1 {
+                failures.push(format!("the operator's config has probe jobs {probe_jobs:?}: want the one Probe"));
+            }
+            for shard in 0..shards {
+                let Some(job) = probe_jobs.first() else { break };
+                let f = path(&format!("prometheus-probe-shard-{shard}.yml"));
+                std::fs::write(&f, raw.replace("$(SHARD)", &shard.to_string()).replace("$(POD_NAME)", "p-0")).unwrap();
+                let (code, out, err) =
+                    run(Command::new(&found["promtool"]).args(["check", "service-discovery"]).arg(&f).arg(job));
+                if code != 0 {
+                    failures.push(format!("promtool check service-discovery {job} (shard {shard}): {err}"));
+                }
+                let targets: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
+                for t in targets.iter().filter(|t| t["labels"].as_object().is_some_and(|m| !m.is_empty())) {
+                    if let Some(i) = t["labels"]["instance"].as_str() {
+                        probe_owner.entry(i.to_string()).or_default().push(shard);
+                    }
+                }
+            }
+            if !probe_jobs.is_empty() {
+                for t in PROBE_TARGETS {
+                    let owners = probe_owner.get(t).cloned().unwrap_or_default();
+                    let predicted = view.assign.get(&(stack_probe_job.clone(), t.to_string())).copied();
+                    if owners.len() != 1 || Some(owners[0]) != predicted {
+                        failures.push(format!(
+                            "probe target {t}: kept by shards {owners:?} of the operator's config; diff predicts {predicted:?}"
+                        ));
+                    }
+                }
+                let used: BTreeSet<u64> = probe_owner.values().flatten().copied().collect();
+                if used.len() as u64 != shards {
+                    failures.push(format!("probe targets on shards {used:?} only: {probe_owner:?}"));
+                }
             }
             // Every shard keeps every shard's pods in `prometheus-shards` (what
             // PrometheusShardMissing reads): promtool 3 applies the operator's relabels,
