@@ -58,33 +58,7 @@ fn targets(d: &Value) -> Vec<(String, String, String)> {
     v
 }
 
-/// The metric names and the `job` matchers of a query, from the PromQL parser's AST.
-fn selectors(expr: &str) -> Vec<(String, Option<String>)> {
-    use promql_parser::parser::{self, Expr};
-    fn walk(e: &Expr, out: &mut Vec<(String, Option<String>)>) {
-        match e {
-            Expr::VectorSelector(vs) => {
-                let job = vs.matchers.matchers.iter().find(|m| m.name == "job").map(|m| m.value.clone());
-                out.push((vs.name.clone().unwrap_or_default(), job));
-            }
-            Expr::MatrixSelector(ms) => walk(&Expr::VectorSelector(ms.vs.clone()), out),
-            Expr::Aggregate(a) => walk(&a.expr, out),
-            Expr::Unary(u) => walk(&u.expr, out),
-            Expr::Binary(b) => {
-                walk(&b.lhs, out);
-                walk(&b.rhs, out);
-            }
-            Expr::Paren(p) => walk(&p.expr, out),
-            Expr::Subquery(s) => walk(&s.expr, out),
-            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, out)),
-            _ => {}
-        }
-    }
-    let ast = parser::parse(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
-    let mut out = Vec::new();
-    walk(&ast, &mut out);
-    out
-}
+use crate::common::metrics::selectors;
 
 /// The panels the issue lists, by title; with Thanos, its panels too.
 fn assert_panels(name: &str, d: &Value, thanos: bool, shards_by_label: bool) {
@@ -208,15 +182,15 @@ fn rendered_dashboard_is_complete_and_queries_provisioned_datasources() {
         assert_provisioned(&name, &objs, &stack, &cm);
         let jobs = scraped_jobs(&objs);
         for (title, _, expr) in targets(&d) {
-            for (metric, job) in selectors(&expr) {
+            for (metric, selected) in selectors(&expr) {
                 assert!(!metric.is_empty(), "{name}: {title}: a selector without a metric name: {expr}");
-                match job {
-                    Some(job) => assert!(jobs.contains(&job), "{name}: {title}: job {job} is not scraped ({jobs:?})"),
-                    // The kubelet's volume stats, by the kubelet job of every shard.
-                    None => {
-                        assert!(metric.starts_with("kubelet_volume_stats_"), "{name}: {title}: {metric} has no job");
-                        assert!(jobs.contains("kubernetes-nodes"), "{name}: the kubelet is not scraped")
-                    }
+                for job in &selected {
+                    assert!(jobs.contains(job), "{name}: {title}: job {job} is not scraped ({jobs:?})");
+                }
+                // The kubelet's volume stats, by the kubelet job of every shard.
+                if selected.is_empty() {
+                    assert!(metric.starts_with("kubelet_volume_stats_"), "{name}: {title}: {metric} has no job");
+                    assert!(jobs.contains("kubernetes-nodes"), "{name}: the kubelet is not scraped")
                 }
             }
         }
@@ -355,7 +329,7 @@ fn every_dashboard_query_runs_on_a_real_prometheus() {
     let query = |q: &str| http("GET", &web, &format!("/api/v1/query?query={}", enc(q)), None);
 
     // The job the dashboard reads Prometheus' own metrics from, scraping this pod.
-    let prom_job = selectors(&targets(&d)[0].2)[0].1.clone().expect("the first panel selects a job");
+    let prom_job = selectors(&targets(&d)[0].2)[0].1.first().cloned().expect("the first panel selects a job");
     let up = format!("count_over_time(up{{job={prom_job:?}}}[1m])");
     poll(
         Duration::from_secs(30),
@@ -392,8 +366,8 @@ fn every_dashboard_query_runs_on_a_real_prometheus() {
     let names: BTreeSet<&str> = names["data"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     let mut read = 0;
     for (title, _, expr) in targets(&d) {
-        for (metric, job) in selectors(&expr) {
-            if job.as_deref() == Some(prom_job.as_str()) {
+        for (metric, selected) in selectors(&expr) {
+            if selected.contains(&prom_job) {
                 assert!(names.contains(metric.as_str()), "{title}: {metric} is not exported under job {prom_job}");
                 read += 1;
             }

@@ -44,8 +44,9 @@ pub fn read_by_job(objs: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-/// Each vector selector of `expr`: its metric name and the jobs its `job` matcher names.
-fn selectors(expr: &str) -> Vec<(String, Vec<String>)> {
+/// Each vector selector of `expr`: its metric name and the jobs its `job` matcher names
+/// (an equality, or a regex of plain alternatives; none for any other matcher).
+pub fn selectors(expr: &str) -> Vec<(String, Vec<String>)> {
     use promql_parser::label::MatchOp;
     use promql_parser::parser::{self, Expr};
     fn walk(e: &Expr, out: &mut Vec<(String, Vec<String>)>) {
