@@ -124,10 +124,15 @@ pub fn human(r: &Report, color: bool) -> String {
                 out,
                 "{}",
                 p.bold(&format!(
-                    "target moves ({} → {} shards, hashmod of {}):",
+                    "target moves ({} → {} shards, hashmod of {}{}):",
                     old.shards,
                     new.shards,
-                    new.source_labels.join(";")
+                    new.source_labels.join(";"),
+                    if r.moves.iter().any(|m| new.probe_jobs.contains(&m.job) || old.probe_jobs.contains(&m.job)) {
+                        "; probe targets: of the probed target"
+                    } else {
+                        ""
+                    }
                 ))
             );
         }

@@ -70,6 +70,11 @@ fn probes_in_a_sharded_render_are_no_change_and_move_with_the_count() {
     assert!(!expected.is_empty(), "some probe target moves from 4 to 5 shards");
     let probe_moves: Vec<&Value> = moves.iter().filter(|m| m["job"] == "blackbox-http_2xx").collect();
     assert_eq!(probe_moves, expected.iter().collect::<Vec<_>>());
+    let (_, human, _) = diff(&[new.to_str().unwrap(), "--against", rendered.to_str().unwrap()]);
+    assert!(
+        human.contains("hashmod of __address__; probe targets: of the probed target):"),
+        "the header says how probe targets are hashed:\n{human}"
+    );
 }
 
 #[test]

@@ -24,5 +24,5 @@ pub fn shard_view(values: &Value) -> ShardView {
             }
         }
     }
-    ShardView { shards, source_labels: vec!["__address__".into()], assign, data: None }
+    ShardView { shards, source_labels: vec!["__address__".into()], assign, probe_jobs: Default::default(), data: None }
 }

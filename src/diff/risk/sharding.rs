@@ -24,8 +24,11 @@ const MAX_LISTED: usize = 16;
 pub struct ShardView {
     pub shards: u64,
     pub source_labels: Vec<String>,
-    /// (job, target) → shard, for sharded static targets of `[[scrape]]` jobs.
+    /// (job, target) → shard, for sharded static targets of `[[scrape]]` jobs and the
+    /// targets of `[[probe]]` jobs.
     pub assign: BTreeMap<(String, String), u64>,
+    /// The jobs of `assign` that are probes (hashed on the probed target).
+    pub probe_jobs: std::collections::BTreeSet<String>,
     /// What the stack says about its shards' data (a view read from objects has none).
     pub data: Option<ShardData>,
 }
@@ -78,6 +81,7 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
         shards: u64::from(stack.sharding.shards),
         source_labels: stack.sharding.source_labels.clone(),
         assign,
+        probe_jobs: stack.probes.iter().map(|p| p.job.clone()).collect(),
         data: Some(ShardData { retention: p.retention.as_str().to_string(), thanos: stack.thanos.is_some(), retired }),
     }
 }
@@ -110,6 +114,7 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
             shards: max + 1,
             source_labels: vec!["__address__".into()],
             assign: BTreeMap::new(),
+            probe_jobs: Default::default(),
             data: None,
         });
     };
@@ -147,12 +152,16 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
     };
     let builtin = builtin_job_names(&all, true);
     let mut assign = BTreeMap::new();
+    let mut probe_jobs = std::collections::BTreeSet::new();
     for (j, labels) in jobs.iter().zip(&hashed) {
         let job = j["job_name"].as_str().unwrap_or_default();
         if builtin.contains(&job) {
             continue;
         }
         let probe = labels.as_deref().is_some_and(is_probe);
+        if probe {
+            probe_jobs.insert(job.to_string());
+        }
         let labels = labels.as_deref().unwrap_or(&source_labels);
         for sc in j["static_configs"].as_array().into_iter().flatten() {
             if sc["labels"].get("__tmp_disable_sharding").is_some() {
@@ -168,7 +177,7 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
             }
         }
     }
-    Some(ShardView { shards, source_labels, assign, data: None })
+    Some(ShardView { shards, source_labels, assign, probe_jobs, data: None })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
