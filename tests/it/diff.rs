@@ -75,6 +75,18 @@ fn probes_in_a_sharded_render_are_no_change_and_move_with_the_count() {
         human.contains("hashmod of __address__; probe targets: of the probed target):"),
         "the header says how probe targets are hashed:\n{human}"
     );
+    // Chart users see the same probe moves, read from the values' additionalScrapeConfigs.
+    let (code, out, err) =
+        diff(&[new.to_str().unwrap(), "--base", old.to_str().unwrap(), "--target", "helm-values", "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let j = json_of(&out);
+    let helm_moves: Vec<&Value> = j["sharding"]["target_moves"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}"))
+        .iter()
+        .filter(|m| m["job"] == "blackbox-http_2xx")
+        .collect();
+    assert_eq!(helm_moves, expected.iter().collect::<Vec<_>>(), "helm-values");
 }
 
 #[test]
