@@ -155,10 +155,16 @@ mod tests {
         Layout::from_size_align(size, align).unwrap()
     }
 
-    #[test]
-    fn blocks_are_aligned_disjoint_and_the_last_is_reused() {
+    /// An arena of its own, mapped (not the global one).
+    fn mapped() -> Arena {
         let a = Arena::new();
         a.init();
+        a
+    }
+
+    #[test]
+    fn blocks_are_aligned_disjoint_and_the_last_is_reused() {
+        let a = mapped();
         // SAFETY: every pointer below is used with the layout it was allocated with.
         unsafe {
             let p = a.alloc(layout(3, 1));
@@ -179,8 +185,7 @@ mod tests {
 
     #[test]
     fn realloc_grows_the_last_block_in_place_and_copies_others() {
-        let a = Arena::new();
-        a.init();
+        let a = mapped();
         // SAFETY: as above; the contents written are read back within their sizes.
         unsafe {
             let p = a.alloc(layout(4, 1));
@@ -198,8 +203,7 @@ mod tests {
 
     #[test]
     fn a_full_arena_hands_over_to_the_system_allocator() {
-        let a = Arena::new();
-        a.init();
+        let a = mapped();
         // SAFETY: as above.
         unsafe {
             let big = a.alloc(layout(SIZE - 64, 1));

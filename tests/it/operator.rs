@@ -729,8 +729,9 @@ fn the_real_operator_reconciles_the_render() {
                 .filter(|j| j.starts_with("probe/"))
                 .map(String::from)
                 .collect();
-            let view = stackgen::diff::risk::view_of_stack(&check_text("real", &real_stack()));
-            let stack_probe_job = check_text("real", &real_stack()).probes[0].job.clone();
+            let real_model = check_text("real", &real_stack());
+            let view = stackgen::diff::risk::view_of_stack(&real_model);
+            let stack_probe_job = real_model.probes[0].job.clone();
             let mut probe_owner: BTreeMap<String, Vec<u64>> = BTreeMap::new();
             if probe_jobs.len() != 1 {
                 failures.push(format!("the operator's config has probe jobs {probe_jobs:?}: want the one Probe"));

@@ -78,7 +78,7 @@ pub fn view_of_stack(stack: &Stack) -> ShardView {
         uploaded_by: stack.thanos.is_some().then(|| format_date(r.since.saturating_add(1))),
     });
     ShardView {
-        shards: u64::from(stack.sharding.shards),
+        shards,
         source_labels: stack.sharding.source_labels.clone(),
         assign,
         probe_jobs: stack.probes.iter().map(|p| p.job.clone()).collect(),
@@ -168,11 +168,8 @@ pub fn view_of_objects<'a>(objs: impl Iterator<Item = (&'a Key, &'a Value)> + Cl
                 continue;
             }
             for t in sc["targets"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-                let shard = if probe {
-                    shard_of(labels, shards, t, |l| probe_label(l, t).or_else(|| sc["labels"][l].as_str()))
-                } else {
-                    shard_of(labels, shards, t, |l| sc["labels"][l].as_str())
-                };
+                let label = |l: &str| probe.then(|| probe_label(l, t)).flatten().or_else(|| sc["labels"][l].as_str());
+                let shard = shard_of(labels, shards, t, label);
                 assign.insert((job.to_string(), t.to_string()), shard);
             }
         }
